@@ -1,0 +1,24 @@
+"""litequeue: a background job queue whose broker, result store and schedule are one SQLite file."""
+
+from .app import LiteQueue
+from .errors import (
+    LiteQueueError,
+    MaxRetriesExceededError,
+    Reject,
+    Retry,
+    SoftTimeLimitExceeded,
+    TaskRevokedError,
+    TimeLimitExceeded,
+    WorkerLostError,
+)
+from .result import AsyncResult
+from .routing import Queue
+from .task import Task
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "LiteQueue", "Task", "AsyncResult", "Queue", "LiteQueueError", "Retry", "Reject",
+    "MaxRetriesExceededError", "SoftTimeLimitExceeded", "TimeLimitExceeded", "TaskRevokedError",
+    "WorkerLostError", "__version__",
+]

@@ -1,0 +1,153 @@
+"""LiteQueue: the app. Settings, the task registry, sending jobs, and the store it opens."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Callable
+
+from . import serialization
+from .calling import build_jobs, with_publish_retry
+from .config import Settings
+from .errors import ConfigurationError, NotRegistered
+from .result import AsyncResult
+from .routing import Routing
+from .signals import after_task_publish, before_task_publish
+from .store import Store, open_store
+from .task import Task, TaskOptions
+
+_apps: list[LiteQueue] = []
+
+
+def default_app() -> LiteQueue:
+    """The most recently created app (used by AsyncResult(id) without ``app=``)."""
+    if not _apps:
+        raise ConfigurationError("No LiteQueue app exists yet; create one: app = LiteQueue('app.sqlite').")
+    return _apps[-1]
+
+
+class LiteQueue:
+    """A job queue whose broker, result store and schedule are one database.
+
+    ``LiteQueue("app.sqlite")`` (a path or ``sqlite:///path`` URL; created on first use). Settings
+    use Celery's names: ``LiteQueue(path, task_default_queue="jobs")`` or ``app.conf.update(...)``.
+    """
+
+    def __init__(self, url: str | os.PathLike | None = None, *, main: str | None = None,
+                 share_database: bool = False, **settings: Any) -> None:
+        self.url = os.fspath(url) if url is not None else None
+        self.main = main
+        self.share_database = share_database
+        self.conf = Settings()
+        self.conf.update(settings)
+        self.tasks: dict[str, Task] = {}
+        self.routing = Routing(self.conf)
+        self._stores: dict[tuple[int, str], Store] = {}
+        self._lock = threading.Lock()
+        _apps.append(self)
+
+    # -- the store ------------------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        """This process's store (opened on first use; a forked child opens its own)."""
+        if self.url is None:
+            raise ConfigurationError(
+                "This app has no database; create it with LiteQueue('app.sqlite') or pass the "
+                "database path on the command line."
+            )
+        key = (os.getpid(), self.url)
+        store = self._stores.get(key)
+        if store is None:
+            with self._lock:
+                store = self._stores.get(key)
+                if store is None:
+                    store = open_store(self.url, self.conf, self.share_database)
+                    self._stores[key] = store
+        return store
+
+    def close(self) -> None:
+        """Close this process's connections to the store."""
+        for key, store in list(self._stores.items()):
+            if key[0] == os.getpid():
+                store.close()
+                del self._stores[key]
+
+    # -- tasks ----------------------------------------------------------------------------------
+
+    def task(self, *args: Any, **options: Any) -> Any:
+        """Register a function as a task: ``@app.task`` or ``@app.task(name=..., bind=True, ...)``."""
+        if args and callable(args[0]) and len(args) == 1 and not options:
+            return self._register(args[0], TaskOptions())
+        if args:
+            raise ConfigurationError("Use @app.task or @app.task(option=value, ...); options are keywords.")
+        task_options = TaskOptions.from_kwargs(options)
+        return lambda fun: self._register(fun, task_options)
+
+    def _register(self, fun: Callable[..., Any], options: TaskOptions) -> Task:
+        task = Task(self, fun, options)
+        self.tasks[task.name] = task
+        return task
+
+    def get_task(self, name: str) -> Task:
+        try:
+            return self.tasks[name]
+        except KeyError:
+            raise NotRegistered(
+                f"No task named {name!r} is registered with this app. Check the name, or import "
+                "the module that defines it (litequeue worker -A module)."
+            ) from None
+
+    # -- sending ---------------------------------------------------------------------------------
+
+    def send_task(self, name: str, args: Any = None, kwargs: Any = None, *, _task: Task | None = None,
+                  **options: Any) -> AsyncResult:
+        """Send a job of the task called ``name`` without importing it; returns its AsyncResult."""
+        retry = options.pop("retry", self.conf.task_publish_retry)
+        policy = {**self.conf.task_publish_retry_policy, **(options.pop("retry_policy", None) or {})}
+        jobs = build_jobs(self, name, args, kwargs, _task or self.tasks.get(name), options)
+        before_task_publish.send(sender=name, jobs=jobs)
+        with_publish_retry(lambda: self.store.enqueue(jobs), retry, policy)
+        after_task_publish.send(sender=name, jobs=jobs)
+        if self.conf.task_always_eager:
+            from .testing import run_eagerly
+
+            run_eagerly(self, jobs[0].task_id)
+        return AsyncResult(jobs[0].task_id, app=self)
+
+    def AsyncResult(self, task_id: str) -> AsyncResult:  # noqa: N802 - Celery's name
+        return AsyncResult(task_id, app=self)
+
+    def update_state(self, task_id: str | None, state: str, meta: Any = None) -> None:
+        """Store a custom state and metadata for a running job (what task.update_state calls)."""
+        if not task_id:
+            raise ConfigurationError("update_state needs a task_id outside a running task.")
+        content_type = serialization.content_type_for(self.conf.result_serializer)
+        self.store.set_state(task_id, state, serialization.dumps(meta, content_type), content_type)
+
+    # -- configuration -----------------------------------------------------------------------------
+
+    def config_from_object(self, obj: Any) -> None:
+        """Load settings from a module, its dotted name, or any object with attributes."""
+        self.conf.from_object(obj)
+
+    @property
+    def control(self) -> Control:
+        return Control(self)
+
+    def __repr__(self) -> str:
+        return f"<LiteQueue {self.main or ''} {self.url}>"
+
+
+class Control:
+    """Remote control of jobs: revoke and purge (Celery's ``app.control``)."""
+
+    def __init__(self, app: LiteQueue) -> None:
+        self.app = app
+
+    def revoke(self, task_id: str | list[str], terminate: bool = False) -> int:
+        ids = [task_id] if isinstance(task_id, str) else list(task_id)
+        return self.app.store.revoke(ids, terminate=terminate)
+
+    def purge(self, queue: str | None = None) -> int:
+        return self.app.store.purge(queue)

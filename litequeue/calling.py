@@ -1,0 +1,175 @@
+"""Turning a call (``apply_async`` / ``send_task``) into jobs: options checked, routed, serialised.
+
+Everything is validated before anything is written, so a bad call enqueues nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
+
+from . import serialization
+from .errors import InvalidOptionError, PayloadTooLarge, SerializationError, StoreLocked
+from .routing import check_name
+from .store import NewJob
+
+if TYPE_CHECKING:
+    from .app import LiteQueue
+    from .task import Task
+
+log = logging.getLogger("litequeue.calling")
+T = TypeVar("T")
+
+CALL_OPTIONS = frozenset({
+    "countdown", "eta", "expires", "priority", "queue", "routing_key", "task_id", "retry",
+    "retry_policy", "serializer", "time_limit", "soft_time_limit", "ignore_result", "exchange",
+    "max_retries", "acks_late", "headers",
+})
+_RUN_OPTIONS = ("time_limit", "soft_time_limit")
+
+
+def to_epoch(value: Any, what: str) -> float:
+    """A datetime (naive = local time) or epoch number -> epoch seconds."""
+    if isinstance(value, dt.datetime):
+        return value.timestamp()  # naive datetimes are taken as local time
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise InvalidOptionError(f"{what} must be a datetime, not {type(value).__name__} ({value!r}).")
+
+
+def _seconds(value: Any, what: str) -> float:
+    if isinstance(value, dt.timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidOptionError(f"{what} must be a number of seconds, not {value!r}.")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise InvalidOptionError(f"{what} must be a finite number of seconds, not {value!r}.")
+    if value < 0:
+        raise InvalidOptionError(f"{what} must not be negative (got {value!r}); use 0 to run at once.")
+    return float(value)
+
+
+def _eta(options: dict, now: float) -> float | None:
+    countdown, eta = options.get("countdown"), options.get("eta")
+    if countdown is not None and eta is not None:
+        raise InvalidOptionError("Give either countdown or eta, not both.")
+    if countdown is not None:
+        return now + _seconds(countdown, "countdown")
+    if eta is not None:
+        if not isinstance(eta, dt.datetime):
+            raise InvalidOptionError(f"eta must be a datetime, not {type(eta).__name__} ({eta!r}); for seconds from now use countdown.")
+        return eta.timestamp()
+    return None
+
+
+def _expires(value: Any, now: float) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.timestamp()
+    return now + _seconds(value, "expires")
+
+
+def build_jobs(app: LiteQueue, name: str, args: Any, kwargs: Any, task: Task | None, options: dict) -> list[NewJob]:
+    """Validate a call and return the jobs to write (one per matched queue)."""
+    unknown = set(options) - CALL_OPTIONS
+    if unknown:
+        raise InvalidOptionError(f"Unknown option(s) {sorted(unknown)} for {name}; known options are {sorted(CALL_OPTIONS)}.")
+    check_name(name, "task name")
+    args, kwargs = _check_args(name, args, kwargs)
+    now = time.time()
+    eta = _eta(options, now)
+    expires = _expires(options.get("expires", task.options.expires if task else None), now)
+    priority = _priority(options, task, app)
+    task_id = options.get("task_id") or str(uuid.uuid4())
+    check_name(task_id, "task_id")
+    serializer = options.get("serializer") or (task.options.serializer if task else None) or app.conf.task_serializer
+    content_type = serialization.content_type_for(serializer)
+    body = _encode_body(name, args, kwargs, content_type, app.conf.task_max_payload_bytes)
+    common = dict(
+        task=name, body=body, content_type=content_type, priority=priority, eta=eta, expires=expires,
+        max_retries=options.get("max_retries", task.max_retries if task else app.conf.task_default_max_retries),
+        acks_late=options.get("acks_late", task.acks_late if task else app.conf.task_acks_late),
+        ignore_result=options.get("ignore_result", task.ignore_result if task else app.conf.task_ignore_result),
+        options=_run_options(options, task),
+    )
+    routes = app.routing.route(name, args, kwargs, options, task)
+    jobs = []
+    for i, route in enumerate(routes):
+        job_id = task_id if i == 0 else f"{task_id}.{route.queue}"  # one id per copy of a fanned-out job
+        jobs.append(NewJob(task_id=job_id, queue=route.queue, routing_key=route.routing_key,
+                           durable=route.durable, **common))
+    return jobs
+
+
+def _check_args(name: str, args: Any, kwargs: Any) -> tuple[tuple, dict]:
+    args = () if args is None else args
+    kwargs = {} if kwargs is None else kwargs
+    if not isinstance(args, (list, tuple)):
+        raise InvalidOptionError(f"args for {name} must be a list or tuple, not {type(args).__name__}.")
+    if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+        raise InvalidOptionError(f"kwargs for {name} must be a dict with string keys.")
+    return tuple(args), kwargs
+
+
+def _priority(options: dict, task: Task | None, app: LiteQueue) -> int:
+    priority = options.get("priority")
+    if priority is None and task is not None:
+        priority = task.priority
+    if priority is None:
+        priority = app.conf.task_default_priority
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise InvalidOptionError(f"priority must be an integer (higher runs first), not {priority!r}.")
+    return priority
+
+
+def _run_options(options: dict, task: Task | None) -> dict:
+    out = {}
+    for key in _RUN_OPTIONS:
+        value = options.get(key)
+        if value is not None:
+            out[key] = _seconds(value, key) or None
+    return {k: v for k, v in out.items() if v}
+
+
+def _encode_body(name: str, args: tuple, kwargs: dict, content_type: str, limit: int) -> bytes:
+    try:
+        body = serialization.dumps([list(args), kwargs], content_type)
+    except SerializationError:
+        raise _which_argument(name, args, kwargs, content_type) from None
+    if len(body) > limit:
+        raise PayloadTooLarge(
+            f"The arguments of {name} take {len(body)} bytes, over task_max_payload_bytes ({limit}). "
+            "Pass a reference (a path, a URL, a row id) instead of the data."
+        )
+    return body
+
+
+def _which_argument(name: str, args: tuple, kwargs: dict, content_type: str) -> SerializationError:
+    items = [(f"argument {i}", a) for i, a in enumerate(args)] + [(f"keyword argument {k!r}", v) for k, v in kwargs.items()]
+    for label, value in items:
+        try:
+            serialization.dumps(value, content_type)
+        except SerializationError as exc:
+            return SerializationError(f"Cannot send {name}: {label} ({type(value).__name__}) cannot be serialised: {exc.message}")
+    return SerializationError(f"Cannot serialise the arguments of {name}.")
+
+
+def with_publish_retry(fn: Callable[[], T], retry: bool, policy: dict) -> T:
+    """Call ``fn``, retrying while the store is locked, per Celery's retry_policy keys."""
+    if not retry:
+        return fn()
+    wait = float(policy.get("interval_start", 0))
+    for attempt in range(int(policy.get("max_retries", 3)) + 1):
+        try:
+            return fn()
+        except StoreLocked:
+            if attempt >= policy.get("max_retries", 3):
+                raise
+            log.warning("Store busy; retrying the enqueue in %.2fs (retry %d).", wait, attempt + 1)
+            time.sleep(wait)
+            wait = min(wait + float(policy.get("interval_step", 0.2)), float(policy.get("interval_max", 0.2)))
+    raise AssertionError("unreachable")

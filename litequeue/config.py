@@ -1,0 +1,251 @@
+"""Settings: one object with Celery's key names, validated when a value is set.
+
+``app.conf.task_routes = {...}`` works as in Celery; so do Celery 3's upper-case names
+(``CELERY_ROUTES``), which are translated on the way in. A key litequeue does not know, or a value
+of the wrong kind, raises ConfigurationError naming the key and the fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ConfigurationError
+
+DEFAULT_PUBLISH_RETRY_POLICY = {
+    "max_retries": 3,
+    "interval_start": 0.0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+
+# Celery 3 setting names and the names they became.
+OLD_NAMES = {
+    "CELERY_QUEUES": "task_queues",
+    "CELERY_ROUTES": "task_routes",
+    "CELERY_DEFAULT_QUEUE": "task_default_queue",
+    "CELERY_DEFAULT_EXCHANGE": "task_default_exchange",
+    "CELERY_DEFAULT_EXCHANGE_TYPE": "task_default_exchange_type",
+    "CELERY_DEFAULT_ROUTING_KEY": "task_default_routing_key",
+    "CELERY_CREATE_MISSING_QUEUES": "task_create_missing_queues",
+    "CELERY_TASK_SERIALIZER": "task_serializer",
+    "CELERY_RESULT_SERIALIZER": "result_serializer",
+    "CELERY_ACCEPT_CONTENT": "accept_content",
+    "CELERY_TASK_RESULT_EXPIRES": "result_expires",
+    "CELERY_ALWAYS_EAGER": "task_always_eager",
+    "CELERY_EAGER_PROPAGATES_EXCEPTIONS": "task_eager_propagates",
+    "CELERY_IGNORE_RESULT": "task_ignore_result",
+    "CELERY_ACKS_LATE": "task_acks_late",
+    "CELERYD_TASK_TIME_LIMIT": "task_time_limit",
+    "CELERYD_TASK_SOFT_TIME_LIMIT": "task_soft_time_limit",
+    "CELERYD_CONCURRENCY": "worker_concurrency",
+    "CELERYD_MAX_TASKS_PER_CHILD": "worker_max_tasks_per_child",
+    "CELERYBEAT_SCHEDULE": "beat_schedule",
+    "CELERY_TIMEZONE": "timezone",
+    "CELERY_ENABLE_UTC": "enable_utc",
+}
+
+
+@dataclass
+class Settings:
+    """Every setting litequeue reads, with its default. Assigning validates the value."""
+
+    # serialization
+    task_serializer: str = "json"
+    result_serializer: str = "json"
+    accept_content: tuple = ("json",)
+    task_max_payload_bytes: int = 10 * 1024 * 1024
+    # routing
+    task_default_queue: str = "default"
+    task_default_exchange: str = "default"
+    task_default_exchange_type: str = "topic"
+    task_default_routing_key: str | None = None
+    task_default_priority: int = 0
+    task_queues: tuple | None = None
+    task_routes: Any = None
+    task_create_missing_queues: bool = True
+    # calling
+    task_always_eager: bool = False
+    task_eager_propagates: bool = True
+    task_publish_retry: bool = True
+    task_publish_retry_policy: dict = field(default_factory=lambda: dict(DEFAULT_PUBLISH_RETRY_POLICY))
+    # running
+    task_acks_late: bool = True
+    task_ignore_result: bool = False
+    task_time_limit: float | None = None
+    task_soft_time_limit: float | None = None
+    task_default_max_retries: int | None = 3
+    result_expires: float | None = 86400.0
+    worker_concurrency: int | None = None
+    worker_max_tasks_per_child: int | None = None
+    worker_max_memory_per_child: int | None = None  # KiB, as in Celery
+    worker_lease_seconds: float = 60.0
+    worker_heartbeat_interval: float = 10.0
+    worker_poll_interval: float = 1.0
+    # store
+    sqlite_synchronous: str = "full"
+    sqlite_busy_timeout: float = 5.0
+    # beat
+    beat_schedule: dict = field(default_factory=dict)
+    timezone: str | None = None
+    enable_utc: bool = True
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        key = OLD_NAMES.get(key, key)
+        if key not in _FIELDS:
+            raise ConfigurationError(_unknown_key_message(key))
+        object.__setattr__(self, key, _validate(key, value))
+
+    def __getattr__(self, key: str) -> Any:  # only called for names not found normally
+        if key in OLD_NAMES:
+            return getattr(self, OLD_NAMES[key])
+        raise AttributeError(_unknown_key_message(key))
+
+    def update(self, values: dict | None = None, **more: Any) -> None:
+        """Set several keys at once (Celery's ``app.conf.update``)."""
+        for key, value in {**(values or {}), **more}.items():
+            setattr(self, key, value)
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self, key)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        setattr(self, key, value)
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def from_object(self, obj: Any) -> None:
+        """Load settings from an object or module (or its dotted name): its lower-case keys and
+        Celery 3's upper-case ones; other upper-case names are ignored, as Celery does."""
+        if isinstance(obj, str):
+            try:
+                obj = importlib.import_module(obj)
+            except ImportError as exc:
+                raise ConfigurationError(f"Cannot import settings module {obj!r}: {exc}") from exc
+        for name in dir(obj):
+            if name.startswith("_"):
+                continue
+            if name in _FIELDS or name in OLD_NAMES:
+                setattr(self, name, getattr(obj, name))
+
+
+_FIELDS = {f.name for f in dataclasses.fields(Settings)}
+
+
+def _unknown_key_message(key: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, sorted(_FIELDS), n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return f"Unknown setting {key!r}.{hint} See the README's configuration reference."
+
+
+def _positive_or_none(key: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigurationError(f"Setting {key} must be a positive number or None, not {value!r}.")
+    return value
+
+
+def _validate(key: str, value: Any) -> Any:
+    validator = _VALIDATORS.get(key)
+    return validator(key, value) if validator else value
+
+
+def _bool(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"Setting {key} must be True or False, not {value!r}.")
+    return value
+
+
+def _serializer(key: str, value: Any) -> str:
+    if value not in ("json", "pickle"):
+        raise ConfigurationError(f"Setting {key} must be 'json' or 'pickle', not {value!r}.")
+    return value
+
+
+def _accept(key: str, value: Any) -> tuple:
+    if isinstance(value, str):
+        value = (value,)
+    return tuple(value)
+
+
+def _synchronous(key: str, value: Any) -> str:
+    value = str(value).lower()
+    if value not in ("full", "normal", "off", "extra"):
+        raise ConfigurationError(
+            f"Setting {key} must be 'full' (survives power loss) or 'normal' (faster; survives "
+            f"process crashes), not {value!r}."
+        )
+    return value
+
+
+def _exchange_type(key: str, value: Any) -> str:
+    if value not in ("topic", "direct"):
+        raise ConfigurationError(
+            f"Setting {key}={value!r} is not supported; litequeue routes with 'topic' "
+            "(which also covers 'direct' keys without wildcards)."
+        )
+    return value
+
+
+def _publish_policy(key: str, value: Any) -> dict:
+    if not isinstance(value, dict):
+        raise ConfigurationError(f"Setting {key} must be a dict like {DEFAULT_PUBLISH_RETRY_POLICY}.")
+    unknown = set(value) - set(DEFAULT_PUBLISH_RETRY_POLICY)
+    if unknown:
+        raise ConfigurationError(
+            f"Setting {key} has unknown keys {sorted(unknown)}; use {sorted(DEFAULT_PUBLISH_RETRY_POLICY)}."
+        )
+    return {**DEFAULT_PUBLISH_RETRY_POLICY, **value}
+
+
+def _max_retries(key: str, value: Any) -> Any:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise ConfigurationError(f"Setting {key} must be an integer >= 0, or None for no limit.")
+    return value
+
+
+def _queue_name(key: str, value: Any) -> str:
+    from .routing import check_name
+
+    return check_name(value, key)
+
+
+def _queues(key: str, value: Any) -> Any:
+    from .routing import check_queues
+
+    return check_queues(value, key)
+
+
+_VALIDATORS = {
+    "task_serializer": _serializer,
+    "result_serializer": _serializer,
+    "accept_content": _accept,
+    "task_default_queue": _queue_name,
+    "task_default_exchange_type": _exchange_type,
+    "task_queues": _queues,
+    "task_create_missing_queues": _bool,
+    "task_always_eager": _bool,
+    "task_eager_propagates": _bool,
+    "task_publish_retry": _bool,
+    "task_publish_retry_policy": _publish_policy,
+    "task_acks_late": _bool,
+    "task_ignore_result": _bool,
+    "task_time_limit": _positive_or_none,
+    "task_soft_time_limit": _positive_or_none,
+    "task_default_max_retries": _max_retries,
+    "result_expires": _positive_or_none,
+    "worker_max_tasks_per_child": _positive_or_none,
+    "worker_max_memory_per_child": _positive_or_none,
+    "worker_lease_seconds": _positive_or_none,
+    "worker_heartbeat_interval": _positive_or_none,
+    "worker_poll_interval": _positive_or_none,
+    "sqlite_synchronous": _synchronous,
+    "sqlite_busy_timeout": _positive_or_none,
+    "enable_utc": _bool,
+}

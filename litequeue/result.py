@@ -1,0 +1,187 @@
+"""AsyncResult: a handle on a job's state and outcome, read from the store."""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from . import serialization, states
+from .errors import TaskError, TaskRevokedError, TimeoutError
+
+if TYPE_CHECKING:
+    from .app import LiteQueue
+    from .store import Job
+
+
+class AsyncResult:
+    """The state and result of the job with id ``id``. Each property reads the store afresh."""
+
+    def __init__(self, id: str, app: LiteQueue | None = None) -> None:  # noqa: A002 - Celery's name
+        from .app import default_app
+
+        self.id = str(id)
+        self.app = app or default_app()
+
+    task_id = property(lambda self: self.id)
+
+    def _job(self) -> Job | None:
+        return self.app.store.get(self.id)
+
+    @property
+    def state(self) -> str:
+        """PENDING, QUEUED, STARTED, RETRY, SUCCESS, FAILURE, REVOKED, or a custom state such as PROGRESS."""
+        job = self._job()
+        if job is None:
+            return states.PENDING
+        if job.state == states.STARTED and job.custom_state:
+            return job.custom_state
+        return job.state
+
+    status = state
+
+    def ready(self) -> bool:
+        return self.state in states.READY_STATES
+
+    def successful(self) -> bool:
+        return self.state == states.SUCCESS
+
+    def failed(self) -> bool:
+        return self.state == states.FAILURE
+
+    @property
+    def result(self) -> Any:
+        """The return value when SUCCESS, the exception when FAILURE/RETRY, the meta of a custom state."""
+        job = self._job()
+        return None if job is None else self._value(job)
+
+    info = result
+
+    @property
+    def traceback(self) -> str | None:
+        job = self._job()
+        return job.traceback if job else None
+
+    @property
+    def date_done(self) -> dt.datetime | None:
+        job = self._job()
+        return dt.datetime.fromtimestamp(job.done_at, dt.timezone.utc) if job and job.done_at else None
+
+    @property
+    def retries(self) -> int:
+        job = self._job()
+        return job.retries if job else 0
+
+    @property
+    def history(self) -> list[dict]:
+        """One entry per failed attempt: time, worker, exception type, message, traceback."""
+        job = self._job()
+        return list(job.history) if job else []
+
+    @property
+    def name(self) -> str | None:
+        job = self._job()
+        return job.task if job else None
+
+    @property
+    def worker(self) -> str | None:
+        job = self._job()
+        return job.worker if job else None
+
+    @property
+    def job(self) -> Job | None:
+        """Everything the store holds about the job (a read-only value)."""
+        return self._job()
+
+    def get(self, timeout: float | None = None, propagate: bool = True, interval: float = 0.05) -> Any:
+        """Wait until the job is over and return its result.
+
+        Raises the task's exception (with the remote traceback as ``__notes__``) when it failed
+        and ``propagate`` is true, TaskRevokedError when it was revoked, and TimeoutError when
+        ``timeout`` seconds pass first.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pause = 0.001
+        while True:
+            job = self._job()
+            if job is not None and job.state in states.READY_STATES:
+                return self._outcome(job, propagate)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"Job {self.id} is still {job.state if job else states.PENDING} after {timeout}s; "
+                    "wait longer, or check that a worker consuming its queue is running."
+                )
+            time.sleep(pause if deadline is None else max(0.0, min(pause, deadline - time.monotonic())))
+            pause = min(pause * 2, interval)
+
+    wait = get
+
+    def forget(self) -> None:
+        """Delete the stored result (the job must be over)."""
+        self.app.store.forget(self.id)
+
+    def revoke(self, terminate: bool = False) -> None:
+        """Cancel the job; with ``terminate``, also stop it if it is running."""
+        self.app.control.revoke(self.id, terminate=terminate)
+
+    def _outcome(self, job: Job, propagate: bool) -> Any:
+        if job.state == states.REVOKED:
+            if propagate:
+                raise TaskRevokedError(f"Job {self.id} ({job.task}) was revoked: {job.exc_message or 'cancelled'}.")
+            return None
+        value = self._value(job)
+        if job.state == states.FAILURE and propagate:
+            raise value
+        return value
+
+    def _value(self, job: Job) -> Any:
+        if job.state in (states.FAILURE, states.RETRY, states.REVOKED) and job.exc_type:
+            return rebuild_exception(job.exc_type, job.exc_message or "", job.traceback)
+        if job.state == states.STARTED and job.custom_state:
+            return self._decode(job.meta, job.result_type)
+        if job.state == states.SUCCESS:
+            return self._decode(job.result, job.result_type)
+        return None
+
+    def _decode(self, data: bytes | None, content_type: str | None) -> Any:
+        accept = serialization.accepted_types(self.app.conf.accept_content)
+        return serialization.loads(data, content_type or serialization.JSON, accept | {serialization.JSON})
+
+    def __repr__(self) -> str:
+        return f"<AsyncResult: {self.id}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AsyncResult) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+
+def rebuild_exception(type_name: str, message: str, traceback: str | None) -> BaseException:
+    """The stored exception as an instance of its class when that class is an exception in a
+    module this process has already imported; otherwise a TaskError carrying the type's name.
+    Nothing is imported and nothing but an exception class is ever called."""
+    cls = _exception_class(type_name)
+    exc: BaseException
+    try:
+        exc = cls(message) if cls is not None else TaskError(type_name, message)
+    except Exception:
+        exc = TaskError(type_name, message)
+    if traceback:
+        exc.add_note("Remote traceback:\n" + traceback)
+    return exc
+
+
+def _exception_class(type_name: str) -> type[BaseException] | None:
+    module_name, _, qualname = type_name.rpartition(".")
+    try:
+        obj: Any = builtins if module_name in ("", "builtins") else sys.modules[module_name]
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except Exception:
+        return None
+    if isinstance(obj, type) and issubclass(obj, Exception):
+        return obj
+    return None

@@ -1,0 +1,41 @@
+"""The store: the only package that talks to the database (and the only one importing peewee)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .base import Store
+from .records import Job, NewJob, Outcome, WorkerInfo
+
+if TYPE_CHECKING:
+    from ..config import Settings
+
+__all__ = ["Store", "Job", "NewJob", "Outcome", "WorkerInfo", "open_store", "describe_url"]
+
+
+def describe_url(url: str) -> str:
+    """The part of a store URL that is safe to print (no password)."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def open_store(url: str, settings: Settings, share_database: bool = False) -> Store:
+    """Open (creating if needed) the store at ``url``: a path or ``sqlite:///path``."""
+    from ..errors import ConfigurationError
+    from .sqlite import SqliteStore, path_from_url
+
+    if url.startswith(("postgres://", "postgresql://")):
+        raise ConfigurationError(
+            f"{describe_url(url)}: PostgreSQL stores are not available in this version of litequeue; "
+            "use an SQLite file path."
+        )
+    path = path_from_url(url)
+    if path in ("", ":memory:"):
+        raise ConfigurationError(
+            "An in-memory database cannot be shared with worker processes; give a file path "
+            "(for tests, a file in a temporary directory)."
+        )
+    return SqliteStore(path, synchronous=settings.sqlite_synchronous,
+                       busy_timeout=settings.sqlite_busy_timeout, share_database=share_database)

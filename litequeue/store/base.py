@@ -1,0 +1,343 @@
+"""The store interface: the dozen operations everything above the store is built on.
+
+Each operation says what it promises and what it does atomically. Serialization and routing stay
+above this line; only ``store/`` imports peewee. Statements are written once with ``?``
+placeholders; a dialect subclass supplies what differs (locking clause, error translation,
+wake-ups).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from typing import Iterator, Sequence
+
+import peewee as pw
+
+from .. import states
+from .models import CLAIMABLE, bind_models
+from .records import Job, NewJob, Outcome, WorkerInfo
+
+JOB_COLUMNS = (
+    "id, task_id, task, queue, routing_key, priority, state, body, content_type, eta, expires, "
+    "created_at, started_at, done_at, attempts, max_retries, acks_late, ignore_result, durable, "
+    "worker, lease_owner, lease_until, result, result_type, exc_type, exc_message, traceback, "
+    "custom_state, meta, history, options"
+)
+_INSERT = (
+    "INSERT INTO lq_jobs (task_id, task, queue, routing_key, priority, state, body, content_type, "
+    "eta, wait_until, expires, created_at, attempts, max_retries, acks_late, ignore_result, durable, "
+    "options) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)"
+)
+_FINISH = (
+    "UPDATE lq_jobs SET state = ?, result = ?, result_type = ?, exc_type = ?, exc_message = ?, "
+    "traceback = ?, custom_state = NULL, meta = NULL, history = COALESCE(?, history), eta = COALESCE(?, eta), wait_until = ?, "
+    "done_at = ?, lease_owner = NULL, lease_until = NULL "
+    "WHERE id = ? AND attempts = ? AND lease_owner = ? AND state = 'STARTED'"
+)
+_DELETE_FENCED = "DELETE FROM lq_jobs WHERE id = ? AND attempts = ? AND lease_owner = ? AND state = 'STARTED'"
+_LOST = "litequeue.errors.WorkerLostError"
+# A lost job runs again unless it acknowledged early (acks_late off) or used up its retries.
+_LOST_FAILS = "(acks_late = ? OR (max_retries IS NOT NULL AND attempts > max_retries))"
+
+
+class Store:
+    """A job store over one SQL database (SQLite here; PostgreSQL through a subclass)."""
+
+    lock_clause = ""  # appended to the claim's inner SELECT (PostgreSQL: FOR UPDATE SKIP LOCKED)
+
+    def index_hint(self, index: str) -> str:
+        """Text after ``FROM lq_jobs`` that pins the claim to its index (SQLite: INDEXED BY)."""
+        return ""
+
+    def __init__(self, db: pw.Database, url: str) -> None:
+        self.db = db
+        self.url = url
+        self.models = bind_models(db)
+
+    # -- what a dialect provides ---------------------------------------------------------------
+
+    def sql(self, statement: str) -> str:
+        """The statement in this dialect's placeholder style."""
+        return statement
+
+    @contextlib.contextmanager
+    def errors(self) -> Iterator[None]:
+        """Translate driver errors into litequeue's StoreError tree (keeping the cause)."""
+        yield
+
+    def notify(self) -> None:
+        """Tell idle workers that new jobs are there (after commit)."""
+
+    def write(self) -> pw._atomic:
+        """A write transaction that takes the write lock up front."""
+        return self.db.atomic()
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- producers -----------------------------------------------------------------------------
+
+    def enqueue(self, jobs: Sequence[NewJob]) -> None:
+        """Insert ``jobs`` in one transaction: all of them are stored, or none. Wakes workers
+        after the commit."""
+        now = time.time()
+        rows = [_insert_row(job, now) for job in jobs]
+        with self.errors():
+            if len(rows) == 1:  # one statement commits atomically by itself
+                self.db.execute_sql(self.sql(_INSERT), rows[0])
+            else:
+                with self.write():
+                    self.db.cursor().executemany(self.sql(_INSERT), rows)
+        self.notify()
+
+    # -- workers -------------------------------------------------------------------------------
+
+    def claim(self, owner: str, queues: Sequence[str] | None, exclude: Sequence[str],
+              limit: int, lease_seconds: float) -> list[Job]:
+        """Atomically take up to ``limit`` due jobs and lease them to ``owner``.
+
+        ``queues`` in strict order (all of the first before any of the second), or ``None`` for
+        every queue but ``exclude``. Within a queue: higher priority first, then enqueue order.
+        The attempt is counted here, so a job that kills its worker cannot loop forever.
+        """
+        if limit <= 0:
+            return []
+        now = time.time()
+        head = (
+            "UPDATE lq_jobs SET state = 'STARTED', attempts = attempts + 1, lease_owner = ?, "
+            "lease_until = ?, worker = ?, started_at = ? WHERE id IN (SELECT id FROM lq_jobs"
+        )
+        tail = f" ORDER BY priority DESC, id LIMIT ?{self.lock_clause}) RETURNING {JOB_COLUMNS}"
+        lease = (owner, now + lease_seconds, owner, now)
+        claimed: list[Job] = []
+        with self.errors(), self.write():
+            if queues is None:
+                marks = ", ".join("?" * len(exclude))
+                where = CLAIMABLE + (f" AND queue NOT IN ({marks})" if exclude else "")
+                sql = head + self.index_hint("lq_jobs_claim_any") + " WHERE " + where + tail
+                claimed += self._claim_rows(sql, (*lease, *exclude, limit))
+            else:
+                for queue in queues:
+                    hint = self.index_hint("lq_jobs_claim_queue")
+                    sql = head + hint + " WHERE queue = ? AND " + CLAIMABLE + tail
+                    claimed += self._claim_rows(sql, (*lease, queue, limit - len(claimed)))
+                    if len(claimed) >= limit:
+                        break
+        return sorted(claimed, key=lambda j: (-j.priority, j.id)) if queues is None else claimed
+
+    def _claim_rows(self, sql: str, params: tuple) -> list[Job]:
+        cursor = self.db.execute_sql(self.sql(sql), params)
+        names = [d[0] for d in cursor.description]
+        rows = [Job.from_row(dict(zip(names, row))) for row in cursor.fetchall()]
+        return sorted(rows, key=lambda j: (-j.priority, j.id))
+
+    def finish(self, owner: str, outcomes: Sequence[Outcome]) -> list[Outcome]:
+        """Record outcomes in one transaction, each fenced on (job id, attempt, owner): a worker
+        that lost its lease changes nothing. Returns the outcomes that were applied."""
+        now = time.time()
+        applied = []
+        with self.errors(), self.write():
+            for o in outcomes:
+                if not o.keep:
+                    cursor = self.db.execute_sql(self.sql(_DELETE_FENCED), (o.job_id, o.attempt, owner))
+                else:
+                    cursor = self.db.execute_sql(self.sql(_FINISH), _finish_row(o, owner, now))
+                if cursor.rowcount:
+                    applied.append(o)
+        return applied
+
+    def extend_leases(self, owner: str, lease_seconds: float) -> dict[int, bool]:
+        """Extend every lease ``owner`` still holds. Returns {job id: revoke requested} for the
+        jobs it still owns; a running job missing from it was lost (its lease expired)."""
+        sql = (
+            "UPDATE lq_jobs SET lease_until = ? WHERE lease_owner = ? AND state = 'STARTED' "
+            "RETURNING id, revoke_requested"
+        )
+        with self.errors(), self.write():
+            rows = self.db.execute_sql(self.sql(sql), (time.time() + lease_seconds, owner)).fetchall()
+        return {row[0]: bool(row[1]) for row in rows}
+
+    def rescue_expired(self) -> list[tuple[str, str, str]]:
+        """Put back every job whose lease has expired (its worker died or hung), or fail it with
+        WorkerLostError when it acknowledged early or used up its retries. Atomic; any process
+        may call it. Returns (task_id, task, new state) of each."""
+        now = time.time()
+        fails = _LOST_FAILS
+        sql = (
+            f"UPDATE lq_jobs SET state = CASE WHEN {fails} THEN 'FAILURE' ELSE 'QUEUED' END, "
+            f"done_at = CASE WHEN {fails} THEN ? ELSE NULL END, exc_type = ?, "
+            "exc_message = 'the worker ' || lease_owner || ' stopped heartbeating (lease expired)', "
+            "lease_owner = NULL, lease_until = NULL WHERE state = 'STARTED' AND lease_until < ? "
+            "RETURNING task_id, task, state"
+        )
+        with self.errors(), self.write():
+            return [tuple(r) for r in self.db.execute_sql(self.sql(sql), (False, False, now, _LOST, now))]
+
+    def release(self, owner: str, job_ids: Sequence[int]) -> int:
+        """Give running jobs back at once (cold shutdown): queued again, the attempt refunded."""
+        if not job_ids:
+            return 0
+        marks = ", ".join("?" * len(job_ids))
+        sql = (
+            "UPDATE lq_jobs SET state = 'QUEUED', attempts = attempts - 1, lease_owner = NULL, "
+            f"lease_until = NULL WHERE lease_owner = ? AND state = 'STARTED' AND id IN ({marks})"
+        )
+        with self.errors(), self.write():
+            return self.db.execute_sql(self.sql(sql), (owner, *job_ids)).rowcount
+
+    def promote_due(self) -> int:
+        """Make jobs whose eta has come claimable. Idempotent; any worker may call it."""
+        sql = "UPDATE lq_jobs SET wait_until = NULL WHERE wait_until IS NOT NULL AND wait_until <= ?"
+        with self.errors():
+            return self.db.execute_sql(self.sql(sql), (time.time(),)).rowcount
+
+    def next_eta(self) -> float | None:
+        """The earliest time a waiting job becomes due, or None."""
+        with self.errors():
+            row = self.db.execute_sql("SELECT MIN(wait_until) FROM lq_jobs WHERE wait_until IS NOT NULL").fetchone()
+        return row[0] if row else None
+
+    # -- results and administration ------------------------------------------------------------
+
+    def get(self, task_id: str) -> Job | None:
+        """The job with this id, or None."""
+        with self.errors():
+            cursor = self.db.execute_sql(self.sql(f"SELECT {JOB_COLUMNS} FROM lq_jobs WHERE task_id = ?"), (task_id,))
+            row = cursor.fetchone()
+            names = [d[0] for d in cursor.description]
+        return Job.from_row(dict(zip(names, row))) if row else None
+
+    def list_jobs(self, states_: Sequence[str] = (), queue: str | None = None, task: str | None = None,
+                  limit: int = 100) -> list[Job]:
+        """Jobs filtered by state, queue and task name, oldest first."""
+        where, params = [], []
+        if states_:
+            where.append(f"state IN ({', '.join('?' * len(states_))})")
+            params += list(states_)
+        for column, value in (("queue", queue), ("task", task)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        sql = f"SELECT {JOB_COLUMNS} FROM lq_jobs"
+        sql += (" WHERE " + " AND ".join(where)) if where else ""
+        sql += " ORDER BY id LIMIT ?"
+        with self.errors():
+            cursor = self.db.execute_sql(self.sql(sql), (*params, limit))
+            names = [d[0] for d in cursor.description]
+            return [Job.from_row(dict(zip(names, r))) for r in cursor.fetchall()]
+
+    def forget(self, task_id: str) -> bool:
+        """Delete a finished job's row and result. A job still waiting or running is kept."""
+        marks = ", ".join("?" * len(states.READY_STATES))
+        sql = f"DELETE FROM lq_jobs WHERE task_id = ? AND state IN ({marks})"
+        with self.errors():
+            return bool(self.db.execute_sql(self.sql(sql), (task_id, *sorted(states.READY_STATES))).rowcount)
+
+    def revoke(self, task_ids: Sequence[str], terminate: bool = False) -> int:
+        """Cancel jobs durably: waiting ones become REVOKED and never run; with ``terminate``,
+        running ones are flagged for their worker to kill. Returns how many changed."""
+        if not task_ids:
+            return 0
+        marks = ", ".join("?" * len(task_ids))
+        now = time.time()
+        with self.errors(), self.write():
+            n = self.db.execute_sql(self.sql(
+                "UPDATE lq_jobs SET state = 'REVOKED', done_at = ?, wait_until = NULL "
+                f"WHERE task_id IN ({marks}) AND state IN ('QUEUED', 'RETRY')"), (now, *task_ids)).rowcount
+            if terminate:
+                n += self.db.execute_sql(self.sql(
+                    "UPDATE lq_jobs SET revoke_requested = ? "
+                    f"WHERE task_id IN ({marks}) AND state = 'STARTED'"), (True, *task_ids)).rowcount
+        return n
+
+    def set_state(self, task_id: str, state: str, meta: bytes | None, content_type: str) -> None:
+        """Store a running job's custom state and metadata (``update_state``)."""
+        sql = "UPDATE lq_jobs SET custom_state = ?, meta = ?, result_type = ? WHERE task_id = ? AND state = 'STARTED'"
+        with self.errors():
+            self.db.execute_sql(self.sql(sql), (state, meta, content_type, task_id))
+
+    def requeue(self, task_ids: Sequence[str]) -> int:
+        """Put finished jobs (typically FAILURE) back in their queue with attempts reset and
+        their history kept."""
+        if not task_ids:
+            return 0
+        marks = ", ".join("?" * len(task_ids))
+        sql = (
+            "UPDATE lq_jobs SET state = 'QUEUED', attempts = 0, wait_until = NULL, done_at = NULL, "
+            "result = NULL, revoke_requested = ? "
+            f"WHERE task_id IN ({marks}) AND state IN ('FAILURE', 'REVOKED', 'SUCCESS')"
+        )
+        with self.errors(), self.write():
+            n = self.db.execute_sql(self.sql(sql), (False, *task_ids)).rowcount
+        self.notify()
+        return n
+
+    def purge(self, queue: str | None = None) -> int:
+        """Delete every waiting job (of one queue, or all). Running and finished jobs stay."""
+        sql = "DELETE FROM lq_jobs WHERE state IN ('QUEUED', 'RETRY')"
+        params: tuple = ()
+        if queue is not None:
+            sql, params = sql + " AND queue = ?", (queue,)
+        with self.errors(), self.write():
+            return self.db.execute_sql(self.sql(sql), params).rowcount
+
+    def prune(self, before: float, states_: Sequence[str] = tuple(states.READY_STATES), batch: int = 500) -> int:
+        """Delete up to ``batch`` finished jobs done before ``before``; short transactions."""
+        marks = ", ".join("?" * len(states_))
+        sql = (
+            "DELETE FROM lq_jobs WHERE id IN (SELECT id FROM lq_jobs WHERE done_at IS NOT NULL "
+            f"AND done_at < ? AND state IN ({marks}) LIMIT ?)"
+        )
+        with self.errors(), self.write():
+            return self.db.execute_sql(self.sql(sql), (before, *states_, batch)).rowcount
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        """{(queue, state): number of jobs}; waiting jobs with a future eta count as 'SCHEDULED'."""
+        sql = (
+            "SELECT queue, CASE WHEN wait_until IS NOT NULL THEN 'SCHEDULED' ELSE state END, COUNT(*) "
+            "FROM lq_jobs GROUP BY 1, 2"
+        )
+        with self.errors():
+            return {(q, s): n for q, s, n in self.db.execute_sql(sql).fetchall()}
+
+    # -- the worker registry -------------------------------------------------------------------
+
+    def register_worker(self, info: WorkerInfo) -> None:
+        """Record a worker as running (replacing an earlier record of the same name)."""
+        with self.errors():
+            self.models.Workers.replace(**info.__dict__).execute()
+
+    def heartbeat(self, name: str, processed: int, stopped: bool = False) -> None:
+        now = time.time()
+        values: dict = {"heartbeat_at": now, "processed": processed}
+        if stopped:
+            values["stopped_at"] = now
+        with self.errors():
+            W = self.models.Workers
+            W.update(**values).where(W.name == name).execute()
+
+    def workers(self) -> list[WorkerInfo]:
+        with self.errors():
+            return [WorkerInfo(**row) for row in self.models.Workers.select().order_by(self.models.Workers.name).dicts()]
+
+
+def _insert_row(job: NewJob, now: float) -> tuple:
+    waiting = job.eta if job.eta is not None and job.eta > now else None
+    return (
+        job.task_id, job.task, job.queue, job.routing_key, job.priority, states.QUEUED, job.body,
+        job.content_type, job.eta, waiting, job.expires, now, job.max_retries, job.acks_late,
+        job.ignore_result, job.durable, json.dumps(job.options) if job.options else None,
+    )
+
+
+def _finish_row(o: Outcome, owner: str, now: float) -> tuple:
+    waits = o.state == states.RETRY and o.retry_at is not None and o.retry_at > now
+    done = now if o.state in states.READY_STATES else None
+    history = json.dumps(o.history) if o.history is not None else None
+    return (
+        o.state, o.result, o.result_type, o.exc_type, o.exc_message, o.traceback, history,
+        o.retry_at if o.state == states.RETRY else None, o.retry_at if waits else None, done,
+        o.job_id, o.attempt, owner,
+    )

@@ -1,0 +1,36 @@
+"""Schema version and ordered upgrades. A store written by a newer litequeue is refused."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import peewee as pw
+
+from .models import INDEXES
+
+SCHEMA_VERSION = 1
+
+
+def _v1(db: pw.Database, models) -> None:
+    db.create_tables(models.all, safe=True)
+    for statement in INDEXES:
+        db.execute_sql(statement)
+
+
+MIGRATIONS: list[Callable] = [_v1]  # MIGRATIONS[n] upgrades version n to n + 1
+assert len(MIGRATIONS) == SCHEMA_VERSION
+
+
+def read_version(db: pw.Database) -> int:
+    """The schema version stored in ``db``, 0 for a fresh database."""
+    if "lq_meta" not in db.get_tables():
+        return 0
+    row = db.execute_sql("SELECT value FROM lq_meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def upgrade(db: pw.Database, models, current: int) -> None:
+    """Run the upgrades from ``current`` to SCHEMA_VERSION; the caller holds a write transaction."""
+    for version in range(current, SCHEMA_VERSION):
+        MIGRATIONS[version](db, models)
+    models.Meta.replace(key="schema_version", value=str(SCHEMA_VERSION)).execute()

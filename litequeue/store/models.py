@@ -1,0 +1,92 @@
+"""The tables. ``lq_jobs`` holds a job from enqueue to result; see DESIGN.md for why one table."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import peewee as pw
+
+TABLE_PREFIX = "lq_"
+
+
+def bind_models(db: pw.Database) -> SimpleNamespace:
+    """Model classes bound to ``db`` (a store may be one of several in a process)."""
+
+    class Base(pw.Model):
+        class Meta:
+            database = db
+            legacy_table_names = False
+
+    class Jobs(Base):
+        id = pw.AutoField()
+        task_id = pw.CharField(max_length=255, unique=True)
+        task = pw.CharField(max_length=255)
+        queue = pw.CharField(max_length=255)
+        routing_key = pw.CharField(max_length=255)
+        priority = pw.IntegerField(default=0)
+        state = pw.CharField(max_length=16)
+        body = pw.BlobField(null=True)
+        content_type = pw.CharField(max_length=64)
+        eta = pw.DoubleField(null=True)  # when the job asked to run (epoch seconds)
+        wait_until = pw.DoubleField(null=True)  # not claimable before this; NULL once due
+        expires = pw.DoubleField(null=True)
+        created_at = pw.DoubleField()
+        started_at = pw.DoubleField(null=True)
+        done_at = pw.DoubleField(null=True)
+        attempts = pw.IntegerField(default=0)  # counted at claim
+        max_retries = pw.IntegerField(null=True)
+        acks_late = pw.BooleanField(default=True)
+        ignore_result = pw.BooleanField(default=False)
+        durable = pw.BooleanField(default=True)
+        worker = pw.CharField(max_length=255, null=True)
+        lease_owner = pw.CharField(max_length=255, null=True)
+        lease_until = pw.DoubleField(null=True)
+        revoke_requested = pw.BooleanField(default=False, constraints=[pw.SQL("DEFAULT FALSE")])
+        result = pw.BlobField(null=True)
+        result_type = pw.CharField(max_length=64, null=True)
+        exc_type = pw.CharField(max_length=255, null=True)
+        exc_message = pw.TextField(null=True)
+        traceback = pw.TextField(null=True)
+        custom_state = pw.CharField(max_length=64, null=True)  # set by update_state, e.g. PROGRESS
+        meta = pw.BlobField(null=True)  # update_state's meta, in result_type's encoding
+        history = pw.TextField(null=True)  # JSON list, one entry per failed attempt
+        options = pw.TextField(null=True)  # JSON dict of rarely used per-call options
+
+        class Meta:
+            table_name = TABLE_PREFIX + "jobs"
+
+    class Workers(Base):
+        name = pw.CharField(max_length=255, primary_key=True)
+        hostname = pw.CharField(max_length=255)
+        pid = pw.IntegerField()
+        concurrency = pw.IntegerField()
+        queues = pw.TextField()
+        started_at = pw.DoubleField()
+        heartbeat_at = pw.DoubleField()
+        processed = pw.IntegerField(default=0)
+        stopped_at = pw.DoubleField(null=True)
+
+        class Meta:
+            table_name = TABLE_PREFIX + "workers"
+
+    class Meta(Base):
+        key = pw.CharField(max_length=64, primary_key=True)
+        value = pw.TextField()
+
+        class Meta:
+            table_name = TABLE_PREFIX + "meta"
+
+    return SimpleNamespace(Jobs=Jobs, Workers=Workers, Meta=Meta, all=[Jobs, Workers, Meta])
+
+
+# Partial indexes: the claim walks one of the first two in order and never sorts.
+# The predicate is repeated verbatim in the claim statements so the planner can use them.
+CLAIMABLE = "state IN ('QUEUED', 'RETRY') AND wait_until IS NULL"
+INDEXES = [
+    f"CREATE INDEX IF NOT EXISTS lq_jobs_claim_queue ON lq_jobs (queue, priority DESC, id) WHERE {CLAIMABLE}",
+    f"CREATE INDEX IF NOT EXISTS lq_jobs_claim_any ON lq_jobs (priority DESC, id) WHERE {CLAIMABLE}",
+    "CREATE INDEX IF NOT EXISTS lq_jobs_waiting ON lq_jobs (wait_until) WHERE wait_until IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS lq_jobs_leases ON lq_jobs (lease_until) WHERE state = 'STARTED'",
+    "CREATE INDEX IF NOT EXISTS lq_jobs_done ON lq_jobs (done_at) WHERE done_at IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS lq_jobs_state_queue ON lq_jobs (state, queue)",
+]

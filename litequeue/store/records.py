@@ -1,0 +1,123 @@
+"""Values that cross the store boundary: what is written, what is read, what a run produced."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import states
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """A job about to be enqueued; every field already validated and serialised."""
+
+    task_id: str
+    task: str
+    queue: str
+    routing_key: str
+    body: bytes
+    content_type: str
+    priority: int = 0
+    eta: float | None = None  # epoch seconds; None = now
+    expires: float | None = None  # epoch seconds
+    max_retries: int | None = 3  # None = retry forever
+    acks_late: bool = True
+    ignore_result: bool = False
+    durable: bool = True  # False for transient queues (delivery_mode=1)
+    options: dict = field(default_factory=dict)  # rarely used per-call options (time limits, ...)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job as the store holds it. Read-only; change it through the store's operations."""
+
+    id: int
+    task_id: str
+    task: str
+    queue: str
+    routing_key: str
+    priority: int
+    state: str
+    body: bytes | None
+    content_type: str
+    eta: float | None
+    expires: float | None
+    created_at: float
+    started_at: float | None
+    done_at: float | None
+    attempts: int
+    max_retries: int | None
+    acks_late: bool
+    ignore_result: bool
+    durable: bool
+    worker: str | None
+    lease_owner: str | None
+    lease_until: float | None
+    result: bytes | None
+    result_type: str | None
+    exc_type: str | None
+    exc_message: str | None
+    traceback: str | None
+    custom_state: str | None = None
+    meta: bytes | None = None
+    history: list = field(default_factory=list)
+    options: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Job:
+        values = {k: row.get(k) for k in cls.__dataclass_fields__}
+        values["history"] = json.loads(row["history"]) if row.get("history") else []
+        values["options"] = json.loads(row["options"]) if row.get("options") else {}
+        for flag in ("acks_late", "ignore_result", "durable"):
+            values[flag] = bool(values[flag])
+        if isinstance(values["body"], memoryview):
+            values["body"] = bytes(values["body"])
+        for blob in ("result", "meta"):
+            if isinstance(values[blob], memoryview):
+                values[blob] = bytes(values[blob])
+        return cls(**values)
+
+    @property
+    def retries(self) -> int:
+        """Retries so far: attempts beyond the first that have started or been scheduled."""
+        if self.state in (states.STARTED, states.SUCCESS, states.FAILURE):
+            return max(self.attempts - 1, 0)
+        return self.attempts
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt of a job produced, as the worker records it.
+
+    ``state`` is SUCCESS, FAILURE, RETRY (run again at ``retry_at``), REVOKED, or QUEUED (put
+    back as it was: rejected with requeue, or released at shutdown).
+    """
+
+    job_id: int
+    attempt: int
+    state: str
+    result: bytes | None = None
+    result_type: str | None = None
+    exc_type: str | None = None
+    exc_message: str | None = None
+    traceback: str | None = None
+    retry_at: float | None = None
+    history: list | None = None  # the job's history including this attempt, if it failed
+    keep: bool = True  # False: delete the row (transient job that is over)
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """A worker as registered in the store."""
+
+    name: str
+    hostname: str
+    pid: int
+    concurrency: int
+    queues: str
+    started_at: float
+    heartbeat_at: float
+    processed: int
+    stopped_at: float | None = None

@@ -1,0 +1,179 @@
+"""The SQLite dialect: opening and checking the file, pragmas, BEGIN IMMEDIATE, error
+translation and local wake-ups.
+
+Opening is careful: a file that is not ours (not SQLite, corrupt, another application's tables,
+a newer schema) is inspected read-only and refused before anything is written to it, so it is
+left byte-for-byte unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from typing import Iterator
+
+import peewee as pw
+
+from ..errors import (
+    ForeignDatabase,
+    SchemaTooNew,
+    StoreCorrupt,
+    StoreError,
+    StoreFull,
+    StoreLocked,
+    StoreNotFound,
+)
+from . import migrations
+from .base import Store
+from .wakeup import Wakeup
+
+_HEADER = b"SQLite format 3\x00"
+_OURS = ("lq_",)
+
+
+def path_from_url(url: str) -> str:
+    """``sqlite:///rel/path``, ``sqlite:////abs/path`` or a plain path -> a filesystem path."""
+    if url.startswith("sqlite://"):
+        path = url[len("sqlite://"):]
+        path = path[1:] if path.startswith("/") else path
+        return path
+    return url
+
+
+class SqliteStore(Store):
+    """The store over one SQLite file in WAL mode."""
+
+    def __init__(self, path: str, synchronous: str = "full", busy_timeout: float = 5.0,
+                 share_database: bool = False) -> None:
+        self.path = os.path.abspath(path)
+        self.busy_timeout = busy_timeout
+        _check_file(self.path, share_database)
+        db = pw.SqliteDatabase(
+            self.path,
+            timeout=busy_timeout,
+            lock_type="IMMEDIATE",
+            pragmas={"journal_mode": "wal", "synchronous": synchronous,
+                     "busy_timeout": int(busy_timeout * 1000), "foreign_keys": 0},
+        )
+        super().__init__(db, "sqlite:///" + self.path)
+        self.wakeup = Wakeup(self.path)
+        with self.errors():
+            db.connect()
+            self._migrate()
+
+    def _migrate(self) -> None:
+        current = migrations.read_version(self.db)
+        if current == migrations.SCHEMA_VERSION:
+            return
+        with self.write():
+            current = migrations.read_version(self.db)  # another process may have just done it
+            if current > migrations.SCHEMA_VERSION:
+                raise SchemaTooNew(_too_new(self.path, current))
+            if current < migrations.SCHEMA_VERSION:
+                migrations.upgrade(self.db, self.models, current)
+
+    def index_hint(self, index: str) -> str:
+        return f" INDEXED BY {index}"
+
+    def notify(self) -> None:
+        self.wakeup.notify()
+
+    @contextlib.contextmanager
+    def errors(self) -> Iterator[None]:
+        try:
+            yield
+        except (pw.OperationalError, pw.DatabaseError, sqlite3.Error) as exc:
+            raise translate(exc, self.path, self.busy_timeout) from exc
+
+
+def translate(exc: Exception, path: str, busy_timeout: float) -> StoreError:
+    """The StoreError for a driver error, with a message naming the path and the fix."""
+    text = str(exc)
+    low = text.lower()
+    if "locked" in low or "busy" in low:
+        return StoreLocked(
+            f"{path}: the database stayed locked by another writer for longer than "
+            f"sqlite_busy_timeout ({busy_timeout:g} s). Raise sqlite_busy_timeout, or find the "
+            "process holding a long write transaction."
+        )
+    if "full" in low:
+        return StoreFull(f"{path}: {text}. Free disk space (or raise the size limit) and try again.")
+    if "malformed" in low or "not a database" in low or "corrupt" in low:
+        return StoreCorrupt(f"{path}: {text}. Restore it from a backup, or use a new file.")
+    if "unable to open" in low or "readonly" in low or "read-only" in low:
+        return StoreNotFound(f"{path}: {text}. Check that the file and its directory are writable.")
+    return StoreError(f"{path}: {text}")
+
+
+def _check_file(path: str, share_database: bool) -> None:
+    """Refuse a path we must not write to, touching nothing; create a new file as 0600."""
+    directory = os.path.dirname(path) or "."
+    if not os.path.isdir(directory):
+        raise StoreNotFound(f"{path}: the directory {directory} does not exist. Create it, or choose another path.")
+    if not os.path.exists(path):
+        if not os.access(directory, os.W_OK):
+            raise StoreNotFound(f"{path}: the directory {directory} is not writable. Fix its permissions, or choose another path.")
+        _create_private(path)
+        return
+    if os.path.isdir(path):
+        raise StoreNotFound(f"{path} is a directory; give the path of a database file inside it.")
+    if not os.access(path, os.R_OK | os.W_OK):
+        raise StoreNotFound(f"{path}: the file is not readable and writable by this user. Fix its permissions.")
+    with open(path, "rb") as f:
+        header = f.read(len(_HEADER))
+    if header and header != _HEADER:
+        raise StoreCorrupt(f"{path} is not an SQLite database. Point litequeue at its own database file.")
+    if header:
+        _inspect_existing(path, share_database)
+
+
+def _create_private(path: str) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+    except FileExistsError:
+        pass  # another process created it just now
+    except OSError as exc:
+        raise StoreNotFound(f"{path}: cannot create the database file: {exc.strerror}.") from exc
+
+
+def _inspect_existing(path: str, share_database: bool) -> None:
+    try:
+        conn = sqlite3.connect(f"file:{_uri_quote(path)}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error as exc:
+        raise StoreCorrupt(f"{path}: cannot open it read-only ({exc}).") from exc
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        version = 0
+        if "lq_meta" in tables:
+            row = conn.execute("SELECT value FROM lq_meta WHERE key = 'schema_version'").fetchone()
+            version = int(row[0]) if row else 0
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise StoreCorrupt(
+            f"{path} is corrupt or not an SQLite database ({exc}). Restore it from a backup, or use a new file."
+        ) from exc
+    finally:
+        conn.close()
+    foreign = [t for t in tables if not t.startswith(_OURS) and not t.startswith("sqlite_")]
+    if foreign and "lq_meta" not in tables and not share_database:
+        raise ForeignDatabase(
+            f"{path} holds another application's tables ({', '.join(sorted(foreign)[:3])}). Use a file "
+            "of its own for litequeue, or pass share_database=True to add litequeue's tables to it."
+        )
+    if version > migrations.SCHEMA_VERSION:
+        raise SchemaTooNew(_too_new(path, version))
+
+
+def _too_new(path: str, version: int) -> str:
+    return (
+        f"{path} was written by a newer litequeue (schema version {version}; this litequeue "
+        f"knows up to {migrations.SCHEMA_VERSION}). Upgrade litequeue: pip install -U litequeue."
+    )
+
+
+def _uri_quote(path: str) -> str:
+    from urllib.parse import quote
+
+    return quote(path)

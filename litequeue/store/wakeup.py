@@ -1,0 +1,95 @@
+"""Waking idle workers on this machine right after a commit, without polling.
+
+SQLite has no LISTEN/NOTIFY. Each worker binds a Unix datagram socket in a directory named after
+the database; a producer sends one byte to every socket there after it commits. The directory's
+listing is cached and re-read only when its mtime changes, so a notify costs a stat and a send per
+worker. Workers still poll slowly as a backstop (other machines, lost datagrams).
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import socket
+import tempfile
+
+_BASE = "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()
+
+
+def wake_dir(db_path: str) -> str:
+    digest = hashlib.sha1(os.path.realpath(db_path).encode()).hexdigest()[:16]
+    return os.path.join(_BASE, f"litequeue-{os.getuid() if hasattr(os, 'getuid') else 0}", digest)
+
+
+class Wakeup:
+    """Send and receive wake-ups for one database file."""
+
+    def __init__(self, db_path: str) -> None:
+        self.dir = wake_dir(db_path)
+        self._mtime = -1.0
+        self._targets: list[str] = []
+        self._sender: socket.socket | None = None
+        self._sender_pid = -1
+
+    def notify(self) -> None:
+        """Wake every listening worker; never blocks, never raises."""
+        if not hasattr(socket, "AF_UNIX"):
+            return
+        try:
+            mtime = os.stat(self.dir).st_mtime
+        except OSError:
+            return
+        if mtime != self._mtime:
+            self._mtime = mtime
+            self._targets = [os.path.join(self.dir, n) for n in os.listdir(self.dir)]
+        sender = self._get_sender()
+        for target in self._targets:
+            try:
+                sender.sendto(b"!", socket.MSG_DONTWAIT, target)
+            except OSError as exc:
+                if exc.errno in (errno.ECONNREFUSED, errno.ENOENT):  # its worker is gone
+                    _unlink_quietly(target)
+
+    def listen(self, name: str) -> socket.socket | None:
+        """A non-blocking socket that becomes readable when a producer notifies."""
+        if not hasattr(socket, "AF_UNIX"):
+            return None
+        os.makedirs(self.dir, mode=0o700, exist_ok=True)
+        path = os.path.join(self.dir, f"{os.getpid()}-{name}"[:60])
+        _unlink_quietly(path)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        sock.setblocking(False)
+        return sock
+
+    @staticmethod
+    def drain(sock: socket.socket) -> None:
+        """Read every pending wake-up datagram."""
+        try:
+            while sock.recv(64):
+                pass
+        except OSError:
+            pass
+
+    @staticmethod
+    def close(sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        path = sock.getsockname()
+        sock.close()
+        if isinstance(path, str) and path:
+            _unlink_quietly(path)
+
+    def _get_sender(self) -> socket.socket:
+        if self._sender is None or self._sender_pid != os.getpid():
+            self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            self._sender_pid = os.getpid()
+        return self._sender
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

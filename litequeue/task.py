@@ -1,0 +1,198 @@
+"""Tasks: ``@app.task``, calling them (``delay`` / ``apply_async``), and ``retry`` from inside."""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Callable
+
+from .errors import ConfigurationError, MaxRetriesExceededError, Retry
+from .retries import RetryPolicy
+
+if TYPE_CHECKING:
+    from .app import LiteQueue
+    from .result import AsyncResult
+
+_current_request: contextvars.ContextVar[Request | None] = contextvars.ContextVar("litequeue_request", default=None)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a running task knows about the job it is running (``self.request``)."""
+
+    id: str | None = None
+    task: str | None = None
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    retries: int = 0
+    eta: float | None = None
+    expires: float | None = None
+    delivery_info: dict = field(default_factory=dict)
+    hostname: str | None = None
+    is_eager: bool = False
+    called_directly: bool = True
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    """The options of ``@app.task(...)``, checked once where the task is declared."""
+
+    name: str | None = None
+    bind: bool = False
+    ignore_result: bool | None = None
+    queue: str | None = None
+    routing_key: str | None = None
+    priority: int | None = None
+    serializer: str | None = None
+    acks_late: bool | None = None
+    time_limit: float | None = None
+    soft_time_limit: float | None = None
+    expires: float | None = None
+    max_retries: int | None | object = ...  # ... = the app's default
+    default_retry_delay: float = 180.0
+    autoretry_for: tuple = ()
+    dont_autoretry_for: tuple = ()
+    retry_backoff: bool | float = False
+    retry_backoff_max: float = 600.0
+    retry_jitter: bool = True
+
+    def __post_init__(self) -> None:
+        where = f"@app.task option for {self.name or 'this task'}"
+        for name in ("autoretry_for", "dont_autoretry_for"):
+            value = getattr(self, name)
+            value = tuple(value) if isinstance(value, (list, tuple)) else (value,)
+            if not all(isinstance(c, type) and issubclass(c, BaseException) for c in value):
+                raise ConfigurationError(f"{where}: {name} must be a tuple of exception classes, not {value!r}.")
+            object.__setattr__(self, name, value)
+        if self.max_retries is not ... and self.max_retries is not None:
+            if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or self.max_retries < 0:
+                raise ConfigurationError(f"{where}: max_retries must be an integer >= 0, or None to retry forever.")
+        for name in ("default_retry_delay", "retry_backoff_max"):
+            if not isinstance(getattr(self, name), (int, float)) or getattr(self, name) < 0:
+                raise ConfigurationError(f"{where}: {name} must be a number of seconds >= 0.")
+        for name in ("time_limit", "soft_time_limit"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, (int, float)) or value <= 0):
+                raise ConfigurationError(f"{where}: {name} must be a positive number of seconds.")
+        if not isinstance(self.retry_backoff, (bool, int, float)) or self.retry_backoff < 0:
+            raise ConfigurationError(f"{where}: retry_backoff must be True, False or seconds >= 0.")
+        if self.priority is not None and (isinstance(self.priority, bool) or not isinstance(self.priority, int)):
+            raise ConfigurationError(f"{where}: priority must be an integer.")
+
+    @classmethod
+    def from_kwargs(cls, options: dict) -> TaskOptions:
+        known = {f.name for f in fields(cls)}
+        unknown = set(options) - known
+        if unknown:
+            raise ConfigurationError(
+                f"Unknown @app.task option(s) {sorted(unknown)}; known options are {sorted(known)}."
+            )
+        return cls(**options)
+
+
+class Task:
+    """A function registered with an app, callable directly or as a background job."""
+
+    def __init__(self, app: LiteQueue, fun: Callable[..., Any], options: TaskOptions) -> None:
+        self.app = app
+        self.fun = fun
+        self.options = options
+        self.name = options.name or f"{fun.__module__}.{fun.__qualname__}"
+        self.__doc__ = fun.__doc__
+        self.__name__ = fun.__name__
+        self.__module__ = fun.__module__
+        self.__wrapped__ = fun
+
+    # attributes the router and worker read
+    queue = property(lambda self: self.options.queue)
+    routing_key = property(lambda self: self.options.routing_key)
+    priority = property(lambda self: self.options.priority)
+
+    @property
+    def max_retries(self) -> int | None:
+        m = self.options.max_retries
+        return self.app.conf.task_default_max_retries if m is ... else m  # type: ignore[return-value]
+
+    @property
+    def acks_late(self) -> bool:
+        return self.app.conf.task_acks_late if self.options.acks_late is None else self.options.acks_late
+
+    @property
+    def ignore_result(self) -> bool:
+        return self.app.conf.task_ignore_result if self.options.ignore_result is None else self.options.ignore_result
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        o = self.options
+        return RetryPolicy(self.max_retries, o.default_retry_delay, o.autoretry_for, o.dont_autoretry_for,
+                           o.retry_backoff, o.retry_backoff_max, o.retry_jitter)
+
+    @property
+    def request(self) -> Request:
+        """The job being run, or an empty request when called directly."""
+        return _current_request.get() or Request(task=self.name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.run(*args, **kwargs)
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the function here and now (``bind=True`` passes the task first)."""
+        return self.fun(self, *args, **kwargs) if self.options.bind else self.fun(*args, **kwargs)
+
+    def delay(self, *args: Any, **kwargs: Any) -> AsyncResult:
+        """Send a job with these arguments; returns its AsyncResult."""
+        return self.apply_async(args, kwargs)
+
+    def apply_async(self, args: tuple | list | None = None, kwargs: dict | None = None, **options: Any) -> AsyncResult:
+        """Send a job with options: countdown, eta, expires, priority, queue, routing_key,
+        task_id, retry, retry_policy, serializer, time_limit, soft_time_limit, ignore_result."""
+        return self.app.send_task(self.name, args, kwargs, _task=self, **options)
+
+    def retry(self, args: Any = None, kwargs: Any = None, exc: BaseException | None = None,
+              throw: bool = True, eta: Any = None, countdown: float | None = None,
+              max_retries: int | None = None, **options: Any) -> Retry:
+        """Ask for this job to run again later: ``raise self.retry(exc=exc, countdown=10)``.
+
+        Past max_retries, re-raises ``exc`` (or MaxRetriesExceededError when there is none).
+        """
+        from .calling import to_epoch
+
+        if args is not None or kwargs is not None or options:
+            raise ConfigurationError("retry() runs the job again with its original arguments; "
+                                     "changing args, kwargs or options on retry is not supported.")
+        request = self.request
+        limit = self.max_retries if max_retries is None else max_retries
+        if limit is not None and request.retries >= limit:
+            if exc is not None:
+                raise exc
+            raise MaxRetriesExceededError(
+                f"{self.name}[{request.id}] can't retry: it has retried {request.retries} times (max_retries={limit})."
+            )
+        if eta is not None:
+            when = to_epoch(eta, "eta")
+        else:
+            when = time.time() + (self.options.default_retry_delay if countdown is None else float(countdown))
+        error = Retry(f"Retry in {max(when - time.time(), 0):.3g}s" + (f": {exc!r}" if exc else ""), exc=exc, when=when)
+        if throw:
+            raise error
+        return error
+
+    def update_state(self, task_id: str | None = None, state: str | None = None, meta: Any = None) -> None:
+        """Store a custom state (e.g. PROGRESS) and metadata for a running job."""
+        self.app.update_state(task_id or self.request.id, state or "PROGRESS", meta)
+
+    def AsyncResult(self, task_id: str) -> AsyncResult:  # noqa: N802 - Celery's name
+        return self.app.AsyncResult(task_id)
+
+    def __repr__(self) -> str:
+        return f"<@task: {self.name}>"
+
+
+def run_with_request(request: Request, fn: Callable[[], Any]) -> Any:
+    """Run ``fn`` with ``request`` as the current job's request."""
+    token = _current_request.set(request)
+    try:
+        return fn()
+    finally:
+        _current_request.reset(token)

@@ -1,0 +1,232 @@
+"""What runs in a pool child: receive a job, run it, send back a Reply.
+
+The execute pipeline is a row of small steps:
+resolve the task -> decode the arguments -> run under the soft limit -> classify the outcome.
+A child never touches the database; the main process records every Reply.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+import traceback as tb
+from dataclasses import dataclass
+from typing import Any
+
+from .. import serialization, signals, states
+from ..errors import MaxRetriesExceededError, NotRegistered, Reject, Retry, SerializationError, SoftTimeLimitExceeded
+from ..store import Job
+from ..task import Request, Task, run_with_request
+from .registry import TaskResolver
+
+MAX_REPR = 200
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A child's report of one attempt (the main process turns it into an Outcome)."""
+
+    job_id: int
+    attempt: int
+    state: str
+    runtime: float
+    result: bytes | None = None
+    result_type: str | None = None
+    result_repr: str = ""
+    exc_type: str | None = None
+    exc_message: str | None = None
+    traceback: str | None = None
+    retry_at: float | None = None
+    rss_kib: int = 0
+
+
+@dataclass
+class ChildContext:
+    """What a child needs to run jobs (inherited over fork)."""
+
+    resolver: TaskResolver
+    hostname: str
+    accept: frozenset[str]
+    result_content_type: str
+
+
+_running = threading.Event()  # set while a task's code runs: only then may SIGUSR1 interrupt it
+
+
+def child_main(conn: Any, ctx: ChildContext, parent_pid: int) -> None:
+    """The child's loop: one job in, one Reply out, until told to stop or the parent is gone."""
+    _become_child(parent_pid)
+    signals.worker_process_init.send(sender=ctx.hostname)
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        reply = execute(job, ctx)
+        try:
+            conn.send(reply)
+        except (BrokenPipeError, OSError):
+            return
+
+
+def execute(job: Job, ctx: ChildContext) -> Reply:
+    """Run one attempt of ``job`` and report what happened. Never raises."""
+    started = time.monotonic()
+    task: Task | None = None
+    try:
+        task = ctx.resolver.resolve(job.task)
+        args, kwargs = _decode_arguments(job, ctx.accept)
+        request = _request(job, args, kwargs, ctx.hostname)
+        value = _run(task, request, args, kwargs)
+        return _success(job, task, value, ctx, started)
+    except BaseException as exc:  # noqa: BLE001 - a task may raise anything, even SystemExit
+        return _failure(job, task, exc, started)
+
+
+def _decode_arguments(job: Job, accept: frozenset[str]) -> tuple[tuple, dict]:
+    args, kwargs = serialization.loads(job.body, job.content_type, accept)
+    return tuple(args), dict(kwargs)
+
+
+def _request(job: Job, args: tuple, kwargs: dict, hostname: str) -> Request:
+    return Request(
+        id=job.task_id, task=job.task, args=args, kwargs=kwargs, retries=max(job.attempts - 1, 0),
+        eta=job.eta, expires=job.expires, hostname=hostname, called_directly=False,
+        delivery_info={"queue": job.queue, "routing_key": job.routing_key, "priority": job.priority},
+    )
+
+
+def _run(task: Task, request: Request, args: tuple, kwargs: dict) -> Any:
+    signals.task_prerun.send(sender=task, task_id=request.id, task=task, args=args, kwargs=kwargs)
+    _running.set()
+    try:
+        return run_with_request(request, lambda: task.run(*args, **kwargs))
+    finally:
+        _running.clear()
+
+
+def _success(job: Job, task: Task, value: Any, ctx: ChildContext, started: float) -> Reply:
+    data = None
+    if not (job.ignore_result or task.ignore_result):
+        try:
+            data = serialization.dumps(value, ctx.result_content_type)
+        except SerializationError as exc:
+            raise SerializationError(
+                f"{job.task} returned a {type(value).__name__}, which cannot be stored as its result: {exc.message}"
+            ) from exc
+    signals.task_success.send(sender=task, result=value)
+    signals.task_postrun.send(sender=task, task_id=job.task_id, task=task, retval=value, state=states.SUCCESS)
+    return Reply(job.id, job.attempts, states.SUCCESS, time.monotonic() - started, data,
+                 ctx.result_content_type, _short_repr(value), rss_kib=_rss_kib())
+
+
+def _failure(job: Job, task: Task | None, exc: BaseException, started: float) -> Reply:
+    runtime = time.monotonic() - started
+    state, retry_at, cause = _classify(job, task, exc)
+    info = cause if cause is not None else exc
+    trace = None if isinstance(info, NotRegistered) else _user_traceback(info)
+    if state == states.RETRY:
+        signals.task_retry.send(sender=task, request=job, reason=info, einfo=trace)
+    elif state == states.FAILURE:
+        signals.task_failure.send(sender=task, task_id=job.task_id, exception=info, traceback=trace, einfo=trace)
+    if task is not None:
+        signals.task_postrun.send(sender=task, task_id=job.task_id, task=task, retval=info, state=state)
+    return Reply(job.id, job.attempts, state, runtime, exc_type=_type_name(info),
+                 exc_message=_message(info), traceback=trace, retry_at=retry_at, rss_kib=_rss_kib())
+
+
+def _classify(job: Job, task: Task | None, exc: BaseException) -> tuple[str, float | None, BaseException | None]:
+    """(state, retry time, the exception to record) for an attempt that raised ``exc``."""
+    if isinstance(exc, Retry):
+        return states.RETRY, exc.when or time.time(), exc.exc or exc
+    if isinstance(exc, Reject):
+        return (states.QUEUED if exc.requeue else states.FAILURE), None, exc
+    if task is None or isinstance(exc, (MaxRetriesExceededError, NotRegistered)):
+        return states.FAILURE, None, None
+    policy = task.retry_policy
+    retries = max(job.attempts - 1, 0)
+    if policy.autoretries(exc) and policy.may_retry(retries, job.max_retries):
+        return states.RETRY, time.time() + policy.delay(retries), None
+    return states.FAILURE, None, None
+
+
+def _user_traceback(exc: BaseException) -> str:
+    """The traceback from the task's own frames on (litequeue's frames above them dropped)."""
+    frames = exc.__traceback__
+    while frames is not None and frames.tb_next is not None and _is_ours(frames.tb_frame.f_code.co_filename):
+        frames = frames.tb_next
+    return "".join(tb.format_exception(type(exc), exc, frames))
+
+
+def _is_ours(filename: str) -> bool:
+    return filename.startswith(_PACKAGE_DIR)
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _type_name(exc: BaseException) -> str:
+    cls = type(exc)
+    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _message(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:
+        return repr(exc)
+
+
+def _short_repr(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= MAX_REPR else text[: MAX_REPR - 3] + "..."
+
+
+def _rss_kib() -> int:
+    try:
+        import resource
+
+        return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    except Exception:
+        return 0
+
+
+def _become_child(parent_pid: int) -> None:
+    """Die with the parent, leave Ctrl-C and SIGTERM to it, and let it interrupt a task softly."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGUSR1, _soft_limit)
+    _die_with_parent(parent_pid)
+
+
+def _soft_limit(signum: int, frame: Any) -> None:
+    if _running.is_set():
+        raise SoftTimeLimitExceeded("The job ran past its soft_time_limit.")
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except Exception:
+            pass
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while True:  # the backstop where PDEATHSIG is unavailable
+        time.sleep(1.0)
+        if os.getppid() != parent_pid:
+            os._exit(1)

@@ -1,0 +1,328 @@
+"""The worker's main process: claim, dispatch, collect, record, sleep, heartbeat.
+
+It does all database I/O and supervision; the pool children only run tasks. ``run()`` reads top
+to bottom; each step is a short method below it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from multiprocessing.connection import wait
+from typing import TYPE_CHECKING, Any
+
+from .. import __version__, serialization, signals, states
+from ..errors import StoreError
+from ..store import Job, Outcome, WorkerInfo
+from . import outcomes
+from .child import ChildContext, Reply
+from .pool import Death, Limits, Pool
+from .registry import TaskResolver
+
+if TYPE_CHECKING:
+    from ..app import LiteQueue
+
+log = logging.getLogger("litequeue.worker")
+PRUNE_EVERY = 60.0  # seconds between result-expiry sweeps
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    """How a worker runs (the command line's options)."""
+
+    concurrency: int | None = None
+    queues: tuple[str, ...] | None = None  # None: every queue
+    exclude: tuple[str, ...] = ()
+    name: str | None = None
+    burst: bool = False
+    time_limit: float | None = None
+    soft_time_limit: float | None = None
+    max_tasks_per_child: int | None = None
+    max_memory_per_child: int | None = None  # KiB
+    queue_order: str = "strict"  # or "round-robin"
+    start_method: str = "fork"
+
+
+class Worker:
+    """One worker: a main process supervising a pool of children."""
+
+    def __init__(self, app: LiteQueue, options: WorkerOptions = WorkerOptions()) -> None:
+        self.app = app
+        self.options = options
+        conf = app.conf
+        self.hostname = socket.gethostname()
+        self.name = options.name or f"worker-{os.getpid()}@{self.hostname}"
+        self.owner = f"{self.name}/{uuid.uuid4().hex[:8]}"  # unique per run: what leases are fenced on
+        self.concurrency = options.concurrency or conf.worker_concurrency or os.cpu_count() or 1
+        self.resolver = TaskResolver(app)
+        self.lease = conf.worker_lease_seconds
+        self.queues = list(options.queues) if options.queues else None
+        self.stopping = False  # warm shutdown: finish running jobs, claim nothing new
+        self.cold = False  # cold shutdown: release running jobs and exit now
+        self.processed = 0
+        self.pending: list[Outcome] = []  # outcomes not yet written (kept across store hiccups)
+        self._more_waiting = False
+        self._next_eta: float | None = 0.0
+        self._next_beat = 0.0
+        self._next_prune = 0.0
+        self._wake = None
+        self._signal_r: socket.socket | None = None
+        self.pool: Pool | None = None
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Run until a shutdown signal (or, with ``burst``, until nothing is due). Returns 0."""
+        self._start()
+        try:
+            while not self._finished():
+                self._fill_pool()
+                self._wait(self._timeout())
+                self._flush()
+                self._housekeeping()
+        finally:
+            self._stop()
+        return 0
+
+    def _start(self) -> None:
+        store = self.app.store
+        signals.worker_init.send(sender=self)
+        self._install_signals()
+        ctx = ChildContext(self.resolver, self.name, serialization.accepted_types(self.app.conf.accept_content),
+                           serialization.content_type_for(self.app.conf.result_serializer))
+        self.pool = Pool(self.concurrency, ctx, self.options.max_tasks_per_child,
+                         self.options.max_memory_per_child or self.app.conf.worker_max_memory_per_child,
+                         self.options.start_method)
+        self.pool.start()
+        self._wake = store.wakeup.listen(self.name) if hasattr(store, "wakeup") else None
+        store.register_worker(WorkerInfo(
+            self.name, self.hostname, os.getpid(), self.concurrency, ",".join(self.queues or ["*"]),
+            time.time(), time.time(), 0))
+        self._banner()
+        signals.worker_ready.send(sender=self)
+
+    def _finished(self) -> bool:
+        busy = bool(self.pool and self.pool.busy())
+        if self.cold or (self.stopping and not busy):
+            return True
+        if self.options.burst and not busy and not self._more_waiting and not self.pending:
+            return not self._due_now()
+        return False
+
+    def _fill_pool(self) -> None:
+        """Claim at most as many due jobs as there are idle children, and hand them out."""
+        self._more_waiting = False
+        if self.stopping or self.pool is None:
+            return
+        idle = self.pool.idle()
+        if not idle:
+            return
+        if self._due_now():
+            self._store_call(self.app.store.promote_due)
+            self._next_eta = self._store_call(self.app.store.next_eta, default=0.0)
+        jobs = self._store_call(self._claim, len(idle), default=[])
+        self._more_waiting = len(jobs) == len(idle)
+        now = time.time()
+        for job in jobs:
+            if job.expires is not None and job.expires <= now:
+                log.info("Task %s[%s] expired before it started; revoked.", job.task, job.task_id)
+                self.pending.append(outcomes.expired(job))
+                continue
+            child = idle.pop()
+            log.info("Task %s[%s] received", job.task, job.task_id)
+            self.pool.dispatch(child, job, self._limits(job))
+
+    def _claim(self, n: int) -> list[Job]:
+        store = self.app.store
+        if self.queues is not None and self.options.queue_order == "round-robin":
+            self.queues.append(self.queues.pop(0))
+        return store.claim(self.owner, self.queues, self.options.exclude, n, self.lease)
+
+    def _timeout(self) -> float:
+        assert self.pool is not None
+        if self.cold or (self.stopping and not self.pool.busy()):
+            return 0.0
+        if self.pending or (self._more_waiting and self.pool.idle()):
+            return 0.0
+        timeout = self.app.conf.worker_poll_interval
+        now = time.time()
+        if self._next_eta is not None:
+            timeout = min(timeout, max(self._next_eta - now, 0.0))
+        deadline = self.pool.next_deadline()
+        if deadline is not None:
+            timeout = min(timeout, deadline)
+        return max(min(timeout, self._next_beat - time.monotonic()), 0.0)
+
+    def _wait(self, timeout: float) -> None:
+        """Sleep until a child reports, a producer wakes us, a signal arrives, or the timeout."""
+        assert self.pool is not None
+        extra = [s for s in (self._wake, self._signal_r) if s is not None]
+        ready = wait(self.pool.waitables() + extra, timeout)
+        if self._wake is not None and self._wake in ready:
+            self.app.store.wakeup.drain(self._wake)
+            self._next_eta = 0.0  # a new job may have an earlier eta than we knew of
+        if self._signal_r is not None and self._signal_r in ready:
+            self._drain_signals()
+        self.pool.enforce_limits()
+        for job, report in self.pool.collect(ready):
+            self.pending.append(self._outcome(job, report))
+
+    def _outcome(self, job: Job, report: Reply | Death) -> Outcome:
+        if isinstance(report, Death):
+            outcome = outcomes.from_death(job, report, self.name)
+            log.error("Task %s[%s] %s: %s", job.task, job.task_id, outcome.state.lower(), report.describe())
+            return outcome
+        self._log_reply(job, report)
+        return outcomes.from_reply(job, report, self.name)
+
+    def _flush(self) -> None:
+        """Write pending outcomes in one fenced transaction; keep them if the store is busy."""
+        if not self.pending:
+            return
+        batch, self.pending = self.pending, []
+        try:
+            applied = self.app.store.finish(self.owner, batch)
+        except StoreError as exc:
+            log.warning("Could not record %d outcome(s), will retry: %s", len(batch), exc)
+            self.pending = batch + self.pending
+            time.sleep(0.1)
+            return
+        self.processed += len(applied)
+        if any(o.state in (states.RETRY, states.QUEUED) for o in applied):
+            self._more_waiting, self._next_eta = True, 0.0  # they may be due already
+        if len(applied) < len(batch):
+            lost = {o.job_id for o in batch} - {o.job_id for o in applied}
+            log.warning("Ignored %d late outcome(s) for job(s) %s: this worker's lease had expired and "
+                        "another attempt owns them.", len(lost), sorted(lost))
+
+    def _housekeeping(self) -> None:
+        """Heartbeat, lease extension, rescue of expired leases, result expiry (on timers)."""
+        now = time.monotonic()
+        if now >= self._next_beat:
+            self._next_beat = now + self.app.conf.worker_heartbeat_interval
+            self._store_call(self._heartbeat)
+        if now >= self._next_prune:
+            self._next_prune = now + PRUNE_EVERY
+            expires = self.app.conf.result_expires
+            if expires:
+                self._store_call(self.app.store.prune, time.time() - expires)
+
+    def _heartbeat(self) -> None:
+        assert self.pool is not None
+        store = self.app.store
+        held = store.extend_leases(self.owner, self.lease)
+        for child in self.pool.busy():
+            job = child.job
+            if job is None:
+                continue
+            if job.id not in held:
+                log.warning("Task %s[%s]: lease lost (it expired); its outcome will be ignored.", job.task, job.task_id)
+            elif held[job.id]:
+                log.info("Task %s[%s] revoked; terminating it.", job.task, job.task_id)
+                self.pool.terminate(job.id)
+        store.heartbeat(self.name, self.processed)
+        for task_id, task, state in store.rescue_expired():
+            log.warning("Task %s[%s] lost its worker (lease expired); now %s.", task, task_id, state)
+
+    def _stop(self) -> None:
+        if self.pool is not None:
+            running = [c.job.id for c in self.pool.busy() if c.job is not None]
+            self.pool.stop(kill=True if running else False)
+            if running:  # cold shutdown: hand the jobs back at once
+                self._store_call(self.app.store.release, self.owner, running)
+                log.warning("Cold shutdown: released %d running job(s) back to the queue.", len(running))
+        self._flush()
+        self._store_call(self.app.store.heartbeat, self.name, self.processed, True)
+        if self._wake is not None:
+            self.app.store.wakeup.close(self._wake)
+        signals.worker_shutdown.send(sender=self)
+        log.info("Worker %s stopped.", self.name)
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _due_now(self) -> bool:
+        return self._next_eta is not None and self._next_eta <= time.time()
+
+    def _limits(self, job: Job) -> Limits:
+        task = self.resolver.find(job.task)
+        conf, opts = self.app.conf, self.options
+
+        def pick(name: str, worker_wide: float | None, app_wide: float | None) -> float | None:
+            per_job = job.options.get(name)
+            per_task = getattr(task.options, name) if task is not None else None
+            return per_job or per_task or worker_wide or app_wide
+
+        return Limits(pick("soft_time_limit", opts.soft_time_limit, conf.task_soft_time_limit),
+                      pick("time_limit", opts.time_limit, conf.task_time_limit))
+
+    def _store_call(self, fn: Any, *args: Any, default: Any = None) -> Any:
+        """Call the store; a busy or failing store is logged and the loop carries on."""
+        try:
+            return fn(*args)
+        except StoreError as exc:
+            log.warning("%s", exc)
+            return default
+
+    def _log_reply(self, job: Job, reply: Reply) -> None:
+        if reply.state == states.SUCCESS:
+            log.info("Task %s[%s] succeeded in %.6fs: %s", job.task, job.task_id, reply.runtime, reply.result_repr)
+        elif reply.state == states.RETRY:
+            log.info("Task %s[%s] retry: %s: %s", job.task, job.task_id, reply.exc_type, reply.exc_message)
+        elif reply.state == states.QUEUED:
+            log.info("Task %s[%s] rejected and requeued: %s", job.task, job.task_id, reply.exc_message)
+        else:
+            log.error("Task %s[%s] raised unexpected: %s: %s\n%s", job.task, job.task_id, reply.exc_type,
+                      reply.exc_message, reply.traceback or "")
+
+    def _banner(self) -> None:
+        from ..store import describe_url
+
+        log.info(
+            "litequeue %s worker %s ready: store %s, queues %s, concurrency %d (prefork), %d task(s) registered",
+            __version__, self.name, describe_url(self.app.store.url),
+            ", ".join(self.queues) if self.queues else "all" + (f" except {', '.join(self.options.exclude)}" if self.options.exclude else ""),
+            self.concurrency, len(self.app.tasks),
+        )
+
+    # -- signals ----------------------------------------------------------------------------------
+
+    def _install_signals(self) -> None:
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            return  # an in-process worker is stopped through stop(), not signals
+        self._signal_r, signal_w = socket.socketpair()
+        self._signal_r.setblocking(False)
+        signal_w.setblocking(False)
+        self._signal_w = signal_w
+        signal.set_wakeup_fd(signal_w.fileno(), warn_on_full_buffer=False)
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+            signal.signal(signum, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if signum == signal.SIGQUIT or self.stopping:
+            self.cold = True
+        self.stopping = True
+
+    def _drain_signals(self) -> None:
+        assert self._signal_r is not None
+        try:
+            while self._signal_r.recv(64):
+                pass
+        except OSError:
+            pass
+        if self.cold:
+            log.warning("Cold shutdown: releasing running jobs.")
+        elif self.stopping:
+            log.info("Warm shutdown: finishing %d running job(s); send the signal again to stop now.",
+                     len(self.pool.busy()) if self.pool else 0)
+
+    def request_stop(self, cold: bool = False) -> None:
+        """Ask the loop to stop (warm, or cold) from another thread."""
+        self.stopping = True
+        self.cold = self.cold or cold

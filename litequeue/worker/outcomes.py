@@ -1,0 +1,65 @@
+"""Turning what a child reported (a Reply, or its death) into the Outcome the store records."""
+
+from __future__ import annotations
+
+import time
+
+from .. import states
+from ..errors import TimeLimitExceeded, WorkerLostError
+from ..retries import RetryPolicy
+from ..store import Job, Outcome
+from .child import Reply
+from .pool import Death
+
+HISTORY_LIMIT = 10  # failed attempts kept per job
+TRACEBACK_LIMIT = 8000  # characters of each traceback kept in the history
+
+
+def from_reply(job: Job, reply: Reply, worker: str) -> Outcome:
+    """The Outcome of an attempt that ran to an end in the child."""
+    failed = reply.state in (states.FAILURE, states.RETRY)
+    history = _with_attempt(job, worker, reply.exc_type, reply.exc_message, reply.traceback) if failed else None
+    return Outcome(
+        job.id, job.attempts, reply.state, reply.result, reply.result_type, reply.exc_type,
+        reply.exc_message, reply.traceback, reply.retry_at, history,
+        keep=job.durable or reply.state in (states.RETRY, states.QUEUED),
+    )
+
+
+def from_death(job: Job, death: Death, worker: str) -> Outcome:
+    """The Outcome of an attempt whose child died: killed for a limit, revoked, or crashed."""
+    if death.reason == "terminated":
+        return _ended(job, states.REVOKED, None, "revoked with terminate", worker)
+    error = TimeLimitExceeded if death.reason == "time_limit" else WorkerLostError
+    message = f"{death.describe()} (attempt {job.attempts})"
+    retries_used = max(job.attempts - 1, 0)
+    if death.reason == "crashed" and job.acks_late and RetryPolicy.may_retry(retries_used, job.max_retries):
+        history = _with_attempt(job, worker, _name(error), message, None)
+        return Outcome(job.id, job.attempts, states.RETRY, exc_type=_name(error), exc_message=message,
+                       retry_at=time.time(), history=history)
+    return _ended(job, states.FAILURE, error, message, worker)
+
+
+def expired(job: Job) -> Outcome:
+    """The Outcome of a job claimed after its expiry time: revoked without running."""
+    return Outcome(job.id, job.attempts, states.REVOKED, exc_message="expired before it started", keep=job.durable)
+
+
+def _ended(job: Job, state: str, error: type | None, message: str, worker: str) -> Outcome:
+    exc_type = _name(error) if error else None
+    history = _with_attempt(job, worker, exc_type, message, None) if error else None
+    return Outcome(job.id, job.attempts, state, exc_type=exc_type, exc_message=message,
+                   history=history, keep=job.durable)
+
+
+def _with_attempt(job: Job, worker: str, exc_type: str | None, message: str | None, trace: str | None) -> list:
+    entry = {
+        "attempt": job.attempts, "time": time.time(), "worker": worker,
+        "exc_type": exc_type, "message": message,
+        "traceback": trace[-TRACEBACK_LIMIT:] if trace else None,
+    }
+    return (list(job.history) + [entry])[-HISTORY_LIMIT:]
+
+
+def _name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
