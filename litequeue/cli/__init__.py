@@ -21,10 +21,12 @@ def main(ctx: click.Context, app_path: str | None) -> None:
 
 
 def _register() -> None:
-    from . import admin, run
+    # Each module lists its click commands in COMMANDS.
+    from . import admin, failed, multi, queues, run, schedule
 
-    for command in (run.worker, *admin.COMMANDS):
-        main.add_command(command)
+    for module in (run, admin, failed, queues, schedule, multi):
+        for command in module.COMMANDS:
+            main.add_command(command)
 
 
 _register()

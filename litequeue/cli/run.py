@@ -40,3 +40,6 @@ def worker(ctx: click.Context, db: str | None, app_path: str | None, concurrency
         max_memory_per_child=max_memory_per_child, queue_order=queue_order,
     )
     ctx.exit(Worker(app, options).run())
+
+
+COMMANDS = [worker]

@@ -10,6 +10,10 @@ import time
 from litequeue import LiteQueue
 
 app = LiteQueue(os.environ.get("LQ_TEST_DB"))
+# Short leases and heartbeats so crash-recovery tests take seconds, not minutes.
+app.conf.worker_lease_seconds = float(os.environ.get("LQ_LEASE", "3"))
+app.conf.worker_heartbeat_interval = float(os.environ.get("LQ_HEARTBEAT", "0.5"))
+app.conf.worker_poll_interval = float(os.environ.get("LQ_POLL", "0.5"))
 
 
 def ledger_write(key: str) -> str:

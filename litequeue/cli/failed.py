@@ -1,0 +1,3 @@
+"""Commands: failed (see the README)."""
+
+COMMANDS: list = []

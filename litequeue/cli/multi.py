@@ -1,0 +1,3 @@
+"""Commands: multi (see the README)."""
+
+COMMANDS: list = []

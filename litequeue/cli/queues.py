@@ -1,0 +1,3 @@
+"""Commands: queues (see the README)."""
+
+COMMANDS: list = []

@@ -1,0 +1,3 @@
+"""Commands: schedule (see the README)."""
+
+COMMANDS: list = []
