@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import peewee as pw
 
@@ -69,6 +69,12 @@ class Store:
 
     def notify(self) -> None:
         """Tell idle workers that new jobs are there (after commit)."""
+
+    def listener(self, name: str) -> Any:
+        """Something with ``fileno()``, ``drain()`` and ``close()`` that becomes readable when
+        ``notify()`` is called by any producer; None if the dialect cannot wake workers (they
+        poll)."""
+        return None
 
     def write(self) -> pw._atomic:
         """A write transaction that takes the write lock up front."""

@@ -88,5 +88,4 @@ INDEXES = [
     "CREATE INDEX IF NOT EXISTS lq_jobs_waiting ON lq_jobs (wait_until) WHERE wait_until IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS lq_jobs_leases ON lq_jobs (lease_until) WHERE state = 'STARTED'",
     "CREATE INDEX IF NOT EXISTS lq_jobs_done ON lq_jobs (done_at) WHERE done_at IS NOT NULL",
-    "CREATE INDEX IF NOT EXISTS lq_jobs_state_queue ON lq_jobs (state, queue)",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from typing import Iterator
+from typing import Any, Iterator
 
 import peewee as pw
 
@@ -78,6 +78,9 @@ class SqliteStore(Store):
 
     def notify(self) -> None:
         self.wakeup.notify()
+
+    def listener(self, name: str) -> Any:
+        return self.wakeup.listen(name)
 
     @contextlib.contextmanager
     def errors(self) -> Iterator[None]:

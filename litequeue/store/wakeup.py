@@ -51,8 +51,8 @@ class Wakeup:
                 if exc.errno in (errno.ECONNREFUSED, errno.ENOENT):  # its worker is gone
                     _unlink_quietly(target)
 
-    def listen(self, name: str) -> socket.socket | None:
-        """A non-blocking socket that becomes readable when a producer notifies."""
+    def listen(self, name: str) -> Listener | None:
+        """A listener that becomes readable when a producer notifies (None without AF_UNIX)."""
         if not hasattr(socket, "AF_UNIX"):
             return None
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
@@ -61,31 +61,36 @@ class Wakeup:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         sock.bind(path)
         sock.setblocking(False)
-        return sock
-
-    @staticmethod
-    def drain(sock: socket.socket) -> None:
-        """Read every pending wake-up datagram."""
-        try:
-            while sock.recv(64):
-                pass
-        except OSError:
-            pass
-
-    @staticmethod
-    def close(sock: socket.socket | None) -> None:
-        if sock is None:
-            return
-        path = sock.getsockname()
-        sock.close()
-        if isinstance(path, str) and path:
-            _unlink_quietly(path)
+        return Listener(sock, path)
 
     def _get_sender(self) -> socket.socket:
         if self._sender is None or self._sender_pid != os.getpid():
             self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             self._sender_pid = os.getpid()
         return self._sender
+
+
+class Listener:
+    """The worker's end: wait on ``fileno()``, then ``drain()``; ``close()`` when done."""
+
+    def __init__(self, sock: socket.socket, path: str) -> None:
+        self.sock = sock
+        self.path = path
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def drain(self) -> None:
+        """Read every pending wake-up."""
+        try:
+            while self.sock.recv(64):
+                pass
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.sock.close()
+        _unlink_quietly(self.path)
 
 
 def _unlink_quietly(path: str) -> None:

@@ -99,7 +99,7 @@ class Worker:
                          self.options.max_memory_per_child or self.app.conf.worker_max_memory_per_child,
                          self.options.start_method)
         self.pool.start()
-        self._wake = store.wakeup.listen(self.name) if hasattr(store, "wakeup") else None
+        self._wake = store.listener(self.name)
         store.register_worker(WorkerInfo(
             self.name, self.hostname, os.getpid(), self.concurrency, ",".join(self.queues or ["*"]),
             time.time(), time.time(), 0))
@@ -164,7 +164,7 @@ class Worker:
         extra = [s for s in (self._wake, self._signal_r) if s is not None]
         ready = wait(self.pool.waitables() + extra, timeout)
         if self._wake is not None and self._wake in ready:
-            self.app.store.wakeup.drain(self._wake)
+            self._wake.drain()
             self._next_eta = 0.0  # a new job may have an earlier eta than we knew of
         if self._signal_r is not None and self._signal_r in ready:
             self._drain_signals()
@@ -239,7 +239,7 @@ class Worker:
         self._flush()
         self._store_call(self.app.store.heartbeat, self.name, self.processed, True)
         if self._wake is not None:
-            self.app.store.wakeup.close(self._wake)
+            self._wake.close()
         signals.worker_shutdown.send(sender=self)
         log.info("Worker %s stopped.", self.name)
 
