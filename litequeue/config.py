@@ -211,9 +211,13 @@ def _max_retries(key: str, value: Any) -> Any:
 
 
 def _queue_name(key: str, value: Any) -> str:
+    from .errors import InvalidOptionError
     from .routing import check_name
 
-    return check_name(value, key)
+    try:
+        return check_name(value, key)
+    except InvalidOptionError as exc:  # a setting's error is a configuration error
+        raise ConfigurationError(exc.message) from None
 
 
 def _queues(key: str, value: Any) -> Any:
