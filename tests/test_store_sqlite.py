@@ -1,0 +1,294 @@
+"""The SQLite store: opening and refusing files, the schema version, file modes, query plans,
+and the store operations results rely on (prune, forget)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from litequeue import LiteQueue, states
+from litequeue.errors import (
+    ForeignDatabase,
+    LiteQueueError,
+    SchemaTooNew,
+    StoreCorrupt,
+    StoreNotFound,
+)
+from litequeue.store import migrations
+from litequeue.store.sqlite import SqliteStore, path_from_url
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def fresh_app(path: Path, **settings) -> LiteQueue:
+    app = LiteQueue(path, **settings)
+
+    @app.task(name="t.add")
+    def add(x, y):
+        return x + y
+
+    return app
+
+
+@pytest.fixture
+def queue_app(tmp_path: Path):
+    app = fresh_app(tmp_path / "q.sqlite")
+    yield app
+    app.close()
+
+
+# -- opening -------------------------------------------------------------------------------------
+
+
+def test_a_new_database_records_the_schema_version(tmp_path):
+    path = tmp_path / "new.sqlite"
+    SqliteStore(str(path)).close()
+    conn = sqlite3.connect(path)
+    try:
+        row = conn.execute("SELECT value FROM lq_meta WHERE key = 'schema_version'").fetchone()
+        mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    finally:
+        conn.close()
+    assert int(row[0]) == migrations.SCHEMA_VERSION
+    assert mode == "wal"
+
+
+def test_reopening_a_database_keeps_its_jobs(tmp_path):
+    path = tmp_path / "again.sqlite"
+    app = fresh_app(path)
+    r = app.send_task("t.add", args=[1, 2])
+    app.close()
+    app2 = fresh_app(path)
+    try:
+        assert app2.store.get(r.id).state == states.QUEUED
+    finally:
+        app2.close()
+
+
+def test_sqlite_url_forms_name_the_same_file():
+    assert path_from_url("sqlite:////abs/path.db") == "/abs/path.db"
+    assert path_from_url("sqlite:///rel/path.db") == "rel/path.db"
+    assert path_from_url("plain/path.db") == "plain/path.db"
+
+
+def test_database_written_by_a_newer_litequeue_is_refused_and_left_unchanged(tmp_path):
+    path = tmp_path / "newer.sqlite"
+    SqliteStore(str(path)).close()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE lq_meta SET value = ? WHERE key = 'schema_version'", (str(migrations.SCHEMA_VERSION + 1),))
+    conn.commit()
+    conn.close()
+    before = digest(path)
+    app = fresh_app(path)
+    with pytest.raises(SchemaTooNew, match="newer litequeue.*Upgrade litequeue"):
+        app.send_task("t.add", args=[1, 2])
+    assert digest(path) == before
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("SELECT COUNT(*) FROM lq_jobs").fetchone()[0] == 0
+    finally:
+        conn.close()
+
+
+def test_a_missing_directory_is_a_clear_error_and_creates_nothing(tmp_path):
+    path = tmp_path / "no" / "such" / "dir" / "db.sqlite"
+    app = fresh_app(path)
+    with pytest.raises(StoreNotFound, match="does not exist") as info:
+        app.send_task("t.add", args=[1, 2])
+    assert str(path.parent) in str(info.value)
+    assert not (tmp_path / "no").exists()
+
+
+def test_a_directory_given_as_the_database_is_a_clear_error(tmp_path):
+    with pytest.raises(StoreNotFound, match="is a directory"):
+        fresh_app(tmp_path).store  # noqa: B018
+
+
+NOT_SQLITE = {
+    "text": b"name,value\nalpha,1\nbeta,2\n" * 50,
+    "binary": bytes(range(256)) * 8,
+    "sqlite header then garbage": b"SQLite format 3\x00" + b"\xde\xad\xbe\xef" * 1024,
+}
+
+
+@pytest.mark.parametrize("content", NOT_SQLITE.values(), ids=NOT_SQLITE.keys())
+def test_a_file_that_is_not_an_sqlite_database_is_refused_and_left_byte_for_byte_unchanged(tmp_path, content):
+    path = tmp_path / "notes.sqlite"
+    path.write_bytes(content)
+    app = fresh_app(path)
+    with pytest.raises(StoreCorrupt) as info:
+        app.send_task("t.add", args=[1, 2])
+    assert str(path) in str(info.value)
+    assert path.read_bytes() == content
+    assert sorted(os.listdir(tmp_path)) == ["notes.sqlite"]  # no -wal, -shm or journal left behind
+
+
+def test_another_applications_database_is_refused_unless_shared(tmp_path):
+    path = tmp_path / "theirs.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.commit()
+    conn.close()
+    before = digest(path)
+    with pytest.raises(ForeignDatabase, match="share_database=True"):
+        fresh_app(path).store  # noqa: B018
+    assert digest(path) == before
+    shared = LiteQueue(path, share_database=True)
+    try:
+        shared.send_task("t.add", args=[1, 2])
+        assert shared.store.counts() == {("default", states.QUEUED): 1}
+    finally:
+        shared.close()
+
+
+def test_store_errors_are_litequeue_errors():
+    for cls in (StoreNotFound, StoreCorrupt, SchemaTooNew, ForeignDatabase):
+        assert issubclass(cls, LiteQueueError)
+
+
+def test_database_and_its_wal_files_are_private_to_the_user(tmp_path):
+    old = os.umask(0o022)
+    try:
+        app = fresh_app(tmp_path / "private.sqlite")
+        app.send_task("t.add", args=[1, 2])
+        names = sorted(os.listdir(tmp_path))
+        assert names == ["private.sqlite", "private.sqlite-shm", "private.sqlite-wal"]
+        for name in names:
+            assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o600, name
+        app.close()
+    finally:
+        os.umask(old)
+
+
+# -- query plans ---------------------------------------------------------------------------------
+
+
+def capture_sql(store, action) -> list[tuple[str, tuple]]:
+    """The statements (and parameters) ``action`` makes the store run."""
+    seen: list[tuple[str, tuple]] = []
+    original = store.db.execute_sql
+
+    def recording(sql, params=None, *args, **kwargs):
+        seen.append((sql, params))
+        return original(sql, params, *args, **kwargs)
+
+    store.db.execute_sql = recording
+    try:
+        action()
+    finally:
+        del store.db.execute_sql
+    return [(sql, params) for sql, params in seen if not sql.lstrip().upper().startswith(("BEGIN", "COMMIT"))]
+
+
+def plan(store, sql: str, params) -> list[str]:
+    return [row[3] for row in store.db.execute_sql("EXPLAIN QUERY PLAN " + sql, params).fetchall()]
+
+
+CLAIMS = {
+    "named queues": lambda s: s.claim("w", ["default", "other"], (), 8, 30),
+    "every queue": lambda s: s.claim("w", None, (), 8, 30),
+    "every queue but some": lambda s: s.claim("w", None, ("x", "y"), 8, 30),
+}
+
+
+@pytest.mark.parametrize("claim", CLAIMS.values(), ids=CLAIMS.keys())
+def test_claims_walk_a_partial_index_in_order_without_sorting(queue_app, claim):
+    store = queue_app.store
+    for p in (0, 5, -1):
+        queue_app.send_task("t.add", args=[1, p], priority=p)
+    statements = [(sql, p) for sql, p in capture_sql(store, lambda: claim(store)) if "SET state = 'STARTED'" in sql]
+    assert statements, "the claim ran no UPDATE"
+    for sql, params in statements:
+        steps = plan(store, sql, params)
+        assert any("USING INDEX lq_jobs_claim_" in s for s in steps), steps
+        assert not any("TEMP B-TREE" in s for s in steps), steps
+
+
+def test_claim_plan_would_notice_an_index_that_forces_a_sort(queue_app):
+    """The check above can fail: with the claim index in the wrong order, SQLite must sort."""
+    store = queue_app.store
+    statements = capture_sql(store, lambda: CLAIMS["named queues"](store))
+    sql, params = next((s, p) for s, p in statements if "SET state = 'STARTED'" in s)
+    store.db.execute_sql("DROP INDEX lq_jobs_claim_queue")
+    store.db.execute_sql("CREATE INDEX lq_jobs_claim_queue ON lq_jobs (queue, id, priority DESC) "
+                         "WHERE state IN ('QUEUED', 'RETRY') AND wait_until IS NULL")
+    assert any("TEMP B-TREE" in s for s in plan(store, sql, params))
+
+
+HOUSEKEEPING = {
+    "promote_due": lambda s: s.promote_due(),
+    "next_eta": lambda s: s.next_eta(),
+    "rescue_expired": lambda s: s.rescue_expired(),
+    "prune": lambda s: s.prune(time.time()),
+}
+
+
+@pytest.mark.parametrize("action", HOUSEKEEPING.values(), ids=HOUSEKEEPING.keys())
+def test_housekeeping_statements_use_an_index(queue_app, action):
+    store = queue_app.store
+    for sql, params in capture_sql(store, lambda: action(store)):
+        steps = plan(store, sql, params)
+        assert not any(s.startswith("SCAN lq_jobs") and "INDEX" not in s for s in steps), (sql, steps)
+        assert not any("TEMP B-TREE" in s for s in steps), (sql, steps)
+
+
+# -- operations results depend on -----------------------------------------------------------------
+
+
+def finish_all(store, state: str = states.SUCCESS) -> None:
+    from litequeue.store import Outcome
+
+    jobs = store.claim("w", None, (), 100, 30)
+    store.finish("w", [Outcome(j.id, j.attempts, state, result=b"1", result_type="application/json") for j in jobs])
+
+
+def test_prune_deletes_finished_jobs_older_than_the_cutoff_only(queue_app):
+    store = queue_app.store
+    old = [queue_app.send_task("t.add", args=[i, 0]) for i in range(3)]
+    finish_all(store)
+    cutoff = time.time()
+    while time.time() <= cutoff:  # the next jobs finish strictly after the cutoff
+        time.sleep(0.001)
+    recent = queue_app.send_task("t.add", args=[9, 9])
+    finish_all(store)
+    waiting = queue_app.send_task("t.add", args=[0, 0])
+    assert store.prune(cutoff) == 3
+    assert [store.get(r.id) for r in old] == [None, None, None]
+    assert store.get(recent.id).state == states.SUCCESS
+    assert store.get(waiting.id).state == states.QUEUED
+
+
+def test_prune_works_in_batches(queue_app):
+    store = queue_app.store
+    for i in range(7):
+        queue_app.send_task("t.add", args=[i, 0])
+    finish_all(store, states.FAILURE)
+    later = time.time() + 1
+    assert [store.prune(later, batch=3) for _ in range(4)] == [3, 3, 1, 0]
+
+
+def test_forget_deletes_only_finished_jobs(queue_app):
+    store = queue_app.store
+    done = queue_app.send_task("t.add", args=[1, 1])
+    finish_all(store)
+    waiting = queue_app.send_task("t.add", args=[2, 2])
+    assert store.forget(done.id) is True
+    assert store.forget(waiting.id) is False
+    assert done.state == states.PENDING
+    assert waiting.state == states.QUEUED
+
+
+def test_enqueue_then_claim_returns_the_job_as_sent(queue_app):
+    r = queue_app.send_task("t.add", args=[1, 2], priority=4, queue="q1")
+    [job] = queue_app.store.claim("me", ["q1"], (), 5, 30)
+    assert (job.task_id, job.task, job.queue, job.priority, job.state) == (r.id, "t.add", "q1", 4, states.STARTED)
+    assert job.lease_owner == "me" and job.attempts == 1
+    assert queue_app.store.claim("other", ["q1"], (), 5, 30) == []  # a claimed job is invisible
