@@ -82,6 +82,10 @@ class SqliteStore(Store):
     def listener(self, name: str) -> Any:
         return self.wakeup.listen(name)
 
+    def close(self) -> None:
+        self.wakeup.close()
+        super().close()
+
     @contextlib.contextmanager
     def errors(self) -> Iterator[None]:
         try:

@@ -63,6 +63,12 @@ class Wakeup:
         sock.setblocking(False)
         return Listener(sock, path)
 
+    def close(self) -> None:
+        """Close the sending socket (a new one is made if notify is called again)."""
+        if self._sender is not None:
+            self._sender.close()
+            self._sender = None
+
     def _get_sender(self) -> socket.socket:
         if self._sender is None or self._sender_pid != os.getpid():
             self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
