@@ -169,3 +169,132 @@ def plain_function(x, y):
     """Not a task: a worker started without -A imports it by its name."""
     ledger_write(f"plain-{x}-{y}")
     return x * y
+
+
+# -- retries tier (issue 4) -----------------------------------------------------------------------
+from litequeue import Reject, signals  # noqa: E402
+
+
+class FlakyError(OSError):
+    """A transient failure of the user's own (an OSError, so autoretry_for=(OSError,) covers it)."""
+
+
+def _execution(key: str) -> int:
+    """Record one execution of ``key``; returns how many ran before it (0 for the first)."""
+    return int(ledger_write(key).rsplit(".", 1)[1])
+
+
+@app.task(bind=True, autoretry_for=(OSError,), max_retries=3, default_retry_delay=0)
+def flaky(self, key, failures):
+    """Fails ``failures`` times with FlakyError, then returns how many retries it took."""
+    ledger_write(key)
+    if self.request.retries < failures:
+        raise FlakyError(f"flaky failure {self.request.retries + 1} of {failures}")
+    return self.request.retries
+
+
+@app.task(autoretry_for=(FlakyError,), max_retries=None, default_retry_delay=0)
+def flaky_forever(key, failures):
+    """Retries without limit (max_retries=None) until it has failed ``failures`` times."""
+    if _execution(key) < failures:
+        raise FlakyError("not yet")
+    return "finally"
+
+
+@app.task(autoretry_for=(Exception,), dont_autoretry_for=(KeyError,), max_retries=2, default_retry_delay=0)
+def fails_with(key, kind):
+    """Raises KeyError (never retried) or LookupError (retried) every time."""
+    ledger_write(key)
+    raise KeyError(key) if kind == "KeyError" else LookupError(key)
+
+
+@app.task(autoretry_for=(FlakyError,), max_retries=3, retry_backoff=10, retry_backoff_max=25, retry_jitter=False)
+def backoff_fails(key):
+    ledger_write(key)
+    raise FlakyError("still down")
+
+
+@app.task(autoretry_for=(FlakyError,), max_retries=2, retry_backoff=True, retry_jitter=False)
+def backoff_true_fails(key):
+    ledger_write(key)
+    raise FlakyError("still down")
+
+
+@app.task(autoretry_for=(FlakyError,), max_retries=1, retry_backoff=100, retry_jitter=True)
+def jittered_fails(key):
+    ledger_write(key)
+    raise FlakyError("still down")
+
+
+@app.task(autoretry_for=(FlakyError,), max_retries=1, default_retry_delay=1)
+def fails_once_soon(key):
+    """Fails its first run; the retry is due one second later."""
+    if _execution(key) == 0:
+        raise FlakyError("first run fails")
+    return "second run"
+
+
+@app.task(bind=True)
+def retry_later(self, key, countdown=None, eta=None):
+    """Asks for one explicit retry (countdown or eta), then returns self.request.retries."""
+    ledger_write(key)
+    if self.request.retries == 0:
+        raise self.retry(exc=FlakyError("try later"), countdown=countdown, eta=eta)
+    return self.request.retries
+
+
+@app.task(bind=True, max_retries=2)
+def retry_until_limit(self, key, with_exc, limit=None):
+    """Always asks to retry at once; past the limit self.retry raises."""
+    ledger_write(f"{key}-r{self.request.retries}")
+    exc = FlakyError(f"attempt {self.request.retries + 1}") if with_exc else None
+    raise self.retry(exc=exc, countdown=0, max_retries=limit)
+
+
+@app.task(bind=True, autoretry_for=(Exception,), default_retry_delay=0)
+def rejects(self, key, requeue):
+    """Rejects its first run (requeued or not); a requeued second run succeeds."""
+    ledger_write(key)
+    if self.request.retries == 0:
+        raise Reject("not for me", requeue=requeue)
+    return "accepted"
+
+
+@app.task(max_retries=1)
+def exits_hard(key):
+    ledger_write(key)
+    os._exit(3)
+
+
+@app.task(max_retries=0)
+def fails_first_run(key):
+    """Fails the first time it ever runs (per ledger key); succeeds after that."""
+    if _execution(key) == 0:
+        raise FlakyError("first run fails")
+    return "ran again"
+
+
+_SIGNALLED = {t.name for t in (flaky, fails_with, retry_until_limit)}
+
+
+@signals.task_retry.connect
+def _ledger_task_retry(sender=None, request=None, **kwargs):
+    if sender is not None and sender.name in _SIGNALLED:
+        ledger_write(f"task_retry-{request.task_id}")
+
+
+@signals.task_failure.connect
+def _ledger_task_failure(sender=None, task_id=None, **kwargs):
+    if sender is not None and sender.name in _SIGNALLED:
+        ledger_write(f"task_failure-{task_id}")
+
+
+@app.task(bind=True)
+def long_the_first_time(self, key, seconds):
+    """Sleep ``seconds`` on the first execution of ``key`` only (per the ledger); returns the
+    number of executions so far."""
+    runs = sum(1 for n in os.listdir(os.environ["LQ_LEDGER"]) if n.rsplit(".", 1)[0] == key)
+    ledger_write(key)
+    if runs == 0:
+        time.sleep(seconds)
+    return {"runs": runs + 1, "hostname": self.request.hostname}
