@@ -48,7 +48,8 @@ def _seconds(value: Any, what: str) -> float:
     if value != value or value in (float("inf"), float("-inf")):
         raise InvalidOptionError(f"{what} must be a finite number of seconds, not {value!r}.")
     if value < 0:
-        raise InvalidOptionError(f"{what} must not be negative (got {value!r}); use 0 to run at once.")
+        fix = "use 0 to run at once" if what == "countdown" else "give the number of seconds from now"
+        raise InvalidOptionError(f"{what} must not be negative (got {value!r}); {fix}.")
     return float(value)
 
 

@@ -98,7 +98,7 @@ class Task:
         self.app = app
         self.fun = fun
         self.options = options
-        self.name = options.name or f"{fun.__module__}.{fun.__qualname__}"
+        self.name = options.name or f"{fun.__module__}.{fun.__name__}"  # Celery's default, also for nested functions
         self.__doc__ = fun.__doc__
         self.__name__ = fun.__name__
         self.__module__ = fun.__module__
