@@ -42,6 +42,7 @@ OLD_NAMES = {
     "CELERYD_TASK_SOFT_TIME_LIMIT": "task_soft_time_limit",
     "CELERYD_CONCURRENCY": "worker_concurrency",
     "CELERYD_MAX_TASKS_PER_CHILD": "worker_max_tasks_per_child",
+    "CELERYD_PREFETCH_MULTIPLIER": "worker_prefetch_multiplier",
     "CELERYBEAT_SCHEDULE": "beat_schedule",
     "CELERY_TIMEZONE": "timezone",
     "CELERY_ENABLE_UTC": "enable_utc",
@@ -79,6 +80,7 @@ class Settings:
     task_default_max_retries: int | None = 3
     result_expires: float | None = 86400.0
     worker_concurrency: int | None = None
+    worker_prefetch_multiplier: int = 4  # a worker reserves up to concurrency x this many jobs
     worker_max_tasks_per_child: int | None = None
     worker_max_memory_per_child: int | None = None  # KiB, as in Celery
     worker_lease_seconds: float = 60.0
@@ -104,9 +106,20 @@ class Settings:
         raise AttributeError(_unknown_key_message(key))
 
     def update(self, values: dict | None = None, **more: Any) -> None:
-        """Set several keys at once (Celery's ``app.conf.update``)."""
+        """Set several keys at once (Celery's ``app.conf.update``), then check that the routing
+        settings fit together (a route to an undeclared queue, ...)."""
         for key, value in {**(values or {}), **more}.items():
             setattr(self, key, value)
+        self.check_routing()
+
+    def check_routing(self) -> None:
+        """Refuse routing settings that contradict each other, naming the key and the fix.
+
+        Checked after a load (``update``, ``config_from_object``) and before first use, so single
+        assignments may come in any order."""
+        from .routing import Routing
+
+        Routing(self).check()
 
     def __getitem__(self, key: str) -> Any:
         return getattr(self, key)
@@ -125,11 +138,7 @@ class Settings:
                 obj = importlib.import_module(obj)
             except ImportError as exc:
                 raise ConfigurationError(f"Cannot import settings module {obj!r}: {exc}") from exc
-        for name in dir(obj):
-            if name.startswith("_"):
-                continue
-            if name in _FIELDS or name in OLD_NAMES:
-                setattr(self, name, getattr(obj, name))
+        self.update({name: getattr(obj, name) for name in dir(obj) if name in _FIELDS or name in OLD_NAMES})
 
 
 _FIELDS = {f.name for f in dataclasses.fields(Settings)}
@@ -187,8 +196,8 @@ def _synchronous(key: str, value: Any) -> str:
 def _exchange_type(key: str, value: Any) -> str:
     if value not in ("topic", "direct"):
         raise ConfigurationError(
-            f"Setting {key}={value!r} is not supported; litequeue routes with 'topic' "
-            "(which also covers 'direct' keys without wildcards)."
+            f"Setting {key}={value!r} is not a supported exchange type; use 'topic' (bindings with "
+            "'*' and '#' wildcards) or 'direct' (routing keys equal to a binding)."
         )
     return value
 
@@ -226,12 +235,25 @@ def _queues(key: str, value: Any) -> Any:
     return check_queues(value, key)
 
 
+def _routing_key(key: str, value: Any) -> str | None:
+    return None if value is None else _queue_name(key, value)
+
+
+def _routes(key: str, value: Any) -> Any:
+    from .routing import check_routes
+
+    return check_routes(value, key)
+
+
 _VALIDATORS = {
     "task_serializer": _serializer,
     "result_serializer": _serializer,
     "accept_content": _accept,
     "task_default_queue": _queue_name,
     "task_default_exchange_type": _exchange_type,
+    "task_default_exchange": _queue_name,
+    "task_default_routing_key": _routing_key,
+    "task_routes": _routes,
     "task_queues": _queues,
     "task_create_missing_queues": _bool,
     "task_always_eager": _bool,
@@ -245,6 +267,7 @@ _VALIDATORS = {
     "task_default_max_retries": _max_retries,
     "result_expires": _positive_or_none,
     "worker_max_tasks_per_child": _positive_or_none,
+    "worker_prefetch_multiplier": _positive_or_none,
     "worker_max_memory_per_child": _positive_or_none,
     "worker_lease_seconds": _positive_or_none,
     "worker_heartbeat_interval": _positive_or_none,

@@ -18,6 +18,7 @@ import peewee as pw
 from .. import states
 from .models import CLAIMABLE, bind_models
 from .records import Job, NewJob, Outcome, WorkerInfo
+from .schedules import ScheduleStore
 
 JOB_COLUMNS = (
     "id, task_id, task, queue, routing_key, priority, state, body, content_type, eta, expires, "
@@ -42,7 +43,7 @@ _LOST = "litequeue.errors.WorkerLostError"
 _LOST_FAILS = "(acks_late = ? OR (max_retries IS NOT NULL AND attempts > max_retries))"
 
 
-class Store:
+class Store(ScheduleStore):
     """A job store over one SQL database (SQLite here; PostgreSQL through a subclass)."""
 
     lock_clause = ""  # appended to the claim's inner SELECT (PostgreSQL: FOR UPDATE SKIP LOCKED)
@@ -80,17 +81,31 @@ class Store:
         """A write transaction that takes the write lock up front."""
         return self.db.atomic()
 
+    def relax_durability(self) -> None:
+        """Let this connection's commits skip waiting for the disk (a worker's claims, acks and
+        heartbeats): a power cut may undo the last few, which at-least-once delivery absorbs
+        (an undone claim is claimed again, an undone ack runs the job again). Producers keep
+        full durability."""
+
     def close(self) -> None:
         self.db.close()
 
     # -- producers -----------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def unsynced(self) -> Iterator[None]:
+        """Commits inside skip waiting for the disk (transient jobs): a power cut may lose them,
+        a process crash does not."""
+        yield
+
     def enqueue(self, jobs: Sequence[NewJob]) -> None:
         """Insert ``jobs`` in one transaction: all of them are stored, or none. Wakes workers
-        after the commit."""
+        after the commit. A batch of transient jobs only (``durable=False``) commits without
+        waiting for the disk; a batch holding any durable job commits durably."""
         now = time.time()
         rows = [_insert_row(job, now) for job in jobs]
-        with self.errors():
+        durable = any(job.durable for job in jobs)
+        with self.errors(), contextlib.nullcontext() if durable else self.unsynced():
             if len(rows) == 1:  # one statement commits atomically by itself
                 self.db.execute_sql(self.sql(_INSERT), rows[0])
             else:
@@ -176,10 +191,15 @@ class Store:
             f"done_at = CASE WHEN {fails} THEN ? ELSE NULL END, exc_type = ?, "
             "exc_message = 'the worker ' || lease_owner || ' stopped heartbeating (lease expired)', "
             "lease_owner = NULL, lease_until = NULL WHERE state = 'STARTED' AND lease_until < ? "
-            "RETURNING task_id, task, state"
+            "RETURNING task_id, task, state, id, durable"
         )
         with self.errors(), self.write():
-            return [tuple(r) for r in self.db.execute_sql(self.sql(sql), (False, False, now, _LOST, now))]
+            rows = self.db.execute_sql(self.sql(sql), (False, False, now, _LOST, now)).fetchall()
+            over = [r[3] for r in rows if not r[4] and r[2] == states.FAILURE]  # transient: leave nothing
+            if over:
+                marks = ", ".join("?" * len(over))
+                self.db.execute_sql(self.sql(f"DELETE FROM lq_jobs WHERE id IN ({marks})"), over)
+        return [tuple(r[:3]) for r in rows]
 
     def release(self, owner: str, job_ids: Sequence[int]) -> int:
         """Give running jobs back at once (cold shutdown): queued again, the attempt refunded."""
@@ -249,7 +269,10 @@ class Store:
         marks = ", ".join("?" * len(task_ids))
         now = time.time()
         with self.errors(), self.write():
-            n = self.db.execute_sql(self.sql(
+            n = self.db.execute_sql(self.sql(  # a transient job leaves nothing behind
+                f"DELETE FROM lq_jobs WHERE task_id IN ({marks}) AND state IN ('QUEUED', 'RETRY') "
+                "AND durable = ?"), (*task_ids, False)).rowcount
+            n += self.db.execute_sql(self.sql(
                 "UPDATE lq_jobs SET state = 'REVOKED', done_at = ?, wait_until = NULL "
                 f"WHERE task_id IN ({marks}) AND state IN ('QUEUED', 'RETRY')"), (now, *task_ids)).rowcount
             if terminate:

@@ -73,8 +73,23 @@ class SqliteStore(Store):
             if current < migrations.SCHEMA_VERSION:
                 migrations.upgrade(self.db, self.models, current)
 
+    def relax_durability(self) -> None:
+        with self.errors():
+            self.db.execute_sql("PRAGMA synchronous = NORMAL")
+
     def index_hint(self, index: str) -> str:
         return f" INDEXED BY {index}"
+
+    @contextlib.contextmanager
+    def unsynced(self) -> Iterator[None]:
+        # In WAL mode, synchronous=OFF commits write the WAL without fsync: safe against a process
+        # crash, not a power cut. The connection's own level is restored after.
+        level = self.db.execute_sql("PRAGMA synchronous").fetchone()[0]
+        self.db.execute_sql("PRAGMA synchronous = OFF")
+        try:
+            yield
+        finally:
+            self.db.execute_sql(f"PRAGMA synchronous = {int(level)}")
 
     def notify(self) -> None:
         self.wakeup.notify()

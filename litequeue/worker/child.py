@@ -201,8 +201,10 @@ def _rss_kib() -> int:
 
 def _become_child(parent_pid: int) -> None:
     """Die with the parent, leave Ctrl-C and SIGTERM to it, and let it interrupt a task softly."""
+    signal.set_wakeup_fd(-1)  # the parent's wake-up socket is not ours
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
     signal.signal(signal.SIGUSR1, _soft_limit)
     _die_with_parent(parent_pid)
 

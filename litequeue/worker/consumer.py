@@ -12,8 +12,8 @@ import signal
 import socket
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass
-from multiprocessing.connection import wait
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__, serialization, signals, states
@@ -66,6 +66,8 @@ class Worker:
         self.cold = False  # cold shutdown: release running jobs and exit now
         self.processed = 0
         self.pending: list[Outcome] = []  # outcomes not yet written (kept across store hiccups)
+        self.reserved: deque[Job] = deque()  # claimed (leased) but not yet handed to a child
+        self.prefetch = conf.worker_prefetch_multiplier
         self._more_waiting = False
         self._next_eta: float | None = 0.0
         self._next_beat = 0.0
@@ -91,6 +93,7 @@ class Worker:
 
     def _start(self) -> None:
         store = self.app.store
+        store.relax_durability()
         signals.worker_init.send(sender=self)
         self._install_signals()
         ctx = ChildContext(self.resolver, self.name, serialization.accepted_types(self.app.conf.accept_content),
@@ -100,6 +103,9 @@ class Worker:
                          self.options.start_method)
         self.pool.start()
         self._wake = store.listener(self.name)
+        for watched in (self._wake, self._signal_r):
+            if watched is not None:
+                self.pool.watch(watched)
         store.register_worker(WorkerInfo(
             self.name, self.hostname, os.getpid(), self.concurrency, ",".join(self.queues or ["*"]),
             time.time(), time.time(), 0))
@@ -110,32 +116,39 @@ class Worker:
         busy = bool(self.pool and self.pool.busy())
         if self.cold or (self.stopping and not busy):
             return True
-        if self.options.burst and not busy and not self._more_waiting and not self.pending:
+        if self.options.burst and not busy and not self.reserved and not self._more_waiting and not self.pending:
             return not self._due_now()
         return False
 
     def _fill_pool(self) -> None:
-        """Claim at most as many due jobs as there are idle children, and hand them out."""
-        self._more_waiting = False
+        """Claim due jobs (at most the free pool slots plus a small prefetch) and hand them out.
+
+        ``_more_waiting`` remembers whether the last claim came back full (more may be due)."""
         if self.stopping or self.pool is None:
             return
+        room = self.concurrency * self.prefetch - len(self.reserved) - len(self.pool.busy())
+        # Claim in batches: only once the reserve has run low (or a child would sit idle).
+        if room > 0 and (len(self.reserved) < len(self.pool.idle()) or len(self.reserved) < self.concurrency // 2):
+            if self._due_now():
+                self._store_call(self.app.store.promote_due)
+                self._next_eta = self._store_call(self.app.store.next_eta, default=0.0)
+            jobs = self._store_call(self._claim, room, default=[])
+            self.reserved.extend(jobs)
+            self._more_waiting = len(jobs) == room
+        self._dispatch_reserved()
+
+    def _dispatch_reserved(self) -> None:
+        assert self.pool is not None
         idle = self.pool.idle()
-        if not idle:
-            return
-        if self._due_now():
-            self._store_call(self.app.store.promote_due)
-            self._next_eta = self._store_call(self.app.store.next_eta, default=0.0)
-        jobs = self._store_call(self._claim, len(idle), default=[])
-        self._more_waiting = len(jobs) == len(idle)
         now = time.time()
-        for job in jobs:
+        while idle and self.reserved:
+            job = self.reserved.popleft()
             if job.expires is not None and job.expires <= now:
                 log.info("Task %s[%s] expired before it started; revoked.", job.task, job.task_id)
                 self.pending.append(outcomes.expired(job))
                 continue
-            child = idle.pop()
             log.info("Task %s[%s] received", job.task, job.task_id)
-            self.pool.dispatch(child, job, self._limits(job))
+            self.pool.dispatch(idle.pop(), job, self._limits(job))
 
     def _claim(self, n: int) -> list[Job]:
         store = self.app.store
@@ -147,7 +160,7 @@ class Worker:
         assert self.pool is not None
         if self.cold or (self.stopping and not self.pool.busy()):
             return 0.0
-        if self.pending or (self._more_waiting and self.pool.idle()):
+        if (self._more_waiting or self.reserved) and self.pool.idle():
             return 0.0
         timeout = self.app.conf.worker_poll_interval
         now = time.time()
@@ -161,8 +174,7 @@ class Worker:
     def _wait(self, timeout: float) -> None:
         """Sleep until a child reports, a producer wakes us, a signal arrives, or the timeout."""
         assert self.pool is not None
-        extra = [s for s in (self._wake, self._signal_r) if s is not None]
-        ready = wait(self.pool.waitables() + extra, timeout)
+        ready = self.pool.select(timeout)
         if self._wake is not None and self._wake in ready:
             self._wake.drain()
             self._next_eta = 0.0  # a new job may have an earlier eta than we knew of
@@ -181,8 +193,13 @@ class Worker:
         return outcomes.from_reply(job, report, self.name)
 
     def _flush(self) -> None:
-        """Write pending outcomes in one fenced transaction; keep them if the store is busy."""
+        """Write pending outcomes in one fenced transaction; keep them if the store is busy.
+
+        While children are busy and jobs are reserved, outcomes gather into larger batches."""
         if not self.pending:
+            return
+        assert self.pool is not None
+        if len(self.pending) < self.concurrency and self.reserved and not self.stopping and self.pool.busy():
             return
         batch, self.pending = self.pending, []
         try:
@@ -225,6 +242,7 @@ class Worker:
             elif held[job.id]:
                 log.info("Task %s[%s] revoked; terminating it.", job.task, job.task_id)
                 self.pool.terminate(job.id)
+        self.reserved = deque(job for job in self.reserved if job.id in held)
         store.heartbeat(self.name, self.processed)
         for task_id, task, state in store.rescue_expired():
             log.warning("Task %s[%s] lost its worker (lease expired); now %s.", task, task_id, state)
@@ -232,10 +250,12 @@ class Worker:
     def _stop(self) -> None:
         if self.pool is not None:
             running = [c.job.id for c in self.pool.busy() if c.job is not None]
-            self.pool.stop(kill=True if running else False)
+            self.pool.stop(kill=bool(running))
             if running:  # cold shutdown: hand the jobs back at once
-                self._store_call(self.app.store.release, self.owner, running)
-                log.warning("Cold shutdown: released %d running job(s) back to the queue.", len(running))
+                log.warning("Cold shutdown: releasing %d running job(s) back to the queue.", len(running))
+            unstarted = [job.id for job in self.reserved]
+            self.reserved.clear()
+            self._store_call(self.app.store.release, self.owner, running + unstarted)
         self._flush()
         self._store_call(self.app.store.heartbeat, self.name, self.processed, True)
         if self._wake is not None:
@@ -316,6 +336,9 @@ class Worker:
                 pass
         except OSError:
             pass
+        if self.reserved:  # prefetched jobs not started go back now, for other workers
+            self._store_call(self.app.store.release, self.owner, [job.id for job in self.reserved])
+            self.reserved.clear()
         if self.cold:
             log.warning("Cold shutdown: releasing running jobs.")
         elif self.stopping:

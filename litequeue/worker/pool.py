@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import selectors
 import signal
 import time
 from dataclasses import dataclass
@@ -79,6 +80,15 @@ class Pool:
         self.max_memory_kib = max_memory_kib
         self.mp = multiprocessing.get_context(start_method)
         self.children: list[Child] = []
+        self.selector = selectors.DefaultSelector()  # children's pipes and sentinels, plus watch()ed
+
+    def watch(self, obj: Any) -> None:
+        """Also wake ``select`` when ``obj`` (anything with fileno()) becomes readable."""
+        self.selector.register(obj, selectors.EVENT_READ, obj)
+
+    def select(self, timeout: float | None) -> set[Any]:
+        """Wait until a child reports or dies, or a watched object is readable."""
+        return {key.data for key, _ in self.selector.select(timeout)}
 
     def start(self) -> None:
         self.children = [self._spawn() for _ in range(self.size)]
@@ -89,6 +99,8 @@ class Pool:
                                   name="litequeue-child", daemon=False)
         process.start()
         child_end.close()
+        self.selector.register(parent_end, selectors.EVENT_READ, parent_end)
+        self.selector.register(process.sentinel, selectors.EVENT_READ, process.sentinel)
         return Child(process, parent_end)
 
     def idle(self) -> list[Child]:
@@ -102,9 +114,6 @@ class Pool:
         child.started, child.soft_sent, child.killed_for = time.monotonic(), False, None
         child.conn.send(job)
 
-    def waitables(self) -> list[Any]:
-        return [c.conn for c in self.children] + [c.process.sentinel for c in self.children]
-
     def collect(self, ready: list[Any]) -> list[tuple[Job, Reply | Death]]:
         """Replies from children that finished, and deaths of children (replaced at once)."""
         out: list[tuple[Job, Reply | Death]] = []
@@ -114,7 +123,7 @@ class Pool:
                 if reply is not None:
                     out.append((child.job, reply))
                     self._finished(child)
-            if child.process.sentinel in ready or not child.process.is_alive():
+            if child.process.sentinel in ready:
                 child.process.join(timeout=1)
                 if child.job is not None:
                     out.append((child.job, Death(child.job, child.process.exitcode, child.killed_for or "crashed")))
@@ -150,8 +159,16 @@ class Pool:
             child.process.join()
         self._replace(child)
 
-    def _replace(self, child: Child) -> None:
+    def _forget(self, child: Child) -> None:
+        for obj in (child.conn, child.process.sentinel):
+            try:
+                self.selector.unregister(obj)
+            except (KeyError, ValueError):
+                pass
         child.conn.close()
+
+    def _replace(self, child: Child) -> None:
+        self._forget(child)
         index = self.children.index(child)
         self.children[index] = self._spawn()
 
@@ -202,7 +219,7 @@ class Pool:
             if child.process.is_alive():
                 child.process.kill()
                 child.process.join()
-            child.conn.close()
+            self._forget(child)
         self.children = []
 
 
