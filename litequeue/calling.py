@@ -40,6 +40,15 @@ def to_epoch(value: Any, what: str) -> float:
     raise InvalidOptionError(f"{what} must be a datetime, not {type(value).__name__} ({value!r}).")
 
 
+def retry_time(countdown: Any, eta: Any, default_delay: float) -> float:
+    """Epoch seconds of the next attempt asked for by ``task.retry(countdown=, eta=)``."""
+    if countdown is not None and eta is not None:
+        raise InvalidOptionError("Give retry() either countdown or eta, not both.")
+    if eta is not None:
+        return to_epoch(eta, "retry() eta")
+    return time.time() + (default_delay if countdown is None else _seconds(countdown, "retry() countdown"))
+
+
 def _seconds(value: Any, what: str) -> float:
     if isinstance(value, dt.timedelta):
         value = value.total_seconds()
@@ -92,7 +101,8 @@ def build_jobs(app: LiteQueue, name: str, args: Any, kwargs: Any, task: Task | N
     body = _encode_body(name, args, kwargs, content_type, app.conf.task_max_payload_bytes)
     common = dict(
         task=name, body=body, content_type=content_type, priority=priority, eta=eta, expires=expires,
-        max_retries=options.get("max_retries", task.max_retries if task else app.conf.task_default_max_retries),
+        max_retries=_max_retries(options.get("max_retries", task.max_retries if task else
+                                             app.conf.task_default_max_retries), "max_retries"),
         acks_late=options.get("acks_late", task.acks_late if task else app.conf.task_acks_late),
         ignore_result=options.get("ignore_result", task.ignore_result if task else app.conf.task_ignore_result),
         options=_run_options(options, task),
@@ -101,8 +111,9 @@ def build_jobs(app: LiteQueue, name: str, args: Any, kwargs: Any, task: Task | N
     jobs = []
     for i, route in enumerate(routes):
         job_id = task_id if i == 0 else f"{task_id}.{route.queue}"  # one id per copy of a fanned-out job
+        stored = {**common, "ignore_result": common["ignore_result"] or not route.durable}  # transient: no result
         jobs.append(NewJob(task_id=job_id, queue=route.queue, routing_key=route.routing_key,
-                           durable=route.durable, **common))
+                           durable=route.durable, **stored))
     return jobs
 
 
@@ -125,6 +136,12 @@ def _priority(options: dict, task: Task | None, app: LiteQueue) -> int:
     if isinstance(priority, bool) or not isinstance(priority, int):
         raise InvalidOptionError(f"priority must be an integer (higher runs first), not {priority!r}.")
     return priority
+
+
+def _max_retries(value: Any, what: str) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise InvalidOptionError(f"{what} must be an integer >= 0, or None for no limit; got {value!r}.")
+    return value
 
 
 def _run_options(options: dict, task: Task | None) -> dict:
@@ -160,17 +177,38 @@ def _which_argument(name: str, args: tuple, kwargs: dict, content_type: str) -> 
 
 
 def with_publish_retry(fn: Callable[[], T], retry: bool, policy: dict) -> T:
-    """Call ``fn``, retrying while the store is locked, per Celery's retry_policy keys."""
+    """Call ``fn``, retrying while the store is locked, per Celery's retry_policy keys:
+    ``max_retries`` (None: until the store is free), then waits of ``interval_start`` seconds
+    growing by ``interval_step`` up to ``interval_max``."""
+    max_retries, wait, step, most = publish_policy(policy)
     if not retry:
         return fn()
-    wait = float(policy.get("interval_start", 0))
-    for attempt in range(int(policy.get("max_retries", 3)) + 1):
+    retries = 0
+    while True:
         try:
             return fn()
-        except StoreLocked:
-            if attempt >= policy.get("max_retries", 3):
-                raise
-            log.warning("Store busy; retrying the enqueue in %.2fs (retry %d).", wait, attempt + 1)
+        except StoreLocked as exc:
+            if max_retries is not None and retries >= max_retries:
+                raise StoreLocked(
+                    f"{exc.message} The enqueue was retried {retries} time(s) (retry_policy max_retries="
+                    f"{max_retries}) and nothing was enqueued."
+                ) from exc
+            retries += 1
+            log.warning("Store busy; retrying the enqueue in %.2fs (retry %d of %s).", wait, retries, max_retries)
             time.sleep(wait)
-            wait = min(wait + float(policy.get("interval_step", 0.2)), float(policy.get("interval_max", 0.2)))
-    raise AssertionError("unreachable")
+            wait = min(wait + step, most)
+
+
+def publish_policy(policy: dict) -> tuple[int | None, float, float, float]:
+    """(max_retries, interval_start, interval_step, interval_max) of a retry_policy, checked."""
+    from .config import DEFAULT_PUBLISH_RETRY_POLICY
+
+    unknown = set(policy) - set(DEFAULT_PUBLISH_RETRY_POLICY)
+    if unknown:
+        raise InvalidOptionError(f"retry_policy has unknown key(s) {sorted(unknown)}; "
+                                 f"the keys are {sorted(DEFAULT_PUBLISH_RETRY_POLICY)}.")
+    policy = {**DEFAULT_PUBLISH_RETRY_POLICY, **policy}
+    max_retries = _max_retries(policy["max_retries"], "retry_policy max_retries")
+    start, step, most = (_seconds(policy[k], f"retry_policy {k}")
+                         for k in ("interval_start", "interval_step", "interval_max"))
+    return max_retries, min(start, most), step, most

@@ -26,6 +26,7 @@ class Request:
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
     retries: int = 0
+    max_retries: int | None | object = ...  # the job's own limit (... = the task's)
     eta: float | None = None
     expires: float | None = None
     delivery_info: dict = field(default_factory=dict)
@@ -67,16 +68,24 @@ class TaskOptions:
             object.__setattr__(self, name, value)
         if self.max_retries is not ... and self.max_retries is not None:
             if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or self.max_retries < 0:
-                raise ConfigurationError(f"{where}: max_retries must be an integer >= 0, or None to retry forever.")
+                raise ConfigurationError(
+                    f"{where}: max_retries must be an integer >= 0, or None to retry forever; got {self.max_retries!r}."
+                )
         for name in ("default_retry_delay", "retry_backoff_max"):
             if not isinstance(getattr(self, name), (int, float)) or getattr(self, name) < 0:
-                raise ConfigurationError(f"{where}: {name} must be a number of seconds >= 0.")
+                raise ConfigurationError(
+                    f"{where}: {name} must be a number of seconds >= 0; got {getattr(self, name)!r}."
+                )
         for name in ("time_limit", "soft_time_limit"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, (int, float)) or value <= 0):
                 raise ConfigurationError(f"{where}: {name} must be a positive number of seconds.")
         if not isinstance(self.retry_backoff, (bool, int, float)) or self.retry_backoff < 0:
-            raise ConfigurationError(f"{where}: retry_backoff must be True, False or seconds >= 0.")
+            raise ConfigurationError(
+                f"{where}: retry_backoff must be True, False or seconds >= 0; got {self.retry_backoff!r}."
+            )
+        if not isinstance(self.retry_jitter, bool):
+            raise ConfigurationError(f"{where}: retry_jitter must be True or False, not {self.retry_jitter!r}.")
         if self.priority is not None and (isinstance(self.priority, bool) or not isinstance(self.priority, int)):
             raise ConfigurationError(f"{where}: priority must be an integer.")
 
@@ -156,27 +165,28 @@ class Task:
 
         Past max_retries, re-raises ``exc`` (or MaxRetriesExceededError when there is none).
         """
-        from .calling import to_epoch
+        from .calling import retry_time
 
         if args is not None or kwargs is not None or options:
             raise ConfigurationError("retry() runs the job again with its original arguments; "
                                      "changing args, kwargs or options on retry is not supported.")
         request = self.request
-        limit = self.max_retries if max_retries is None else max_retries
+        when = retry_time(countdown, eta, self.options.default_retry_delay)
+        limit = max_retries if max_retries is not None else self._retry_limit(request)
         if limit is not None and request.retries >= limit:
             if exc is not None:
                 raise exc
             raise MaxRetriesExceededError(
                 f"{self.name}[{request.id}] can't retry: it has retried {request.retries} times (max_retries={limit})."
             )
-        if eta is not None:
-            when = to_epoch(eta, "eta")
-        else:
-            when = time.time() + (self.options.default_retry_delay if countdown is None else float(countdown))
         error = Retry(f"Retry in {max(when - time.time(), 0):.3g}s" + (f": {exc!r}" if exc else ""), exc=exc, when=when)
         if throw:
             raise error
         return error
+
+    def _retry_limit(self, request: Request) -> int | None:
+        """The job's max_retries as sent (apply_async may override the task's), else the task's."""
+        return self.max_retries if request.max_retries is ... else request.max_retries  # type: ignore[return-value]
 
     def update_state(self, task_id: str | None = None, state: str | None = None, meta: Any = None) -> None:
         """Store a custom state (e.g. PROGRESS) and metadata for a running job."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import click
@@ -62,6 +63,10 @@ def result(ctx: click.Context, db: str, task_id: str, app_path: str | None) -> N
         click.echo(f"error:    {job.exc_type}: {job.exc_message}")
     if job.traceback:
         click.echo(job.traceback.rstrip())
+    for entry in job.history:  # one line per failed attempt, oldest first
+        when = dt.datetime.fromtimestamp(entry["time"], dt.UTC).isoformat(timespec="seconds")
+        click.echo(f"history:  attempt {entry['attempt']} at {when} on {entry['worker']}: "
+                   f"{entry['exc_type']}: {entry['message']}")
 
 
 COMMANDS = [call, result]

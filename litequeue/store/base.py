@@ -90,6 +90,24 @@ class Store(ScheduleStore):
     def close(self) -> None:
         self.db.close()
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[pw.Database]:
+        """The application's own transaction, shared with litequeue: jobs enqueued inside it (on
+        this thread) are stored when it commits and vanish when it rolls back, and workers are
+        woken only after the commit. Yields the peewee database, so the application's own
+        statements (``db.execute_sql``, models bound to it) join the same transaction. Nests."""
+        txn = self.write()
+        with self.errors():
+            txn.__enter__()
+        try:
+            yield self.db
+        except BaseException as exc:
+            with self.errors():
+                txn.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        with self.errors():
+            txn.__exit__(None, None, None)
+
     # -- producers -----------------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -111,7 +129,7 @@ class Store(ScheduleStore):
             else:
                 with self.write():
                     self.db.cursor().executemany(self.sql(_INSERT), rows)
-        self.notify()
+        self.db.after_commit(self.notify)  # inside app.transaction(): once it commits
 
     # -- workers -------------------------------------------------------------------------------
 
@@ -254,6 +272,15 @@ class Store(ScheduleStore):
             names = [d[0] for d in cursor.description]
             return [Job.from_row(dict(zip(names, r))) for r in cursor.fetchall()]
 
+    def job_ids(self, states_: Sequence[str], task: str | None = None) -> list[str]:
+        """The ids of every job in these states (of one task, if given), oldest first."""
+        sql = f"SELECT task_id FROM lq_jobs WHERE state IN ({', '.join('?' * len(states_))})"
+        params = list(states_)
+        if task is not None:
+            sql, params = sql + " AND task = ?", params + [task]
+        with self.errors():
+            return [row[0] for row in self.db.execute_sql(self.sql(sql + " ORDER BY id"), params).fetchall()]
+
     def forget(self, task_id: str) -> bool:
         """Delete a finished job's row and result. A job still waiting or running is kept."""
         marks = ", ".join("?" * len(states.READY_STATES))
@@ -300,7 +327,7 @@ class Store(ScheduleStore):
         )
         with self.errors(), self.write():
             n = self.db.execute_sql(self.sql(sql), (False, *task_ids)).rowcount
-        self.notify()
+        self.db.after_commit(self.notify)
         return n
 
     def purge(self, queue: str | None = None) -> int:
@@ -335,8 +362,10 @@ class Store(ScheduleStore):
 
     def register_worker(self, info: WorkerInfo) -> None:
         """Record a worker as running (replacing an earlier record of the same name)."""
+        W = self.models.Workers
         with self.errors():
-            self.models.Workers.replace(**info.__dict__).execute()
+            W.insert(**info.__dict__).on_conflict(
+                conflict_target=[W.name], preserve=[f for f in W._meta.sorted_fields if f is not W.name]).execute()
 
     def heartbeat(self, name: str, processed: int, stopped: bool = False) -> None:
         now = time.time()

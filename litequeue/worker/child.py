@@ -96,7 +96,7 @@ def _decode_arguments(job: Job, accept: frozenset[str]) -> tuple[tuple, dict]:
 def _request(job: Job, args: tuple, kwargs: dict, hostname: str) -> Request:
     return Request(
         id=job.task_id, task=job.task, args=args, kwargs=kwargs, retries=max(job.attempts - 1, 0),
-        eta=job.eta, expires=job.expires, hostname=hostname, called_directly=False,
+        max_retries=job.max_retries, eta=job.eta, expires=job.expires, hostname=hostname, called_directly=False,
         delivery_info={"queue": job.queue, "routing_key": job.routing_key, "priority": job.priority},
     )
 

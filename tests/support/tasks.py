@@ -298,3 +298,16 @@ def long_the_first_time(self, key, seconds):
     if runs == 0:
         time.sleep(seconds)
     return {"runs": runs + 1, "hostname": self.request.hostname}
+
+
+@app.task
+def record_time(key):
+    """Records an execution and returns when it ran (ns), so tests can see the order jobs ran in."""
+    ledger_write(key)
+    return time.time_ns()
+
+
+@app.task(name="proj.tasks.add", bind=True)
+def proj_add(self, x, y):
+    """The routing guide's example task: the sum, and the worker and queue that ran it."""
+    return {"sum": x + y, "worker": self.request.hostname, "queue": self.request.delivery_info["queue"]}
