@@ -6,6 +6,7 @@ to bottom; each step is a short method below it.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import signal
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__, serialization, signals, states
-from ..errors import StoreError
+from ..errors import ConfigurationError, StoreError
 from ..store import Job, Outcome, WorkerInfo
 from . import outcomes
 from .child import ChildContext, Reply
@@ -48,6 +49,24 @@ class WorkerOptions:
     start_method: str = "fork"
 
 
+def select_queues(app: LiteQueue, queues: tuple[str, ...] | None, exclude: tuple[str, ...]) -> list[str] | None:
+    """The queues a worker consumes, in order (None: every queue but ``exclude``)."""
+    app.routing.check()
+    if not queues:
+        return None
+    app.routing.check_worker_queues(queues)
+    selected = [q for q in dict.fromkeys(queues) if q not in exclude]
+    if not selected:
+        raise ConfigurationError(f"-X excludes every queue given to -Q ({', '.join(queues)}); leave one in.")
+    return selected
+
+
+def interleave(jobs: list[Job], queues: list[str]) -> list[Job]:
+    """One job of each queue in turn: [a1, a2, b1] -> [a1, b1, a2]."""
+    groups = [[j for j in jobs if j.queue == q] for q in queues]
+    return [j for turn in itertools.zip_longest(*groups) for j in turn if j is not None]
+
+
 class Worker:
     """One worker: a main process supervising a pool of children."""
 
@@ -61,7 +80,7 @@ class Worker:
         self.concurrency = options.concurrency or conf.worker_concurrency or os.cpu_count() or 1
         self.resolver = TaskResolver(app)
         self.lease = conf.worker_lease_seconds
-        self.queues = list(options.queues) if options.queues else None
+        self.queues = select_queues(app, options.queues, options.exclude)
         self.stopping = False  # warm shutdown: finish running jobs, claim nothing new
         self.cold = False  # cold shutdown: release running jobs and exit now
         self.processed = 0
@@ -152,9 +171,14 @@ class Worker:
 
     def _claim(self, n: int) -> list[Job]:
         store = self.app.store
-        if self.queues is not None and self.options.queue_order == "round-robin":
-            self.queues.append(self.queues.pop(0))
-        return store.claim(self.owner, self.queues, self.options.exclude, n, self.lease)
+        if self.queues is None or self.options.queue_order != "round-robin":
+            return store.claim(self.owner, self.queues, self.options.exclude, n, self.lease)
+        share = -(-n // len(self.queues))
+        jobs = interleave(store.claim(self.owner, self.queues, (), n, self.lease, per_queue=share), self.queues)
+        if jobs:  # the next claim starts with the queue after the last one served
+            last = self.queues.index(jobs[-1].queue)
+            self.queues = self.queues[last + 1:] + self.queues[:last + 1]
+        return jobs
 
     def _timeout(self) -> float:
         assert self.pool is not None
@@ -175,6 +199,8 @@ class Worker:
         """Sleep until a child reports, a producer wakes us, a signal arrives, or the timeout."""
         assert self.pool is not None
         ready = self.pool.select(timeout)
+        if not ready:  # the backstop poll: jobs may have arrived from producers we cannot hear
+            self._next_eta, self._more_waiting = 0.0, True
         if self._wake is not None and self._wake in ready:
             self._wake.drain()
             self._next_eta = 0.0  # a new job may have an earlier eta than we knew of
@@ -227,7 +253,13 @@ class Worker:
             self._next_prune = now + PRUNE_EVERY
             expires = self.app.conf.result_expires
             if expires:
-                self._store_call(self.app.store.prune, time.time() - expires)
+                self._store_call(self._prune_results, time.time() - expires)
+
+    def _prune_results(self, before: float, batch: int = 500, max_batches: int = 20) -> None:
+        """Delete expired results in short transactions, a bounded amount per sweep."""
+        for _ in range(max_batches):
+            if self.app.store.prune(before, batch=batch) < batch:
+                return
 
     def _heartbeat(self) -> None:
         assert self.pool is not None
@@ -260,6 +292,7 @@ class Worker:
         self._store_call(self.app.store.heartbeat, self.name, self.processed, True)
         if self._wake is not None:
             self._wake.close()
+        self._close_signal_sockets()
         signals.worker_shutdown.send(sender=self)
         log.info("Worker %s stopped.", self.name)
 
@@ -314,12 +347,13 @@ class Worker:
     def _install_signals(self) -> None:
         import threading
 
-        if threading.current_thread() is not threading.main_thread():
-            return  # an in-process worker is stopped through stop(), not signals
+        # The socket pair wakes the loop: on a signal (main thread) or on request_stop().
         self._signal_r, signal_w = socket.socketpair()
         self._signal_r.setblocking(False)
         signal_w.setblocking(False)
         self._signal_w = signal_w
+        if threading.current_thread() is not threading.main_thread():
+            return  # an in-process worker is stopped through request_stop(), not signals
         signal.set_wakeup_fd(signal_w.fileno(), warn_on_full_buffer=False)
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
             signal.signal(signum, self._on_signal)
@@ -346,6 +380,22 @@ class Worker:
                      len(self.pool.busy()) if self.pool else 0)
 
     def request_stop(self, cold: bool = False) -> None:
-        """Ask the loop to stop (warm, or cold) from another thread."""
+        """Ask the loop to stop (warm, or cold) from another thread; wakes it at once."""
         self.stopping = True
         self.cold = self.cold or cold
+        signal_w = getattr(self, "_signal_w", None)
+        if signal_w is not None:
+            try:
+                signal_w.send(b"!")
+            except OSError:
+                pass  # already stopped, or the buffer is full (it will wake anyway)
+
+    def _close_signal_sockets(self) -> None:
+        import threading
+
+        if self._signal_r is None:
+            return
+        if threading.current_thread() is threading.main_thread():
+            signal.set_wakeup_fd(-1)
+        self._signal_w.close()
+        self._signal_r.close()
