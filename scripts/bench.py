@@ -1,0 +1,180 @@
+"""litequeue's benchmark: the speed metrics of this build against raw SQLite (and, with
+--compare, against Celery, RQ, Huey and Dramatiq), each the median of several runs.
+
+    python scripts/bench.py                 # the default run: 10,000 jobs, 3 runs (a few minutes)
+    python scripts/bench.py --quick         # a smoke check: small counts, 1 run (~20 s)
+    python scripts/bench.py --runs 5 --json # machine-readable output
+    python scripts/bench.py --compare       # also the peers, each in a virtualenv under the cache dir
+    python scripts/bench.py --growth        # claim/drain with 1,000,000 jobs queued or scheduled ahead
+    python scripts/bench.py --long          # worker memory over a 100,000-job drain
+
+Every measurement runs in a fresh interpreter (scripts/bench_runner.py) against a fresh SQLite
+file in a temporary directory; workers are real ``litequeue worker ... -c 2`` subprocesses. The raw
+SQLite baselines are measured in each run beside litequeue, and ratios are taken run by run, so
+a busy machine moves both sides together. Nothing here is a test: no number fails anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
+
+SCRIPTS = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, SCRIPTS)
+
+import bench_raw  # noqa: E402
+import bench_report  # noqa: E402
+
+
+class BenchError(Exception):
+    """A benchmark part failed; the message says which and shows its output."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """How big and how many."""
+
+    runs: int = 3
+    n: int = 10_000
+    idle_wait: float = 10.0
+    samples: int = 200
+    growth_backlog: int = 1_000_000
+    long_jobs: int = 100_000
+
+    @classmethod
+    def quick(cls) -> Config:
+        return cls(runs=1, n=1_000, idle_wait=2.0, samples=20, growth_backlog=50_000, long_jobs=10_000)
+
+
+def run_part(system: str, part: str, workdir: str, config: Config, python: str = sys.executable,
+             options: dict | None = None, n: int | None = None) -> dict:
+    """Run one part in a fresh interpreter and return its JSON result."""
+    cmd = [python, os.path.join(SCRIPTS, "bench_runner.py"), system, part, "--workdir", workdir,
+           "--n", str(n or config.n), "--idle-wait", str(config.idle_wait), "--samples", str(config.samples)]
+    for key, value in (options or {}).items():
+        cmd += ["--option", f"{key}={value}"]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as exc:
+        raise BenchError(f"{system} {part}: no result within {exc.timeout:.0f} s") from None
+    if proc.returncode != 0:
+        raise BenchError(f"{system} {part} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def litequeue_run(config: Config, workdir: str) -> dict:
+    """One run of every default metric, with the raw baselines and the ratios of this run."""
+    out = bench_raw.baselines(workdir, config.n)
+    out["enqueue_full"] = run_part("litequeue", "enqueue", workdir, config)["enqueue_rate"]
+    normal = run_part("litequeue", "enqueue", workdir, config, options={"sync": "normal"})
+    out["enqueue_normal"] = normal["enqueue_rate"]
+    bulk = run_part("litequeue", "bulk", workdir, config)
+    out["bulk"], out["bulk_api"] = bulk["bulk_rate"], bulk["bulk_api"]
+    out.update(run_part("litequeue", "drain", workdir, config))
+    out["worker_command"] = out["worker_command"].replace(sys.executable, "python").replace(workdir, "$TMP")
+    out.update(run_part("litequeue", "session", workdir, config))
+    claims = run_part("litequeue", "claim", workdir, config, options={"sync": "normal"})
+    out.update(claims)
+    out["ratio_enqueue_full"] = out["enqueue_full"] / out["raw_commit_full"]
+    out["ratio_enqueue_normal"] = out["enqueue_normal"] / out["raw_commit_normal"]
+    out["ratio_bulk"] = out["bulk"] / out["raw_bulk_full"]
+    out["ratio_claim_ack_1"] = out["claim_ack_1"] / out["raw_claim_ack_1"]
+    out["ratio_claim_ack_32"] = out["claim_ack_32"] / out["raw_claim_ack_32"]
+    return out
+
+
+def long_run(config: Config, workdir: str) -> dict:
+    return run_part("litequeue", "long", workdir, config, n=config.long_jobs)
+
+
+def repeat(label: str, runs: int, fn, *args, quiet: bool = False) -> list[dict]:
+    """``fn(*args)`` ``runs`` times; progress on stderr."""
+    results = []
+    for i in range(runs):
+        t = time.monotonic()
+        if not quiet:
+            print(f"[bench] {label}: run {i + 1}/{runs} ...", file=sys.stderr, flush=True)
+        results.append(fn(*args))
+        if not quiet:
+            print(f"[bench] {label}: run {i + 1}/{runs} took {time.monotonic() - t:.0f} s", file=sys.stderr, flush=True)
+    return results
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="bench.py", description="Benchmark litequeue against raw SQLite and, with --compare, its peers.",
+        epilog="Numbers are medians of --runs runs with min-max; ratios are litequeue / raw SQLite in the same run.")
+    parser.add_argument("--runs", type=int, help="runs per metric (default 3; --quick: 1)")
+    parser.add_argument("--quick", action="store_true", help="small counts and one run: a smoke check")
+    parser.add_argument("--json", action="store_true", help="print JSON (every run, and summaries) instead of tables")
+    parser.add_argument("--n", type=int, help="jobs per enqueue/drain measurement (default 10,000)")
+    parser.add_argument("--idle-wait", type=float, help="seconds of idle before the first latency job (default 10)")
+    parser.add_argument("--samples", type=int, help="latency jobs, one every 50 ms (default 200)")
+    parser.add_argument("--compare", action="store_true", help="also run Celery, RQ, Huey and Dramatiq")
+    parser.add_argument("--peers", help="comma-separated subset of peers for --compare")
+    parser.add_argument("--growth", action="store_true", help="claim/drain with a 1,000,000-job backlog")
+    parser.add_argument("--backlog", type=int, help="backlog size for --growth (default 1,000,000)")
+    parser.add_argument("--long", action="store_true", help="worker memory over a 100,000-job drain")
+    parser.add_argument("--only-extra", action="store_true",
+                        help="skip the default metrics (with --compare, --growth, --long)")
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    parser.add_argument("--cache-dir", default=os.path.join(cache, "litequeue-bench"),
+                        help="where the peers' virtualenvs live")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (databases, worker logs)")
+    return parser.parse_args(argv)
+
+
+def make_config(args: argparse.Namespace) -> Config:
+    config = Config.quick() if args.quick else Config()
+    changes = {k: v for k, v in (("runs", args.runs), ("n", args.n), ("idle_wait", args.idle_wait),
+                                  ("samples", args.samples), ("growth_backlog", args.backlog)) if v is not None}
+    config = replace(config, **changes)
+    if config.runs < 1 or config.n < 10 or config.samples < 2 or config.idle_wait < 0:
+        raise SystemExit("bench.py: --runs must be >= 1, --n >= 10, --samples >= 2 and --idle-wait >= 0.")
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    config = make_config(args)
+    workdir = tempfile.mkdtemp(prefix="litequeue-bench-")
+    report: dict = {"config": config.__dict__, "machine": bench_report.machine(), "started": time.time()}
+    try:
+        if not args.only_extra:
+            report["litequeue"] = repeat("litequeue", config.runs, litequeue_run, config, workdir, quiet=args.json)
+        if args.long:
+            report["long"] = repeat("long drain", 1, long_run, config, workdir, quiet=args.json)
+        if args.growth:
+            import bench_growth
+
+            report["growth"] = bench_growth.run(config, workdir, run_part, repeat, quiet=args.json)
+        if args.compare:
+            import bench_peers
+
+            report["peers"] = bench_peers.run(config, workdir, args.cache_dir, run_part, repeat,
+                                              args.peers, quiet=args.json)
+    except BenchError as exc:
+        print(f"bench.py: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if args.keep:
+            print(f"[bench] kept {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    report["seconds"] = time.time() - report["started"]
+    if args.json:
+        print(json.dumps(bench_report.with_summaries(report), indent=2, default=str))
+    else:
+        print(bench_report.render(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

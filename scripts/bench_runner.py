@@ -1,0 +1,199 @@
+"""One benchmark part for one system, run in a fresh interpreter; prints one JSON object.
+
+    python scripts/bench_runner.py SYSTEM PART --workdir DIR [--n N] [--idle-wait S] [--samples M]
+        [--option key=value]
+
+SYSTEM names an adapter module (``litequeue`` -> bench_sys_litequeue, ``celery`` ->
+bench_peer_celery, ...). PART is one of: enqueue, bulk, drain, session, long, claim. Standard library
+only apart from the adapter: the peers' virtualenvs run this same file.
+
+An adapter is a class ``System(workdir, options)`` with: ``reset()`` (an empty broker),
+``enqueue_each(n)``, ``enqueue_bulk(n)`` (or ``bulk_api = None``), ``fill(n)`` (queue n no-op
+jobs, untimed), ``send_stamp(tag)``, ``worker_command(burst)`` -> (argv, cwd, env),
+``done_count()``, ``stamps()`` -> {tag: start time}, ``done_time(tag)``, and optionally
+``window()`` -> (first start, last done) from stored timestamps. ``burst_drain`` says the drain's
+worker exits by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import bench_procs as procs  # noqa: E402
+
+LATENCY_INTERVAL = 0.05  # one job every 50 ms
+SETTLE = 1.0  # seconds after the worker's first job before idle measurements begin
+
+
+def adapter_module(system: str) -> str:
+    return "bench_sys_litequeue" if system == "litequeue" else f"bench_peer_{system.replace('-', '_')}"
+
+
+# -- parts ------------------------------------------------------------------------------------
+
+def part_enqueue(system, args) -> dict:
+    system.reset()
+    t = time.perf_counter()
+    system.enqueue_each(args.n)
+    return {"enqueue_rate": args.n / (time.perf_counter() - t)}
+
+
+def part_bulk(system, args) -> dict:
+    if system.bulk_api is None:
+        return {"bulk_rate": None, "bulk_api": None}
+    system.reset()
+    t = time.perf_counter()
+    system.enqueue_bulk(args.n)
+    return {"bulk_rate": args.n / (time.perf_counter() - t), "bulk_api": system.bulk_api}
+
+
+def part_drain(system, args) -> dict:
+    """Queue n no-op jobs, start a 2-process worker, time it until all n are done."""
+    system.reset()
+    system.fill(args.n)
+    argv, cwd, env = system.worker_command(burst=system.burst_drain)
+    log = os.path.join(args.workdir, "drain-worker.log")
+    started_wall, started = time.time(), time.perf_counter()
+    proc = procs.start(argv, cwd, env, log)
+    peak = {"total": 0}
+    deadline = time.monotonic() + max(120.0, args.n / 50)
+    next_sample = 0.0
+    try:
+        while time.monotonic() < deadline:
+            if system.burst_drain and proc.poll() is not None:
+                break
+            if not system.burst_drain and system.done_count() >= args.n:
+                break
+            if time.monotonic() >= next_sample:
+                rss = procs.rss_kib(proc.pid)
+                peak = rss if rss["total"] > peak["total"] else peak
+                next_sample = time.monotonic() + 0.25
+            time.sleep(0.002 if system.burst_drain else 0.01)
+        elapsed = time.perf_counter() - started
+    finally:
+        code = procs.stop(proc)
+    done = system.done_count()
+    if done < args.n:
+        raise RuntimeError(f"drain: only {done} of {args.n} jobs done (worker exit {code});\n{procs.tail(log)}")
+    out = {"drain_rate": args.n / elapsed, "drain_rss_peak_kib": peak["total"], "worker_exit": code,
+           "worker_command": " ".join(argv)}
+    window = system.window() if hasattr(system, "window") else None
+    if window:
+        first, last = window
+        out["drain_rate_jobs"] = args.n / (last - first)  # first job start to last job end
+        out["drain_rate_to_last_done"] = args.n / (last - started_wall)
+    return out
+
+
+def part_session(system, args) -> dict:
+    """Worker start to first job done, idle CPU and memory, then latency of one job per 50 ms."""
+    system.reset()
+    system.send_stamp("probe")
+    argv, cwd, env = system.worker_command(burst=False)
+    log = os.path.join(args.workdir, "session-worker.log")
+    started_wall = time.time()
+    proc = procs.start(argv, cwd, env, log)
+    try:
+        if not procs.wait_until(lambda: "probe" in system.stamps(), 60, 0.002, proc):
+            raise RuntimeError(f"session: the worker never ran the first job;\n{procs.tail(log)}")
+        out = {"start_to_first_done": system.done_time("probe") - started_wall}
+        time.sleep(SETTLE)
+        cpu0, t0 = procs.cpu_seconds(proc.pid), time.perf_counter()
+        time.sleep(args.idle_wait)
+        cpu1, t1 = procs.cpu_seconds(proc.pid), time.perf_counter()
+        rss = procs.rss_kib(proc.pid)
+        out.update(idle_cpu_percent=100 * (cpu1 - cpu0) / (t1 - t0), idle_seconds=t1 - t0,
+                   idle_rss_kib=rss["total"], idle_rss_main_kib=rss["main"],
+                   idle_rss_children_kib=rss["children"], processes=rss["processes"])
+        out.update(_latency(system, args.samples, proc, log))
+    finally:
+        out_code = procs.stop(proc)
+    out["worker_exit"] = out_code
+    return out
+
+
+def _latency(system, samples: int, proc, log: str) -> dict:
+    sent: dict[str, float] = {}
+    next_send = time.perf_counter()
+    for i in range(samples):
+        while (delay := next_send - time.perf_counter()) > 0:
+            time.sleep(delay)
+        tag = f"lat{i:05d}"
+        sent[tag] = time.time()
+        system.send_stamp(tag)
+        next_send += LATENCY_INTERVAL
+    if not procs.wait_until(lambda: len(system.stamps()) >= samples + 1, 60, 0.01, proc):
+        raise RuntimeError(f"latency: {len(system.stamps()) - 1} of {samples} stamp jobs ran;\n{procs.tail(log)}")
+    started = system.stamps()
+    lat = [1000 * (started[tag] - t) for tag, t in sent.items()]
+    return {"latency_p50_ms": procs.percentile(lat, 50), "latency_p99_ms": procs.percentile(lat, 99),
+            "latency_max_ms": max(lat), "latency_first_after_idle_ms": lat[0], "latency_samples": len(lat)}
+
+
+def part_long(system, args) -> dict:
+    """Drain n jobs with a burst worker, sampling its memory against progress."""
+    system.reset()
+    system.fill(args.n)
+    argv, cwd, env = system.worker_command(burst=True)
+    log = os.path.join(args.workdir, "long-worker.log")
+    proc = procs.start(argv, cwd, env, log)
+    samples = []
+    started = time.perf_counter()
+    try:
+        while proc.poll() is None and time.perf_counter() - started < max(600.0, args.n / 20):
+            samples.append((system.done_count(), procs.rss_kib(proc.pid)["total"]))
+            time.sleep(1.0)
+        elapsed = time.perf_counter() - started
+    finally:
+        procs.stop(proc)
+    useful = [(n, kib) for n, kib in samples if n >= args.n * 0.05]
+    if len(useful) < 2:
+        return {"long_jobs": args.n, "long_seconds": elapsed, "long_note": "too few samples"}
+    return {"long_jobs": args.n, "long_seconds": elapsed, "long_rss_early_kib": useful[0][1],
+            "long_rss_late_kib": useful[-1][1], "long_rss_growth_kib": useful[-1][1] - useful[0][1],
+            "long_rss_max_kib": max(kib for _, kib in samples)}
+
+
+def part_claim(system, args) -> dict:
+    """In-process claim+ack rate, one job at a time and 32 at a time (litequeue only)."""
+    out = {}
+    for batch in (1, 32):
+        system.reset()
+        out[f"claim_ack_{batch}"] = system.claim_ack(args.n, batch)
+    return out
+
+
+PARTS = {"claim": part_claim, "enqueue": part_enqueue, "bulk": part_bulk, "drain": part_drain, "session": part_session,
+         "long": part_long}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("system")
+    parser.add_argument("part", choices=sorted(PARTS))
+    parser.add_argument("--workdir", required=True)
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--idle-wait", type=float, default=10.0)
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--option", action="append", default=[], help="key=value for the adapter")
+    args = parser.parse_args(argv)
+    options = dict(item.split("=", 1) for item in args.option)
+    os.makedirs(args.workdir, exist_ok=True)
+    system = importlib.import_module(adapter_module(args.system)).System(args.workdir, options)
+    try:
+        result = PARTS[args.part](system, args)
+    finally:
+        system.close()
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

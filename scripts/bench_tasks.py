@@ -1,0 +1,23 @@
+"""The benchmark's tasks for litequeue (``litequeue worker DB -A bench_tasks``, run from scripts/).
+
+The database comes from the worker's command line (or $LQ_BENCH_DB for producers) and the
+durability setting from $LQ_BENCH_SYNC (default: litequeue's default, "full").
+"""
+
+import os
+import time
+
+from litequeue import LiteQueue
+
+app = LiteQueue(os.environ.get("LQ_BENCH_DB"), sqlite_synchronous=os.environ.get("LQ_BENCH_SYNC", "full"))
+
+
+@app.task
+def noop():
+    """Do nothing: what a drain measures is the queue."""
+
+
+@app.task
+def stamp(tag=None):
+    """Return the time this job started (the latency measurement reads it from the result)."""
+    return time.time()
