@@ -184,7 +184,7 @@ def test_self_retry_with_countdown_stores_that_eta_and_counts_the_retry(app, run
 def test_self_retry_with_an_eta_datetime_stores_exactly_that_eta(app, run_burst):
     from tests.support.tasks import retry_later
 
-    when = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(hours=2)
+    when = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(hours=2)
     result = retry_later.delay("r", eta=when)
     run_burst("-c", "1")
     assert result.state == states.RETRY
@@ -311,7 +311,7 @@ def test_retry_all_and_retry_task_requeue_the_matching_failed_jobs(app, run_burs
 
 
 def test_retry_refuses_unknown_ids_and_missing_arguments(app, worker_env):
-    app.store  # create the database
+    _ = app.store  # create the database
     unknown = cli(worker_env, "retry", app.url, "no-such-id")
     assert unknown.returncode == 1
     assert "no-such-id" in unknown.stderr and "Traceback" not in unknown.stderr
