@@ -106,6 +106,7 @@ class SqliteStore(Store):
         try:
             yield
         except (pw.OperationalError, pw.DatabaseError, sqlite3.Error) as exc:
+            exc = _original(exc)
             raise translate(exc, self.path, self.busy_timeout) from exc
 
 
@@ -125,7 +126,18 @@ def translate(exc: Exception, path: str, busy_timeout: float) -> StoreError:
         return StoreCorrupt(f"{path}: {text}. Restore it from a backup, or use a new file.")
     if "unable to open" in low or "readonly" in low or "read-only" in low:
         return StoreNotFound(f"{path}: {text}. Check that the file and its directory are writable.")
+    if "disk i/o error" in low:
+        return StoreError(f"{path}: {text}. Check free disk space, file size limits (ulimit -f) and the disk itself.")
     return StoreError(f"{path}: {text}")
+
+
+def _original(exc: BaseException) -> BaseException:
+    """The error that aborted a transaction, not the failed ROLLBACK after it: SQLite rolls back
+    by itself after an I/O error or a full disk, and the transaction's own ROLLBACK then fails."""
+    found = exc
+    while "no transaction is active" in str(found) and isinstance(found.__context__, (pw.DatabaseError, sqlite3.Error)):
+        found = found.__context__
+    return found
 
 
 def _check_file(path: str, share_database: bool) -> None:

@@ -1,0 +1,121 @@
+"""What an enqueue that returned promises: it is on disk (synchronous=FULL unless asked
+otherwise), a producer killed mid-call leaves all or nothing, and a full disk gives a clear error
+without corrupting the file or losing a job's outcome."""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from litequeue import LiteQueue, states
+from litequeue.errors import StoreFull
+from tests.conftest import ROOT, integrity_ok
+from tests.support import tasks
+from tests.support.observe import row, wait_until
+
+SYNCHRONOUS = {0: "off", 1: "normal", 2: "full", 3: "extra"}
+
+BULK_ENQUEUE = textwrap.dedent("""
+    import sys
+    from litequeue import LiteQueue
+    from litequeue.store import NewJob
+    store = LiteQueue(sys.argv[1]).store
+    jobs = [NewJob(task_id=f"bulk-{i}", task="tests.support.tasks.add", queue="celery", routing_key="celery",
+                   body=b"[[1, 2], {}]" + b" " * 200, content_type="application/json")
+            for i in range(int(sys.argv[2]))]
+    print("enqueueing", flush=True)
+    store.enqueue(jobs)
+    print("enqueued", flush=True)
+""")
+
+
+def synchronous_of(app: LiteQueue) -> str:
+    return SYNCHRONOUS[app.store.db.execute_sql("PRAGMA synchronous").fetchone()[0]]
+
+
+def test_enqueues_commit_with_synchronous_full_by_default(tmp_path):
+    app = LiteQueue(tmp_path / "full.sqlite")
+    try:
+        assert synchronous_of(app) == "full"
+    finally:
+        app.close()
+
+
+def test_sqlite_synchronous_normal_is_honoured(tmp_path):
+    app = LiteQueue(tmp_path / "normal.sqlite", sqlite_synchronous="normal")
+    try:
+        assert synchronous_of(app) == "normal"
+    finally:
+        app.close()
+
+
+def count_rows(db: str) -> int:
+    conn = sqlite3.connect(db, timeout=30)
+    try:
+        return conn.execute("SELECT COUNT(*) FROM lq_jobs").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_a_producer_killed_mid_bulk_enqueue_leaves_nothing_half_written(app, db):
+    _ = app.store  # the schema exists, so the producer only inserts
+    n = 300_000
+    producer = subprocess.Popen([sys.executable, "-c", BULK_ENQUEUE, db, str(n)], cwd=ROOT,
+                                stdout=subprocess.PIPE, text=True)
+    try:
+        assert producer.stdout.readline().strip() == "enqueueing"
+        wal = db + "-wal"
+        # Uncommitted pages spill into the WAL while the transaction is open: kill it then.
+        wait_until(lambda: os.path.exists(wal) and os.path.getsize(wal) > 2_000_000, timeout=60,
+                   what="the bulk insert to be under way")
+        producer.send_signal(signal.SIGKILL)
+        rest = producer.stdout.read()
+    finally:
+        producer.wait()
+        producer.stdout.close()
+    assert producer.returncode == -signal.SIGKILL
+    assert "enqueued" not in rest  # it really died inside the call
+    assert count_rows(db) in (0, n)
+    assert integrity_ok(db)
+
+
+def test_a_full_database_refuses_an_enqueue_clearly_and_stays_intact(app, db):
+    kept = tasks.add.delay(1, 2)
+    store = app.store
+    pages = store.db.execute_sql("PRAGMA page_count").fetchone()[0]
+    store.db.execute_sql(f"PRAGMA max_page_count = {pages + 2}")
+    with pytest.raises(StoreFull, match="Free disk space") as raised:
+        for _ in range(50):
+            tasks.record.delay("big", "x" * 100_000)
+    assert db in str(raised.value)
+    store.db.execute_sql("PRAGMA max_page_count = 1073741823")
+    assert kept.state == states.QUEUED
+    assert tasks.add.delay(3, 4).state == states.QUEUED  # usable again once there is room
+    assert integrity_ok(db)
+
+
+def test_a_result_that_cannot_be_written_is_not_marked_done_and_not_lost(app, db, start_worker):
+    _ = app.store
+    worker = start_worker("-c", "1")
+    worker.wait_for_log("ready")
+    sizes = [os.path.getsize(p) for p in (db, db + "-wal", worker.log_path) if os.path.exists(p)]
+    limit = max(sizes) + 1024 * 1024
+    resource.prlimit(worker.pid, resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))  # the worker's "disk" is full
+    result = tasks.big_result.delay(4096)  # a 4 MiB result does not fit
+    worker.wait_for_log("Could not record 1 outcome")
+    assert "disk i/o error" in worker.output().lower()  # the cause, not a failed ROLLBACK after it
+    stored = row(db, result.id)
+    assert (stored["state"], stored["result"]) == (states.STARTED, None)
+    resource.prlimit(worker.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    assert result.get(timeout=30) == "x" * 4096 * 1024
+    assert row(db, result.id)["attempts"] == 1  # recorded, not run again
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 0
+    assert integrity_ok(db)
