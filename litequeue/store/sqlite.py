@@ -173,23 +173,7 @@ def _create_private(path: str) -> None:
 
 
 def _inspect_existing(path: str, share_database: bool) -> None:
-    try:
-        conn = sqlite3.connect(f"file:{_uri_quote(path)}?mode=ro", uri=True, timeout=5)
-    except sqlite3.Error as exc:
-        raise StoreCorrupt(f"{path}: cannot open it read-only ({exc}).") from exc
-    try:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        version = 0
-        if "lq_meta" in tables:
-            row = conn.execute("SELECT value FROM lq_meta WHERE key = 'schema_version'").fetchone()
-            version = int(row[0]) if row else 0
-        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-    except sqlite3.DatabaseError as exc:
-        raise StoreCorrupt(
-            f"{path} is corrupt or not an SQLite database ({exc}). Restore it from a backup, or use a new file."
-        ) from exc
-    finally:
-        conn.close()
+    tables, version = _read_schema(path)
     foreign = [t for t in tables if not t.startswith(_OURS) and not t.startswith("sqlite_")]
     if foreign and "lq_meta" not in tables and not share_database:
         raise ForeignDatabase(
@@ -198,6 +182,36 @@ def _inspect_existing(path: str, share_database: bool) -> None:
         )
     if version > migrations.SCHEMA_VERSION:
         raise SchemaTooNew(_too_new(path, version))
+
+
+def _read_schema(path: str) -> tuple[list[str], int]:
+    """(table names, litequeue schema version), read without writing a byte. A file with no -wal
+    beside it is read as immutable, so not even a -shm is created; if a writer appears meanwhile,
+    it is read again the usual read-only way."""
+    immutable = not os.path.exists(path + "-wal")
+    try:
+        return _query_schema(path, immutable)
+    except sqlite3.Error as exc:
+        if immutable and os.path.exists(path + "-wal"):
+            with contextlib.suppress(sqlite3.Error):
+                return _query_schema(path, immutable=False)
+        raise StoreCorrupt(
+            f"{path} is corrupt or not an SQLite database ({exc}). Restore it from a backup, or use a new file."
+        ) from exc
+
+
+def _query_schema(path: str, immutable: bool) -> tuple[list[str], int]:
+    mode = "immutable=1" if immutable else "mode=ro"
+    conn = sqlite3.connect(f"file:{_uri_quote(path)}?{mode}", uri=True, timeout=5)
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        version = 0
+        if "lq_meta" in tables:
+            row = conn.execute("SELECT value FROM lq_meta WHERE key = 'schema_version'").fetchone()
+            version = int(row[0]) if row else 0
+        return tables, version
+    finally:
+        conn.close()
 
 
 def _too_new(path: str, version: int) -> str:
