@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, ContextManager
 
 from . import serialization
 from .calling import build_jobs, with_publish_retry
@@ -15,6 +15,10 @@ from .routing import Routing
 from .signals import after_task_publish, before_task_publish
 from .store import Store, open_store
 from .task import Task, TaskOptions
+
+if TYPE_CHECKING:
+    from .monitoring import Inspect
+    from .worker.inprocess import InProcessWorker
 
 _apps: list[LiteQueue] = []
 
@@ -125,6 +129,15 @@ class LiteQueue:
         content_type = serialization.content_type_for(self.conf.result_serializer)
         self.store.set_state(task_id, state, serialization.dumps(meta, content_type), content_type)
 
+    def worker(self, **options: Any) -> InProcessWorker:
+        """A worker running in a background thread of this program (pool, heartbeats, eta,
+        retries): ``with app.worker(concurrency=2): ...`` or ``w = app.worker(); w.start()``
+        ... ``w.stop()``. Options: concurrency, queues, exclude, name, time_limit,
+        soft_time_limit, max_tasks_per_child, max_memory_per_child, start_method."""
+        from .worker.inprocess import InProcessWorker
+
+        return InProcessWorker(self, **options)
+
     # -- configuration -----------------------------------------------------------------------------
 
     def config_from_object(self, obj: Any) -> None:
@@ -151,3 +164,9 @@ class Control:
 
     def purge(self, queue: str | None = None) -> int:
         return self.app.store.purge(queue)
+
+    def inspect(self) -> Inspect:
+        """Celery's inspect: active(), scheduled(), registered(), stats(), read from the store."""
+        from .monitoring import Inspect
+
+        return Inspect(self.app)

@@ -1,26 +1,48 @@
-"""Commands that look at or change the store: result, call."""
+"""Commands that look at or change the store: call, result, status, inspect, revoke, purge, prune."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
 
 import click
 
+from .. import monitoring, states
+from ..app import LiteQueue
 from ..result import AsyncResult
-from .common import app_option, db_argument, friendly_errors, load_app
+from ..store.sqlite import path_from_url
+from .common import app_option, friendly_errors, load_app
 
 
 def _json_arg(value: str | None, what: str, kind: type) -> object:
     if value is None:
         return kind()
+    example = "'[2, 3]'" if kind is list else '\'{"x": 1}\''
     try:
         parsed = json.loads(value)
     except json.JSONDecodeError as exc:
-        raise click.BadParameter(f"not valid JSON ({exc.msg} at position {exc.pos}): {value}", param_hint=what) from None
+        raise click.ClickException(f"{what} is not valid JSON ({exc.msg} at position {exc.pos}): {value}; "
+                                   f"write it like {what} {example}.") from None
     if not isinstance(parsed, kind):
-        raise click.BadParameter(f"must be a JSON {'list' if kind is list else 'object'}", param_hint=what)
+        raise click.ClickException(f"{what} must be a JSON {'list' if kind is list else 'object'}, "
+                                   f"like {what} {example}; got {value}.")
     return parsed
+
+
+def open_existing(ctx: click.Context, db: str, app_path: str | None) -> LiteQueue:
+    """The app on ``db``, refusing a database file that does not exist (a typo would otherwise
+    create an empty one and report that it holds nothing)."""
+    path = path_from_url(db) if not db.startswith(("postgres://", "postgresql://")) else None
+    if path is not None and not os.path.exists(path):
+        raise click.ClickException(f"No database at {path}; check the path (a worker or the first "
+                                   "job sent creates it).")
+    return load_app(ctx, db, app_path)
 
 
 @click.command()
@@ -39,7 +61,8 @@ def call(ctx: click.Context, db: str, task_name: str, app_path: str | None, args
     """Send a job of TASK_NAME; prints its id."""
     app = load_app(ctx, db, app_path)
     options = {k: v for k, v in (("countdown", countdown), ("queue", queue), ("priority", priority)) if v is not None}
-    result = app.send_task(task_name, _json_arg(args_json, "--args", list), _json_arg(kwargs_json, "--kwargs", dict), **options)
+    args, kwargs = _json_arg(args_json, "--args", list), _json_arg(kwargs_json, "--kwargs", dict)
+    result = app.send_task(task_name, args, kwargs, **options)
     click.echo(result.id)
 
 
@@ -50,15 +73,22 @@ def call(ctx: click.Context, db: str, task_name: str, app_path: str | None, args
 @click.pass_context
 @friendly_errors
 def result(ctx: click.Context, db: str, task_id: str, app_path: str | None) -> None:
-    """Show a job's state, result or error, attempts, worker and times."""
-    app = load_app(ctx, db, app_path)
-    job = AsyncResult(task_id, app=app).job
+    """Show a job's state, result or error, progress, attempts, worker and times."""
+    app = open_existing(ctx, db, app_path)
+    handle = AsyncResult(task_id, app=app)
+    job = handle.job
     if job is None:
         raise click.ClickException(f"No job with id {task_id} in {db} (it was never sent, or was pruned).")
-    click.echo(f"id:       {job.task_id}\ntask:     {job.task}\nstate:    {job.state}\nqueue:    {job.queue}")
+    running_state = job.custom_state if job.state == states.STARTED and job.custom_state else job.state
+    click.echo(f"id:       {job.task_id}\ntask:     {job.task}\nstate:    {running_state}\nqueue:    {job.queue}")
     click.echo(f"attempts: {job.attempts}\nworker:   {job.worker or '-'}")
-    if job.state == "SUCCESS":
-        click.echo(f"result:   {AsyncResult(task_id, app=app).result!r}")
+    for label, when in (("sent", job.created_at), ("eta", job.eta), ("started", job.started_at), ("done", job.done_at)):
+        if when:
+            click.echo(f"{label + ':':9} {_when(when)}")
+    if running_state != job.state:
+        click.echo(f"progress: {json.dumps(handle.info, default=str)}")
+    if job.state == states.SUCCESS:
+        click.echo(f"result:   {handle.result!r}")
     if job.exc_type:
         click.echo(f"error:    {job.exc_type}: {job.exc_message}")
     if job.traceback:
@@ -69,4 +99,251 @@ def result(ctx: click.Context, db: str, task_id: str, app_path: str | None) -> N
                    f"{entry['exc_type']}: {entry['message']}")
 
 
-COMMANDS = [call, result]
+
+
+# -- status and inspect ---------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("db")
+@app_option
+@click.option("--json", "as_json", is_flag=True, help="Print the same data as JSON, for scripts.")
+@click.option("--watch", is_flag=True, help="Refresh in place until Ctrl-C.")
+@click.option("--interval", type=click.FloatRange(min=0.1), default=2.0, show_default=True,
+              help="Seconds between refreshes with --watch.")
+@click.pass_context
+@friendly_errors
+def status(ctx: click.Context, db: str, app_path: str | None, as_json: bool, watch: bool, interval: float) -> None:
+    """Queues, workers and running jobs at a glance.
+
+    Per queue: queued (due), scheduled (future eta), running, retrying, failed, done in the last
+    hour, and how long the oldest due job has waited. Workers that stopped heartbeating (for 3
+    heartbeat intervals of the app given with -A, or the default 10 s) show as lost.
+    """
+    app = open_existing(ctx, db, app_path)
+    while True:
+        data = monitoring.status(app)
+        if watch and not as_json:
+            click.clear()
+        click.echo(json.dumps(data, indent=2, default=str) if as_json else _render_status(data))
+        if not watch:
+            return
+        try:
+            time.sleep(interval)
+        except KeyboardInterrupt:
+            return
+
+
+def _render_status(data: dict) -> str:
+    lines = [f"litequeue status of {data['database']} at {_when(data['time'])}", ""]
+    lines += _table(["QUEUE", "QUEUED", "SCHEDULED", "RUNNING", "RETRYING", "FAILED", "DONE 1H", "OLDEST WAITING"],
+                    [[q["queue"], q["queued"], q["scheduled"], q["running"], q["retrying"], q["failed"],
+                      q["done_last_hour"], _age(q["oldest_waiting_seconds"])] for q in data["queues"]])
+    lines += [""] + _table(["WORKER", "HOST", "PID", "CONC", "QUEUES", "HEARTBEAT", "DONE", "STATUS"],
+                           [[w["name"], w["hostname"], w["pid"], w["concurrency"], ",".join(w["queues"]),
+                             _age(w["heartbeat_age"]) + " ago", w["processed"], w["status"].upper()
+                             if w["status"] == "lost" else w["status"]] for w in data["workers"]])
+    if data["running"]:
+        lines += ["", "RUNNING"]
+        for job in data["running"]:
+            progress = f" {json.dumps(job['progress'], default=str)}" if job["progress"] is not None else ""
+            lines.append(f"  {job['id']}  {job['name']}  on {job['worker']}  for {_age(job['runtime'])}  "
+                         f"{job['state']}{progress}")
+    return "\n".join(lines)
+
+
+@click.command()
+@click.argument("db")
+@click.argument("what", type=click.Choice(["active", "scheduled", "registered", "stats"]))
+@app_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")
+@click.pass_context
+@friendly_errors
+def inspect(ctx: click.Context, db: str, what: str, app_path: str | None, as_json: bool) -> None:
+    """Celery's inspect: jobs running per worker (active), jobs waiting for their eta
+    (scheduled), the app's task names (registered, needs -A), per-worker statistics (stats)."""
+    if what == "registered" and not (app_path or (ctx.obj and ctx.obj.app_path)):
+        raise click.ClickException("inspect registered lists the tasks of your app: give it with -A module.")
+    app = open_existing(ctx, db, app_path)
+    data = getattr(app.control.inspect(), what)()
+    if as_json:
+        click.echo(json.dumps(data, indent=2, default=str))
+    elif what == "registered":
+        click.echo("\n".join(f"  * {name}" for name in data) or "  (no tasks)")
+    elif what == "scheduled":
+        click.echo("\n".join(_job_line(job) + f"  eta {_when(job['eta'])}" for job in data) or "  (none)")
+    else:
+        for worker, value in data.items():
+            click.echo(f"-> {worker}")
+            if what == "active":
+                click.echo("\n".join(_job_line(job) for job in value))
+            else:
+                click.echo("\n".join(f"    {key}: {value[key]}" for key in sorted(value)))
+        if not data:
+            click.echo("  (no workers)" if what == "stats" else "  (nothing running)")
+
+
+def _job_line(job: dict) -> str:
+    return f"  * {job['id']}  {job['name']}  args={job['args']} kwargs={job['kwargs']}  {job['state']}"
+
+
+# -- changing the store ---------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("db")
+@click.argument("task_ids", nargs=-1, required=True, metavar="ID...")
+@click.option("--terminate", is_flag=True, help="Also stop jobs that are running (their child is killed).")
+@app_option
+@click.pass_context
+@friendly_errors
+def revoke(ctx: click.Context, db: str, task_ids: tuple[str, ...], terminate: bool, app_path: str | None) -> None:
+    """Cancel jobs for good: a waiting or scheduled job never runs, even if no worker is up now.
+
+    With --terminate, a running job is stopped too and ends REVOKED."""
+    app = open_existing(ctx, db, app_path)
+    jobs = {task_id: app.store.get(task_id) for task_id in task_ids}
+    unknown = [task_id for task_id, job in jobs.items() if job is None]
+    if unknown:
+        raise click.ClickException(f"No job with id {', '.join(unknown)} in {db}; nothing was revoked.")
+    app.control.revoke(list(task_ids), terminate=terminate)
+    for task_id, job in jobs.items():
+        assert job is not None
+        click.echo(f"{task_id}: {_revoked_note(job.state, terminate)}")
+
+
+def _revoked_note(state: str, terminate: bool) -> str:
+    if state in states.WAITING_STATES:
+        return "revoked"
+    if state == states.STARTED:
+        return "running; its worker will stop it" if terminate else "running; left to finish (--terminate stops it)"
+    return f"already over ({state}); nothing to do"
+
+
+@click.command()
+@click.argument("db")
+@click.option("-Q", "--queue", help="Only this queue (default: every queue).")
+@click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
+@app_option
+@click.pass_context
+@friendly_errors
+def purge(ctx: click.Context, db: str, queue: str | None, force: bool, app_path: str | None) -> None:
+    """Delete every waiting job (queued, scheduled or waiting to retry). Running and finished jobs stay."""
+    app = open_existing(ctx, db, app_path)
+    total = app.store.count_jobs(states.WAITING_STATES, queue=queue)
+    where = f"queue {queue}" if queue else "every queue"
+    if not total:
+        click.echo(f"No waiting jobs in {where}; nothing to purge.")
+        return
+    if not force:
+        click.confirm(f"Delete {total} waiting job(s) from {where} in {db}?", abort=True, err=True)
+    deleted = _in_batches(lambda: app.store.purge(queue, batch=BATCH), total, "Purging")
+    click.echo(f"Purged {deleted} waiting job(s) from {where}.")
+
+
+@click.command()
+@click.argument("db")
+@click.option("--older-than", "older_than", default="7d", show_default=True, metavar="AGE",
+              help="Finished longer ago than this: 90s, 30m, 12h, 7d, 2w.")
+@click.option("--state", "state_names", default="SUCCESS,FAILURE,REVOKED", show_default=True,
+              help="Only jobs that ended in these states, comma-separated.")
+@click.option("--vacuum", is_flag=True, help="Then give the freed space back to the filesystem (VACUUM).")
+@app_option
+@click.pass_context
+@friendly_errors
+def prune(ctx: click.Context, db: str, older_than: str, state_names: str, vacuum: bool, app_path: str | None) -> None:
+    """Delete finished jobs and their results."""
+    seconds = parse_age(older_than)
+    chosen = _finished_states(state_names)
+    app = open_existing(ctx, db, app_path)
+    before = time.time() - seconds
+    total = app.store.count_jobs(chosen, done_before=before)
+    deleted = _in_batches(lambda: app.store.prune(before, chosen, batch=BATCH), total, "Pruning")
+    click.echo(f"Pruned {deleted} job(s) ({', '.join(chosen)}) finished more than {older_than} ago.")
+    if vacuum:
+        path = path_from_url(db)
+        size = _file_size(path)
+        app.store.vacuum()
+        click.echo(f"Vacuumed {path}: {size:,} -> {_file_size(path):,} bytes.")
+
+
+BATCH = 500  # rows per short write transaction in purge and prune
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_age(text: str) -> float:
+    """``90s``, ``30m``, ``12h``, ``7d``, ``2w`` or plain seconds -> seconds."""
+    value = text.strip().lower()
+    unit = value[-1:] if value[-1:] in _UNITS else "s"
+    number = value[:-1] if value[-1:] in _UNITS else value
+    try:
+        seconds = float(number) * _UNITS[unit]
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        raise click.ClickException(f"--older-than {text!r} is not an age; write it like 90s, 30m, 12h, 7d or 2w.")
+    return seconds
+
+
+def _finished_states(text: str) -> tuple[str, ...]:
+    chosen = tuple(s.strip().upper() for s in text.split(",") if s.strip())
+    wrong = [s for s in chosen if s not in states.READY_STATES]
+    if wrong or not chosen:
+        raise click.ClickException(f"--state {text!r}: prune deletes finished jobs only; use "
+                                   f"{', '.join(sorted(states.READY_STATES))} (comma-separated).")
+    return chosen
+
+
+def _in_batches(step: Callable[[], int], total: int, label: str) -> int:
+    """Run ``step`` until it deletes nothing; a progress bar on a terminal, silence when piped."""
+    done = 0
+    with _progress(total, label) as bar:
+        while True:
+            n = step()
+            if not n:
+                return done
+            done += n
+            bar.update(n)
+
+
+class _Quiet:
+    def update(self, n: int) -> None:
+        pass
+
+
+def _progress(total: int, label: str) -> Any:
+    if sys.stderr.isatty() and total > BATCH:
+        return click.progressbar(length=total, label=label, file=sys.stderr)
+    return contextlib.nullcontext(_Quiet())
+
+
+# -- formatting -----------------------------------------------------------------------------------
+
+
+def _when(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch).astimezone().isoformat(sep=" ", timespec="seconds")
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds:.1f}s"
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
+    if not rows:
+        return [f"{headers[0].lower()}s: none"]
+    cells = [headers] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    return ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+            .rstrip() for row in cells]
+
+
+def _file_size(path: str) -> int:
+    return sum(os.path.getsize(path + suffix) for suffix in ("", "-wal") if os.path.exists(path + suffix))
+
+
+COMMANDS = [call, result, status, inspect, revoke, purge, prune]

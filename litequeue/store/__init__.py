@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .base import Store
-from .records import Job, NewJob, Outcome, WorkerInfo
+from .records import Job, NewJob, Outcome, QueueStats, WorkerInfo
 
 if TYPE_CHECKING:
     from ..config import Settings
 
-__all__ = ["Store", "Job", "NewJob", "Outcome", "WorkerInfo", "open_store", "describe_url"]
+__all__ = ["Store", "Job", "NewJob", "Outcome", "QueueStats", "WorkerInfo", "open_store", "describe_url"]
 
 
 def describe_url(url: str) -> str:

@@ -17,7 +17,7 @@ import peewee as pw
 
 from .. import states
 from .models import CLAIMABLE, bind_models
-from .records import Job, NewJob, Outcome, WorkerInfo
+from .records import Job, NewJob, Outcome, QueueStats, WorkerInfo
 from .schedules import ScheduleStore
 
 JOB_COLUMNS = (
@@ -231,6 +231,19 @@ class Store(ScheduleStore):
         with self.errors(), self.write():
             return self.db.execute_sql(self.sql(sql), (owner, *job_ids)).rowcount
 
+    def claim_by_id(self, owner: str, task_id: str, lease_seconds: float) -> Job | None:
+        """Atomically take the one waiting job ``task_id``, due or not, and lease it to ``owner``
+        (eager runs and ``testing.drain``). None when it is not waiting."""
+        sql = (
+            "UPDATE lq_jobs SET state = 'STARTED', attempts = attempts + 1, lease_owner = ?, lease_until = ?, "
+            "worker = ?, started_at = ?, wait_until = NULL WHERE task_id = ? AND state IN ('QUEUED', 'RETRY') "
+            f"RETURNING {JOB_COLUMNS}"
+        )
+        now = time.time()
+        with self.errors(), self.write():
+            rows = self._claim_rows(sql, (owner, now + lease_seconds, owner, now, task_id))
+        return rows[0] if rows else None
+
     def promote_due(self) -> int:
         """Make jobs whose eta has come claimable. Idempotent; any worker may call it."""
         sql = "UPDATE lq_jobs SET wait_until = NULL WHERE wait_until IS NOT NULL AND wait_until <= ?"
@@ -254,9 +267,10 @@ class Store(ScheduleStore):
         return Job.from_row(dict(zip(names, row))) if row else None
 
     def list_jobs(self, states_: Sequence[str] = (), queue: str | None = None, task: str | None = None,
-                  limit: int = 100) -> list[Job]:
-        """Jobs filtered by state, queue and task name, oldest first."""
-        where, params = [], []
+                  limit: int = 100, scheduled: bool = False) -> list[Job]:
+        """Jobs filtered by state, queue and task name, oldest first; ``scheduled``: only jobs
+        waiting for a future eta (countdown, retry delay)."""
+        where, params = (["wait_until IS NOT NULL"] if scheduled else []), []
         if states_:
             where.append(f"state IN ({', '.join('?' * len(states_))})")
             params += list(states_)
@@ -330,12 +344,16 @@ class Store(ScheduleStore):
         self.db.after_commit(self.notify)
         return n
 
-    def purge(self, queue: str | None = None) -> int:
-        """Delete every waiting job (of one queue, or all). Running and finished jobs stay."""
-        sql = "DELETE FROM lq_jobs WHERE state IN ('QUEUED', 'RETRY')"
+    def purge(self, queue: str | None = None, batch: int | None = None) -> int:
+        """Delete every waiting job (of one queue, or all), or up to ``batch`` of them per call
+        to keep each transaction short. Running and finished jobs stay."""
+        where = "state IN ('QUEUED', 'RETRY')"
         params: tuple = ()
         if queue is not None:
-            sql, params = sql + " AND queue = ?", (queue,)
+            where, params = where + " AND queue = ?", (queue,)
+        sql = f"DELETE FROM lq_jobs WHERE {where}"
+        if batch is not None:
+            sql, params = f"DELETE FROM lq_jobs WHERE id IN (SELECT id FROM lq_jobs WHERE {where} LIMIT ?)", (*params, batch)
         with self.errors(), self.write():
             return self.db.execute_sql(self.sql(sql), params).rowcount
 
@@ -357,6 +375,53 @@ class Store(ScheduleStore):
         )
         with self.errors():
             return {(q, s): n for q, s, n in self.db.execute_sql(sql).fetchall()}
+
+    def count_jobs(self, states_: Sequence[str] = (), queue: str | None = None,
+                   done_before: float | None = None) -> int:
+        """How many jobs are in ``states_`` (any, when empty), of ``queue``, finished before ``done_before``."""
+        where, params = ["1 = 1"], []
+        if states_:
+            where.append(f"state IN ({', '.join('?' * len(states_))})")
+            params += list(states_)
+        if queue is not None:
+            where.append("queue = ?")
+            params.append(queue)
+        if done_before is not None:
+            where.append("done_at IS NOT NULL AND done_at < ?")
+            params.append(done_before)
+        with self.errors():
+            return self.db.execute_sql(self.sql("SELECT COUNT(*) FROM lq_jobs WHERE " + " AND ".join(where)),
+                                       params).fetchone()[0]
+
+    def queue_stats(self, since: float) -> list[QueueStats]:
+        """Per queue: jobs waiting (due), scheduled (future eta), running, retrying, failed,
+        revoked, finished since ``since``, and when the oldest due job became due. One read."""
+        sql = (
+            "SELECT queue, "
+            "SUM(CASE WHEN state = 'QUEUED' AND wait_until IS NULL THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN state = 'QUEUED' AND wait_until IS NOT NULL THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN state = 'STARTED' THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN state = 'RETRY' THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN state = 'FAILURE' THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN state = 'REVOKED' THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN done_at IS NOT NULL AND done_at >= ? THEN 1 ELSE 0 END), "
+            "MIN(CASE WHEN state IN ('QUEUED', 'RETRY') AND wait_until IS NULL "
+            "THEN COALESCE(eta, created_at) END) "
+            "FROM lq_jobs GROUP BY queue ORDER BY queue"
+        )
+        with self.errors():
+            return [QueueStats(*row) for row in self.db.execute_sql(self.sql(sql), (since,)).fetchall()]
+
+    def vacuum(self) -> None:
+        """Give the space of deleted rows back to the filesystem (VACUUM; on SQLite also a WAL
+        checkpoint that truncates the -wal file). Takes the write lock for its whole run."""
+        sqlite = isinstance(self.db, pw.SqliteDatabase)
+        with self.errors():
+            if sqlite:
+                self.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.db.execute_sql("VACUUM")
+            if sqlite:
+                self.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # -- the worker registry -------------------------------------------------------------------
 

@@ -109,6 +109,21 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class QueueStats:
+    """What one queue holds right now (``Store.queue_stats``)."""
+
+    queue: str
+    queued: int  # due and waiting for a worker
+    scheduled: int  # waiting for a future eta
+    running: int
+    retrying: int  # failed an attempt, waiting to run again
+    failed: int
+    revoked: int
+    done_recently: int  # finished (any outcome) since the time asked about
+    oldest_due_at: float | None  # since when the longest-waiting due job has been due
+
+
+@dataclass(frozen=True)
 class WorkerInfo:
     """A worker as registered in the store."""
 

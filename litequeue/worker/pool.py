@@ -19,6 +19,7 @@ from typing import Any
 
 from ..store import Job
 from .child import ChildContext, Reply, child_main
+from .spawning import SpawnContext, spawned_child_main
 
 log = logging.getLogger("litequeue.worker")
 
@@ -79,6 +80,9 @@ class Pool:
         self.max_tasks_per_child = max_tasks_per_child
         self.max_memory_kib = max_memory_kib
         self.mp = multiprocessing.get_context(start_method)
+        # A forked child inherits ctx; a spawned one gets a picklable description to rebuild it from.
+        self._target, self._child_ctx = ((child_main, ctx) if start_method == "fork"
+                                         else (spawned_child_main, SpawnContext.of(ctx)))
         self.children: list[Child] = []
         self.selector = selectors.DefaultSelector()  # children's pipes and sentinels, plus watch()ed
 
@@ -95,7 +99,7 @@ class Pool:
 
     def _spawn(self) -> Child:
         parent_end, child_end = self.mp.Pipe()
-        process = self.mp.Process(target=child_main, args=(child_end, self.ctx, os.getpid()),
+        process = self.mp.Process(target=self._target, args=(child_end, self._child_ctx, os.getpid()),
                                   name="litequeue-child", daemon=False)
         process.start()
         child_end.close()

@@ -1,0 +1,120 @@
+"""What is going on in a store, as plain JSON-ready data: ``status`` for one screen a person
+reads at a glance, and ``Inspect`` for Celery's ``inspect`` questions (active, scheduled,
+registered, stats). The command line prints these; scripts can call them directly.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from . import serialization, states
+from .errors import LiteQueueError
+from .store import Job, WorkerInfo, describe_url
+
+if TYPE_CHECKING:
+    from .app import LiteQueue
+
+LOST_AFTER_HEARTBEATS = 3  # a worker silent for this many heartbeat intervals is shown as lost
+STOPPED_SHOWN_FOR = 3600.0  # seconds a stopped worker stays in the status
+RECENT = 3600.0  # "done in the last hour"
+RUNNING_SHOWN = 20  # running jobs listed in the status
+
+
+def status(app: LiteQueue, now: float | None = None) -> dict[str, Any]:
+    """Queues (counts, age of the oldest due job), workers (running, lost or stopped) and the
+    jobs running now with their progress."""
+    now = time.time() if now is None else now
+    store = app.store
+    queues = [{
+        "queue": q.queue, "queued": q.queued, "scheduled": q.scheduled, "running": q.running,
+        "retrying": q.retrying, "failed": q.failed, "revoked": q.revoked, "done_last_hour": q.done_recently,
+        "oldest_waiting_seconds": None if q.oldest_due_at is None else round(max(now - q.oldest_due_at, 0.0), 3),
+    } for q in store.queue_stats(now - RECENT)]
+    workers = [worker_dict(app, w, now) for w in store.workers()
+               if w.stopped_at is None or now - w.stopped_at <= STOPPED_SHOWN_FOR]
+    running = [job_dict(app, job, now) for job in store.list_jobs([states.STARTED], limit=RUNNING_SHOWN)]
+    return {"database": describe_url(store.url), "time": now, "queues": queues, "workers": workers,
+            "running": running}
+
+
+def worker_state(app: LiteQueue, worker: WorkerInfo, now: float) -> str:
+    """``running``, ``stopped`` (it said goodbye) or ``lost`` (it stopped heartbeating)."""
+    if worker.stopped_at is not None:
+        return "stopped"
+    if now - worker.heartbeat_at > LOST_AFTER_HEARTBEATS * app.conf.worker_heartbeat_interval:
+        return "lost"
+    return "running"
+
+
+def worker_dict(app: LiteQueue, worker: WorkerInfo, now: float) -> dict[str, Any]:
+    return {
+        "name": worker.name, "hostname": worker.hostname, "pid": worker.pid, "concurrency": worker.concurrency,
+        "queues": worker.queues.split(","), "started_at": worker.started_at, "last_heartbeat": worker.heartbeat_at,
+        "heartbeat_age": round(max(now - worker.heartbeat_at, 0.0), 3), "processed": worker.processed,
+        "stopped_at": worker.stopped_at, "status": worker_state(app, worker, now),
+    }
+
+
+def job_dict(app: LiteQueue, job: Job, now: float) -> dict[str, Any]:
+    """A job as inspect and status show it (Celery's field names where it has them)."""
+    args, kwargs = _arguments(app, job)
+    running = job.state == states.STARTED
+    return {
+        "id": job.task_id, "name": job.task, "queue": job.queue, "priority": job.priority,
+        "state": (job.custom_state or job.state) if running else job.state,
+        "progress": _meta(app, job) if running and job.custom_state else None,
+        "args": args, "kwargs": kwargs, "eta": job.eta, "worker": job.worker if running else None,
+        "time_start": job.started_at if running else None,
+        "runtime": round(now - job.started_at, 3) if running and job.started_at else None,
+        "attempts": job.attempts,
+    }
+
+
+class Inspect:
+    """Celery's ``app.control.inspect()``: what the workers are doing, read from the store."""
+
+    def __init__(self, app: LiteQueue) -> None:
+        self.app = app
+
+    def active(self) -> dict[str, list[dict]]:
+        """{worker name: the jobs it is running}."""
+        now = time.time()
+        out: dict[str, list[dict]] = {}
+        for job in self.app.store.list_jobs([states.STARTED], limit=10_000):
+            out.setdefault(job.worker or "?", []).append(job_dict(self.app, job, now))
+        return out
+
+    def scheduled(self, limit: int = 1000) -> list[dict]:
+        """Jobs waiting for a future eta (countdown, eta, retry delay), soonest first."""
+        now = time.time()
+        jobs = self.app.store.list_jobs(states.WAITING_STATES, limit=limit, scheduled=True)
+        return sorted((job_dict(self.app, j, now) for j in jobs), key=lambda j: j["eta"] or 0.0)
+
+    def registered(self) -> list[str]:
+        """The names of the tasks this app registers (what a worker started with it runs)."""
+        return sorted(self.app.tasks)
+
+    def stats(self) -> dict[str, dict]:
+        """{worker name: pid, host, concurrency, queues, uptime, jobs done, last heartbeat} of
+        the workers that have not stopped."""
+        now = time.time()
+        return {w.name: {**worker_dict(self.app, w, now), "uptime": round(now - w.started_at, 3)}
+                for w in self.app.store.workers() if w.stopped_at is None}
+
+
+def _arguments(app: LiteQueue, job: Job) -> tuple[Any, Any]:
+    try:
+        args, kwargs = serialization.loads(job.body, job.content_type,
+                                           serialization.accepted_types(app.conf.accept_content))
+        return list(args), dict(kwargs)
+    except LiteQueueError:
+        return f"<{job.content_type} not in accept_content>", None
+
+
+def _meta(app: LiteQueue, job: Job) -> Any:
+    accept = serialization.accepted_types(app.conf.accept_content) | {serialization.JSON}
+    try:
+        return serialization.loads(job.meta, job.result_type or serialization.JSON, accept)
+    except LiteQueueError:
+        return None
