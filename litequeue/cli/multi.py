@@ -1,3 +1,267 @@
-"""Commands: multi (see the README)."""
+"""``litequeue multi``: start workers in the background, and stop, restart, kill or show them.
 
-COMMANDS: list = []
+Each worker is named by its node name (``w1``; its full name is ``w1@host``) and found again
+through its pidfile, which the running worker keeps locked. Celery's placeholders work in
+``--pidfile`` and ``--logfile``: ``%n`` node name, ``%h`` host name, ``%p`` full name
+(``w1@host``), ``%d`` domain, ``%i`` pool process index (0: the main process), ``%I`` the same
+with a separator (empty for the main process), ``%%`` a percent sign.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from ..app import LiteQueue
+from ..worker.detached import DetachError, Pidfile, start_detached
+from .common import LEVELS, app_option, friendly_errors
+
+DEFAULT_PIDFILE = "%n.pid"
+DEFAULT_LOGFILE = "%n%I.log"
+
+
+@dataclass(frozen=True)
+class Node:
+    """One named worker: its names, pidfile and log file."""
+
+    name: str  # node name: w1
+    fullname: str  # w1@host
+    pidfile: Pidfile
+    logfile: str
+
+
+def expand(template: str, fullname: str) -> str:
+    """Replace Celery's %-placeholders for the worker ``fullname`` (node@host)."""
+    node, _, host = fullname.partition("@")
+    values = {"n": node, "h": host, "p": fullname, "d": host.partition(".")[2], "i": "0", "I": "", "%": "%"}
+    out, i = [], 0
+    while i < len(template):
+        if template[i] == "%" and i + 1 < len(template) and template[i + 1] in values:
+            out.append(values[template[i + 1]])
+            i += 2
+        else:
+            out.append(template[i])
+            i += 1
+    return "".join(out)
+
+
+def nodes(names: tuple[str, ...], pidfile: str, logfile: str) -> list[Node]:
+    hostname = socket.gethostname()
+    found = []
+    for name in names:
+        full = name.replace("%h", hostname) if "@" in name else f"{name}@{hostname}"
+        found.append(Node(full.partition("@")[0], full, Pidfile(expand(pidfile, full)),
+                          os.path.abspath(expand(logfile, full))))
+    return found
+
+
+@click.group()
+def multi() -> None:
+    """Start and stop workers that run in the background (Celery's multi).
+
+    \b
+    litequeue multi start w1 w2 app.sqlite -A tasks -l info -c 2
+    litequeue multi show w1 w2 app.sqlite -A tasks
+    litequeue multi stopwait w1 w2
+    """
+
+
+def _names_argument(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.argument("names", nargs=-1, required=True, metavar="NAME...")(fn)
+
+
+def _pidfile_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--pidfile", default=DEFAULT_PIDFILE, show_default=True,
+                        help="Pidfile of each worker (placeholders: %n %h %p %i %I).")(fn)
+
+
+def _start_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        _names_argument, click.argument("db"), app_option,
+        click.option("-c", "--concurrency", type=click.IntRange(min=1), help="Pool processes per worker."),
+        click.option("-Q", "--queues", help="Only these queues, comma-separated."),
+        click.option("-X", "--exclude-queues", help="All queues but these, comma-separated."),
+        click.option("-l", "--loglevel", type=click.Choice(LEVELS, case_sensitive=False), default="info",
+                     show_default=True),
+        _pidfile_option,
+        click.option("--logfile", default=DEFAULT_LOGFILE, show_default=True,
+                     help="Log file of each worker (placeholders: %n %h %p %i %I)."),
+        click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Hard time limit per job (s)."),
+        click.option("--soft-time-limit", type=click.FloatRange(min=0, min_open=True),
+                     help="Soft time limit per job (s)."),
+        click.option("--max-tasks-per-child", type=click.IntRange(min=1), help="Replace a child after this many jobs."),
+        click.option("--timeout", type=click.FloatRange(min=0), default=60.0, show_default=True,
+                     help="Seconds to wait for each worker to report ready."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return click.pass_context(friendly_errors(fn))
+
+
+def _stop_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option("--timeout", type=click.FloatRange(min=0), help="Give up waiting after this many seconds.")(fn)
+    return _names_argument(_pidfile_option(friendly_errors(fn)))
+
+
+@multi.command()
+@_start_options
+def start(ctx: click.Context, names: tuple[str, ...], db: str, **options: Any) -> None:
+    """Start workers NAME... on DB in the background (they survive the terminal closing)."""
+    _start(ctx, names, db, options)
+
+
+@multi.command()
+@_stop_options
+def stop(names: tuple[str, ...], pidfile: str, timeout: float | None) -> None:
+    """Ask workers to stop (SIGTERM: they finish their running jobs first); do not wait."""
+    _stop(nodes(_check_names(names), pidfile, DEFAULT_LOGFILE), signal.SIGTERM, wait=False, timeout=timeout)
+
+
+@multi.command()
+@_stop_options
+def stopwait(names: tuple[str, ...], pidfile: str, timeout: float | None) -> None:
+    """Stop workers (SIGTERM) and wait until they have exited; their pidfiles are removed."""
+    _stop(nodes(_check_names(names), pidfile, DEFAULT_LOGFILE), signal.SIGTERM, wait=True, timeout=timeout)
+
+
+@multi.command()
+@_stop_options
+def kill(names: tuple[str, ...], pidfile: str, timeout: float | None) -> None:
+    """Kill workers at once (SIGKILL); their running jobs go back to the queue when their leases end."""
+    _stop(nodes(_check_names(names), pidfile, DEFAULT_LOGFILE), signal.SIGKILL, wait=True, timeout=timeout)
+
+
+@multi.command()
+@_start_options
+def restart(ctx: click.Context, names: tuple[str, ...], db: str, **options: Any) -> None:
+    """Stop workers NAME... (waiting for them), then start them again with these options."""
+    _stop(nodes(names, options["pidfile"], options["logfile"]), signal.SIGTERM, wait=True, timeout=None)
+    _start(ctx, names, db, options)
+
+
+@multi.command()
+@_start_options
+def show(ctx: click.Context, names: tuple[str, ...], db: str, **options: Any) -> None:
+    """Show whether each worker runs, and the command that starts it."""
+    for node in nodes(names, options["pidfile"], options["logfile"]):
+        pid = node.pidfile.running_pid()
+        click.echo(f"> {node.fullname}: {f'running (pid {pid})' if pid else 'not running'}")
+        click.echo("  " + " ".join(_worker_argv(ctx, node, db, options)))
+
+
+# -- the work behind the commands ------------------------------------------------------------------
+
+
+def _start(ctx: click.Context, names: tuple[str, ...], db: str, options: dict[str, Any]) -> None:
+    started, failed = [], 0
+    for node in nodes(names, options["pidfile"], options["logfile"]):
+        if node.pidfile.remove_if_stale():
+            click.echo(f"> {node.fullname}: removed the stale pidfile {node.pidfile.path}")
+        try:
+            pid = start_detached(_worker_argv(ctx, node, db, options), node.pidfile, node.logfile)
+        except DetachError as exc:
+            click.echo(f"> {node.fullname}: NOT STARTED: {exc.message}", err=True)
+            failed += 1
+            continue
+        started.append((node, pid))
+    failed += _await_ready(db, started, options["timeout"])
+    if failed:
+        raise click.ClickException(f"{failed} of {len(names)} worker(s) did not start.")
+
+
+def _await_ready(db: str, started: list[tuple[Node, int]], timeout: float) -> int:
+    """Wait until each started worker has registered in the store; report each. Returns failures."""
+    store = LiteQueue(db).store
+    waiting = {node.fullname: (node, pid) for node, pid in started}
+    failed = 0
+    deadline = time.monotonic() + timeout
+    try:
+        while waiting:
+            ready = {w.name for w in store.workers()
+                     if w.stopped_at is None and w.name in waiting and waiting[w.name][1] == w.pid}
+            for fullname, (node, pid) in list(waiting.items()):
+                if fullname in ready:
+                    click.echo(f"> {fullname}: OK (pid {pid}, log {node.logfile})")
+                elif not node.pidfile.is_locked():
+                    click.echo(f"> {fullname}: FAILED: it exited at start: {_last_line(node.logfile)}", err=True)
+                    node.pidfile.remove()
+                    failed += 1
+                elif time.monotonic() > deadline:
+                    click.echo(f"> {fullname}: NOT READY after {timeout:g}s (pid {pid}); see {node.logfile}",
+                               err=True)
+                    failed += 1
+                else:
+                    continue
+                del waiting[fullname]
+            if waiting:
+                time.sleep(0.05)
+    finally:
+        store.close()
+    return failed
+
+
+def _stop(targets: list[Node], signum: int, wait: bool, timeout: float | None) -> None:
+    sent = []
+    for node in targets:
+        if node.pidfile.remove_if_stale():
+            click.echo(f"> {node.fullname}: not running (removed the stale pidfile)")
+            continue
+        pid = node.pidfile.signal(signum)
+        if pid is None:
+            click.echo(f"> {node.fullname}: not running")
+            continue
+        click.echo(f"> {node.fullname}: {signal.Signals(signum).name} sent (pid {pid})")
+        sent.append(node)
+    if not wait:
+        return
+    stuck = []
+    for node in sent:
+        if node.pidfile.wait_released(timeout):
+            node.pidfile.remove()
+            click.echo(f"> {node.fullname}: stopped")
+        else:
+            stuck.append(node.fullname)
+    if stuck:
+        raise click.ClickException(f"Still running after {timeout:g}s: {', '.join(stuck)}. Wait longer, or use "
+                                   "multi kill.")
+
+
+def _worker_argv(ctx: click.Context, node: Node, db: str, options: dict[str, Any]) -> list[str]:
+    app_path = options.get("app_path") or (ctx.obj.app_path if ctx.obj else None)
+    argv = [sys.executable, "-m", "litequeue", "worker", db, "-n", node.fullname, "-l", options["loglevel"],
+            "-f", node.logfile]
+    if app_path:
+        argv += ["-A", app_path]
+    for flag, key in (("-c", "concurrency"), ("-Q", "queues"), ("-X", "exclude_queues"), ("--time-limit", "time_limit"),
+                      ("--soft-time-limit", "soft_time_limit"), ("--max-tasks-per-child", "max_tasks_per_child")):
+        if options.get(key) is not None:
+            argv += [flag, str(options[key])]
+    return argv
+
+
+def _check_names(names: tuple[str, ...]) -> tuple[str, ...]:
+    for name in names:
+        if "/" in name or name.endswith((".sqlite", ".sqlite3", ".db")) or name.startswith("sqlite:"):
+            raise click.ClickException(f"{name} looks like a database path; this command takes only worker names "
+                                       "(and --pidfile), e.g. litequeue multi stopwait w1 w2.")
+    return names
+
+
+def _last_line(path: str) -> str:
+    try:
+        with open(path, errors="replace") as f:
+            lines = [line.strip() for line in f if line.strip()]
+    except OSError:
+        return f"see {path}"
+    return (lines[-1] if lines else "no output") + f" (see {path})"
+
+
+COMMANDS = [multi]
