@@ -311,3 +311,15 @@ def record_time(key):
 def proj_add(self, x, y):
     """The routing guide's example task: the sum, and the worker and queue that ran it."""
     return {"sum": x + y, "worker": self.request.hostname, "queue": self.request.delivery_info["queue"]}
+
+
+@app.task(bind=True)
+def reports_progress(self, key, total):
+    """Reports PROGRESS {"done": 1, "total": total}, then waits for the ledger file ``key-go``."""
+    self.update_state(state="PROGRESS", meta={"done": 1, "total": total})
+    ledger_write(f"{key}-reported")
+    go = os.path.join(os.environ["LQ_LEDGER"], f"{key}-go")
+    deadline = time.monotonic() + 60
+    while not os.path.exists(go) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return total
