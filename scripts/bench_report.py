@@ -92,7 +92,8 @@ def litequeue_table(runs: list[dict], config: dict) -> str:
 
 
 def compare_table(report: dict) -> str:
-    systems = [("litequeue", report.get("litequeue") or [], "drain_rate_to_last_done", "enqueue_full", "bulk")]
+    systems = [("litequeue", report["litequeue"], "drain_rate_to_last_done", "enqueue_full", "bulk")
+               ] if report.get("litequeue") else []
     for name, peer in report["peers"].items():
         systems.append((name, peer.get("runs") or [], "drain_rate", "enqueue_rate", "bulk_rate"))
     rows = []
@@ -116,7 +117,7 @@ def compare_table(report: dict) -> str:
     return "\n".join(lines)
 
 
-def growth_table(growth: dict) -> str:
+def growth_table(growth: dict, jobs: int) -> str:
     scenarios = growth["scenarios"]
     base = scenarios.get("empty") or []
     rows = []
@@ -129,7 +130,7 @@ def growth_table(growth: dict) -> str:
             row.append(median + ratio)
         row.append(cell([r.get("drain_rss_peak_kib") for r in runs], "kib")[0])
         rows.append(row)
-    header = ["store", "drain 10k, -c 2 (vs empty)", "claim+ack x1", "claim+ack x32", "worker RSS peak"]
+    header = ["store", f"drain {jobs:,}, -c 2 (vs empty)", "claim+ack x1", "claim+ack x32", "worker RSS peak"]
     return table(header, rows) + "\n" + "\n".join(f"  {line}" for line in growth["notes"])
 
 
@@ -151,9 +152,11 @@ def render(report: dict) -> str:
         r = report["long"][0]
         out += ["", f"long drain of {r['long_jobs']:,} jobs in {r['long_seconds']:.0f} s: worker RSS (main + children) "
                 f"{fmt(r.get('long_rss_early_kib'), 'kib')} early, {fmt(r.get('long_rss_late_kib'), 'kib')} late, "
-                f"growth {fmt(r.get('long_rss_growth_kib'), 'kib')}, max {fmt(r.get('long_rss_max_kib'), 'kib')}."]
+                f"growth {fmt(r.get('long_rss_growth_kib'), 'kib')}, max {fmt(r.get('long_rss_max_kib'), 'kib')}"
+                f"{' (' + r['long_note'] + ')' if r.get('long_note') else ''}; early = first sample after 5 % done."]
     if report.get("growth"):
-        out += ["", f"Growth ({report['growth']['backlog']:,}-job backlog):", growth_table(report["growth"])]
+        growth = report["growth"]
+        out += ["", f"Growth ({growth['backlog']:,}-job backlog):", growth_table(growth, config["n"])]
     if report.get("peers"):
         out += ["", "Side by side (median of runs; drain = worker start until the last job is done):",
                 compare_table(report)]

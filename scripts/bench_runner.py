@@ -74,7 +74,7 @@ def part_drain(system, args) -> dict:
             if time.monotonic() >= next_sample:
                 rss = procs.rss_kib(proc.pid)
                 peak = rss if rss["total"] > peak["total"] else peak
-                next_sample = time.monotonic() + 0.25
+                next_sample = time.monotonic() + 0.1
             time.sleep(0.002 if system.burst_drain else 0.01)
         elapsed = time.perf_counter() - started
     finally:
@@ -149,7 +149,7 @@ def part_long(system, args) -> dict:
     try:
         while proc.poll() is None and time.perf_counter() - started < max(600.0, args.n / 20):
             samples.append((system.done_count(), procs.rss_kib(proc.pid)["total"]))
-            time.sleep(1.0)
+            time.sleep(0.25)
         elapsed = time.perf_counter() - started
     finally:
         procs.stop(proc)
@@ -186,6 +186,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     options = dict(item.split("=", 1) for item in args.option)
     os.makedirs(args.workdir, exist_ok=True)
+    # Adapters that are also their workers' task modules read these at import, in both processes.
+    os.environ["BENCH_LEDGER"] = os.path.join(args.workdir, f"ledger-{args.system}")
+    os.makedirs(os.environ["BENCH_LEDGER"], exist_ok=True)
+    for key, value in options.items():
+        os.environ[f"BENCH_OPT_{key.upper()}"] = value
     system = importlib.import_module(adapter_module(args.system)).System(args.workdir, options)
     try:
         result = PARTS[args.part](system, args)
