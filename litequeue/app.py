@@ -70,6 +70,14 @@ class LiteQueue:
                     self._stores[key] = store
         return store
 
+    def transaction(self) -> ContextManager[Any]:
+        """``with app.transaction() as db:`` -- jobs sent inside commit or roll back with the
+        block, and workers hear of them only after the commit. ``db`` is the store's database
+        connection (a peewee Database): run the application's own statements on it so they join
+        the same transaction (on SQLite, keep the app's tables in the same file and open the app
+        with share_database=True)."""
+        return self.store.transaction()
+
     def close(self) -> None:
         """Close this process's connections to the store."""
         for key, store in list(self._stores.items()):

@@ -73,6 +73,14 @@ class StoreFull(StoreError):
     """The disk (or the database's size limit) is full; free space, then try again."""
 
 
+class StoreUnavailable(StoreError):
+    """The database server cannot be reached (down, restarting, or a wrong host or port); start it or fix the URL."""
+
+
+class StoreAccessDenied(StoreError):
+    """The database server refused the login or the action; fix the user and password in the URL, or the grants."""
+
+
 class TimeoutError(LiteQueueError, TimeoutError):  # noqa: A001 - Celery's name, also a builtin subclass
     """The job did not finish within the timeout given to get(); wait longer or check that a worker is running."""
 

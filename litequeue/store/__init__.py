@@ -22,15 +22,15 @@ def describe_url(url: str) -> str:
 
 
 def open_store(url: str, settings: Settings, share_database: bool = False) -> Store:
-    """Open (creating if needed) the store at ``url``: a path or ``sqlite:///path``."""
+    """Open (creating if needed) the store at ``url``: a path, ``sqlite:///path``, or
+    ``postgresql://user@host:5432/dbname[?schema=name]``."""
     from ..errors import ConfigurationError
     from .sqlite import SqliteStore, path_from_url
 
     if url.startswith(("postgres://", "postgresql://")):
-        raise ConfigurationError(
-            f"{describe_url(url)}: PostgreSQL stores are not available in this version of litequeue; "
-            "use an SQLite file path."
-        )
+        from .postgres import PostgresStore
+
+        return PostgresStore(url)
     path = path_from_url(url)
     if path in ("", ":memory:"):
         raise ConfigurationError(

@@ -427,10 +427,10 @@ class Store(ScheduleStore):
 
     def register_worker(self, info: WorkerInfo) -> None:
         """Record a worker as running (replacing an earlier record of the same name)."""
-        W = self.models.Workers
+        workers = self.models.Workers
+        others = [f for f in workers._meta.sorted_fields if f is not workers.name]
         with self.errors():
-            W.insert(**info.__dict__).on_conflict(
-                conflict_target=[W.name], preserve=[f for f in W._meta.sorted_fields if f is not W.name]).execute()
+            workers.insert(**info.__dict__).on_conflict(conflict_target=[workers.name], preserve=others).execute()
 
     def heartbeat(self, name: str, processed: int, stopped: bool = False) -> None:
         now = time.time()

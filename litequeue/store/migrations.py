@@ -33,4 +33,6 @@ def upgrade(db: pw.Database, models, current: int) -> None:
     """Run the upgrades from ``current`` to SCHEMA_VERSION; the caller holds a write transaction."""
     for version in range(current, SCHEMA_VERSION):
         MIGRATIONS[version](db, models)
-    models.Meta.replace(key="schema_version", value=str(SCHEMA_VERSION)).execute()
+    meta = models.Meta
+    meta.insert(key="schema_version", value=str(SCHEMA_VERSION)).on_conflict(
+        conflict_target=[meta.key], preserve=[meta.value]).execute()

@@ -199,8 +199,8 @@ class Worker:
         """Sleep until a child reports, a producer wakes us, a signal arrives, or the timeout."""
         assert self.pool is not None
         ready = self.pool.select(timeout)
-        if not ready:  # the backstop poll: jobs may have arrived from producers we cannot hear
-            self._next_eta, self._more_waiting = 0.0, True
+        if not ready and not self.options.burst:  # the backstop poll: jobs may have arrived from
+            self._next_eta, self._more_waiting = 0.0, True  # producers we cannot hear (a burst run ends instead)
         if self._wake is not None and self._wake in ready:
             self._wake.drain()
             self._next_eta = 0.0  # a new job may have an earlier eta than we knew of

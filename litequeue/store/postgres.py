@@ -1,0 +1,324 @@
+"""The PostgreSQL dialect: connecting from a URL, SKIP LOCKED claims, LISTEN/NOTIFY wake-ups,
+error translation and reconnection.
+
+Everything else (every statement but the claim's lock clause) is the base store's. The tables
+live in the database's default schema, or in their own with ``?schema=name`` in the URL, so they
+can sit inside an application's database without touching its tables.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import select
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import peewee as pw
+
+from ..errors import (
+    ConfigurationError,
+    SchemaTooNew,
+    StoreAccessDenied,
+    StoreError,
+    StoreLocked,
+    StoreNotFound,
+    StoreUnavailable,
+)
+from . import migrations
+from .base import Store
+
+try:
+    import psycopg2
+except ImportError:  # the optional driver: pip install 'litequeue[postgres]'
+    psycopg2 = None
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_CONNECT_TIMEOUT = 10  # seconds; a host that does not answer fails instead of hanging
+_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+_LISTEN_RETRY_MAX = 5.0  # seconds between attempts to reconnect a lost LISTEN connection
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a PostgreSQL store lives, parsed from its URL."""
+
+    host: str
+    port: int
+    user: str | None
+    password: str | None
+    dbname: str
+    schema: str | None
+    extra: dict  # other query parameters, passed to the driver (sslmode, application_name, ...)
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}/{self.dbname}" + (f" (schema {self.schema})" if self.schema else "")
+
+    def connect_params(self) -> dict:
+        params: dict[str, Any] = {"host": self.host, "port": self.port, "connect_timeout": _CONNECT_TIMEOUT,
+                                  **_KEEPALIVES, **self.extra}
+        if self.user:
+            params["user"] = self.user
+        if self.password is not None:
+            params["password"] = self.password
+        if self.schema:
+            params["options"] = f"-c search_path={self.schema}"
+        return params
+
+
+def parse_url(url: str) -> Target:
+    """``postgresql://user[:password]@host[:port]/dbname[?schema=name&sslmode=...]``."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or 5432
+    except ValueError:
+        raise ConfigurationError(
+            f"{_safe(url)}: the port is not a number. Use postgresql://user@host:5432/dbname."
+        ) from None
+    dbname = unquote(parts.path.lstrip("/"))
+    if not dbname or "/" in dbname:
+        raise ConfigurationError(
+            f"{_safe(url)}: name one database after the host, as in postgresql://user@host:5432/dbname."
+        )
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    schema = query.pop("schema", None) or None
+    if schema is not None and not _IDENTIFIER.match(schema):
+        raise ConfigurationError(
+            f"{_safe(url)}: schema={schema!r} is not a plain identifier; use letters, digits and "
+            "underscores (at most 63, not starting with a digit)."
+        )
+    user = unquote(parts.username) if parts.username else None
+    return Target(host=parts.hostname or "localhost", port=port, user=user,
+                  password=unquote(parts.password) if parts.password is not None else None, dbname=dbname,
+                  schema=schema, extra=query)
+
+
+class PostgresStore(Store):
+    """The store in a PostgreSQL database: many workers on many hosts claim concurrently."""
+
+    lock_clause = " FOR UPDATE SKIP LOCKED"
+
+    def __init__(self, url: str) -> None:
+        if psycopg2 is None:
+            raise ConfigurationError(
+                f"{_safe(url)}: the PostgreSQL driver is not installed. Install it with "
+                "pip install 'litequeue[postgres]' (psycopg2-binary)."
+            )
+        self.target = parse_url(url)
+        self.channel = "litequeue_" + (self.target.schema or "jobs")
+        db = _Database(self.target.dbname, **self.target.connect_params())
+        super().__init__(db, url)
+        with self.errors():
+            db.connect()
+            self._migrate()
+
+    def _migrate(self) -> None:
+        if migrations.read_version(self.db) == migrations.SCHEMA_VERSION:
+            return
+        with self.write():
+            # One process at a time creates or upgrades the schema; the others wait, then see it done.
+            self.db.execute_sql("SELECT pg_advisory_xact_lock(hashtext(%s))", ("litequeue:" + self.channel,))
+            if self.target.schema:
+                self.db.execute_sql(f'CREATE SCHEMA IF NOT EXISTS "{self.target.schema}"')
+            current = migrations.read_version(self.db)
+            if current > migrations.SCHEMA_VERSION:
+                raise SchemaTooNew(
+                    f"{self.target.where} was written by a newer litequeue (schema version {current}; this "
+                    f"litequeue knows up to {migrations.SCHEMA_VERSION}). Upgrade litequeue: pip install -U litequeue."
+                )
+            if current < migrations.SCHEMA_VERSION:
+                migrations.upgrade(self.db, self.models, current)
+
+    # -- the dialect ----------------------------------------------------------------------------
+
+    def relax_durability(self) -> None:
+        # Also after a reconnect: the setting is reapplied to every new connection.
+        self.db.session["synchronous_commit"] = "off"
+        with self.errors():
+            self.db.execute_sql("SET synchronous_commit = off")
+
+    @contextlib.contextmanager
+    def unsynced(self) -> Iterator[None]:
+        level = self.db.execute_sql("SHOW synchronous_commit").fetchone()[0]
+        self.db.execute_sql("SET synchronous_commit = off")
+        try:
+            yield
+        finally:
+            self.db.execute_sql("SELECT set_config('synchronous_commit', %s, false)", (level,))
+
+    def sql(self, statement: str) -> str:
+        return statement.replace("%", "%%").replace("?", "%s")
+
+    def notify(self) -> None:
+        """NOTIFY every listening worker on any host. Never raises: a lost wake-up costs one poll."""
+        try:
+            self.db.execute_sql("SELECT pg_notify(%s, '')", (self.channel,))
+        except (pw.PeeweeException, psycopg2.Error):
+            self._drop_broken_connection()
+
+    def listener(self, name: str) -> Listener:
+        with self.errors():
+            return Listener(self.target, self.channel)
+
+    @contextlib.contextmanager
+    def errors(self) -> Iterator[None]:
+        try:
+            yield
+        except (pw.PeeweeException, psycopg2.Error) as exc:
+            if isinstance(exc, (pw.IntegrityError, pw.ProgrammingError, pw.DataError)):
+                raise StoreError(f"{self.target.where}: {_first_line(exc)}") from exc
+            self._drop_broken_connection()
+            raise translate(exc, self.target) from exc
+
+    def _drop_broken_connection(self) -> None:
+        """Forget a connection the server closed, so the next call opens a new one."""
+        if self.db.is_closed() or self.db.in_transaction():
+            return
+        conn = self.db.connection()
+        if conn.closed:
+            with contextlib.suppress(Exception):
+                self.db.close()
+
+
+class _Database(pw.PostgresqlDatabase):
+    """peewee's database, with session settings reapplied to every new connection."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.session: dict[str, str] = {}
+
+    def _initialize_connection(self, conn: Any) -> None:
+        with conn.cursor() as cursor:
+            for name, value in self.session.items():
+                cursor.execute("SELECT set_config(%s, %s, false)", (name, value))
+
+
+def translate(exc: Exception, target: Target) -> StoreError:
+    """The StoreError for a driver error: one line naming the server and the fix."""
+    text = _first_line(exc)
+    low = text.lower()
+    where = target.where
+    if "does not exist" in low and "database" in low:
+        return StoreNotFound(
+            f"{where}: the database {target.dbname} does not exist. Create it (createdb -h {target.host} "
+            f"-p {target.port} {target.dbname}), or fix the database name in the URL."
+        )
+    if "password authentication failed" in low or "no password supplied" in low or (
+            "role" in low and "does not exist" in low) or "no pg_hba.conf entry" in low:
+        return StoreAccessDenied(
+            f"{where}: the server refused the login ({text}). Fix the user and password in the URL "
+            "(postgresql://user:password@host/dbname), or the server's pg_hba.conf."
+        )
+    if "permission denied" in low:
+        return StoreAccessDenied(f"{where}: {text}. Grant the user the privilege, or use another schema.")
+    if "deadlock" in low or "could not obtain lock" in low or "lock timeout" in low:
+        return StoreLocked(f"{where}: {text}. Another transaction held the rows; try again.")
+    if any(s in low for s in ("connection refused", "could not connect", "could not translate host",
+                              "timeout expired", "server closed the connection", "connection already closed",
+                              "terminating connection", "the database system is", "ssl syscall",
+                              "could not receive data", "could not send data", "no connection to the server")):
+        return StoreUnavailable(
+            f"{where}: cannot reach PostgreSQL ({text}). Check that the server is running and that the "
+            "host and port in the URL are right; workers reconnect by themselves."
+        )
+    return StoreError(f"{where}: {text}")
+
+
+class Listener:
+    """A worker's wake-ups: wait on ``fileno()``, then ``drain()``; ``close()`` when done.
+
+    A thread holds a dedicated LISTEN connection and turns each notification into a byte on a
+    pipe, so the worker waits on one stable descriptor. When the server goes away the thread
+    reconnects with backoff (the worker polls meanwhile) and, once back, wakes the worker to
+    catch up on jobs sent during the outage.
+    """
+
+    def __init__(self, target: Target, channel: str) -> None:
+        self.target = target
+        self.channel = channel
+        self._wake_r, self._wake_w = os.pipe()
+        self._stop_r, self._stop_w = os.pipe()
+        for fd in (self._wake_r, self._wake_w):
+            os.set_blocking(fd, False)
+        self._closed = False
+        conn = self._connect()  # the first connection fails loudly, at worker start
+        self._thread = threading.Thread(target=self._run, args=(conn,), name="litequeue-listen", daemon=True)
+        self._thread.start()
+
+    def fileno(self) -> int:
+        return self._wake_r
+
+    def drain(self) -> None:
+        """Consume every pending wake-up."""
+        with contextlib.suppress(OSError):
+            while os.read(self._wake_r, 4096):
+                pass
+
+    def close(self) -> None:
+        self._closed = True
+        with contextlib.suppress(OSError):
+            os.write(self._stop_w, b"!")
+        self._thread.join(timeout=5)
+        for fd in (self._wake_r, self._wake_w, self._stop_r, self._stop_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def _connect(self) -> Any:
+        conn = psycopg2.connect(dbname=self.target.dbname, **self.target.connect_params())
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            cursor.execute(f'LISTEN "{self.channel}"')
+        return conn
+
+    def _run(self, conn: Any) -> None:
+        backoff = 0.0
+        while not self._closed:
+            if conn is None:
+                try:
+                    conn = self._connect()
+                except psycopg2.Error:
+                    backoff = min(max(backoff * 2, 0.5), _LISTEN_RETRY_MAX)
+                    self._sleep(backoff)
+                    continue
+                backoff = 0.0
+                self._poke()  # jobs may have been sent while we could not hear them
+            try:
+                self._listen(conn)
+            except (psycopg2.Error, OSError):
+                pass
+            with contextlib.suppress(Exception):
+                conn.close()
+            conn = None
+
+    def _listen(self, conn: Any) -> None:
+        """Wake the worker for every batch of notifications until the connection fails or close()."""
+        while not self._closed:
+            readable, _, _ = select.select([conn, self._stop_r], [], [])
+            if conn in readable:
+                conn.poll()
+                if conn.notifies:
+                    conn.notifies.clear()
+                    self._poke()
+
+    def _poke(self) -> None:
+        with contextlib.suppress(OSError):  # a full pipe already means "wake up"
+            os.write(self._wake_w, b"!")
+
+    def _sleep(self, seconds: float) -> None:
+        select.select([self._stop_r], [], [], seconds)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0].strip() if text else type(exc).__name__
+
+
+def _safe(url: str) -> str:
+    from . import describe_url
+
+    return describe_url(url)
