@@ -37,6 +37,16 @@ class BenchError(Exception):
     """A benchmark part failed; the message says which and shows its output."""
 
 
+RATIOS = [  # (ratio, litequeue metric, raw baseline)
+    ("ratio_enqueue_full", "enqueue_full", "raw_commit_full"),
+    ("ratio_enqueue_normal", "enqueue_normal", "raw_commit_normal"),
+    ("ratio_enqueue_transient", "enqueue_transient", "raw_commit_normal"),
+    ("ratio_bulk", "bulk", "raw_bulk_full"),
+    ("ratio_claim_ack_1", "claim_ack_1", "raw_claim_ack_1"),
+    ("ratio_claim_ack_32", "claim_ack_32", "raw_claim_ack_32"),
+]
+
+
 @dataclass(frozen=True)
 class Config:
     """How big and how many."""
@@ -54,10 +64,11 @@ class Config:
 
 
 def run_part(system: str, part: str, workdir: str, config: Config, python: str = sys.executable,
-             options: dict | None = None, n: int | None = None) -> dict:
+             options: dict | None = None, n: int | None = None, raw: str | None = None) -> dict:
     """Run one part in a fresh interpreter and return its JSON result."""
     cmd = [python, os.path.join(SCRIPTS, "bench_runner.py"), system, part, "--workdir", workdir,
            "--n", str(n or config.n), "--idle-wait", str(config.idle_wait), "--samples", str(config.samples)]
+    cmd += ["--raw-baseline", raw] if raw else []
     for key, value in (options or {}).items():
         cmd += ["--option", f"{key}={value}"]
     try:
@@ -70,23 +81,24 @@ def run_part(system: str, part: str, workdir: str, config: Config, python: str =
 
 
 def litequeue_run(config: Config, workdir: str) -> dict:
-    """One run of every default metric, with the raw baselines and the ratios of this run."""
-    out = bench_raw.baselines(workdir, config.n)
-    out["enqueue_full"] = run_part("litequeue", "enqueue", workdir, config)["enqueue_rate"]
-    normal = run_part("litequeue", "enqueue", workdir, config, options={"sync": "normal"})
-    out["enqueue_normal"] = normal["enqueue_rate"]
-    bulk = run_part("litequeue", "bulk", workdir, config)
-    out["bulk"], out["bulk_api"] = bulk["bulk_rate"], bulk["bulk_api"]
+    """One run of every default metric with the raw baselines of this run and their ratios.
+    Enqueue baselines are interleaved with litequeue's enqueues, 1,000 at a time, in one process."""
+    out: dict = {}
+    for key, options, raw in (("enqueue_full", {}, "full"), ("enqueue_normal", {"sync": "normal"}, "normal"),
+                              ("enqueue_transient", {"queue": "transient"}, "normal")):
+        result = run_part("litequeue", "enqueue", workdir, config, options=options, raw=raw)
+        out[key], out[f"raw_commit_{raw}"] = result["enqueue_rate"], result["raw_rate"]
+    bulk = run_part("litequeue", "bulk", workdir, config, raw="full")
+    out["bulk"], out["raw_bulk_full"], out["bulk_api"] = bulk["bulk_rate"], bulk["raw_rate"], bulk["bulk_api"]
+    raw_path = os.path.join(workdir, "raw.sqlite")
+    out["raw_claim_ack_1"] = bench_raw.claim_ack_rate(raw_path, "normal", config.n, 1)
+    out["raw_claim_ack_32"] = bench_raw.claim_ack_rate(raw_path, "normal", config.n, 32)
+    out.update(run_part("litequeue", "claim", workdir, config, options={"sync": "normal"}))
     out.update(run_part("litequeue", "drain", workdir, config))
     out["worker_command"] = out["worker_command"].replace(sys.executable, "python").replace(workdir, "$TMP")
     out.update(run_part("litequeue", "session", workdir, config))
-    claims = run_part("litequeue", "claim", workdir, config, options={"sync": "normal"})
-    out.update(claims)
-    out["ratio_enqueue_full"] = out["enqueue_full"] / out["raw_commit_full"]
-    out["ratio_enqueue_normal"] = out["enqueue_normal"] / out["raw_commit_normal"]
-    out["ratio_bulk"] = out["bulk"] / out["raw_bulk_full"]
-    out["ratio_claim_ack_1"] = out["claim_ack_1"] / out["raw_claim_ack_1"]
-    out["ratio_claim_ack_32"] = out["claim_ack_32"] / out["raw_claim_ack_32"]
+    for key, lq, base in RATIOS:
+        out[key] = out[lq] / out[base]
     return out
 
 

@@ -56,6 +56,20 @@ def connect(path: str, synchronous: str, index: bool = False) -> sqlite3.Connect
     return conn
 
 
+def commit_block(conn: sqlite3.Connection, data: list[tuple]) -> None:
+    """Insert ``data`` one row per committed transaction."""
+    for row in data:
+        conn.execute(INSERT, row)
+
+
+def batch_block(conn: sqlite3.Connection, data: list[tuple], batch: int = 1_000) -> None:
+    """Insert ``data`` with executemany, ``batch`` rows per transaction."""
+    for start in range(0, len(data), batch):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(INSERT, data[start:start + batch])
+        conn.execute("COMMIT")
+
+
 def commit_rate(path: str, synchronous: str, n: int) -> float:
     """Single-row INSERTs, each its own committed transaction."""
     conn = connect(path, synchronous)
@@ -103,19 +117,3 @@ def claim_ack_rate(path: str, synchronous: str, n: int, batch: int) -> float:
     rate = n / (time.perf_counter() - t)
     conn.close()
     return rate
-
-
-def baselines(workdir: str, n: int) -> dict:
-    """Every raw baseline, once."""
-    path = os.path.join(workdir, "raw.sqlite")
-    out = {
-        "raw_commit_full": commit_rate(path, "full", n),
-        "raw_commit_normal": commit_rate(path, "normal", n),
-        "raw_bulk_full": batch_rate(path, "full", n),
-        "raw_claim_ack_1": claim_ack_rate(path, "normal", n, 1),
-        "raw_claim_ack_32": claim_ack_rate(path, "normal", n, 32),
-    }
-    for suffix in ("", "-wal", "-shm"):
-        if os.path.exists(path + suffix):
-            os.unlink(path + suffix)
-    return out

@@ -15,6 +15,8 @@ ROWS = [
      ">= 85 % of raw; >= 5.4k/s"),
     ("enqueue_normal", "delay(), one call each, synchronous=NORMAL", "rate", "raw_commit_normal",
      "ratio_enqueue_normal", ">= 15k/s"),
+    ("enqueue_transient", "apply_async(queue=<transient queue>), FULL", "rate", "raw_commit_normal",
+     "ratio_enqueue_transient", ">= 15k/s"),
     ("bulk", "bulk enqueue, 1,000 per transaction (FULL)", "rate", "raw_bulk_full", "ratio_bulk", ">= 100k/s"),
     ("drain_rate", "drain, -c 2 --burst: worker start -> exit", "rate", None, None, ">= 10k/s"),
     ("drain_rate_to_last_done", "drain: worker start -> last job done", "rate", None, None, ""),
@@ -146,6 +148,8 @@ def render(report: dict) -> str:
                 f"drain worker (run from scripts/): {runs[0].get('worker_command')}",
                 f"latency: {config['samples']} jobs one every 50 ms after {config['idle_wait']:g} s idle; start time = "
                 "time.time() at the top of the task; enqueue time = just before apply_async().",
+                "enqueue and bulk: raw inserts interleaved with litequeue's, 1,000 at a time, in the same process; "
+                "the raw table has litequeue's columns, an integer key and a unique task_id.",
                 "claim+ack: Store.claim then Store.finish in one process (no pool); raw: the same UPDATE ... RETURNING "
                 "over a plain table with an index on (queue, state, priority DESC, id)."]
     if report.get("long"):

@@ -27,8 +27,10 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench_procs as procs  # noqa: E402
+import bench_raw  # noqa: E402
 
 LATENCY_INTERVAL = 0.05  # one job every 50 ms
+INTERLEAVE = 1_000  # jobs per block when measuring against a raw baseline
 SETTLE = 1.0  # seconds after the worker's first job before idle measurements begin
 
 
@@ -40,6 +42,8 @@ def adapter_module(system: str) -> str:
 
 def part_enqueue(system, args) -> dict:
     system.reset()
+    if args.raw_baseline:
+        return _interleaved(system.enqueue_each, bench_raw.commit_block, args, "enqueue_rate")
     t = time.perf_counter()
     system.enqueue_each(args.n)
     return {"enqueue_rate": args.n / (time.perf_counter() - t)}
@@ -49,9 +53,29 @@ def part_bulk(system, args) -> dict:
     if system.bulk_api is None:
         return {"bulk_rate": None, "bulk_api": None}
     system.reset()
+    if args.raw_baseline:
+        out = _interleaved(system.enqueue_bulk, bench_raw.batch_block, args, "bulk_rate")
+        return {**out, "bulk_api": system.bulk_api}
     t = time.perf_counter()
     system.enqueue_bulk(args.n)
     return {"bulk_rate": args.n / (time.perf_counter() - t), "bulk_api": system.bulk_api}
+
+
+def _interleaved(send, raw_block, args, key: str) -> dict:
+    """Alternate blocks of the system's enqueues with blocks of raw SQLite inserts at the
+    --raw-baseline setting, so that both meet the same moments of a noisy machine."""
+    conn = bench_raw.connect(os.path.join(args.workdir, f"raw-{os.getpid()}.sqlite"), args.raw_baseline)
+    rows = bench_raw.rows(args.n)
+    mine = raw = 0.0
+    for start in range(0, args.n, INTERLEAVE):
+        k = min(INTERLEAVE, args.n - start)
+        t = time.perf_counter()
+        raw_block(conn, rows[start:start + k])
+        t2 = time.perf_counter()
+        send(k)
+        mine, raw = mine + time.perf_counter() - t2, raw + t2 - t
+    conn.close()
+    return {key: args.n / mine, "raw_rate": args.n / raw}
 
 
 def part_drain(system, args) -> dict:
@@ -182,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--idle-wait", type=float, default=10.0)
     parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--raw-baseline", choices=["full", "normal"],
+                        help="enqueue/bulk: interleave raw SQLite inserts at this synchronous setting")
     parser.add_argument("--option", action="append", default=[], help="key=value for the adapter")
     args = parser.parse_args(argv)
     options = dict(item.split("=", 1) for item in args.option)

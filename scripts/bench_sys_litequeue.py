@@ -1,6 +1,7 @@
 """The benchmark adapter for litequeue itself (see bench_runner.py for the interface).
 
-Options: ``sync=full|normal`` (the producer's and the worker's sqlite_synchronous); ``db=PATH``
+Options: ``sync=full|normal`` (the producer's and the worker's sqlite_synchronous); ``queue=NAME``
+for enqueue_each (``transient`` is a delivery_mode=1 queue); ``db=PATH``
 to reuse a prepared database (a backlog built by bench_growth.py) instead of a fresh file per
 reset; ``burst=0`` to drain with a long-running worker stopped once the jobs are done. Only jobs
 that finished after the last reset() are counted, so a reused database's history is ignored.
@@ -42,6 +43,7 @@ class System:
         self.workdir = workdir
         self.sync = options.get("sync", "full")
         self.fixed_db = options.get("db")
+        self.queue = options.get("queue")
         self.burst_drain = options.get("burst", "1") != "0"
         self.since = 0.0
         os.environ["LQ_BENCH_SYNC"] = self.sync
@@ -73,6 +75,11 @@ class System:
     # -- producing ------------------------------------------------------------------------------
 
     def enqueue_each(self, n: int) -> None:
+        if self.queue:
+            send, queue = self.tasks.noop.apply_async, self.queue
+            for _ in range(n):
+                send(queue=queue)
+            return
         delay = self.tasks.noop.delay
         for _ in range(n):
             delay()

@@ -7,9 +7,11 @@ durability setting from $LQ_BENCH_SYNC (default: litequeue's default, "full").
 import os
 import time
 
-from litequeue import LiteQueue
+from litequeue import LiteQueue, Queue
 
 app = LiteQueue(os.environ.get("LQ_BENCH_DB"), sqlite_synchronous=os.environ.get("LQ_BENCH_SYNC", "full"))
+# "transient" is delivery_mode=1: its enqueues do not wait for the disk.
+app.conf.task_queues = [Queue("default"), Queue("transient", delivery_mode=1)]
 
 
 @app.task
