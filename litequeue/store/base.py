@@ -134,11 +134,13 @@ class Store(ScheduleStore):
     # -- workers -------------------------------------------------------------------------------
 
     def claim(self, owner: str, queues: Sequence[str] | None, exclude: Sequence[str],
-              limit: int, lease_seconds: float) -> list[Job]:
+              limit: int, lease_seconds: float, per_queue: int | None = None) -> list[Job]:
         """Atomically take up to ``limit`` due jobs and lease them to ``owner``.
 
         ``queues`` in strict order (all of the first before any of the second), or ``None`` for
-        every queue but ``exclude``. Within a queue: higher priority first, then enqueue order.
+        every queue but ``exclude``. With ``per_queue``, a first pass takes at most that many from
+        each queue (a fair share) and a second fills what is left in order. Within a queue: higher
+        priority first, then enqueue order. Returned grouped by queue, in ``queues`` order.
         The attempt is counted here, so a job that kills its worker cannot loop forever.
         """
         if limit <= 0:
@@ -158,12 +160,13 @@ class Store(ScheduleStore):
                 sql = head + self.index_hint("lq_jobs_claim_any") + " WHERE " + where + tail
                 claimed += self._claim_rows(sql, (*lease, *exclude, limit))
             else:
-                for queue in queues:
-                    hint = self.index_hint("lq_jobs_claim_queue")
-                    sql = head + hint + " WHERE queue = ? AND " + CLAIMABLE + tail
-                    claimed += self._claim_rows(sql, (*lease, queue, limit - len(claimed)))
-                    if len(claimed) >= limit:
-                        break
+                sql = head + self.index_hint("lq_jobs_claim_queue") + " WHERE queue = ? AND " + CLAIMABLE + tail
+                for share in (per_queue, None) if per_queue else (None,):
+                    for queue in queues:
+                        take = limit - len(claimed) if share is None else min(share, limit - len(claimed))
+                        if take > 0:
+                            claimed += self._claim_rows(sql, (*lease, queue, take))
+                claimed.sort(key=lambda j: list(queues).index(j.queue))  # stable: keeps order within a queue
         return sorted(claimed, key=lambda j: (-j.priority, j.id)) if queues is None else claimed
 
     def _claim_rows(self, sql: str, params: tuple) -> list[Job]:
