@@ -1,0 +1,91 @@
+"""``litequeue multi``: detached workers started, seen in status, used, and stopped."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+
+import pytest
+
+from litequeue.worker.detached import Pidfile
+from tests.conftest import ROOT, litequeue_command
+
+HOST = socket.gethostname()
+
+
+@pytest.fixture
+def multi(tmp_path, worker_env, db):
+    """multi(subcommand, *names) runs `litequeue multi` with pidfiles and logs in tmp_path; every
+    worker still running at the end is killed."""
+    files = ["--pidfile", str(tmp_path / "%n.pid")]
+
+    def run(command: str, *names: str, start_args: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+        args = [command, *names]
+        if command in ("start", "restart", "show"):
+            args += [db, "-A", "tests.support.tasks", "-c", "1", "--logfile", str(tmp_path / "%n%I.log"), *start_args]
+        return subprocess.run(litequeue_command() + ["multi", *args, *files], cwd=tmp_path, env=worker_env,
+                              capture_output=True, text=True, timeout=90)
+
+    yield run
+    for pidfile in tmp_path.glob("*.pid"):
+        pid = Pidfile(str(pidfile)).running_pid()
+        if pid is not None:
+            os.killpg(os.getpgid(pid), signal.SIGKILL)
+
+
+def status(db: str, env: dict) -> dict:
+    proc = subprocess.run(litequeue_command() + ["status", db, "--json"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_multi_start_two_workers_run_jobs_and_stopwait_ends_them(multi, app, db, tmp_path, worker_env):
+    from tests.support.tasks import whoami
+
+    started = multi("start", "w1", "w2")
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert f"w1@{HOST}: OK" in started.stdout and f"w2@{HOST}: OK" in started.stdout
+    pids = {name: Pidfile(str(tmp_path / f"{name}.pid")).running_pid() for name in ("w1", "w2")}
+    assert all(pids.values())
+    for pid in pids.values():  # detached: a session of its own, stdin from /dev/null
+        assert os.getsid(pid) != os.getsid(0)
+        assert os.readlink(f"/proc/{pid}/fd/0") == os.devnull
+    workers = {w["name"]: w for w in status(db, worker_env)["workers"]}
+    assert {name: (w["status"], w["pid"]) for name, w in workers.items()} == {
+        f"w1@{HOST}": ("running", pids["w1"]), f"w2@{HOST}": ("running", pids["w2"])}
+
+    results = [whoami.delay() for _ in range(6)]
+    assert {r.get(timeout=30)["hostname"] for r in results} <= {f"w1@{HOST}", f"w2@{HOST}"}
+    assert "ready" in (tmp_path / "w1.log").read_text()  # the banner, in the %n%I.log file
+
+    stopped = multi("stopwait", "w1", "w2")
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert not list(tmp_path.glob("*.pid"))
+    workers = {w["name"]: w["status"] for w in status(db, worker_env)["workers"]}
+    assert workers == {f"w1@{HOST}": "stopped", f"w2@{HOST}": "stopped"}
+
+
+def test_multi_start_refuses_a_running_name_and_cleans_up_a_stale_pidfile(multi, db, tmp_path):
+    stale = tmp_path / "w1.pid"
+    stale.write_text("999999\n")  # no process holds its lock
+    first = multi("start", "w1")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "removed the stale pidfile" in first.stdout
+    pid = Pidfile(str(stale)).running_pid()
+    assert pid is not None and pid != 999999
+
+    again = multi("start", "w1")
+    assert again.returncode != 0
+    assert "already running" in again.stderr and "Traceback" not in again.stderr
+    assert Pidfile(str(stale)).running_pid() == pid  # the first one still holds it
+
+    shown = multi("show", "w1")
+    assert f"w1@{HOST}: running (pid {pid})" in shown.stdout
+    killed = multi("kill", "w1")
+    assert killed.returncode == 0, killed.stderr
+    assert not stale.exists()
+    assert "not running" in multi("stop", "w1").stdout
