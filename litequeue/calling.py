@@ -111,9 +111,8 @@ def build_jobs(app: LiteQueue, name: str, args: Any, kwargs: Any, task: Task | N
     jobs = []
     for i, route in enumerate(routes):
         job_id = task_id if i == 0 else f"{task_id}.{route.queue}"  # one id per copy of a fanned-out job
-        stored = {**common, "ignore_result": common["ignore_result"] or not route.durable}  # transient: no result
         jobs.append(NewJob(task_id=job_id, queue=route.queue, routing_key=route.routing_key,
-                           durable=route.durable, **stored))
+                           durable=route.durable, **common))
     return jobs
 
 

@@ -101,7 +101,7 @@ def test_the_guide_example_routes_by_task_routes_default_key_and_topic_bindings(
         assert where(app, app.send_task("x", routing_key="web.images.resize")) == ("web_tasks", "web.images.resize")
         assert where(app, app.send_task("x", routing_key="task.cleanup")) == ("default", "task.cleanup")
         transient = app.store.get(app.send_task("x", routing_key="transient").id)
-        assert (transient.queue, transient.durable, transient.ignore_result) == ("transient", False, True)
+        assert (transient.queue, transient.durable) == ("transient", False)
     finally:
         app.close()
 
@@ -357,8 +357,7 @@ def test_transient_enqueue_skips_the_disk_wait_and_restores_the_connections_sync
     assert app.store.db.execute_sql("PRAGMA synchronous").fetchone()[0] == 2  # FULL, as configured
     app.send_task("y")
     jobs = app.store.list_jobs()
-    assert [(j.queue, j.durable, j.ignore_result) for j in jobs] == [
-        ("fast", False, True), ("fast", False, True), ("default", True, False)]
+    assert [(j.queue, j.durable) for j in jobs] == [("fast", False), ("fast", False), ("default", True)]
 
 
 def test_revoking_a_waiting_transient_job_leaves_no_row(make_app):
