@@ -16,7 +16,7 @@ from litequeue.config import DEFAULT_PUBLISH_RETRY_POLICY, Settings
 from litequeue.errors import InvalidOptionError, StoreLocked
 from tests.support import tasks
 
-RETRY_LOG = "Store busy; retrying the enqueue"
+RETRY_LOG = "retrying the enqueue"
 
 
 class WriteLock:
@@ -43,7 +43,7 @@ class RetryWatcher(logging.Handler):
         self.first = threading.Event()
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.getMessage().startswith(RETRY_LOG):
+        if RETRY_LOG in record.getMessage():
             self.retries += 1
             self.first.set()
 
