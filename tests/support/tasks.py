@@ -226,9 +226,9 @@ def jittered_fails(key):
     raise FlakyError("still down")
 
 
-@app.task(autoretry_for=(FlakyError,), max_retries=1, default_retry_delay=1)
+@app.task(autoretry_for=(FlakyError,), max_retries=1, default_retry_delay=60)
 def fails_once_soon(key):
-    """Fails its first run; the retry is due one second later."""
+    """Fails its first run; the retry is due a minute later."""
     if _execution(key) == 0:
         raise FlakyError("first run fails")
     return "second run"
