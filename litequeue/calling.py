@@ -12,7 +12,7 @@ import uuid
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from . import serialization
-from .errors import InvalidOptionError, PayloadTooLarge, SerializationError, StoreLocked
+from .errors import InvalidOptionError, PayloadTooLarge, SerializationError, StoreLocked, StoreUnavailable
 from .routing import check_name
 from .store import NewJob
 
@@ -176,8 +176,9 @@ def _which_argument(name: str, args: tuple, kwargs: dict, content_type: str) -> 
 
 
 def with_publish_retry(fn: Callable[[], T], retry: bool, policy: dict) -> T:
-    """Call ``fn``, retrying while the store is locked, per Celery's retry_policy keys:
-    ``max_retries`` (None: until the store is free), then waits of ``interval_start`` seconds
+    """Call ``fn``, retrying while the store is locked or its server unreachable, per Celery's
+    retry_policy keys: ``max_retries`` (None: until the store is free), then waits of
+    ``interval_start`` seconds
     growing by ``interval_step`` up to ``interval_max``."""
     max_retries, wait, step, most = publish_policy(policy)
     if not retry:
@@ -186,14 +187,15 @@ def with_publish_retry(fn: Callable[[], T], retry: bool, policy: dict) -> T:
     while True:
         try:
             return fn()
-        except StoreLocked as exc:
+        except (StoreLocked, StoreUnavailable) as exc:  # busy, or the server is restarting
             if max_retries is not None and retries >= max_retries:
-                raise StoreLocked(
+                raise type(exc)(
                     f"{exc.message} The enqueue was retried {retries} time(s) (retry_policy max_retries="
                     f"{max_retries}) and nothing was enqueued."
                 ) from exc
             retries += 1
-            log.warning("Store busy; retrying the enqueue in %.2fs (retry %d of %s).", wait, retries, max_retries)
+            log.warning("Store busy or unreachable; retrying the enqueue in %.2fs (retry %d of %s).",
+                        wait, retries, max_retries)
             time.sleep(wait)
             wait = min(wait + step, most)
 

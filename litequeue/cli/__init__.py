@@ -22,9 +22,9 @@ def main(ctx: click.Context, app_path: str | None) -> None:
 
 def _register() -> None:
     # Each module lists its click commands in COMMANDS.
-    from . import admin, failed, multi, queues, run, schedule
+    from . import admin, failed, migrate, multi, queues, run, schedule
 
-    for module in (run, admin, failed, queues, schedule, multi):
+    for module in (run, admin, failed, queues, schedule, multi, migrate):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__, serialization, signals, states
-from ..errors import ConfigurationError, StoreError
+from ..errors import ConfigurationError, StoreError, StoreUnavailable
 from ..store import Job, Outcome, WorkerInfo
 from . import outcomes
 from .child import ChildContext, Reply
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ..app import LiteQueue
 
 log = logging.getLogger("litequeue.worker")
+STORE_BACKOFF_MAX = 10.0  # seconds between reconnection attempts, at most
 PRUNE_EVERY = 60.0  # seconds between result-expiry sweeps
 
 
@@ -94,6 +95,8 @@ class Worker:
         self._wake = None
         self._signal_r: socket.socket | None = None
         self.pool: Pool | None = None
+        self._store_backoff = 0.0  # seconds; grows while the database server is unreachable
+        self._store_retry_at = 0.0
 
     # -- the loop -------------------------------------------------------------------------------
 
@@ -227,9 +230,15 @@ class Worker:
         assert self.pool is not None
         if len(self.pending) < self.concurrency and self.reserved and not self.stopping and self.pool.busy():
             return
+        if time.monotonic() < self._store_retry_at:
+            return  # the server is unreachable: keep the outcomes until it is back
         batch, self.pending = self.pending, []
         try:
             applied = self.app.store.finish(self.owner, batch)
+        except StoreUnavailable as exc:
+            self._store_lost(exc)
+            self.pending = batch + self.pending
+            return
         except StoreError as exc:
             log.warning("Could not record %d outcome(s), will retry: %s", len(batch), exc)
             self.pending = batch + self.pending
@@ -314,12 +323,30 @@ class Worker:
                       pick("time_limit", opts.time_limit, conf.task_time_limit))
 
     def _store_call(self, fn: Any, *args: Any, default: Any = None) -> Any:
-        """Call the store; a busy or failing store is logged and the loop carries on."""
+        """Call the store; a busy or failing store is logged and the loop carries on. While the
+        database server is unreachable, calls wait out a growing backoff instead of hammering it."""
+        if time.monotonic() < self._store_retry_at:
+            return default
         try:
-            return fn(*args)
+            result = fn(*args)
+        except StoreUnavailable as exc:
+            self._store_lost(exc)
+            return default
         except StoreError as exc:
             log.warning("%s", exc)
             return default
+        self._store_back()
+        return result
+
+    def _store_lost(self, exc: StoreError) -> None:
+        self._store_backoff = min(max(self._store_backoff * 2, 0.2), STORE_BACKOFF_MAX)
+        self._store_retry_at = time.monotonic() + self._store_backoff
+        log.warning("%s (retrying in %.1f s)", exc, self._store_backoff)
+
+    def _store_back(self) -> None:
+        if self._store_backoff:
+            log.warning("Reconnected to the store.")
+            self._store_backoff = 0.0
 
     def _log_reply(self, job: Job, reply: Reply) -> None:
         if reply.state == states.SUCCESS:

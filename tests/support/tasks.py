@@ -323,3 +323,31 @@ def reports_progress(self, key, total):
     while not os.path.exists(go) and time.monotonic() < deadline:
         time.sleep(0.02)
     return total
+
+
+# -- PostgreSQL tier (issue 9) --------------------------------------------------------------------
+@app.task
+def order_total(order_id):
+    """Reads an order row of the application's own (table ``orders``, in the store's database):
+    a job sent inside app.transaction() must only run once that row is committed."""
+    url = app.url
+    if url.startswith(("postgres://", "postgresql://")):
+        import psycopg2
+
+        from litequeue.store.postgres import parse_url
+
+        target = parse_url(url)
+        conn = psycopg2.connect(dbname=target.dbname, **target.connect_params())
+    else:
+        import sqlite3
+
+        conn = sqlite3.connect(url)
+    try:
+        cursor = conn.cursor()
+        cursor.execute(f"SELECT total FROM orders WHERE id = {int(order_id)}")
+        found = cursor.fetchone()
+    finally:
+        conn.close()
+    if found is None:
+        raise LookupError(f"order {order_id} is not there (not committed yet?)")
+    return found[0]
