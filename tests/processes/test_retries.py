@@ -74,14 +74,15 @@ def test_exhausted_retries_end_failure_and_get_reraises_the_original_exception(a
     assert "raise FlakyError" in result.traceback
 
 
-def test_max_retries_none_retries_until_the_task_succeeds(app, run_burst, ledger):
+def test_max_retries_none_retries_until_the_task_succeeds_keeping_the_last_ten_attempts(app, run_burst, ledger):
     from tests.support.tasks import flaky_forever
 
-    result = flaky_forever.delay("f", 6)
+    result = flaky_forever.delay("f", 12)
     run_burst("-c", "1")
     assert result.get(timeout=10) == "finally"
-    assert result.retries == 6
-    assert ledger_counts(ledger) == {"f": 7}
+    assert result.retries == 12
+    assert ledger_counts(ledger) == {"f": 13}
+    assert [h["attempt"] for h in result.history] == list(range(3, 13))  # bounded: the latest ten
 
 
 def test_dont_autoretry_for_fails_at_once_while_other_errors_retry(app, run_burst, ledger):
@@ -214,6 +215,16 @@ def test_self_retry_past_max_retries_without_an_exception_raises_max_retries_exc
     with pytest.raises(MaxRetriesExceededError, match="max_retries=1"):
         result.get(timeout=1)
     assert [ledger_counts(ledger).get(f"x-r{n}") for n in range(3)] == [1, 1, None]
+
+
+def test_self_retry_honours_a_max_retries_given_when_the_job_was_sent(app, run_burst, ledger):
+    from tests.support.tasks import FlakyError, retry_until_limit
+
+    result = retry_until_limit.apply_async(("x", True), max_retries=0)  # the task's own limit is 2
+    run_burst("-c", "1")
+    with pytest.raises(FlakyError, match="attempt 1"):
+        result.get(timeout=1)
+    assert [ledger_counts(ledger).get(f"x-r{n}") for n in range(2)] == [1, None]
 
 
 def test_reject_without_requeue_ends_failure_with_the_reason_and_no_retry(app, run_burst, ledger):
