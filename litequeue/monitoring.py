@@ -64,7 +64,7 @@ def job_dict(app: LiteQueue, job: Job, now: float) -> dict[str, Any]:
         "id": job.task_id, "name": job.task, "queue": job.queue, "priority": job.priority,
         "state": (job.custom_state or job.state) if running else job.state,
         "progress": _meta(app, job) if running and job.custom_state else None,
-        "args": args, "kwargs": kwargs, "eta": job.eta, "worker": job.worker if running else None,
+        "args": args, "kwargs": kwargs, "eta": job.eta, "worker": worker_name(job) if running else None,
         "time_start": job.started_at if running else None,
         "runtime": round(now - job.started_at, 3) if running and job.started_at else None,
         "attempts": job.attempts,
@@ -82,7 +82,7 @@ class Inspect:
         now = time.time()
         out: dict[str, list[dict]] = {}
         for job in self.app.store.list_jobs([states.STARTED], limit=10_000):
-            out.setdefault(job.worker or "?", []).append(job_dict(self.app, job, now))
+            out.setdefault(worker_name(job) or "?", []).append(job_dict(self.app, job, now))
         return out
 
     def scheduled(self, limit: int = 1000) -> list[dict]:
@@ -101,6 +101,12 @@ class Inspect:
         now = time.time()
         return {w.name: {**worker_dict(self.app, w, now), "uptime": round(now - w.started_at, 3)}
                 for w in self.app.store.workers() if w.stopped_at is None}
+
+
+def worker_name(job: Job) -> str | None:
+    """The name of the worker that ran (or runs) ``job``; the store records it with the worker
+    run's unique suffix (``w1@host/1a2b3c4d``), which is dropped here."""
+    return job.worker.partition("/")[0] if job.worker else None
 
 
 def _arguments(app: LiteQueue, job: Job) -> tuple[Any, Any]:

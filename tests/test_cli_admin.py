@@ -101,7 +101,7 @@ def test_result_shows_a_running_jobs_progress(known_store, db):
 
 def test_inspect_answers_celerys_questions(known_store, db):
     active = json.loads(cli("inspect", db, "active", "--json").output)
-    assert [j["id"] for j in active[OWNER]] == [known_store["running"]]
+    assert [j["id"] for j in active["tester@host"]] == [known_store["running"]]
     scheduled = json.loads(cli("inspect", db, "scheduled", "--json").output)
     assert sorted(j["args"][0] for j in scheduled) == [3, 3]  # the countdown job and the waiting retry
     stats = json.loads(cli("inspect", db, "stats", "--json").output)

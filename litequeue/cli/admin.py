@@ -121,17 +121,17 @@ def status(ctx: click.Context, db: str, app_path: str | None, as_json: bool, wat
     heartbeat intervals of the app given with -A, or the default 10 s) show as lost.
     """
     app = open_existing(ctx, db, app_path)
-    while True:
-        data = monitoring.status(app)
-        if watch and not as_json:
-            click.clear()
-        click.echo(json.dumps(data, indent=2, default=str) if as_json else _render_status(data))
-        if not watch:
-            return
-        try:
+    try:
+        while True:
+            data = monitoring.status(app)
+            if watch and not as_json:
+                click.clear()
+            click.echo(json.dumps(data, indent=2, default=str) if as_json else _render_status(data))
+            if not watch:
+                return
             time.sleep(interval)
-        except KeyboardInterrupt:
-            return
+    except KeyboardInterrupt:
+        return  # Ctrl-C is how --watch ends
 
 
 def _render_status(data: dict) -> str:

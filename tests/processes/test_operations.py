@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -74,6 +75,9 @@ def test_progress_from_update_state_is_read_from_another_process(app, db, ledger
     assert "state:    PROGRESS" in shown.stdout and '"done": 1' in shown.stdout
     status = json.loads(run_cli("status", db, "--json", env=worker_env).stdout)
     assert [(j["id"], j["progress"]) for j in status["running"]] == [(result.id, {"done": 1, "total": 10})]
+    active = json.loads(run_cli("inspect", db, "active", "--json", env=worker_env).stdout)
+    assert {name: [j["id"] for j in jobs] for name, jobs in active.items()} == {
+        f"worker-{worker.pid}@{socket.gethostname()}": [result.id]}
     Path(ledger, "job-go").touch()
     assert result.get(timeout=30) == 10
     assert result.state == states.SUCCESS
