@@ -90,6 +90,18 @@ def test_arguments_and_results_round_trip_through_a_worker(app, run_burst):
     assert result.get(timeout=10) == value
 
 
+def test_an_idle_worker_is_woken_by_a_new_job_without_polling(app, start_worker, worker_env):
+    # Poll and heartbeat timers far beyond the get() timeout: only a wake-up can start the job.
+    worker_env.update(LQ_POLL="300", LQ_HEARTBEAT="300", LQ_LEASE="600")
+    worker = start_worker("-c", "1")
+    worker.wait_for_log("ready")
+    time.sleep(0.3)  # let the worker settle into its idle wait
+    result = tasks.add.delay(4, 5)
+    assert result.get(timeout=20) == 9
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(30) == 0, worker.output()
+
+
 # -- when jobs run ----------------------------------------------------------------------------------
 
 
@@ -310,7 +322,7 @@ def _produce(db: str, ledger: str, producer: int) -> None:
         tasks.app.close()
 
 
-def test_many_producers_and_two_workers_run_every_job_exactly_once(app, db, ledger, start_worker):
+def test_many_producers_and_two_workers_run_every_job_exactly_once(app, db, ledger, start_worker, capfd):
     app.store  # noqa: B018 - create the file before the workers start
     workers = [start_worker("-c", "2", "-n", f"w{i}") for i in range(2)]
     for w in workers:
@@ -335,9 +347,9 @@ def test_many_producers_and_two_workers_run_every_job_exactly_once(app, db, ledg
     counts = ledger_counts(ledger)
     assert len(counts) == total and set(counts.values()) == {1}
     assert app.store.counts() == {("default", states.SUCCESS): total}
-    for w in workers:
-        log = w.output()
-        for bad in ("database is locked", "Traceback", "ERROR", "WARNING"):
+    logs = [w.output() for w in workers] + list(capfd.readouterr())  # the workers' and the producers'
+    for log in logs:
+        for bad in ("locked", "busy", "Traceback", "ERROR", "WARNING"):
             assert bad not in log, log[-3000:]
     assert integrity_ok(db)
 
@@ -383,6 +395,17 @@ def test_version_prints_the_version():
     proc = run_cli("--version")
     assert proc.returncode == 0
     assert litequeue.__version__ in proc.stdout
+
+
+def test_celery_style_options_work_and_the_app_names_the_database(app, worker_env, db):
+    result = tasks.add.delay(20, 22)
+    proc = run_cli("-A", "tests.support.tasks", "worker", "--loglevel=info", "--concurrency", "1", "--burst",
+                   env=worker_env)
+    assert proc.returncode == 0, proc.stderr
+    assert result.get(timeout=5) == 42
+    assert f"Task tests.support.tasks.add[{result.id}] received" in proc.stderr
+    assert f"Task tests.support.tasks.add[{result.id}] succeeded in" in proc.stderr
+    assert proc.stderr.rstrip().endswith("stopped.")
 
 
 def test_worker_without_a_database_or_app_is_a_one_line_usage_error(tmp_path):
