@@ -1,5 +1,5 @@
 """A database path litequeue must not use: each entry point (``litequeue worker``, ``result``,
-``call`` and ``app.send_task``) answers with one line naming the path, the problem and the fix,
+``status``, ``call`` and ``app.send_task``) answers with one line naming the path, the problem and the fix,
 and the file is left byte-for-byte unchanged (no -wal, -shm or -journal appears beside it)."""
 
 from __future__ import annotations
@@ -83,6 +83,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 ENTRY_POINTS = {
     "worker": lambda db: run_cli("worker", db, "-A", "tests.support.tasks", "--burst"),
     "result": lambda db: run_cli("result", db, "no-such-id"),
+    "status": lambda db: run_cli("status", db),
     "call": lambda db: run_cli("call", db, "tests.support.tasks.add", "--args", "[1, 2]"),
 }
 
@@ -95,10 +96,10 @@ def assert_one_line_error(done: subprocess.CompletedProcess, db: str, fix: str) 
 
 
 def assert_nothing_there_errors(db: str, fix: str) -> None:
-    """The commands that would create the database explain why they cannot; ``result`` only
-    reads, so it says there is no database there."""
+    """The commands that would create the database explain why they cannot; ``result`` and
+    ``status`` only read, so they say there is no database there."""
     for name, entry in ENTRY_POINTS.items():
-        assert_one_line_error(entry(db), db, "No database at" if name == "result" else fix)
+        assert_one_line_error(entry(db), db, "No database at" if name in ("result", "status") else fix)
 
 
 @pytest.mark.parametrize("kind", BAD_FILES)

@@ -127,6 +127,8 @@ class Pool:
                 if reply is not None:
                     out.append((child.job, reply))
                     self._finished(child)
+            if child not in self.children:  # retired just now (recycling); already replaced
+                continue
             if child.process.sentinel in ready:
                 child.process.join(timeout=1)
                 if child.job is not None:
