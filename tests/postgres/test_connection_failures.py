@@ -1,0 +1,117 @@
+"""When PostgreSQL is not there: a wrong URL, an unknown user or database is one clear line; a
+server restarting under a running worker is survived (it reconnects, no job is lost), and the
+publish retry covers producers during the outage."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+from litequeue import states
+from litequeue.errors import ConfigurationError, StoreAccessDenied
+from litequeue.store.postgres import parse_url, translate
+from tests.conftest import ROOT, ledger_counts, litequeue_command
+from tests.support import tasks
+from tests.support.observe import wait_until
+
+
+def cli(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(litequeue_command() + list(args), cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60)
+
+
+def one_line_error(proc: subprocess.CompletedProcess) -> str:
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+def test_a_port_where_no_server_listens_is_one_clear_line(worker_env, pg_database):
+    line = one_line_error(cli(worker_env, "worker", "postgresql://postgres@127.0.0.1:1/test", "--burst"))
+    assert "cannot reach PostgreSQL" in line and "127.0.0.1:1" in line and "host and port" in line
+
+
+def test_a_missing_database_is_one_clear_line_naming_createdb(worker_env, pg_database):
+    line = one_line_error(cli(worker_env, "worker", "postgresql://postgres@127.0.0.1:5432/lq_no_such_db", "--burst"))
+    assert "the database lq_no_such_db does not exist" in line and "createdb" in line
+
+
+def test_an_unknown_user_is_one_clear_line(worker_env, pg_database):
+    line = one_line_error(cli(worker_env, "worker", f"postgresql://lq_nobody@127.0.0.1:5432/{pg_database}", "--burst"))
+    assert "refused the login" in line and "user and password" in line
+
+
+def test_a_wrong_password_is_reported_as_a_refused_login():
+    # The server here trusts local logins, so the driver's message is built as it reports it.
+    import psycopg2
+
+    exc = psycopg2.OperationalError(
+        'connection to server at "127.0.0.1", port 5432 failed: FATAL:  password authentication failed for user "app"')
+    error = translate(exc, parse_url("postgresql://app:wrong@127.0.0.1:5432/app"))
+    assert isinstance(error, StoreAccessDenied)
+    assert "wrong" not in error.message and "user and password" in error.message
+
+
+@pytest.mark.parametrize("url, problem", [
+    ("postgresql://postgres@127.0.0.1:port/app", "port is not a number"),
+    ("postgresql://postgres@127.0.0.1:5432/", "name one database"),
+    ("postgresql://postgres@127.0.0.1:5432/app?schema=bad-name", "not a plain identifier"),
+])
+def test_a_malformed_url_names_the_problem(url, problem):
+    with pytest.raises(ConfigurationError, match=problem):
+        parse_url(url)
+
+
+def _cluster(action: str) -> None:
+    version = sorted(os.listdir("/etc/postgresql"))[-1]
+    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action], check=True,
+                   capture_output=True, timeout=120)
+
+
+def _server_is_up() -> bool:
+    probe = subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-t", "5"], capture_output=True)
+    return probe.returncode == 0
+
+
+@pytest.fixture
+def restartable_server():
+    """Restarting the cluster needs pg_ctlcluster (as root); the server is up again afterwards."""
+    if not os.path.isdir("/etc/postgresql") or os.geteuid() != 0:
+        pytest.skip("restarting PostgreSQL needs pg_ctlcluster run as root")
+    yield
+    if not _server_is_up():
+        _cluster("start")
+    wait_until(_server_is_up, timeout=60, what="PostgreSQL to be up again")
+
+
+def test_a_worker_survives_a_server_restart_and_no_job_is_lost(
+        restartable_server, app, ledger, start_worker, worker_env):
+    worker = start_worker("-c", "2")
+    worker.wait_for_log("ready")
+    before = [tasks.record.delay(f"before{i}") for i in range(10)]
+    wait_until(lambda: app.store.count_jobs([states.SUCCESS]) == 10, what="the first jobs to run")
+
+    restart = threading.Thread(target=_cluster, args=("restart",))
+    restart.start()
+    policy = {"max_retries": 100, "interval_start": 0.1, "interval_step": 0.1, "interval_max": 0.5}
+    during = []
+    for i in range(20):  # some of these are sent while the server is down or starting
+        during.append(tasks.record.apply_async((f"during{i}",), retry_policy=policy))
+        time.sleep(0.1)
+    restart.join(120)
+
+    wait_until(lambda: app.store.count_jobs([states.SUCCESS]) == 30, timeout=60, what="every job to run")
+    counts = ledger_counts(ledger)
+    assert sorted(counts) == sorted([f"before{i}" for i in range(10)] + [f"during{i}" for i in range(20)])
+    assert all(n >= 1 for n in counts.values())  # at least once; none lost
+    assert all(r.state == states.SUCCESS for r in before + during)
+    worker.wait_for_log("Reconnected to the store")
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 0
