@@ -57,7 +57,8 @@ def _seconds(value: Any, what: str) -> float:
     if value != value or value in (float("inf"), float("-inf")):
         raise InvalidOptionError(f"{what} must be a finite number of seconds, not {value!r}.")
     if value < 0:
-        fix = "use 0 to run at once" if what == "countdown" else "give the number of seconds from now"
+        fix = {"countdown": "use 0 to run at once", "expires": "give the seconds from now, or a datetime"}.get(
+            what, "give a positive number of seconds")
         raise InvalidOptionError(f"{what} must not be negative (got {value!r}); {fix}.")
     return float(value)
 
@@ -103,8 +104,9 @@ def build_jobs(app: LiteQueue, name: str, args: Any, kwargs: Any, task: Task | N
         task=name, body=body, content_type=content_type, priority=priority, eta=eta, expires=expires,
         max_retries=_max_retries(options.get("max_retries", task.max_retries if task else
                                              app.conf.task_default_max_retries), "max_retries"),
-        acks_late=options.get("acks_late", task.acks_late if task else app.conf.task_acks_late),
-        ignore_result=options.get("ignore_result", task.ignore_result if task else app.conf.task_ignore_result),
+        acks_late=_flag(options.get("acks_late", task.acks_late if task else app.conf.task_acks_late), "acks_late"),
+        ignore_result=_flag(options.get("ignore_result", task.ignore_result if task else app.conf.task_ignore_result),
+                            "ignore_result"),
         options=_run_options(options, task),
     )
     routes = app.routing.route(name, args, kwargs, options, task)
@@ -132,9 +134,16 @@ def _priority(options: dict, task: Task | None, app: LiteQueue) -> int:
         priority = task.priority
     if priority is None:
         priority = app.conf.task_default_priority
-    if isinstance(priority, bool) or not isinstance(priority, int):
-        raise InvalidOptionError(f"priority must be an integer (higher runs first), not {priority!r}.")
+    if isinstance(priority, bool) or not isinstance(priority, int) or not -(2**31) <= priority < 2**31:
+        raise InvalidOptionError(
+            f"priority must be an integer (higher runs first) from {-(2**31)} to {2**31 - 1}, not {priority!r}.")
     return priority
+
+
+def _flag(value: Any, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidOptionError(f"{what} must be True or False, not {value!r}.")
+    return value
 
 
 def _max_retries(value: Any, what: str) -> int | None:

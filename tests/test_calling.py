@@ -176,6 +176,10 @@ BAD_OPTIONS = {
     "priority as a string": ({"priority": "high"}, "priority must be an integer"),
     "priority as a float": ({"priority": 1.5}, "priority must be an integer"),
     "priority as a bool": ({"priority": True}, "priority must be an integer"),
+    "priority too large for the store": ({"priority": 2**70}, "priority must be an integer .* to 2147483647"),
+    "acks_late not a bool": ({"acks_late": "yes"}, "acks_late must be True or False"),
+    "ignore_result not a bool": ({"ignore_result": 1}, "ignore_result must be True or False"),
+    "negative time_limit": ({"time_limit": -1}, "time_limit must not be negative.*positive number"),
     "empty queue name": ({"queue": ""}, "queue"),
     "unknown serializer": ({"serializer": "yaml"}, "serializer"),
 }
@@ -189,6 +193,14 @@ def test_bad_call_options_raise_a_clear_error_and_enqueue_nothing(app, add, opti
     with pytest.raises(LiteQueueError, match=message):
         app.send_task(add.name, args=[1, 2], **options)
     assert job_count(app) == 1
+
+
+def test_a_reused_task_id_is_refused_clearly_and_the_first_job_is_kept(app, add):
+    first = add.apply_async((1, 2), task_id="invoice-42")
+    with pytest.raises(LiteQueueError, match="task_id already exists"):
+        add.apply_async((3, 4), task_id="invoice-42")
+    assert job_count(app) == 1
+    assert stored(app, first).body == stored(app, AsyncResult("invoice-42", app=app)).body
 
 
 def test_option_errors_are_also_value_errors(add):

@@ -128,6 +128,9 @@ def translate(exc: Exception, path: str, busy_timeout: float) -> StoreError:
         return StoreNotFound(f"{path}: {text}. Check that the file and its directory are writable.")
     if "disk i/o error" in low:
         return StoreError(f"{path}: {text}. Check free disk space, file size limits (ulimit -f) and the disk itself.")
+    if "unique constraint failed: lq_jobs.task_id" in low:
+        return StoreError(f"{path}: a job with this task_id already exists. Give each job its own task_id, "
+                          "or leave task_id out to get a fresh one.")
     return StoreError(f"{path}: {text}")
 
 
