@@ -214,12 +214,6 @@ def backoff_fails(key):
     raise FlakyError("still down")
 
 
-@app.task(autoretry_for=(FlakyError,), max_retries=2, retry_backoff=True, retry_jitter=False)
-def backoff_true_fails(key):
-    ledger_write(key)
-    raise FlakyError("still down")
-
-
 @app.task(autoretry_for=(FlakyError,), max_retries=1, retry_backoff=100, retry_jitter=True)
 def jittered_fails(key):
     ledger_write(key)
