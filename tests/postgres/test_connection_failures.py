@@ -9,6 +9,7 @@ import signal
 import subprocess
 import threading
 import time
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -16,6 +17,7 @@ from litequeue import states
 from litequeue.errors import ConfigurationError, StoreAccessDenied
 from litequeue.store.postgres import parse_url, translate
 from tests.conftest import ROOT, ledger_counts, litequeue_command
+from tests.postgres.conftest import ADMIN_URL
 from tests.support import tasks
 from tests.support.observe import wait_until
 
@@ -33,24 +35,33 @@ def one_line_error(proc: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
+def elsewhere(**parts: str) -> str:
+    """The test server's URL with some parts changed (port, user, database)."""
+    url = urlsplit(ADMIN_URL)
+    user = parts.get("user", url.username or "")
+    password = f":{url.password}" if url.password and "user" not in parts else ""
+    netloc = f"{user}{password}@{url.hostname}:{parts.get('port', url.port or 5432)}"
+    return urlunsplit((url.scheme, netloc, "/" + parts.get("dbname", url.path.lstrip("/")), "", ""))
+
+
 def test_a_port_where_no_server_listens_is_one_clear_line(worker_env, pg_database):
-    line = one_line_error(cli(worker_env, "worker", "postgresql://postgres@127.0.0.1:1/test", "--burst"))
-    assert "cannot reach PostgreSQL" in line and "127.0.0.1:1" in line and "host and port" in line
+    line = one_line_error(cli(worker_env, "worker", elsewhere(port="1"), "--burst"))
+    assert "cannot reach PostgreSQL" in line and ":1/" in line and "host and port" in line
 
 
 def test_a_missing_database_is_one_clear_line_naming_createdb(worker_env, pg_database):
-    line = one_line_error(cli(worker_env, "worker", "postgresql://postgres@127.0.0.1:5432/lq_no_such_db", "--burst"))
+    line = one_line_error(cli(worker_env, "worker", elsewhere(dbname="lq_no_such_db"), "--burst"))
     assert "the database lq_no_such_db does not exist" in line and "createdb" in line
 
 
 def test_an_unknown_user_is_one_clear_line(worker_env, pg_database):
-    line = one_line_error(cli(worker_env, "worker", f"postgresql://lq_nobody@127.0.0.1:5432/{pg_database}", "--burst"))
+    line = one_line_error(cli(worker_env, "worker", elsewhere(user="lq_nobody", dbname=pg_database), "--burst"))
     assert "refused the login" in line and "user and password" in line
 
 
 def test_a_wrong_password_is_reported_as_a_refused_login():
     # The server here trusts local logins, so the driver's message is built as it reports it.
-    import psycopg2
+    psycopg2 = pytest.importorskip("psycopg2")
 
     exc = psycopg2.OperationalError(
         'connection to server at "127.0.0.1", port 5432 failed: FATAL:  password authentication failed for user "app"')
