@@ -78,6 +78,7 @@ def execute(job: Job, ctx: ChildContext) -> Reply:
     """Run one attempt of ``job`` and report what happened. Never raises."""
     started = time.monotonic()
     task: Task | None = None
+    request: Request | None = None
     try:
         task = ctx.resolver.resolve(job.task)
         args, kwargs = _decode_arguments(job, ctx.accept)
@@ -85,7 +86,7 @@ def execute(job: Job, ctx: ChildContext) -> Reply:
         value = _run(task, request, args, kwargs)
         return _success(job, task, value, ctx, started)
     except BaseException as exc:  # noqa: BLE001 - a task may raise anything, even SystemExit
-        return _failure(job, task, exc, started)
+        return _failure(job, task, exc, started, request or _request(job, (), {}, ctx.hostname))
 
 
 def _decode_arguments(job: Job, accept: frozenset[str]) -> tuple[tuple, dict]:
@@ -125,13 +126,13 @@ def _success(job: Job, task: Task, value: Any, ctx: ChildContext, started: float
                  ctx.result_content_type, _short_repr(value), rss_kib=_rss_kib())
 
 
-def _failure(job: Job, task: Task | None, exc: BaseException, started: float) -> Reply:
+def _failure(job: Job, task: Task | None, exc: BaseException, started: float, request: Request) -> Reply:
     runtime = time.monotonic() - started
     state, retry_at, cause = _classify(job, task, exc)
     info = cause if cause is not None else exc
     trace = None if isinstance(info, NotRegistered) else _user_traceback(info)
     if state == states.RETRY:
-        signals.task_retry.send(sender=task, request=job, reason=info, einfo=trace)
+        signals.task_retry.send(sender=task, request=request, reason=info, einfo=trace)
     elif state == states.FAILURE:
         signals.task_failure.send(sender=task, task_id=job.task_id, exception=info, traceback=trace, einfo=trace)
     if task is not None:
