@@ -274,7 +274,7 @@ _SIGNALLED = {t.name for t in (flaky, fails_with, retry_until_limit)}
 @signals.task_retry.connect
 def _ledger_task_retry(sender=None, request=None, **kwargs):
     if sender is not None and sender.name in _SIGNALLED:
-        ledger_write(f"task_retry-{request.task_id}")
+        ledger_write(f"task_retry-{request.id}")  # request: the job's Request, as self.request
 
 
 @signals.task_failure.connect
