@@ -125,6 +125,8 @@ class InProcessWorker:
             self.worker.run()
         except BaseException as exc:  # noqa: BLE001 - reported to start(), or logged
             self._error = exc
+            if self.worker.pool is None:  # it failed while starting: nothing else will close these
+                self.worker._close_signal_sockets()
             if self._ready.is_set():
                 log.exception("In-process worker %s stopped on an error.", self.name)
         finally:

@@ -8,6 +8,7 @@ the database URL, and the child's settings) and rebuilds its ChildContext from t
 
 from __future__ import annotations
 
+import ast
 import importlib
 import os
 import sys
@@ -41,12 +42,13 @@ class AppReference:
                  if module is not None and name != _SPAWNED_MAIN
                  for attr, value in list(getattr(module, "__dict__", {}).items()) if value is app]
         found.sort(key=lambda place: place[0] == "__main__")
+        found = [(name, attr) for name, attr in found if name != "__main__" or _main_defines(attr)]
         if found:
             return cls(found[0][0], found[0][1], app.url)
         raise ConfigurationError(
             "A worker using the 'spawn' or 'forkserver' start method needs an app its children can "
-            "import: create the LiteQueue app at module level (not inside a function), or use "
-            "start_method='fork'."
+            "import: create the LiteQueue app at module level (not inside a function, nor under "
+            "if __name__ == '__main__':), or use start_method='fork'."
         )
 
     def load(self) -> LiteQueue:
@@ -57,6 +59,37 @@ class AppReference:
         if self.module == "__main__":
             _alias_main_tasks(app)
         return app
+
+
+def _main_defines(attr: str) -> bool:
+    """Whether the main script binds ``attr`` where a spawned child re-running it as
+    __mp_main__ would too: at top level, outside ``if __name__ == "__main__":``."""
+    path = getattr(sys.modules["__main__"], "__file__", None)
+    if not path:
+        return False  # an interactive session or python -c: a child cannot run it again
+    try:
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+    except (OSError, SyntaxError, ValueError):
+        return True  # cannot tell; let the child try
+    return attr in _top_level_names(tree.body)
+
+
+def _top_level_names(body: list[ast.stmt]) -> set[str]:
+    names: set[str] = set()
+    for node in body:
+        if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test):
+            names |= _top_level_names(node.orelse)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {alias.asname or alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, (ast.If, ast.Try, ast.With, ast.For, ast.While)):
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                names |= _top_level_names(getattr(node, field, []))
+        else:
+            names |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    return names
 
 
 def _alias_main_tasks(app: LiteQueue) -> None:

@@ -8,6 +8,7 @@ import multiprocessing
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -113,3 +114,21 @@ def test_in_process_worker_start_and_stop_without_a_with_block(app):
     finally:
         worker.stop()
     assert not worker.is_alive()
+
+
+def test_in_process_worker_refuses_an_app_spawned_children_cannot_import(tmp_path, worker_env):
+    script = tmp_path / "guarded.py"
+    script.write_text(
+        "from litequeue import LiteQueue\n"
+        "if __name__ == '__main__':\n"
+        f"    app = LiteQueue({str(tmp_path / 'g.sqlite')!r})\n"
+        "    try:\n"
+        "        app.worker(start_method='spawn').start()\n"
+        "    except Exception as exc:\n"
+        "        print(type(exc).__name__, exc)\n"
+        "    app.close()\n")
+    done = subprocess.run([sys.executable, "-W", "error", str(script)], cwd=tmp_path, env=worker_env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("ConfigurationError") and "if __name__ == '__main__'" in done.stdout
+    assert done.stderr == ""
