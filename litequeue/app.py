@@ -93,8 +93,9 @@ class LiteQueue:
             return self._register(args[0], TaskOptions())
         if args:
             raise ConfigurationError("Use @app.task or @app.task(option=value, ...); options are keywords.")
-        task_options = TaskOptions.from_kwargs(options)
-        return lambda fun: self._register(fun, task_options)
+        # Checked when applied to the function, so messages can name the task.
+        return lambda fun: self._register(
+            fun, TaskOptions.from_kwargs({"name": f"{fun.__module__}.{fun.__qualname__}", **options}))
 
     def _register(self, fun: Callable[..., Any], options: TaskOptions) -> Task:
         task = Task(self, fun, options)
