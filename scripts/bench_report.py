@@ -88,7 +88,8 @@ def litequeue_table(runs: list[dict], config: dict) -> str:
         label = label.replace("drain,", f"drain {config['n']:,} no-ops,", 1)
         median, spread = cell([r.get(key) for r in runs], kind)
         raw_median = cell([r.get(raw) for r in runs], kind)[0] if raw else ""
-        ratio_cell = " ".join(cell([r.get(ratio) for r in runs], "ratio")) if ratio else ""
+        ratio_median, ratio_spread = cell([r.get(ratio) for r in runs], "ratio") if ratio else ("", "")
+        ratio_cell = f"{ratio_median} ({ratio_spread})" if ratio_spread else ratio_median
         rows.append([label, median, spread, f"{RAW_LABELS[raw]}: {raw_median}" if raw else "", ratio_cell, target])
     return table(["metric", "median", "min–max", "raw SQLite, same run (median)", "litequeue/raw", "target"], rows)
 
