@@ -1,0 +1,113 @@
+"""The PostgreSQL store under concurrency and failure, through its own API: racing claims and
+beat fires, concurrent first opens, a newer schema, and connections the server drops."""
+
+from __future__ import annotations
+
+import select
+import threading
+import time
+
+import pytest
+
+from litequeue import LiteQueue
+from litequeue.errors import SchemaTooNew, StoreUnavailable
+from litequeue.store import NewJob
+from litequeue.store.migrations import SCHEMA_VERSION
+from litequeue.store.schedules import ScheduleRow
+from tests.postgres.conftest import query
+
+
+def new_jobs(n: int, prefix: str = "job") -> list[NewJob]:
+    return [NewJob(task_id=f"{prefix}-{i}", task="tests.support.tasks.add", queue="default", routing_key="default",
+                   body=b"[[1,2],{}]", content_type="application/json") for i in range(n)]
+
+
+def race(n: int, fn) -> list:
+    """Run fn(i) in n threads at once (each thread has its own connection); their results."""
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+
+    def run(i: int) -> None:
+        barrier.wait()
+        results[i] = fn(i)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return results
+
+
+def test_racing_claims_never_take_the_same_job_twice(db):
+    app = LiteQueue(db)
+    app.store.enqueue(new_jobs(300))
+
+    def claim_all(i: int) -> list[int]:
+        taken = []
+        while batch := app.store.claim(f"w{i}", None, (), 5, 60):
+            taken += [j.id for j in batch]
+        return taken
+
+    claimed = race(6, claim_all)
+    every = [job_id for taken in claimed for job_id in taken]
+    assert len(every) == 300 and len(set(every)) == 300
+    assert sum(1 for taken in claimed if taken) > 1
+    app.close()
+
+
+def test_several_beats_racing_for_one_fire_enqueue_exactly_one_job(db):
+    app = LiteQueue(db)
+    now = time.time()
+    entry = ScheduleRow(name="tick", task="tests.support.tasks.add", schedule='{"every": 60.0}', message=b"{}",
+                        misfire="run_once", misfire_grace=30.0, misfire_limit=1, timezone="UTC", origin="runtime",
+                        start_at=now, next_fire=now)
+    app.store.put_schedule(entry)
+    row = app.store.schedule("tick")
+    won = race(6, lambda i: app.store.fire(row, now, now + 60, new_jobs(1, prefix=f"beat{i}")))
+    assert won.count(True) == 1
+    assert app.store.count_jobs() == 1
+    assert [f.fire_time for f in app.store.fires("tick")] == [now]
+    assert app.store.schedule("tick").next_fire == now + 60
+    app.close()
+
+
+def test_processes_opening_a_new_schema_at_once_create_it_once(pg_base):
+    url = f"{pg_base}?schema=opened_at_once"
+    stores = race(5, lambda i: LiteQueue(url).store)
+    assert query(url, "SELECT value FROM lq_meta WHERE key = 'schema_version'") == [(str(SCHEMA_VERSION),)]
+    for store in stores:
+        store.close()
+
+
+def test_a_schema_written_by_a_newer_litequeue_is_refused(db):
+    LiteQueue(db).store.close()  # creates the schema
+    query(db, "UPDATE lq_meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(SchemaTooNew, match="schema version 99"):
+        LiteQueue(db).store.counts()
+
+
+def test_a_connection_the_server_dropped_fails_once_then_reconnects(db):
+    app = LiteQueue(db)
+    app.store.enqueue(new_jobs(1))
+    backend = app.store.db.execute_sql("SELECT pg_backend_pid()").fetchone()[0]
+    query(db, "SELECT pg_terminate_backend(%s)", (backend,))
+    with pytest.raises(StoreUnavailable, match="cannot reach PostgreSQL"):
+        app.store.counts()
+    assert app.store.counts() == {("default", "QUEUED"): 1}
+    app.close()
+
+
+def test_a_listener_whose_connection_dropped_reconnects_and_hears_notify_again(db):
+    app = LiteQueue(db)
+    listener = app.store.listener("test")
+    try:
+        query(db, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN %%' "
+                  "AND pid <> pg_backend_pid() AND datname = current_database()")
+        assert select.select([listener], [], [], 30)[0]  # reconnected: it wakes the worker to catch up
+        listener.drain()
+        app.store.enqueue(new_jobs(1))
+        assert select.select([listener], [], [], 30)[0]
+    finally:
+        listener.close()
+        app.close()
