@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from ..app import LiteQueue
+from ..store import Store
 from ..worker.detached import DetachError, Pidfile, start_detached
 from .common import LEVELS, app_option, friendly_errors
 
@@ -161,6 +162,16 @@ def show(ctx: click.Context, names: tuple[str, ...], db: str, **options: Any) ->
 
 
 def _start(ctx: click.Context, names: tuple[str, ...], db: str, options: dict[str, Any]) -> None:
+    store = LiteQueue(db).store  # a database the workers could not open is refused before any starts
+    try:
+        failed = _start_each(ctx, store, names, db, options)
+    finally:
+        store.close()
+    if failed:
+        raise click.ClickException(f"{failed} of {len(names)} worker(s) did not start.")
+
+
+def _start_each(ctx: click.Context, store: Store, names: tuple[str, ...], db: str, options: dict[str, Any]) -> int:
     started, failed = [], 0
     for node in nodes(names, options["pidfile"], options["logfile"]):
         if node.pidfile.remove_if_stale():
@@ -172,39 +183,33 @@ def _start(ctx: click.Context, names: tuple[str, ...], db: str, options: dict[st
             failed += 1
             continue
         started.append((node, pid))
-    failed += _await_ready(db, started, options["timeout"])
-    if failed:
-        raise click.ClickException(f"{failed} of {len(names)} worker(s) did not start.")
+    return failed + _await_ready(store, started, options["timeout"])
 
 
-def _await_ready(db: str, started: list[tuple[Node, int]], timeout: float) -> int:
+def _await_ready(store: Store, started: list[tuple[Node, int]], timeout: float) -> int:
     """Wait until each started worker has registered in the store; report each. Returns failures."""
-    store = LiteQueue(db).store
     waiting = {node.fullname: (node, pid) for node, pid in started}
     failed = 0
     deadline = time.monotonic() + timeout
-    try:
-        while waiting:
-            ready = {w.name for w in store.workers()
-                     if w.stopped_at is None and w.name in waiting and waiting[w.name][1] == w.pid}
-            for fullname, (node, pid) in list(waiting.items()):
-                if fullname in ready:
-                    click.echo(f"> {fullname}: OK (pid {pid}, log {node.logfile})")
-                elif not node.pidfile.is_locked():
-                    click.echo(f"> {fullname}: FAILED: it exited at start: {_last_line(node.logfile)}", err=True)
-                    node.pidfile.remove()
-                    failed += 1
-                elif time.monotonic() > deadline:
-                    click.echo(f"> {fullname}: NOT READY after {timeout:g}s (pid {pid}); see {node.logfile}",
-                               err=True)
-                    failed += 1
-                else:
-                    continue
-                del waiting[fullname]
-            if waiting:
-                time.sleep(0.05)
-    finally:
-        store.close()
+    while waiting:
+        ready = {w.name for w in store.workers()
+                 if w.stopped_at is None and w.name in waiting and waiting[w.name][1] == w.pid}
+        for fullname, (node, pid) in list(waiting.items()):
+            if fullname in ready:
+                click.echo(f"> {fullname}: OK (pid {pid}, log {node.logfile})")
+            elif not node.pidfile.is_locked():
+                click.echo(f"> {fullname}: FAILED: it exited at start: {_last_line(node.logfile)}", err=True)
+                node.pidfile.remove()
+                failed += 1
+            elif time.monotonic() > deadline:
+                click.echo(f"> {fullname}: NOT READY after {timeout:g}s (pid {pid}); see {node.logfile}",
+                           err=True)
+                failed += 1
+            else:
+                continue
+            del waiting[fullname]
+        if waiting:
+            time.sleep(0.05)
     return failed
 
 

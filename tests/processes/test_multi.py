@@ -89,3 +89,11 @@ def test_multi_start_refuses_a_running_name_and_cleans_up_a_stale_pidfile(multi,
     assert killed.returncode == 0, killed.stderr
     assert not stale.exists()
     assert "not running" in multi("stop", "w1").stdout
+
+
+def test_multi_start_reports_a_worker_that_exits_at_start(multi, tmp_path):
+    failed = multi("start", "w1", start_args=("-A", "no_such_module"))
+    assert failed.returncode == 1
+    assert "FAILED: it exited at start" in failed.stderr and "no_such_module" in failed.stderr
+    assert "Traceback" not in failed.stderr
+    assert not (tmp_path / "w1.pid").exists()
