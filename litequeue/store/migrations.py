@@ -8,7 +8,7 @@ import peewee as pw
 
 from .models import INDEXES
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def _v1(db: pw.Database, models) -> None:
@@ -17,7 +17,12 @@ def _v1(db: pw.Database, models) -> None:
         db.execute_sql(statement)
 
 
-MIGRATIONS: list[Callable] = [_v1]  # MIGRATIONS[n] upgrades version n to n + 1
+def _v2(db: pw.Database, models) -> None:
+    """Beat's tables: schedule entries and their fires."""
+    db.create_tables(models.beat, safe=True)
+
+
+MIGRATIONS: list[Callable] = [_v1, _v2]  # MIGRATIONS[n] upgrades version n to n + 1
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

@@ -76,7 +76,44 @@ def bind_models(db: pw.Database) -> SimpleNamespace:
         class Meta:
             table_name = TABLE_PREFIX + "meta"
 
-    return SimpleNamespace(Jobs=Jobs, Workers=Workers, Meta=Meta, all=[Jobs, Workers, Meta])
+    class Schedules(Base):
+        """One beat entry and its state (what fired last, what fires next)."""
+
+        name = pw.CharField(max_length=255, primary_key=True)
+        task = pw.CharField(max_length=255)
+        schedule = pw.TextField()  # JSON: {"every": s} / {"cron": {...}} / {"at": epoch}
+        message = pw.BlobField()  # args, kwargs and options, JSON-encoded above the store
+        misfire = pw.CharField(max_length=8)
+        misfire_grace = pw.DoubleField()
+        misfire_limit = pw.IntegerField()
+        timezone = pw.CharField(max_length=64)
+        origin = pw.CharField(max_length=8)  # "code" (beat_schedule) or "runtime" (CLI / API)
+        start_at = pw.DoubleField()  # no fire before this (epoch seconds)
+        next_fire = pw.DoubleField(null=True)  # NULL: nothing left to fire (a one-off that ran)
+        last_fire = pw.DoubleField(null=True)
+        runs = pw.IntegerField(default=0)
+        paused = pw.BooleanField(default=False)
+        created_at = pw.DoubleField()
+        updated_at = pw.DoubleField()
+
+        class Meta:
+            table_name = TABLE_PREFIX + "schedules"
+
+    class Fires(Base):
+        """One fire of an entry; unique per (entry, fire time), written with its job."""
+
+        id = pw.AutoField()
+        entry = pw.CharField(max_length=255)
+        fire_time = pw.DoubleField()  # the scheduled time (epoch seconds), not when it was sent
+        task_id = pw.CharField(max_length=255)
+        fired_at = pw.DoubleField()
+
+        class Meta:
+            table_name = TABLE_PREFIX + "fires"
+            indexes = ((("entry", "fire_time"), True),)
+
+    return SimpleNamespace(Jobs=Jobs, Workers=Workers, Meta=Meta, all=[Jobs, Workers, Meta],
+                           Schedules=Schedules, Fires=Fires, beat=[Schedules, Fires])
 
 
 # Partial indexes: the claim walks one of the first two in order and never sorts.

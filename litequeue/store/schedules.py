@@ -9,8 +9,10 @@ schedules, computing fire times and encoding arguments happen above the store.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, Any, ContextManager, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .records import NewJob
 
@@ -99,8 +101,8 @@ class ScheduleStore:
         db: pw.Database
         models: SimpleNamespace
 
-        def errors(self) -> ContextManager[None]: ...
-        def write(self) -> ContextManager[Any]: ...
+        def errors(self) -> AbstractContextManager[None]: ...
+        def write(self) -> AbstractContextManager[Any]: ...
         def sql(self, statement: str) -> str: ...
         def notify(self) -> None: ...
 
@@ -108,15 +110,15 @@ class ScheduleStore:
 
     def schedules(self) -> list[ScheduleRow]:
         """Every entry, by name."""
-        S = self.models.Schedules
+        sched = self.models.Schedules
         with self.errors():
-            return [ScheduleRow.from_row(r) for r in S.select().order_by(S.name).dicts()]
+            return [ScheduleRow.from_row(r) for r in sched.select().order_by(sched.name).dicts()]
 
     def schedule(self, name: str) -> ScheduleRow | None:
         """The entry called ``name``, or None."""
-        S = self.models.Schedules
+        sched = self.models.Schedules
         with self.errors():
-            row = S.select().where(S.name == name).dicts().first()
+            row = sched.select().where(sched.name == name).dicts().first()
         return ScheduleRow.from_row(row) if row else None
 
     def sync_schedules(self, rows: Sequence[ScheduleRow]) -> SyncReport:
@@ -160,7 +162,7 @@ class ScheduleStore:
 
     def set_paused(self, name: str, paused: bool, next_fire: float | None = None) -> bool:
         """Pause or resume an entry (resuming sets its next fire). False when there is no such entry."""
-        S = self.models.Schedules
+        sched = self.models.Schedules
         with self.errors(), self.write():
             old = self.schedule(name)
             if old is None:
@@ -168,7 +170,7 @@ class ScheduleStore:
             values: dict[str, Any] = {"paused": paused, "updated_at": _later(old.updated_at)}
             if not paused:
                 values["next_fire"] = next_fire
-            return bool(S.update(**values).where(S.name == name).execute())
+            return bool(sched.update(**values).where(sched.name == name).execute())
 
     def remove_schedule(self, name: str) -> bool:
         """Delete an entry and its fires. False when there is no such entry."""
@@ -211,18 +213,18 @@ class ScheduleStore:
 
     def fires(self, entry: str | None = None, limit: int = 1000) -> list[Fire]:
         """The recorded fires (of one entry, or all), oldest first."""
-        F = self.models.Fires
-        query = F.select(F.entry, F.fire_time, F.task_id, F.fired_at)
+        fires = self.models.Fires
+        query = fires.select(fires.entry, fires.fire_time, fires.task_id, fires.fired_at)
         if entry is not None:
-            query = query.where(F.entry == entry)
+            query = query.where(fires.entry == entry)
         with self.errors():
-            return [Fire(**r) for r in query.order_by(F.fire_time, F.id).limit(limit).dicts()]
+            return [Fire(**r) for r in query.order_by(fires.fire_time, fires.id).limit(limit).dicts()]
 
     def prune_fires(self, before: float) -> int:
         """Forget fires scheduled before ``before`` (each entry's next fire already guards them)."""
-        F = self.models.Fires
+        fires = self.models.Fires
         with self.errors():
-            return F.delete().where(F.fire_time < before).execute()
+            return fires.delete().where(fires.fire_time < before).execute()
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -239,17 +241,17 @@ class ScheduleStore:
         if not old.same_timetable(new):
             values.update(start_at=new.start_at, next_fire=new.next_fire)
             self._delete_fires(old.name)
-        S = self.models.Schedules
-        S.update(**values).where(S.name == old.name).execute()
+        sched = self.models.Schedules
+        sched.update(**values).where(sched.name == old.name).execute()
 
     def _delete_schedule(self, name: str) -> bool:
-        S = self.models.Schedules
+        sched = self.models.Schedules
         self._delete_fires(name)
-        return bool(S.delete().where(S.name == name).execute())
+        return bool(sched.delete().where(sched.name == name).execute())
 
     def _delete_fires(self, name: str) -> None:
-        F = self.models.Fires
-        F.delete().where(F.entry == name).execute()
+        fires = self.models.Fires
+        fires.delete().where(fires.entry == name).execute()
 
 
 def _later(updated_at: float) -> float:
