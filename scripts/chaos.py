@@ -270,7 +270,9 @@ def run_chaos(args: argparse.Namespace, workdir: Path) -> list[str]:
 def run_contention(args: argparse.Namespace, workdir: Path) -> list[str]:
     db, ledger = str(workdir / "contention.sqlite"), workdir / "ledger"
     ledger.mkdir()
-    env = environment(db, ledger)
+    # Real-world leases: the test app's 3 s lease is shorter than a write can wait for the lock
+    # while 8 producers commit with synchronous=FULL, and an expired lease means a second run.
+    env = {**environment(db, ledger), "LQ_LEASE": "30", "LQ_HEARTBEAT": "1"}
     create_schema(db, env)
     total = args.producers * args.jobs_each
     workers = [Worker(db, env, workdir / f"worker{i}.log", f"w{i}", args.concurrency) for i in range(2)]

@@ -66,6 +66,9 @@ def hold_write_lock(db: str, seconds: float) -> Iterator[subprocess.Popen]:
 
 
 def test_concurrent_producers_and_workers_run_every_job_exactly_once(app, db, ledger, worker_env, start_worker):
+    # Exactly once holds while no lease expires; the test app's 3 s lease is shorter than a write
+    # may wait for the lock on a loaded machine, so this test uses a real-world lease.
+    worker_env.update(LQ_LEASE="30", LQ_HEARTBEAT="1")
     _ = app.store  # create the schema before the crowd arrives
     workers = [start_worker("-c", "2", "-n", f"w{i}") for i in range(2)]
     producers = [subprocess.Popen([sys.executable, "-c", PRODUCE, f"p{k}", str(JOBS_EACH)], cwd=ROOT,
