@@ -16,6 +16,7 @@ import click
 from .. import monitoring, states
 from ..app import LiteQueue
 from ..result import AsyncResult
+from ..store import describe_url
 from ..store.sqlite import path_from_url
 from .common import app_option, friendly_errors, load_app
 
@@ -262,9 +263,10 @@ def prune(ctx: click.Context, db: str, older_than: str, state_names: str, vacuum
     click.echo(f"Pruned {deleted} job(s) ({', '.join(chosen)}) finished more than {older_than} ago.")
     if vacuum:
         path = path_from_url(db)
-        size = _file_size(path)
+        size = _file_size(path) if os.path.isfile(path) else None
         app.store.vacuum()
-        click.echo(f"Vacuumed {path}: {size:,} -> {_file_size(path):,} bytes.")
+        sizes = f": {size:,} -> {_file_size(path):,} bytes" if size is not None else ""
+        click.echo(f"Vacuumed {describe_url(db)}{sizes}.")
 
 
 BATCH = 500  # rows per short write transaction in purge and prune
