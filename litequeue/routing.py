@@ -267,9 +267,9 @@ class Routing:
 
     def check_worker_queues(self, queues: Iterable[str]) -> None:
         """Refuse ``-Q`` names that are not declared when missing queues are not created."""
-        declared = self.declared()
         if self.conf.task_queues is None or self.conf.task_create_missing_queues:
             return
+        declared = self.declared()
         missing = [q for q in queues if q not in declared]
         if missing:
             raise ConfigurationError(
