@@ -12,16 +12,26 @@ names, so a reused pid is never mistaken for a worker.
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import signal
 import time
 
 from ..errors import LiteQueueError
 
+try:
+    import fcntl
+except ImportError:  # Windows: no fork, no flock
+    fcntl = None  # type: ignore[assignment]
+
 
 class DetachError(LiteQueueError):
     """The worker could not be started in the background; see the message."""
+
+
+def _require_posix() -> None:
+    if fcntl is None or not hasattr(os, "fork"):
+        raise DetachError("Detached workers (litequeue multi) need a POSIX system (fork and flock); on Windows run "
+                          "litequeue worker under a service manager, or use app.worker() inside your program.")
 
 
 class Pidfile:
@@ -43,6 +53,7 @@ class Pidfile:
 
     def is_locked(self) -> bool:
         """True while the process that wrote it is alive (it holds the lock)."""
+        _require_posix()
         try:
             fd = os.open(self.path, os.O_RDONLY)
         except FileNotFoundError:
@@ -96,6 +107,7 @@ class Pidfile:
 def start_detached(argv: list[str], pidfile: Pidfile, output: str, env: dict[str, str] | None = None) -> int:
     """Run ``argv`` (argv[0] an absolute path) as a detached process holding ``pidfile``'s lock,
     with stdout and stderr appended to ``output``. Returns its pid once it has exec'd."""
+    _require_posix()
     report_r, report_w = os.pipe()  # close-on-exec: EOF tells the parent the exec succeeded
     first = os.fork()
     if first == 0:  # the first child: new session, then fork the worker and leave
