@@ -403,8 +403,8 @@ class Worker:
         if self.cold:
             log.warning("Cold shutdown: releasing running jobs.")
         elif self.stopping:
-            log.info("Warm shutdown: finishing %d running job(s); send the signal again to stop now.",
-                     len(self.pool.busy()) if self.pool else 0)
+            hint = "send the signal again to stop now" if _in_main_thread() else "stop(cold=True) stops now"
+            log.info("Warm shutdown: finishing %d running job(s); %s.", len(self.pool.busy()) if self.pool else 0, hint)
 
     def request_stop(self, cold: bool = False) -> None:
         """Ask the loop to stop (warm, or cold) from another thread; wakes it at once."""
@@ -426,3 +426,9 @@ class Worker:
             signal.set_wakeup_fd(-1)
         self._signal_w.close()
         self._signal_r.close()
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
