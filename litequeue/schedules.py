@@ -198,7 +198,8 @@ class Schedule:
         if old is not None and old.origin == "code":
             raise ConfigurationError(f"Schedule entry {name!r} is defined in code (beat_schedule); change it there.")
         if not self.app.store.put_schedule(row, replace_existing=replace):
-            raise ConfigurationError(f"Schedule entry {name!r} exists already; remove it first, or replace it.")
+            raise ConfigurationError(f"Schedule entry {name!r} exists already; remove it first, or "
+                                     "replace it (replace=True, --replace).")
         return self.get(name)
 
     def pause(self, name: str) -> Entry:

@@ -19,6 +19,7 @@ from .common import LEVELS, app_option, db_argument, friendly_errors, load_app, 
 @click.option("-l", "--loglevel", type=click.Choice(LEVELS, case_sensitive=False), default="warning", show_default=True)
 @click.option("-f", "--logfile", type=click.Path(dir_okay=False), help="Log to this file instead of stderr.")
 @click.option("--burst", is_flag=True, help="Run every job that is due, then exit 0.")
+@click.option("-B", "--beat", is_flag=True, help="Also run beat: send the schedule's due jobs (safe on many workers).")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Hard time limit per job (s).")
 @click.option("--soft-time-limit", type=click.FloatRange(min=0, min_open=True), help="Soft time limit per job (s).")
 @click.option("--max-tasks-per-child", type=click.IntRange(min=1), help="Replace a child after this many jobs.")
@@ -29,7 +30,7 @@ def worker(ctx: click.Context, db: str | None, app_path: str | None, concurrency
            queues: str | None, exclude_queues: str | None, queue_order: str, name: str | None,
            loglevel: str, logfile: str | None, burst: bool, time_limit: float | None,
            soft_time_limit: float | None, max_tasks_per_child: int | None,
-           max_memory_per_child: int | None) -> None:
+           max_memory_per_child: int | None, beat: bool) -> None:
     """Run a worker: claim due jobs from DB and run them in a pool of processes."""
     setup_logging(loglevel, logfile)
     app = load_app(ctx, db, app_path)
@@ -37,7 +38,7 @@ def worker(ctx: click.Context, db: str | None, app_path: str | None, concurrency
         concurrency=concurrency, queues=split_list(queues), exclude=split_list(exclude_queues) or (),
         name=name, burst=burst, time_limit=time_limit, soft_time_limit=soft_time_limit,
         max_tasks_per_child=max_tasks_per_child or app.conf.worker_max_tasks_per_child,
-        max_memory_per_child=max_memory_per_child, queue_order=queue_order,
+        max_memory_per_child=max_memory_per_child, queue_order=queue_order, beat=beat,
     )
     ctx.exit(Worker(app, options).run())
 

@@ -27,6 +27,7 @@ from .registry import TaskResolver
 
 if TYPE_CHECKING:
     from ..app import LiteQueue
+    from ..beat import Beat
 
 log = logging.getLogger("litequeue.worker")
 STORE_BACKOFF_MAX = 10.0  # seconds between reconnection attempts, at most
@@ -48,6 +49,7 @@ class WorkerOptions:
     max_memory_per_child: int | None = None  # KiB
     queue_order: str = "strict"  # or "round-robin"
     start_method: str = "fork"
+    beat: bool = False  # -B: also send due schedule entries, from this main loop (no thread)
 
 
 def select_queues(app: LiteQueue, queues: tuple[str, ...] | None, exclude: tuple[str, ...]) -> list[str] | None:
@@ -92,6 +94,8 @@ class Worker:
         self._next_eta: float | None = 0.0
         self._next_beat = 0.0
         self._next_prune = 0.0
+        self.scheduler: Beat | None = None  # -B
+        self._next_tick = 0.0
         self._wake = None
         self._signal_r: socket.socket | None = None
         self.pool: Pool | None = None
@@ -118,6 +122,7 @@ class Worker:
         store.relax_durability()
         signals.worker_init.send(sender=self)
         self._install_signals()
+        self._start_beat()
         ctx = ChildContext(self.resolver, self.name, serialization.accepted_types(self.app.conf.accept_content),
                            serialization.content_type_for(self.app.conf.result_serializer))
         self.pool = Pool(self.concurrency, ctx, self.options.max_tasks_per_child,
@@ -133,6 +138,17 @@ class Worker:
             time.time(), time.time(), 0))
         self._banner()
         signals.worker_ready.send(sender=self)
+
+    def _start_beat(self) -> None:
+        """With -B, beat runs inside this main loop rather than in a thread: no thread is
+        running when the pool forks (or re-forks a replacement child), and the schedule's
+        store writes go through this process's connection like every other write."""
+        if self.options.beat:
+            from ..beat import Beat
+
+            self.scheduler = Beat(self.app)
+            self.scheduler.start()
+            self._next_tick = time.time() + self.scheduler.tick()
 
     def _finished(self) -> bool:
         busy = bool(self.pool and self.pool.busy())
@@ -193,6 +209,8 @@ class Worker:
         now = time.time()
         if self._next_eta is not None:
             timeout = min(timeout, max(self._next_eta - now, 0.0))
+        if self.scheduler is not None:
+            timeout = min(timeout, max(self._next_tick - now, 0.0))
         deadline = self.pool.next_deadline()
         if deadline is not None:
             timeout = min(timeout, deadline)
@@ -258,6 +276,9 @@ class Worker:
         if now >= self._next_beat:
             self._next_beat = now + self.app.conf.worker_heartbeat_interval
             self._store_call(self._heartbeat)
+        if self.scheduler is not None and time.time() >= self._next_tick:
+            delay = self._store_call(self.scheduler.tick, default=self.app.conf.worker_poll_interval)
+            self._next_tick = time.time() + delay
         if now >= self._next_prune:
             self._next_prune = now + PRUNE_EVERY
             expires = self.app.conf.result_expires
