@@ -1,6 +1,7 @@
 """litequeue: a background job queue whose broker, result store and schedule are one SQLite file."""
 
 from .app import LiteQueue
+from .crontab import crontab
 from .errors import (
     LiteQueueError,
     MaxRetriesExceededError,
@@ -20,5 +21,5 @@ __version__ = "0.1.0"
 __all__ = [
     "LiteQueue", "Task", "AsyncResult", "Queue", "LiteQueueError", "Retry", "Reject",
     "MaxRetriesExceededError", "SoftTimeLimitExceeded", "TimeLimitExceeded", "TaskRevokedError",
-    "WorkerLostError", "__version__",
+    "WorkerLostError", "crontab", "__version__",
 ]
