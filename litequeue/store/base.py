@@ -31,13 +31,17 @@ _INSERT = (
     "eta, wait_until, expires, created_at, attempts, max_retries, acks_late, ignore_result, durable, "
     "options) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)"
 )
+# Completion is fenced on (job, attempt, owner). A job put back after its lease expired but not
+# claimed again (same attempt number, no owner) still takes its late outcome: no other attempt
+# owns it, and running it again would only repeat work that is done.
+_FENCE = "((lease_owner = ? AND state = 'STARTED') OR (lease_owner IS NULL AND state = 'QUEUED'))"
 _FINISH = (
     "UPDATE lq_jobs SET state = ?, result = ?, result_type = ?, exc_type = ?, exc_message = ?, "
     "traceback = ?, custom_state = NULL, meta = NULL, history = COALESCE(?, history), eta = COALESCE(?, eta), wait_until = ?, "
     "done_at = ?, lease_owner = NULL, lease_until = NULL "
-    "WHERE id = ? AND attempts = ? AND lease_owner = ? AND state = 'STARTED'"
+    "WHERE id = ? AND attempts = ? AND " + _FENCE
 )
-_DELETE_FENCED = "DELETE FROM lq_jobs WHERE id = ? AND attempts = ? AND lease_owner = ? AND state = 'STARTED'"
+_DELETE_FENCED = "DELETE FROM lq_jobs WHERE id = ? AND attempts = ? AND " + _FENCE
 _LOST = "litequeue.errors.WorkerLostError"
 # A lost job runs again unless it acknowledged early (acks_late off) or used up its retries.
 _LOST_FAILS = "(acks_late = ? OR (max_retries IS NOT NULL AND attempts > max_retries))"
@@ -123,12 +127,11 @@ class Store(ScheduleStore):
         now = time.time()
         rows = [_insert_row(job, now) for job in jobs]
         durable = any(job.durable for job in jobs)
-        with self.errors(), contextlib.nullcontext() if durable else self.unsynced():
-            if len(rows) == 1:  # one statement commits atomically by itself
+        with self.errors(), contextlib.nullcontext() if durable else self.unsynced(), self.write():
+            if len(rows) == 1:
                 self.db.execute_sql(self.sql(_INSERT), rows[0])
             else:
-                with self.write():
-                    self.db.cursor().executemany(self.sql(_INSERT), rows)
+                self.db.cursor().executemany(self.sql(_INSERT), rows)
         self.db.after_commit(self.notify)  # inside app.transaction(): once it commits
 
     # -- workers -------------------------------------------------------------------------------
@@ -250,7 +253,7 @@ class Store(ScheduleStore):
     def promote_due(self) -> int:
         """Make jobs whose eta has come claimable. Idempotent; any worker may call it."""
         sql = "UPDATE lq_jobs SET wait_until = NULL WHERE wait_until IS NOT NULL AND wait_until <= ?"
-        with self.errors():
+        with self.errors(), self.write():
             return self.db.execute_sql(self.sql(sql), (time.time(),)).rowcount
 
     def next_eta(self) -> float | None:
@@ -302,7 +305,7 @@ class Store(ScheduleStore):
         """Delete a finished job's row and result. A job still waiting or running is kept."""
         marks = ", ".join("?" * len(states.READY_STATES))
         sql = f"DELETE FROM lq_jobs WHERE task_id = ? AND state IN ({marks})"
-        with self.errors():
+        with self.errors(), self.write():
             return bool(self.db.execute_sql(self.sql(sql), (task_id, *sorted(states.READY_STATES))).rowcount)
 
     def revoke(self, task_ids: Sequence[str], terminate: bool = False) -> int:
@@ -328,7 +331,7 @@ class Store(ScheduleStore):
     def set_state(self, task_id: str, state: str, meta: bytes | None, content_type: str) -> None:
         """Store a running job's custom state and metadata (``update_state``)."""
         sql = "UPDATE lq_jobs SET custom_state = ?, meta = ?, result_type = ? WHERE task_id = ? AND state = 'STARTED'"
-        with self.errors():
+        with self.errors(), self.write():
             self.db.execute_sql(self.sql(sql), (state, meta, content_type, task_id))
 
     def requeue(self, task_ids: Sequence[str]) -> int:
@@ -432,7 +435,7 @@ class Store(ScheduleStore):
         """Record a worker as running (replacing an earlier record of the same name)."""
         workers = self.models.Workers
         others = [f for f in workers._meta.sorted_fields if f is not workers.name]
-        with self.errors():
+        with self.errors(), self.write():
             workers.insert(**info.__dict__).on_conflict(conflict_target=[workers.name], preserve=others).execute()
 
     def heartbeat(self, name: str, processed: int, stopped: bool = False) -> None:
@@ -440,7 +443,7 @@ class Store(ScheduleStore):
         values: dict = {"heartbeat_at": now, "processed": processed}
         if stopped:
             values["stopped_at"] = now
-        with self.errors():
+        with self.errors(), self.write():
             W = self.models.Workers
             W.update(**values).where(W.name == name).execute()
 

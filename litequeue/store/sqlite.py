@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import sqlite3
+import time
 from typing import Any, Iterator
 
 import peewee as pw
@@ -41,6 +43,33 @@ def path_from_url(url: str) -> str:
     return url
 
 
+_ATTEMPT_WAIT = 0.01  # seconds SQLite's own busy handler waits per attempt at the write lock
+
+
+class FairLockDatabase(pw.SqliteDatabase):
+    """Takes the write lock (BEGIN IMMEDIATE) by retrying at short, jittered intervals until
+    ``lock_wait`` seconds have passed.
+
+    SQLite's own busy handler sleeps longer the longer it has waited (up to 100 ms a try), so
+    under many writers the oldest waiter keeps losing to fresh ones and can starve for seconds:
+    long enough for a worker's heartbeat to miss its lease. Every write goes through ``begin``.
+    """
+
+    def __init__(self, *args: Any, lock_wait: float, **kwargs: Any) -> None:
+        self.lock_wait = lock_wait
+        super().__init__(*args, **kwargs)
+
+    def begin(self, lock_type: str | None = None) -> None:
+        deadline = time.monotonic() + self.lock_wait
+        while True:
+            try:
+                return super().begin(lock_type)
+            except pw.OperationalError as exc:
+                if "locked" not in str(exc).lower() or time.monotonic() >= deadline:
+                    raise
+            time.sleep(random.uniform(0.0002, 0.002))
+
+
 class SqliteStore(Store):
     """The store over one SQLite file in WAL mode."""
 
@@ -49,12 +78,13 @@ class SqliteStore(Store):
         self.path = os.path.abspath(path)
         self.busy_timeout = busy_timeout
         _check_file(self.path, share_database)
-        db = pw.SqliteDatabase(
+        db = FairLockDatabase(
             self.path,
-            timeout=busy_timeout,
+            lock_wait=busy_timeout,
+            timeout=_ATTEMPT_WAIT,
             lock_type="IMMEDIATE",
             pragmas={"journal_mode": "wal", "synchronous": synchronous,
-                     "busy_timeout": int(busy_timeout * 1000), "foreign_keys": 0},
+                     "busy_timeout": int(_ATTEMPT_WAIT * 1000), "foreign_keys": 0},
         )
         super().__init__(db, "sqlite:///" + self.path)
         self.wakeup = Wakeup(self.path)
