@@ -212,7 +212,10 @@ class Schedule:
         """Fire the entry again from now on (fires missed while paused are not caught up)."""
         row = self._row(name)
         timetable = Timetable(row.schedule, row.timezone, row.start_at)
-        if not self.app.store.set_paused(name, False, timetable.first(max(row.start_at, time.time()))):
+        next_fire = timetable.first(max(row.start_at, time.time()))
+        if next_fire is not None and row.last_fire is not None and next_fire <= row.last_fire:
+            next_fire = timetable.after(row.last_fire)  # this clock is behind the beat that fired last
+        if not self.app.store.set_paused(name, False, next_fire):
             raise _missing(name)
         return self.get(name)
 
