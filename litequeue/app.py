@@ -125,7 +125,8 @@ class LiteQueue:
         if self.conf.task_always_eager:
             from .testing import run_eagerly
 
-            run_eagerly(self, jobs[0].task_id)
+            for job in jobs:  # every copy of a job routed to several queues
+                run_eagerly(self, job.task_id)
         return AsyncResult(jobs[0].task_id, app=self)
 
     def AsyncResult(self, task_id: str) -> AsyncResult:  # noqa: N802 - Celery's name

@@ -69,7 +69,7 @@ class Settings:
     task_create_missing_queues: bool = True
     # calling
     task_always_eager: bool = False
-    task_eager_propagates: bool = True
+    task_eager_propagates: bool = False
     task_publish_retry: bool = True
     task_publish_retry_policy: dict = field(default_factory=lambda: dict(DEFAULT_PUBLISH_RETRY_POLICY))
     # running

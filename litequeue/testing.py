@@ -5,8 +5,8 @@ recording outcomes in the store exactly as a worker would:
 
 - ``app.conf.task_always_eager = True`` (Celery's setting): every ``delay()`` / ``apply_async()``
   runs the job at once, inline. Its result is stored, so ``AsyncResult.get()`` works as usual. A
-  job that fails is recorded as FAILURE; with ``task_eager_propagates`` (the default here) the
-  exception is raised at the call, otherwise from ``get()``. Retries run again at once.
+  job that fails is recorded as FAILURE; with ``task_eager_propagates`` (off by default, as in
+  Celery) the exception is raised at the call, otherwise from ``get()``. Retries run again at once.
 - ``drain(app)``: send jobs normally, then run every job that is due, in this process.
 """
 
@@ -103,7 +103,7 @@ class _Runner:
         self.lease = app.conf.worker_lease_seconds
         conf = app.conf
         self.ctx = ChildContext(TaskResolver(app), self.name, serialization.accepted_types(conf.accept_content),
-                                serialization.content_type_for(conf.result_serializer))
+                                serialization.content_type_for(conf.result_serializer), eager=True)
 
     def run(self, job: Job) -> Outcome:
         if job.expires is not None and job.expires <= time.time():

@@ -14,7 +14,7 @@ def eager(app):
     app.conf.task_always_eager = True
     yield app
     app.conf.task_always_eager = False
-    app.conf.task_eager_propagates = True
+    app.conf.task_eager_propagates = False  # the default
 
 
 def test_eager_call_runs_inline_and_stores_the_result(eager):
@@ -91,3 +91,26 @@ def test_drain_of_one_queue_leaves_the_others(app, ledger):
     assert drain(app, queues=["mine"]) == 1
     assert ledger_counts(ledger) == {"mine": 1}
     assert other.state == states.QUEUED
+
+
+def test_eager_run_marks_the_request_as_eager(app):
+    from tests.support.tasks import whoami_eager
+
+    app.conf.task_always_eager = True
+    try:
+        assert whoami_eager.delay().get(timeout=5) is True
+    finally:
+        app.conf.task_always_eager = False
+
+
+def test_eager_failure_is_raised_by_get_not_at_the_call_by_default(app):
+    from tests.support.tasks import fail
+
+    app.conf.task_always_eager = True
+    try:
+        result = fail.delay("eager boom")  # task_eager_propagates is off by default, as in Celery
+        assert result.state == "FAILURE"
+        with pytest.raises(ValueError, match="eager boom"):
+            result.get(timeout=5)
+    finally:
+        app.conf.task_always_eager = False

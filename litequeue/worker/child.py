@@ -51,6 +51,7 @@ class ChildContext:
     hostname: str
     accept: frozenset[str]
     result_content_type: str
+    eager: bool = False  # running inline for task_always_eager / testing.drain
 
 
 _running = threading.Event()  # set while a task's code runs: only then may SIGUSR1 interrupt it
@@ -82,11 +83,11 @@ def execute(job: Job, ctx: ChildContext) -> Reply:
     try:
         task = ctx.resolver.resolve(job.task)
         args, kwargs = _decode_arguments(job, ctx.accept)
-        request = _request(job, args, kwargs, ctx.hostname)
+        request = _request(job, args, kwargs, ctx)
         value = _run(task, request, args, kwargs)
         return _success(job, task, value, ctx, started)
     except BaseException as exc:  # noqa: BLE001 - a task may raise anything, even SystemExit
-        return _failure(job, task, exc, started, request or _request(job, (), {}, ctx.hostname))
+        return _failure(job, task, exc, started, request or _request(job, (), {}, ctx))
 
 
 def _decode_arguments(job: Job, accept: frozenset[str]) -> tuple[tuple, dict]:
@@ -94,10 +95,11 @@ def _decode_arguments(job: Job, accept: frozenset[str]) -> tuple[tuple, dict]:
     return tuple(args), dict(kwargs)
 
 
-def _request(job: Job, args: tuple, kwargs: dict, hostname: str) -> Request:
+def _request(job: Job, args: tuple, kwargs: dict, ctx: ChildContext) -> Request:
     return Request(
         id=job.task_id, task=job.task, args=args, kwargs=kwargs, retries=max(job.attempts - 1, 0),
-        max_retries=job.max_retries, eta=job.eta, expires=job.expires, hostname=hostname, called_directly=False,
+        max_retries=job.max_retries, eta=job.eta, expires=job.expires, hostname=ctx.hostname,
+        called_directly=False, is_eager=ctx.eager,
         delivery_info={"queue": job.queue, "routing_key": job.routing_key, "priority": job.priority},
     )
 

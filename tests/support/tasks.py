@@ -345,3 +345,8 @@ def order_total(order_id):
     if found is None:
         raise LookupError(f"order {order_id} is not there (not committed yet?)")
     return found[0]
+
+
+@app.task(bind=True)
+def whoami_eager(self):
+    return self.request.is_eager
