@@ -36,6 +36,8 @@ def test_eager_runs_at_once_whatever_the_countdown(eager, ledger):
 def test_eager_failure_is_raised_at_the_call_and_recorded(eager):
     from tests.support.tasks import fail
 
+    eager.conf.task_eager_propagates = True
+
     with pytest.raises(ValueError, match="eager boom"):
         fail.apply_async(("eager boom",), task_id="failing")
     stored = AsyncResult("failing", app=eager)
