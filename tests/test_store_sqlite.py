@@ -292,3 +292,19 @@ def test_enqueue_then_claim_returns_the_job_as_sent(queue_app):
     assert (job.task_id, job.task, job.queue, job.priority, job.state) == (r.id, "t.add", "q1", 4, states.STARTED)
     assert job.lease_owner == "me" and job.attempts == 1
     assert queue_app.store.claim("other", ["q1"], (), 5, 30) == []  # a claimed job is invisible
+
+
+def test_claims_within_a_priority_follow_when_jobs_became_due_then_enqueue_order(tmp_path):
+    import datetime as dt
+
+    app = fresh_app(tmp_path / "order.sqlite")
+    add = app.tasks[next(iter(app.tasks))]
+    now = time.time()
+    later = add.apply_async((1, 1), eta=dt.datetime.fromtimestamp(now + 0.3), task_id="due-later")
+    plain = add.apply_async((2, 2), task_id="sent-plain")
+    overdue = add.apply_async((3, 3), eta=dt.datetime.fromtimestamp(now - 60), task_id="overdue-eta")
+    while time.time() < now + 0.35:  # let the eta pass; no worker is involved
+        time.sleep(0.05)
+    app.store.promote_due()
+    claimed = app.store.claim("tester", None, (), 10, 30)
+    assert [j.task_id for j in claimed] == [overdue.id, plain.id, later.id]

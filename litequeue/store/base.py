@@ -24,12 +24,12 @@ JOB_COLUMNS = (
     "id, task_id, task, queue, routing_key, priority, state, body, content_type, eta, expires, "
     "created_at, started_at, done_at, attempts, max_retries, acks_late, ignore_result, durable, "
     "worker, lease_owner, lease_until, result, result_type, exc_type, exc_message, traceback, "
-    "custom_state, meta, history, options"
+    "custom_state, meta, history, options, due_at"
 )
 _INSERT = (
     "INSERT INTO lq_jobs (task_id, task, queue, routing_key, priority, state, body, content_type, "
-    "eta, wait_until, expires, created_at, attempts, max_retries, acks_late, ignore_result, durable, "
-    "options) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)"
+    "eta, wait_until, due_at, expires, created_at, attempts, max_retries, acks_late, ignore_result, "
+    "durable, options) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)"
 )
 # Completion is fenced on (job, attempt, owner). A job put back after its lease expired but not
 # claimed again (same attempt number, no owner) still takes its late outcome: no other attempt
@@ -38,6 +38,7 @@ _FENCE = "((lease_owner = ? AND state = 'STARTED') OR (lease_owner IS NULL AND s
 _FINISH = (
     "UPDATE lq_jobs SET state = ?, result = ?, result_type = ?, exc_type = ?, exc_message = ?, "
     "traceback = ?, custom_state = NULL, meta = NULL, history = COALESCE(?, history), eta = COALESCE(?, eta), wait_until = ?, "
+    "due_at = COALESCE(?, due_at), "
     "done_at = ?, lease_owner = NULL, lease_until = NULL "
     "WHERE id = ? AND attempts = ? AND " + _FENCE
 )
@@ -143,7 +144,8 @@ class Store(ScheduleStore):
         ``queues`` in strict order (all of the first before any of the second), or ``None`` for
         every queue but ``exclude``. With ``per_queue``, a first pass takes at most that many from
         each queue (a fair share) and a second fills what is left in order. Within a queue: higher
-        priority first, then enqueue order. Returned grouped by queue, in ``queues`` order.
+        priority first, then the time it became due (its eta, or when it was sent), then enqueue
+        order. Returned grouped by queue, in ``queues`` order.
         The attempt is counted here, so a job that kills its worker cannot loop forever.
         """
         if limit <= 0:
@@ -153,7 +155,7 @@ class Store(ScheduleStore):
             "UPDATE lq_jobs SET state = 'STARTED', attempts = attempts + 1, lease_owner = ?, "
             "lease_until = ?, worker = ?, started_at = ? WHERE id IN (SELECT id FROM lq_jobs"
         )
-        tail = f" ORDER BY priority DESC, id LIMIT ?{self.lock_clause}) RETURNING {JOB_COLUMNS}"
+        tail = f" ORDER BY priority DESC, due_at, id LIMIT ?{self.lock_clause}) RETURNING {JOB_COLUMNS}"
         lease = (owner, now + lease_seconds, owner, now)
         claimed: list[Job] = []
         with self.errors(), self.write():
@@ -170,13 +172,13 @@ class Store(ScheduleStore):
                         if take > 0:
                             claimed += self._claim_rows(sql, (*lease, queue, take))
                 claimed.sort(key=lambda j: list(queues).index(j.queue))  # stable: keeps order within a queue
-        return sorted(claimed, key=lambda j: (-j.priority, j.id)) if queues is None else claimed
+        return sorted(claimed, key=_claim_order) if queues is None else claimed
 
     def _claim_rows(self, sql: str, params: tuple) -> list[Job]:
         cursor = self.db.execute_sql(self.sql(sql), params)
         names = [d[0] for d in cursor.description]
         rows = [Job.from_row(dict(zip(names, row))) for row in cursor.fetchall()]
-        return sorted(rows, key=lambda j: (-j.priority, j.id))
+        return sorted(rows, key=_claim_order)
 
     def finish(self, owner: str, outcomes: Sequence[Outcome]) -> list[Outcome]:
         """Record outcomes in one transaction, each fenced on (job id, attempt, owner): a worker
@@ -342,11 +344,11 @@ class Store(ScheduleStore):
         marks = ", ".join("?" * len(task_ids))
         sql = (
             "UPDATE lq_jobs SET state = 'QUEUED', attempts = 0, wait_until = NULL, done_at = NULL, "
-            "result = NULL, revoke_requested = ? "
+            "result = NULL, revoke_requested = ?, due_at = ? "
             f"WHERE task_id IN ({marks}) AND state IN ('FAILURE', 'REVOKED', 'SUCCESS')"
         )
         with self.errors(), self.write():
-            n = self.db.execute_sql(self.sql(sql), (False, *task_ids)).rowcount
+            n = self.db.execute_sql(self.sql(sql), (False, time.time(), *task_ids)).rowcount
         self.db.after_commit(self.notify)
         return n
 
@@ -456,7 +458,8 @@ def _insert_row(job: NewJob, now: float) -> tuple:
     waiting = job.eta if job.eta is not None and job.eta > now else None
     return (
         job.task_id, job.task, job.queue, job.routing_key, job.priority, states.QUEUED, job.body,
-        job.content_type, job.eta, waiting, job.expires, now, job.max_retries, job.acks_late,
+        job.content_type, job.eta, waiting, job.eta if job.eta is not None else now, job.expires, now,
+        job.max_retries, job.acks_late,
         job.ignore_result, job.durable, json.dumps(job.options) if job.options else None,
     )
 
@@ -467,6 +470,10 @@ def _finish_row(o: Outcome, owner: str, now: float) -> tuple:
     history = json.dumps(o.history) if o.history is not None else None
     return (
         o.state, o.result, o.result_type, o.exc_type, o.exc_message, o.traceback, history,
-        o.retry_at if o.state == states.RETRY else None, o.retry_at if waits else None, done,
-        o.job_id, o.attempt, owner,
+        o.retry_at if o.state == states.RETRY else None, o.retry_at if waits else None,
+        o.retry_at if o.state == states.RETRY else None, done, o.job_id, o.attempt, owner,
     )
+
+
+def _claim_order(job: Job) -> tuple:
+    return (-job.priority, job.due_at or 0.0, job.id)

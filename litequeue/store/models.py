@@ -29,6 +29,7 @@ def bind_models(db: pw.Database) -> SimpleNamespace:
         content_type = pw.CharField(max_length=64)
         eta = pw.DoubleField(null=True)  # when the job asked to run (epoch seconds)
         wait_until = pw.DoubleField(null=True)  # not claimable before this; NULL once due
+        due_at = pw.DoubleField()  # when it became due (its eta, or when sent): the claim's order
         expires = pw.DoubleField(null=True)
         created_at = pw.DoubleField()
         started_at = pw.DoubleField(null=True)
@@ -120,8 +121,8 @@ def bind_models(db: pw.Database) -> SimpleNamespace:
 # The predicate is repeated verbatim in the claim statements so the planner can use them.
 CLAIMABLE = "state IN ('QUEUED', 'RETRY') AND wait_until IS NULL"
 INDEXES = [
-    f"CREATE INDEX IF NOT EXISTS lq_jobs_claim_queue ON lq_jobs (queue, priority DESC, id) WHERE {CLAIMABLE}",
-    f"CREATE INDEX IF NOT EXISTS lq_jobs_claim_any ON lq_jobs (priority DESC, id) WHERE {CLAIMABLE}",
+    f"CREATE INDEX IF NOT EXISTS lq_jobs_claim_queue ON lq_jobs (queue, priority DESC, due_at, id) WHERE {CLAIMABLE}",
+    f"CREATE INDEX IF NOT EXISTS lq_jobs_claim_any ON lq_jobs (priority DESC, due_at, id) WHERE {CLAIMABLE}",
     "CREATE INDEX IF NOT EXISTS lq_jobs_waiting ON lq_jobs (wait_until) WHERE wait_until IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS lq_jobs_leases ON lq_jobs (lease_until) WHERE state = 'STARTED'",
     "CREATE INDEX IF NOT EXISTS lq_jobs_done ON lq_jobs (done_at) WHERE done_at IS NOT NULL",

@@ -64,6 +64,7 @@ class Job:
     meta: bytes | None = None
     history: list = field(default_factory=list)
     options: dict = field(default_factory=dict)
+    due_at: float | None = None  # when it became due: its eta, or when it was sent
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Job:
