@@ -17,7 +17,7 @@ import peewee as pw
 
 from .. import states
 from .models import CLAIMABLE, bind_models
-from .records import Job, NewJob, Outcome, QueueStats, WorkerInfo
+from .records import Job, NewJob, Outcome, QueueStats, WorkerInfo, with_attempt
 from .schedules import ScheduleStore
 
 JOB_COLUMNS = (
@@ -217,7 +217,7 @@ class Store(ScheduleStore):
             f"done_at = CASE WHEN {fails} THEN ? ELSE NULL END, exc_type = ?, "
             "exc_message = 'the worker ' || lease_owner || ' stopped heartbeating (lease expired)', "
             "lease_owner = NULL, lease_until = NULL WHERE state = 'STARTED' AND lease_until < ? "
-            "RETURNING task_id, task, state, id, durable"
+            "RETURNING task_id, task, state, id, durable, attempts, worker, exc_message, history"
         )
         with self.errors(), self.write():
             rows = self.db.execute_sql(self.sql(sql), (False, False, now, _LOST, now)).fetchall()
@@ -225,6 +225,12 @@ class Store(ScheduleStore):
             if over:
                 marks = ", ".join("?" * len(over))
                 self.db.execute_sql(self.sql(f"DELETE FROM lq_jobs WHERE id IN ({marks})"), over)
+            histories = [
+                (json.dumps(with_attempt(json.loads(r[8] or "[]"), r[5], r[6], _LOST, r[7], None)), r[3])
+                for r in rows if r[3] not in over
+            ]
+            if histories:
+                self.db.cursor().executemany(self.sql("UPDATE lq_jobs SET history = ? WHERE id = ?"), histories)
         return [tuple(r[:3]) for r in rows]
 
     def release(self, owner: str, job_ids: Sequence[int]) -> int:

@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from .. import states
+
+HISTORY_LIMIT = 10  # failed attempts kept per job
+TRACEBACK_LIMIT = 8000  # characters of each traceback kept in the history
+
+
+def with_attempt(history: list, attempt: int, worker: str | None, exc_type: str | None,
+                 message: str | None, trace: str | None) -> list:
+    """``history`` plus an entry for one failed attempt, keeping the last HISTORY_LIMIT."""
+    entry = {
+        "attempt": attempt, "time": time.time(), "worker": worker, "exc_type": exc_type,
+        "message": message, "traceback": trace[-TRACEBACK_LIMIT:] if trace else None,
+    }
+    return (list(history) + [entry])[-HISTORY_LIMIT:]
 
 
 @dataclass(frozen=True)

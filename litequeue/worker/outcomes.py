@@ -8,11 +8,9 @@ from .. import states
 from ..errors import TimeLimitExceeded, WorkerLostError
 from ..retries import RetryPolicy
 from ..store import Job, Outcome
+from ..store.records import with_attempt
 from .child import Reply
 from .pool import Death
-
-HISTORY_LIMIT = 10  # failed attempts kept per job
-TRACEBACK_LIMIT = 8000  # characters of each traceback kept in the history
 
 
 def from_reply(job: Job, reply: Reply, worker: str) -> Outcome:
@@ -53,12 +51,7 @@ def _ended(job: Job, state: str, error: type | None, message: str, worker: str) 
 
 
 def _with_attempt(job: Job, worker: str, exc_type: str | None, message: str | None, trace: str | None) -> list:
-    entry = {
-        "attempt": job.attempts, "time": time.time(), "worker": worker,
-        "exc_type": exc_type, "message": message,
-        "traceback": trace[-TRACEBACK_LIMIT:] if trace else None,
-    }
-    return (list(job.history) + [entry])[-HISTORY_LIMIT:]
+    return with_attempt(job.history, job.attempts, worker, exc_type, message, trace)
 
 
 def _name(cls: type) -> str:

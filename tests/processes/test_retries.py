@@ -321,3 +321,26 @@ def test_retry_refuses_unknown_ids_and_missing_arguments(app, worker_env):
     assert "no-such-id" in unknown.stderr and "Traceback" not in unknown.stderr
     nothing = cli(worker_env, "retry", app.url)
     assert nothing.returncode == 2 and "--all" in nothing.stderr
+
+
+def test_a_job_whose_worker_was_killed_gets_a_history_entry_for_the_lost_attempt(app, start_worker, ledger):
+    import os
+    import signal
+    import time as _time
+
+    from tests.support.tasks import slow_record
+
+    result = slow_record.delay("lost-history", 30)
+    first = start_worker("-c", "1")
+    deadline = _time.monotonic() + 30
+    while not (ledger / "lost-history-start.0").exists() and _time.monotonic() < deadline:
+        _time.sleep(0.05)
+    os.killpg(first.pid, signal.SIGKILL)  # main process and child: nobody heartbeats any more
+    first.wait(10)
+    app.store.db.execute_sql("UPDATE lq_jobs SET lease_until = 0 WHERE task_id = ?", (result.id,))
+    app.store.rescue_expired()
+    entries = result.history
+    assert len(entries) == 1
+    assert entries[0]["exc_type"] == "litequeue.errors.WorkerLostError"
+    assert entries[0]["attempt"] == 1 and entries[0]["worker"].startswith("worker-")
+    assert result.state == "QUEUED"
