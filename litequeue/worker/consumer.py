@@ -137,6 +137,7 @@ class Worker:
             self.name, self.hostname, os.getpid(), self.concurrency, ",".join(self.queues or ["*"]),
             time.time(), time.time(), 0))
         self._banner()
+        self._warn_about_short_lease()
         signals.worker_ready.send(sender=self)
 
     def _start_beat(self) -> None:
@@ -379,6 +380,15 @@ class Worker:
         else:
             log.error("Task %s[%s] raised unexpected: %s: %s\n%s", job.task, job.task_id, reply.exc_type,
                       reply.exc_message, reply.traceback or "")
+
+    def _warn_about_short_lease(self) -> None:
+        conf = self.app.conf
+        margin = conf.worker_heartbeat_interval + conf.sqlite_busy_timeout
+        if self.lease <= margin:
+            log.warning(
+                "worker_lease_seconds (%g) is not above worker_heartbeat_interval + sqlite_busy_timeout "
+                "(%g): when writers keep the database busy, this worker's leases may expire while it "
+                "lives and its jobs run twice. Raise worker_lease_seconds.", self.lease, margin)
 
     def _banner(self) -> None:
         from ..store import describe_url
