@@ -38,7 +38,7 @@ _FENCE = "((lease_owner = ? AND state = 'STARTED') OR (lease_owner IS NULL AND s
 _FINISH = (
     "UPDATE lq_jobs SET state = ?, result = ?, result_type = ?, exc_type = ?, exc_message = ?, "
     "traceback = ?, custom_state = NULL, meta = NULL, history = COALESCE(?, history), eta = COALESCE(?, eta), wait_until = ?, "
-    "due_at = COALESCE(?, due_at), "
+    "due_at = COALESCE(?, due_at), started_at = COALESCE(?, started_at), "
     "done_at = ?, lease_owner = NULL, lease_until = NULL "
     "WHERE id = ? AND attempts = ? AND " + _FENCE
 )
@@ -477,7 +477,7 @@ def _finish_row(o: Outcome, owner: str, now: float) -> tuple:
     return (
         o.state, o.result, o.result_type, o.exc_type, o.exc_message, o.traceback, history,
         o.retry_at if o.state == states.RETRY else None, o.retry_at if waits else None,
-        o.retry_at if o.state == states.RETRY else None, done, o.job_id, o.attempt, owner,
+        o.retry_at if o.state == states.RETRY else None, o.started_at, done, o.job_id, o.attempt, owner,
     )
 
 

@@ -121,6 +121,7 @@ class Outcome:
     retry_at: float | None = None
     history: list | None = None  # the job's history including this attempt, if it failed
     keep: bool = True  # False: delete the row (transient job that is over)
+    started_at: float | None = None  # when the attempt began to run (claims may come earlier)
 
 
 @dataclass(frozen=True)

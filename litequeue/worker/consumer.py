@@ -7,6 +7,7 @@ to bottom; each step is a short method below it.
 from __future__ import annotations
 
 import itertools
+import dataclasses
 import logging
 import os
 import signal
@@ -89,6 +90,7 @@ class Worker:
         self.processed = 0
         self.pending: list[Outcome] = []  # outcomes not yet written (kept across store hiccups)
         self.reserved: deque[Job] = deque()  # claimed (leased) but not yet handed to a child
+        self._began: dict[int, float] = {}  # job id -> when it was handed to a child
         self.prefetch = conf.worker_prefetch_multiplier
         self._more_waiting = False
         self._next_eta: float | None = 0.0
@@ -187,6 +189,7 @@ class Worker:
                 self.pending.append(outcomes.expired(job))
                 continue
             log.info("Task %s[%s] received", job.task, job.task_id)
+            self._began[job.id] = time.time()
             self.pool.dispatch(idle.pop(), job, self._limits(job))
 
     def _claim(self, n: int) -> list[Job]:
@@ -236,9 +239,10 @@ class Worker:
         if isinstance(report, Death):
             outcome = outcomes.from_death(job, report, self.name)
             log.error("Task %s[%s] %s: %s", job.task, job.task_id, outcome.state.lower(), report.describe())
-            return outcome
-        self._log_reply(job, report)
-        return outcomes.from_reply(job, report, self.name)
+        else:
+            self._log_reply(job, report)
+            outcome = outcomes.from_reply(job, report, self.name)
+        return dataclasses.replace(outcome, started_at=self._began.pop(job.id, None))
 
     def _flush(self) -> None:
         """Write pending outcomes in one fenced transaction; keep them if the store is busy.

@@ -436,3 +436,13 @@ def test_worker_on_a_missing_directory_is_a_one_line_error(tmp_path, worker_env)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr and "does not exist" in proc.stderr
     assert not (tmp_path / "nope").exists()
+
+
+def test_started_at_is_when_the_job_ran_not_when_it_was_prefetched(app, run_burst):
+    from tests.support.tasks import slow_record
+
+    first, second = slow_record.delay("first", 0.3), slow_record.delay("second", 0.3)
+    run_burst("-c", "1")  # one child: the second job waits, claimed, while the first runs
+    a, b = first.job, second.job
+    assert a.state == b.state == "SUCCESS"
+    assert b.started_at >= a.done_at - 0.01
