@@ -171,6 +171,12 @@ def _bool(key: str, value: Any) -> bool:
     return value
 
 
+def _priority(key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not -(2**31) <= value < 2**31:
+        raise ConfigurationError(f"Setting {key} must be an integer (higher runs first), not {value!r}.")
+    return value
+
+
 def _serializer(key: str, value: Any) -> str:
     if value not in ("json", "pickle"):
         raise ConfigurationError(f"Setting {key} must be 'json' or 'pickle', not {value!r}.")
@@ -250,6 +256,7 @@ _VALIDATORS = {
     "result_serializer": _serializer,
     "accept_content": _accept,
     "task_default_queue": _queue_name,
+    "task_default_priority": _priority,
     "task_default_exchange_type": _exchange_type,
     "task_default_exchange": _queue_name,
     "task_default_routing_key": _routing_key,

@@ -127,3 +127,13 @@ def test_app_config_from_object_and_conf_update(tmp_path):
 def test_reading_an_unknown_key_is_an_attribute_error_naming_it():
     with pytest.raises(AttributeError, match="no_such_key"):
         Settings().no_such_key  # noqa: B018
+
+
+def test_a_bad_default_priority_is_refused_when_set():
+    from litequeue import LiteQueue
+    from litequeue.errors import ConfigurationError
+
+    app = LiteQueue()
+    with pytest.raises(ConfigurationError, match="task_default_priority"):
+        app.conf.task_default_priority = "high"
+    assert app.conf.task_default_priority == 0
