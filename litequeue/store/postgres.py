@@ -170,7 +170,7 @@ class PostgresStore(Store):
         try:
             yield
         except (pw.PeeweeException, psycopg2.Error) as exc:
-            if isinstance(exc, (pw.IntegrityError, pw.ProgrammingError, pw.DataError)):
+            if isinstance(exc, (pw.IntegrityError, pw.DataError)):
                 raise StoreError(f"{self.target.where}: {_first_line(exc)}") from exc
             self._drop_broken_connection()
             raise translate(exc, self.target) from exc
@@ -214,6 +214,11 @@ def translate(exc: Exception, target: Target) -> StoreError:
             f"{where}: the server refused the login ({text}). Fix the user and password in the URL "
             "(postgresql://user:password@host/dbname), or the server's pg_hba.conf."
         )
+    if "invalid connection option" in low or "invalid dsn" in low:
+        return StoreError(
+            f"{where}: {text}. Query parameters other than schema go to the driver: use libpq's connection "
+            "parameters (sslmode, application_name, connect_timeout, ...), or remove it from the URL."
+        )
     if "permission denied" in low:
         return StoreAccessDenied(f"{where}: {text}. Grant the user the privilege, or use another schema.")
     if "deadlock" in low or "could not obtain lock" in low or "lock timeout" in low:
@@ -246,7 +251,11 @@ class Listener:
         for fd in (self._wake_r, self._wake_w):
             os.set_blocking(fd, False)
         self._closed = False
-        conn = self._connect()  # the first connection fails loudly, at worker start
+        try:
+            conn = self._connect()  # the first connection fails loudly, at worker start
+        except BaseException:
+            self._close_fds()
+            raise
         self._thread = threading.Thread(target=self._run, args=(conn,), name="litequeue-listen", daemon=True)
         self._thread.start()
 
@@ -264,6 +273,9 @@ class Listener:
         with contextlib.suppress(OSError):
             os.write(self._stop_w, b"!")
         self._thread.join(timeout=5)
+        self._close_fds()
+
+    def _close_fds(self) -> None:
         for fd in (self._wake_r, self._wake_w, self._stop_r, self._stop_w):
             with contextlib.suppress(OSError):
                 os.close(fd)

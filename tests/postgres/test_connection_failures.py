@@ -59,6 +59,11 @@ def test_an_unknown_user_is_one_clear_line(worker_env, pg_database):
     assert "refused the login" in line and "user and password" in line
 
 
+def test_an_unknown_url_parameter_is_one_clear_line(worker_env, pg_database):
+    line = one_line_error(cli(worker_env, "worker", elsewhere(dbname=pg_database) + "?colour=blue", "--burst"))
+    assert 'invalid connection option "colour"' in line and "remove it from the URL" in line
+
+
 def test_a_wrong_password_is_reported_as_a_refused_login():
     # The server here trusts local logins, so the driver's message is built as it reports it.
     psycopg2 = pytest.importorskip("psycopg2")
