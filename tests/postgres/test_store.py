@@ -111,3 +111,19 @@ def test_a_listener_whose_connection_dropped_reconnects_and_hears_notify_again(d
     finally:
         listener.close()
         app.close()
+
+
+def test_the_claim_walks_its_index_in_order_and_never_sorts(db, caplog):
+    app = LiteQueue(db)
+    app.store.enqueue([NewJob(task_id=f"p{i}", task="t", queue=f"q{i % 3}", routing_key="k", body=b"[]",
+                              content_type="application/json", priority=i % 2) for i in range(3000)])
+    app.store.db.execute_sql("ANALYZE lq_jobs")
+    with caplog.at_level("DEBUG", logger="peewee"):
+        app.store.claim("me", None, (), 5, 60)
+        app.store.claim("me", ["q1"], (), 5, 60)
+    claims = [r.msg for r in caplog.records if isinstance(r.msg, tuple) and "FOR UPDATE SKIP LOCKED" in r.msg[0]]
+    assert len(claims) == 2
+    for sql, params in claims:
+        plan = "\n".join(row[0] for row in app.store.db.execute_sql("EXPLAIN " + sql, params).fetchall())
+        assert "lq_jobs_claim_" in plan and "Sort" not in plan, plan
+    app.close()
