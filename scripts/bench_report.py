@@ -20,7 +20,7 @@ ROWS = [
     ("bulk", "bulk enqueue, 1,000 per transaction (FULL)", "rate", "raw_bulk_full", "ratio_bulk", ">= 100k/s"),
     ("drain_rate", "drain, -c 2 --burst: worker start -> exit", "rate", None, None, ">= 10k/s"),
     ("drain_rate_to_last_done", "drain: worker start -> last job done", "rate", None, None, ""),
-    ("drain_rate_jobs", "drain: first claim -> last job done", "rate", None, None, ""),
+    ("drain_rate_jobs", "drain: first job start -> last job done", "rate", None, None, ""),
     ("claim_ack_1", "claim+ack in-process, 1 at a time (NORMAL)", "rate", "raw_claim_ack_1", "ratio_claim_ack_1", ""),
     ("claim_ack_32", "claim+ack in-process, 32 at a time (NORMAL)", "rate", "raw_claim_ack_32",
      "ratio_claim_ack_32", ""),

@@ -136,7 +136,7 @@ class System:
         return self._query("SELECT done_at FROM lq_jobs WHERE task_id = ?", (tag,))[0][0]
 
     def window(self) -> tuple[float, float]:
-        """First claim (started_at is set when a job is claimed) to last done_at of the no-op jobs."""
+        """First started_at to last done_at of the no-op jobs, as the store recorded them."""
         return tuple(self._query(
             "SELECT MIN(started_at), MAX(done_at) FROM lq_jobs WHERE task = 'bench_tasks.noop' AND started_at >= ?",
             (self.since,))[0])
