@@ -94,6 +94,12 @@ class Job:
                 values[blob] = bytes(values[blob])
         return cls(**values)
 
+    @classmethod
+    def all_from_cursor(cls, cursor: Any) -> list[Job]:
+        """Every row a DB-API cursor over ``SELECT``/``RETURNING`` JOB_COLUMNS holds, as Jobs."""
+        names = [d[0] for d in cursor.description]
+        return [cls.from_row(dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
+
     @property
     def retries(self) -> int:
         """Retries so far: attempts beyond the first that have started or been scheduled."""

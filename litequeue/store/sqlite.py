@@ -13,7 +13,8 @@ import os
 import random
 import sqlite3
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import peewee as pw
 
@@ -103,6 +104,12 @@ class SqliteStore(Store):
             if current < migrations.SCHEMA_VERSION:
                 migrations.upgrade(self.db, self.models, current)
 
+    def vacuum(self) -> None:
+        with self.errors():
+            self.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.db.execute_sql("VACUUM")
+            self.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def relax_durability(self) -> None:
         with self.errors():
             self.db.execute_sql("PRAGMA synchronous = NORMAL")
@@ -180,7 +187,8 @@ def _check_file(path: str, share_database: bool) -> None:
         raise StoreNotFound(f"{path}: the directory {directory} does not exist. Create it, or choose another path.")
     if not os.path.exists(path):
         if not os.access(directory, os.W_OK):
-            raise StoreNotFound(f"{path}: the directory {directory} is not writable. Fix its permissions, or choose another path.")
+            raise StoreNotFound(
+                f"{path}: the directory {directory} is not writable. Fix its permissions, or choose another path.")
         _create_private(path)
         return
     if os.path.isdir(path):

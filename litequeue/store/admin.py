@@ -1,0 +1,222 @@
+"""Results, inspection and maintenance: the store operations AsyncResult, the CLI and monitoring
+use (a mixin of ``Store``). Reading a job, revoking, requeueing, purging, pruning, counting, and
+the registry of workers; none of them is on a worker's hot path.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
+
+from .. import states
+from .records import Job, QueueStats, WorkerInfo
+
+if TYPE_CHECKING:
+    from types import SimpleNamespace
+
+    import peewee as pw
+
+JOB_COLUMNS = (
+    "id, task_id, task, queue, routing_key, priority, state, body, content_type, eta, expires, "
+    "created_at, started_at, done_at, attempts, max_retries, acks_late, ignore_result, durable, "
+    "worker, lease_owner, lease_until, result, result_type, exc_type, exc_message, traceback, "
+    "custom_state, meta, history, options, due_at"
+)
+
+
+class AdminStore:
+    """Operations on jobs from outside the worker loop (a mixin of ``Store``)."""
+
+    if TYPE_CHECKING:
+        db: pw.Database
+        models: SimpleNamespace
+
+        def errors(self) -> AbstractContextManager[None]: ...
+        def write(self) -> AbstractContextManager[Any]: ...
+        def sql(self, statement: str) -> str: ...
+        def notify(self) -> None: ...
+
+    # -- results and administration ------------------------------------------------------------
+
+    def get(self, task_id: str) -> Job | None:
+        """The job with this id, or None."""
+        sql = f"SELECT {JOB_COLUMNS} FROM lq_jobs WHERE task_id = ?"
+        with self.errors():
+            jobs = Job.all_from_cursor(self.db.execute_sql(self.sql(sql), (task_id,)))
+        return jobs[0] if jobs else None
+
+    def list_jobs(self, states_: Sequence[str] = (), queue: str | None = None, task: str | None = None,
+                  limit: int = 100, scheduled: bool = False) -> list[Job]:
+        """Jobs filtered by state, queue and task name, oldest first; ``scheduled``: only jobs
+        waiting for a future eta (countdown, retry delay)."""
+        where, params = (["wait_until IS NOT NULL"] if scheduled else []), []
+        if states_:
+            where.append(f"state IN ({', '.join('?' * len(states_))})")
+            params += list(states_)
+        for column, value in (("queue", queue), ("task", task)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        sql = f"SELECT {JOB_COLUMNS} FROM lq_jobs"
+        sql += (" WHERE " + " AND ".join(where)) if where else ""
+        sql += " ORDER BY id LIMIT ?"
+        with self.errors():
+            return Job.all_from_cursor(self.db.execute_sql(self.sql(sql), (*params, limit)))
+
+    def job_ids(self, states_: Sequence[str], task: str | None = None) -> list[str]:
+        """The ids of every job in these states (of one task, if given), oldest first."""
+        sql = f"SELECT task_id FROM lq_jobs WHERE state IN ({', '.join('?' * len(states_))})"
+        params = list(states_)
+        if task is not None:
+            sql, params = sql + " AND task = ?", params + [task]
+        with self.errors():
+            return [row[0] for row in self.db.execute_sql(self.sql(sql + " ORDER BY id"), params).fetchall()]
+
+    def forget(self, task_id: str) -> bool:
+        """Delete a finished job's row and result. A job still waiting or running is kept."""
+        marks = ", ".join("?" * len(states.READY_STATES))
+        sql = f"DELETE FROM lq_jobs WHERE task_id = ? AND state IN ({marks})"
+        with self.errors(), self.write():
+            return bool(self.db.execute_sql(self.sql(sql), (task_id, *sorted(states.READY_STATES))).rowcount)
+
+    def revoke(self, task_ids: Sequence[str], terminate: bool = False) -> int:
+        """Cancel jobs durably: waiting ones become REVOKED and never run; with ``terminate``,
+        running ones are flagged for their worker to kill. Returns how many changed."""
+        if not task_ids:
+            return 0
+        marks = ", ".join("?" * len(task_ids))
+        now = time.time()
+        with self.errors(), self.write():
+            n = self.db.execute_sql(self.sql(  # a transient job leaves nothing behind
+                f"DELETE FROM lq_jobs WHERE task_id IN ({marks}) AND state IN ('QUEUED', 'RETRY') "
+                "AND durable = ?"), (*task_ids, False)).rowcount
+            n += self.db.execute_sql(self.sql(
+                "UPDATE lq_jobs SET state = 'REVOKED', done_at = ?, wait_until = NULL "
+                f"WHERE task_id IN ({marks}) AND state IN ('QUEUED', 'RETRY')"), (now, *task_ids)).rowcount
+            if terminate:
+                n += self.db.execute_sql(self.sql(
+                    "UPDATE lq_jobs SET revoke_requested = ? "
+                    f"WHERE task_id IN ({marks}) AND state = 'STARTED'"), (True, *task_ids)).rowcount
+        return n
+
+    def set_state(self, task_id: str, state: str, meta: bytes | None, content_type: str) -> None:
+        """Store a running job's custom state and metadata (``update_state``)."""
+        sql = "UPDATE lq_jobs SET custom_state = ?, meta = ?, result_type = ? WHERE task_id = ? AND state = 'STARTED'"
+        with self.errors(), self.write():
+            self.db.execute_sql(self.sql(sql), (state, meta, content_type, task_id))
+
+    def requeue(self, task_ids: Sequence[str]) -> int:
+        """Put finished jobs (typically FAILURE) back in their queue with attempts reset and
+        their history kept."""
+        if not task_ids:
+            return 0
+        marks = ", ".join("?" * len(task_ids))
+        sql = (
+            "UPDATE lq_jobs SET state = 'QUEUED', attempts = 0, wait_until = NULL, done_at = NULL, "
+            "result = NULL, revoke_requested = ?, due_at = ? "
+            f"WHERE task_id IN ({marks}) AND state IN ('FAILURE', 'REVOKED', 'SUCCESS')"
+        )
+        with self.errors(), self.write():
+            n = self.db.execute_sql(self.sql(sql), (False, time.time(), *task_ids)).rowcount
+        self.db.after_commit(self.notify)
+        return n
+
+    def purge(self, queue: str | None = None, batch: int | None = None) -> int:
+        """Delete every waiting job (of one queue, or all), or up to ``batch`` of them per call
+        to keep each transaction short. Running and finished jobs stay."""
+        where = "state IN ('QUEUED', 'RETRY')"
+        params: tuple = ()
+        if queue is not None:
+            where, params = where + " AND queue = ?", (queue,)
+        sql = f"DELETE FROM lq_jobs WHERE {where}"
+        if batch is not None:
+            sql = f"DELETE FROM lq_jobs WHERE id IN (SELECT id FROM lq_jobs WHERE {where} LIMIT ?)"
+            params = (*params, batch)
+        with self.errors(), self.write():
+            return self.db.execute_sql(self.sql(sql), params).rowcount
+
+    def prune(self, before: float, states_: Sequence[str] = tuple(states.READY_STATES), batch: int = 500) -> int:
+        """Delete up to ``batch`` finished jobs done before ``before``; short transactions."""
+        marks = ", ".join("?" * len(states_))
+        sql = (
+            "DELETE FROM lq_jobs WHERE id IN (SELECT id FROM lq_jobs WHERE done_at IS NOT NULL "
+            f"AND done_at < ? AND state IN ({marks}) LIMIT ?)"
+        )
+        with self.errors(), self.write():
+            return self.db.execute_sql(self.sql(sql), (before, *states_, batch)).rowcount
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        """{(queue, state): number of jobs}; waiting jobs with a future eta count as 'SCHEDULED'."""
+        sql = (
+            "SELECT queue, CASE WHEN wait_until IS NOT NULL THEN 'SCHEDULED' ELSE state END, COUNT(*) "
+            "FROM lq_jobs GROUP BY 1, 2"
+        )
+        with self.errors():
+            return {(q, s): n for q, s, n in self.db.execute_sql(sql).fetchall()}
+
+    def count_jobs(self, states_: Sequence[str] = (), queue: str | None = None,
+                   done_before: float | None = None) -> int:
+        """How many jobs are in ``states_`` (any, when empty), of ``queue``, finished before ``done_before``."""
+        where, params = ["1 = 1"], []
+        if states_:
+            where.append(f"state IN ({', '.join('?' * len(states_))})")
+            params += list(states_)
+        if queue is not None:
+            where.append("queue = ?")
+            params.append(queue)
+        if done_before is not None:
+            where.append("done_at IS NOT NULL AND done_at < ?")
+            params.append(done_before)
+        with self.errors():
+            return self.db.execute_sql(self.sql("SELECT COUNT(*) FROM lq_jobs WHERE " + " AND ".join(where)),
+                                       params).fetchone()[0]
+
+    def queue_stats(self, since: float) -> list[QueueStats]:
+        """Per queue: jobs waiting (due), scheduled (future eta), running, retrying, failed,
+        revoked, finished since ``since``, and when the oldest due job became due. One read."""
+        sql = (
+            "SELECT queue, "
+            "SUM(CASE WHEN state = 'QUEUED' AND wait_until IS NULL THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN state = 'QUEUED' AND wait_until IS NOT NULL THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN state = 'STARTED' THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN state = 'RETRY' THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN state = 'FAILURE' THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN state = 'REVOKED' THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN done_at IS NOT NULL AND done_at >= ? THEN 1 ELSE 0 END), "
+            "MIN(CASE WHEN state IN ('QUEUED', 'RETRY') AND wait_until IS NULL "
+            "THEN COALESCE(eta, created_at) END) "
+            "FROM lq_jobs GROUP BY queue ORDER BY queue"
+        )
+        with self.errors():
+            return [QueueStats(*row) for row in self.db.execute_sql(self.sql(sql), (since,)).fetchall()]
+
+    def vacuum(self) -> None:
+        """Give the space of deleted rows back to the filesystem (VACUUM). Takes the write lock
+        for its whole run. The SQLite dialect also truncates the -wal file."""
+        with self.errors():
+            self.db.execute_sql("VACUUM")
+
+    # -- the worker registry -------------------------------------------------------------------
+
+    def register_worker(self, info: WorkerInfo) -> None:
+        """Record a worker as running (replacing an earlier record of the same name)."""
+        workers = self.models.Workers
+        others = [f for f in workers._meta.sorted_fields if f is not workers.name]
+        with self.errors(), self.write():
+            workers.insert(**info.__dict__).on_conflict(conflict_target=[workers.name], preserve=others).execute()
+
+    def heartbeat(self, name: str, processed: int, stopped: bool = False) -> None:
+        now = time.time()
+        values: dict = {"heartbeat_at": now, "processed": processed}
+        if stopped:
+            values["stopped_at"] = now
+        with self.errors(), self.write():
+            workers = self.models.Workers
+            workers.update(**values).where(workers.name == name).execute()
+
+    def workers(self) -> list[WorkerInfo]:
+        with self.errors():
+            workers = self.models.Workers
+            return [WorkerInfo(**row) for row in workers.select().order_by(workers.name).dicts()]
