@@ -16,7 +16,7 @@ from litequeue.cli import main
 from litequeue.errors import ConfigurationError
 from litequeue.routing import summarize_queues, topic_matches
 from litequeue.store import Outcome
-from litequeue.worker.consumer import interleave, select_queues
+from litequeue.worker.queues import interleave, select_queues
 
 ISSUE_QUEUES = (
     Queue("default", routing_key="task.#"),

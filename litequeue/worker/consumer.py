@@ -6,32 +6,33 @@ to bottom; each step is a short method below it.
 
 from __future__ import annotations
 
-import itertools
 import dataclasses
 import logging
 import os
-import signal
 import socket
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .. import __version__, serialization, signals, states
-from ..errors import ConfigurationError, StoreError, StoreUnavailable
+from .. import serialization, signals, states
+from ..errors import StoreError, StoreUnavailable
 from ..store import Job, Outcome, WorkerInfo
-from . import outcomes
+from . import logs, outcomes
 from .child import ChildContext, Reply
 from .pool import Death, Limits, Pool
+from .queues import interleave, rotate_after, select_queues
 from .registry import TaskResolver
+from .stopping import StopRequests, in_main_thread
+from .store_guard import StoreGuard
 
 if TYPE_CHECKING:
     from ..app import LiteQueue
     from ..beat import Beat
 
 log = logging.getLogger("litequeue.worker")
-STORE_BACKOFF_MAX = 10.0  # seconds between reconnection attempts, at most
 PRUNE_EVERY = 60.0  # seconds between result-expiry sweeps
 
 
@@ -53,24 +54,6 @@ class WorkerOptions:
     beat: bool = False  # -B: also send due schedule entries, from this main loop (no thread)
 
 
-def select_queues(app: LiteQueue, queues: tuple[str, ...] | None, exclude: tuple[str, ...]) -> list[str] | None:
-    """The queues a worker consumes, in order (None: every queue but ``exclude``)."""
-    app.routing.check()
-    if not queues:
-        return None
-    app.routing.check_worker_queues(queues)
-    selected = [q for q in dict.fromkeys(queues) if q not in exclude]
-    if not selected:
-        raise ConfigurationError(f"-X excludes every queue given to -Q ({', '.join(queues)}); leave one in.")
-    return selected
-
-
-def interleave(jobs: list[Job], queues: list[str]) -> list[Job]:
-    """One job of each queue in turn: [a1, a2, b1] -> [a1, b1, a2]."""
-    groups = [[j for j in jobs if j.queue == q] for q in queues]
-    return [j for turn in itertools.zip_longest(*groups) for j in turn if j is not None]
-
-
 class Worker:
     """One worker: a main process supervising a pool of children."""
 
@@ -85,8 +68,8 @@ class Worker:
         self.resolver = TaskResolver(app)
         self.lease = conf.worker_lease_seconds
         self.queues = select_queues(app, options.queues, options.exclude)
-        self.stopping = False  # warm shutdown: finish running jobs, claim nothing new
-        self.cold = False  # cold shutdown: release running jobs and exit now
+        self.stop_requests = StopRequests()
+        self.store_guard = StoreGuard()
         self.processed = 0
         self.pending: list[Outcome] = []  # outcomes not yet written (kept across store hiccups)
         self.reserved: deque[Job] = deque()  # claimed (leased) but not yet handed to a child
@@ -99,10 +82,21 @@ class Worker:
         self.scheduler: Beat | None = None  # -B
         self._next_tick = 0.0
         self._wake = None
-        self._signal_r: socket.socket | None = None
         self.pool: Pool | None = None
-        self._store_backoff = 0.0  # seconds; grows while the database server is unreachable
-        self._store_retry_at = 0.0
+
+    @property
+    def stopping(self) -> bool:
+        """Warm shutdown asked for: finish running jobs, claim nothing new."""
+        return self.stop_requests.stopping
+
+    @property
+    def cold(self) -> bool:
+        """Cold shutdown asked for: release running jobs and exit now."""
+        return self.stop_requests.cold
+
+    def request_stop(self, cold: bool = False) -> None:
+        """Ask the loop to stop (warm, or cold) from another thread; wakes it at once."""
+        self.stop_requests.request(cold)
 
     # -- the loop -------------------------------------------------------------------------------
 
@@ -123,7 +117,7 @@ class Worker:
         store = self.app.store
         store.relax_durability()
         signals.worker_init.send(sender=self)
-        self._install_signals()
+        self.stop_requests.install_signal_handlers()
         self._start_beat()
         ctx = ChildContext(self.resolver, self.name, serialization.accepted_types(self.app.conf.accept_content),
                            serialization.content_type_for(self.app.conf.result_serializer))
@@ -132,14 +126,15 @@ class Worker:
                          self.options.start_method)
         self.pool.start()
         self._wake = store.listener(self.name)
-        for watched in (self._wake, self._signal_r):
+        for watched in (self._wake, self.stop_requests):
             if watched is not None:
                 self.pool.watch(watched)
         store.register_worker(WorkerInfo(
             self.name, self.hostname, os.getpid(), self.concurrency, ",".join(self.queues or ["*"]),
             time.time(), time.time(), 0))
-        self._banner()
-        self._warn_about_short_lease()
+        logs.banner(self)
+        conf = self.app.conf
+        logs.short_lease_warning(self.lease, conf.worker_heartbeat_interval, conf.sqlite_busy_timeout)
         signals.worker_ready.send(sender=self)
 
     def _start_beat(self) -> None:
@@ -199,8 +194,7 @@ class Worker:
         share = -(-n // len(self.queues))
         jobs = interleave(store.claim(self.owner, self.queues, (), n, self.lease, per_queue=share), self.queues)
         if jobs:  # the next claim starts with the queue after the last one served
-            last = self.queues.index(jobs[-1].queue)
-            self.queues = self.queues[last + 1:] + self.queues[:last + 1]
+            self.queues = rotate_after(self.queues, jobs[-1].queue)
         return jobs
 
     def _timeout(self) -> float:
@@ -229,8 +223,8 @@ class Worker:
         if self._wake is not None and self._wake in ready:
             self._wake.drain()
             self._next_eta = 0.0  # a new job may have an earlier eta than we knew of
-        if self._signal_r is not None and self._signal_r in ready:
-            self._drain_signals()
+        if self.stop_requests in ready:
+            self._on_stop_request()
         self.pool.enforce_limits()
         for job, report in self.pool.collect(ready):
             self.pending.append(self._outcome(job, report))
@@ -240,7 +234,7 @@ class Worker:
             outcome = outcomes.from_death(job, report, self.name)
             log.error("Task %s[%s] %s: %s", job.task, job.task_id, outcome.state.lower(), report.describe())
         else:
-            self._log_reply(job, report)
+            logs.reply(job, report)
             outcome = outcomes.from_reply(job, report, self.name)
         return dataclasses.replace(outcome, started_at=self._began.pop(job.id, None))
 
@@ -253,13 +247,13 @@ class Worker:
         assert self.pool is not None
         if len(self.pending) < self.concurrency and self.reserved and not self.stopping and self.pool.busy():
             return
-        if time.monotonic() < self._store_retry_at:
+        if self.store_guard.waiting:
             return  # the server is unreachable: keep the outcomes until it is back
         batch, self.pending = self.pending, []
         try:
             applied = self.app.store.finish(self.owner, batch)
         except StoreUnavailable as exc:
-            self._store_lost(exc)
+            self.store_guard.lost(exc)
             self.pending = batch + self.pending
             return
         except StoreError as exc:
@@ -327,7 +321,7 @@ class Worker:
         self._store_call(self.app.store.heartbeat, self.name, self.processed, True)
         if self._wake is not None:
             self._wake.close()
-        self._close_signal_sockets()
+        self.stop_requests.close()
         signals.worker_shutdown.send(sender=self)
         log.info("Worker %s stopped.", self.name)
 
@@ -348,122 +342,16 @@ class Worker:
         return Limits(pick("soft_time_limit", opts.soft_time_limit, conf.task_soft_time_limit),
                       pick("time_limit", opts.time_limit, conf.task_time_limit))
 
-    def _store_call(self, fn: Any, *args: Any, default: Any = None) -> Any:
-        """Call the store; a busy or failing store is logged and the loop carries on. While the
-        database server is unreachable, calls wait out a growing backoff instead of hammering it."""
-        if time.monotonic() < self._store_retry_at:
-            return default
-        try:
-            result = fn(*args)
-        except StoreUnavailable as exc:
-            self._store_lost(exc)
-            return default
-        except StoreError as exc:
-            log.warning("%s", exc)
-            return default
-        self._store_back()
-        return result
+    def _store_call(self, fn: Callable[..., Any], *args: Any, default: Any = None) -> Any:
+        return self.store_guard.call(fn, *args, default=default)
 
-    def _store_lost(self, exc: StoreError) -> None:
-        self._store_backoff = min(max(self._store_backoff * 2, 0.2), STORE_BACKOFF_MAX)
-        self._store_retry_at = time.monotonic() + self._store_backoff
-        log.warning("%s (retrying in %.1f s)", exc, self._store_backoff)
-
-    def _store_back(self) -> None:
-        if self._store_backoff:
-            log.warning("Reconnected to the store.")
-            self._store_backoff = 0.0
-
-    def _log_reply(self, job: Job, reply: Reply) -> None:
-        if reply.state == states.SUCCESS:
-            log.info("Task %s[%s] succeeded in %.6fs: %s", job.task, job.task_id, reply.runtime, reply.result_repr)
-        elif reply.state == states.RETRY:
-            log.info("Task %s[%s] retry: %s: %s", job.task, job.task_id, reply.exc_type, reply.exc_message)
-        elif reply.state == states.QUEUED:
-            log.info("Task %s[%s] rejected and requeued: %s", job.task, job.task_id, reply.exc_message)
-        else:
-            log.error("Task %s[%s] raised unexpected: %s: %s\n%s", job.task, job.task_id, reply.exc_type,
-                      reply.exc_message, reply.traceback or "")
-
-    def _warn_about_short_lease(self) -> None:
-        conf = self.app.conf
-        margin = conf.worker_heartbeat_interval + conf.sqlite_busy_timeout
-        if self.lease <= margin:
-            log.warning(
-                "worker_lease_seconds (%g) is not above worker_heartbeat_interval + sqlite_busy_timeout "
-                "(%g): when writers keep the database busy, this worker's leases may expire while it "
-                "lives and its jobs run twice. Raise worker_lease_seconds.", self.lease, margin)
-
-    def _banner(self) -> None:
-        from ..store import describe_url
-
-        log.info(
-            "litequeue %s worker %s ready: store %s, queues %s, concurrency %d (prefork), %d task(s) registered",
-            __version__, self.name, describe_url(self.app.store.url),
-            ", ".join(self.queues) if self.queues else "all" + (f" except {', '.join(self.options.exclude)}" if self.options.exclude else ""),
-            self.concurrency, len(self.app.tasks),
-        )
-
-    # -- signals ----------------------------------------------------------------------------------
-
-    def _install_signals(self) -> None:
-        import threading
-
-        # The socket pair wakes the loop: on a signal (main thread) or on request_stop().
-        self._signal_r, signal_w = socket.socketpair()
-        self._signal_r.setblocking(False)
-        signal_w.setblocking(False)
-        self._signal_w = signal_w
-        if threading.current_thread() is not threading.main_thread():
-            return  # an in-process worker is stopped through request_stop(), not signals
-        signal.set_wakeup_fd(signal_w.fileno(), warn_on_full_buffer=False)
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
-            signal.signal(signum, self._on_signal)
-
-    def _on_signal(self, signum: int, frame: Any) -> None:
-        if signum == signal.SIGQUIT or self.stopping:
-            self.cold = True
-        self.stopping = True
-
-    def _drain_signals(self) -> None:
-        assert self._signal_r is not None
-        try:
-            while self._signal_r.recv(64):
-                pass
-        except OSError:
-            pass
+    def _on_stop_request(self) -> None:
+        self.stop_requests.drain()
         if self.reserved:  # prefetched jobs not started go back now, for other workers
             self._store_call(self.app.store.release, self.owner, [job.id for job in self.reserved])
             self.reserved.clear()
         if self.cold:
             log.warning("Cold shutdown: releasing running jobs.")
         elif self.stopping:
-            hint = "send the signal again to stop now" if _in_main_thread() else "stop(cold=True) stops now"
+            hint = "send the signal again to stop now" if in_main_thread() else "stop(cold=True) stops now"
             log.info("Warm shutdown: finishing %d running job(s); %s.", len(self.pool.busy()) if self.pool else 0, hint)
-
-    def request_stop(self, cold: bool = False) -> None:
-        """Ask the loop to stop (warm, or cold) from another thread; wakes it at once."""
-        self.stopping = True
-        self.cold = self.cold or cold
-        signal_w = getattr(self, "_signal_w", None)
-        if signal_w is not None:
-            try:
-                signal_w.send(b"!")
-            except OSError:
-                pass  # already stopped, or the buffer is full (it will wake anyway)
-
-    def _close_signal_sockets(self) -> None:
-        import threading
-
-        if self._signal_r is None:
-            return
-        if threading.current_thread() is threading.main_thread():
-            signal.set_wakeup_fd(-1)
-        self._signal_w.close()
-        self._signal_r.close()
-
-
-def _in_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()

@@ -126,7 +126,7 @@ class InProcessWorker:
         except BaseException as exc:  # noqa: BLE001 - reported to start(), or logged
             self._error = exc
             if self.worker.pool is None:  # it failed while starting: nothing else will close these
-                self.worker._close_signal_sockets()
+                self.worker.stop_requests.close()
             if self._ready.is_set():
                 log.exception("In-process worker %s stopped on an error.", self.name)
         finally:

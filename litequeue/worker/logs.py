@@ -1,0 +1,50 @@
+"""The worker's log lines, Celery-like: ``Task add[id] received``, ``... succeeded in 0.002s: 5``."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from .. import __version__, states
+from ..store import Job, describe_url
+from .child import Reply
+
+if TYPE_CHECKING:
+    from .consumer import Worker
+
+log = logging.getLogger("litequeue.worker")
+
+
+def reply(job: Job, report: Reply) -> None:
+    """Log what a child reported for ``job``."""
+    if report.state == states.SUCCESS:
+        log.info("Task %s[%s] succeeded in %.6fs: %s", job.task, job.task_id, report.runtime, report.result_repr)
+    elif report.state == states.RETRY:
+        log.info("Task %s[%s] retry: %s: %s", job.task, job.task_id, report.exc_type, report.exc_message)
+    elif report.state == states.QUEUED:
+        log.info("Task %s[%s] rejected and requeued: %s", job.task, job.task_id, report.exc_message)
+    else:
+        log.error("Task %s[%s] raised unexpected: %s: %s\n%s", job.task, job.task_id, report.exc_type,
+                  report.exc_message, report.traceback or "")
+
+
+def banner(worker: Worker) -> None:
+    """The start-up line: version, name, store, queues, concurrency, tasks."""
+    if worker.queues:
+        queues = ", ".join(worker.queues)
+    else:
+        excluded = worker.options.exclude
+        queues = "all" + (f" except {', '.join(excluded)}" if excluded else "")
+    log.info("litequeue %s worker %s ready: store %s, queues %s, concurrency %d (prefork), %d task(s) registered",
+             __version__, worker.name, describe_url(worker.app.store.url), queues, worker.concurrency,
+             len(worker.app.tasks))
+
+
+def short_lease_warning(lease: float, heartbeat: float, busy_timeout: float) -> None:
+    """Warn when a lease could expire while its worker lives but waits for the write lock."""
+    margin = heartbeat + busy_timeout
+    if lease <= margin:
+        log.warning(
+            "worker_lease_seconds (%g) is not above worker_heartbeat_interval + sqlite_busy_timeout "
+            "(%g): when writers keep the database busy, this worker's leases may expire while it "
+            "lives and its jobs run twice. Raise worker_lease_seconds.", lease, margin)

@@ -1,0 +1,70 @@
+"""Stop requests for a worker's main loop: signals (warm, then cold) or ``request()`` from a thread.
+
+A socket pair wakes the loop's select at once: signals write to it through
+``signal.set_wakeup_fd``, and ``request()`` writes to it directly.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import threading
+from typing import Any
+
+
+class StopRequests:
+    """``stopping`` (warm: finish running jobs, claim nothing new) and ``cold`` (release running
+    jobs and exit now). The first SIGTERM/SIGINT asks for warm, a second one or SIGQUIT for cold."""
+
+    def __init__(self) -> None:
+        self.stopping = False
+        self.cold = False
+        self._reader, self._writer = socket.socketpair()
+        self._reader.setblocking(False)
+        self._writer.setblocking(False)
+        self._signals = False
+
+    def install_signal_handlers(self) -> None:
+        """Take SIGTERM, SIGINT and SIGQUIT (only possible in the main thread; an in-process worker
+        in another thread is stopped through ``request()``)."""
+        if not in_main_thread():
+            return
+        signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+            signal.signal(signum, self._on_signal)
+        self._signals = True
+
+    def fileno(self) -> int:
+        """Readable when a stop was asked for (for the loop's select)."""
+        return self._reader.fileno()
+
+    def drain(self) -> None:
+        try:
+            while self._reader.recv(64):
+                pass
+        except OSError:
+            pass
+
+    def request(self, cold: bool = False) -> None:
+        """Ask for a warm (or cold) stop from any thread; wakes the loop at once."""
+        self.stopping = True
+        self.cold = self.cold or cold
+        try:
+            self._writer.send(b"!")
+        except OSError:
+            pass  # closed already, or the buffer is full (the loop wakes anyway)
+
+    def close(self) -> None:
+        if self._signals and in_main_thread():
+            signal.set_wakeup_fd(-1)
+        self._writer.close()
+        self._reader.close()
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if signum == signal.SIGQUIT or self.stopping:
+            self.cold = True
+        self.stopping = True
+
+
+def in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
