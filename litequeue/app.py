@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import TYPE_CHECKING, Any, Callable, ContextManager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
 
 from . import serialization
 from .calling import build_jobs, with_publish_retry
@@ -70,7 +72,7 @@ class LiteQueue:
                     self._stores[key] = store
         return store
 
-    def transaction(self) -> ContextManager[Any]:
+    def transaction(self) -> AbstractContextManager[Any]:
         """``with app.transaction() as db:`` -- jobs sent inside commit or roll back with the
         block, and workers hear of them only after the commit. ``db`` is the store's database
         connection (a peewee Database): run the application's own statements on it so they join

@@ -9,7 +9,8 @@ import datetime as dt
 import logging
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import serialization
 from .errors import InvalidOptionError, PayloadTooLarge, SerializationError, StoreLocked, StoreUnavailable
@@ -71,7 +72,8 @@ def _eta(options: dict, now: float) -> float | None:
         return now + _seconds(countdown, "countdown")
     if eta is not None:
         if not isinstance(eta, dt.datetime):
-            raise InvalidOptionError(f"eta must be a datetime, not {type(eta).__name__} ({eta!r}); for seconds from now use countdown.")
+            raise InvalidOptionError(
+                f"eta must be a datetime, not {type(eta).__name__} ({eta!r}); for seconds from now use countdown.")
         return eta.timestamp()
     return None
 
@@ -88,7 +90,8 @@ def build_jobs(app: LiteQueue, name: str, args: Any, kwargs: Any, task: Task | N
     """Validate a call and return the jobs to write (one per matched queue)."""
     unknown = set(options) - CALL_OPTIONS
     if unknown:
-        raise InvalidOptionError(f"Unknown option(s) {sorted(unknown)} for {name}; known options are {sorted(CALL_OPTIONS)}.")
+        raise InvalidOptionError(
+            f"Unknown option(s) {sorted(unknown)} for {name}; known options are {sorted(CALL_OPTIONS)}.")
     check_name(name, "task name")
     args, kwargs = _check_args(name, args, kwargs)
     now = time.time()
@@ -175,12 +178,14 @@ def _encode_body(name: str, args: tuple, kwargs: dict, content_type: str, limit:
 
 
 def _which_argument(name: str, args: tuple, kwargs: dict, content_type: str) -> SerializationError:
-    items = [(f"argument {i}", a) for i, a in enumerate(args)] + [(f"keyword argument {k!r}", v) for k, v in kwargs.items()]
+    items = [(f"argument {i}", a) for i, a in enumerate(args)]
+    items += [(f"keyword argument {k!r}", v) for k, v in kwargs.items()]
     for label, value in items:
         try:
             serialization.dumps(value, content_type)
         except SerializationError as exc:
-            return SerializationError(f"Cannot send {name}: {label} ({type(value).__name__}) cannot be serialised: {exc.message}")
+            return SerializationError(
+                f"Cannot send {name}: {label} ({type(value).__name__}) cannot be serialised: {exc.message}")
     return SerializationError(f"Cannot serialise the arguments of {name}.")
 
 

@@ -66,7 +66,8 @@ class SchemaTooNew(StoreError):
 
 
 class StoreLocked(StoreError):
-    """The database stayed locked by another writer past sqlite_busy_timeout; raise that setting or find the long writer."""
+    """The database stayed locked by another writer past sqlite_busy_timeout; raise that setting
+    or find the long writer."""
 
 
 class StoreFull(StoreError):

@@ -67,7 +67,7 @@ class AsyncResult:
     @property
     def date_done(self) -> dt.datetime | None:
         job = self._job()
-        return dt.datetime.fromtimestamp(job.done_at, dt.timezone.utc) if job and job.done_at else None
+        return dt.datetime.fromtimestamp(job.done_at, dt.UTC) if job and job.done_at else None
 
     @property
     def retries(self) -> int:

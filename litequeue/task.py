@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextvars
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigurationError, MaxRetriesExceededError, Retry
 from .retries import RetryPolicy
