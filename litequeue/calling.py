@@ -13,7 +13,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import serialization
-from .errors import InvalidOptionError, PayloadTooLarge, SerializationError, StoreLocked, StoreUnavailable
+from .errors import (
+    DuplicateJob,
+    InvalidOptionError,
+    PayloadTooLarge,
+    SerializationError,
+    StoreLocked,
+    StoreUnavailable,
+)
 from .routing import check_name
 from .store import NewJob
 
@@ -197,11 +204,18 @@ def with_publish_retry(fn: Callable[[], T], retry: bool, policy: dict) -> T:
     max_retries, wait, step, most = publish_policy(policy)
     if not retry:
         return fn()
-    retries = 0
+    retries, uncertain = 0, False
     while True:
         try:
             return fn()
+        except DuplicateJob:
+            if not uncertain:
+                raise
+            # The connection dropped while an earlier attempt committed: the jobs are stored.
+            log.warning("The enqueue had been stored before the connection dropped; not sending it twice.")
+            return None  # type: ignore[return-value]
         except (StoreLocked, StoreUnavailable) as exc:  # busy, or the server is restarting
+            uncertain = uncertain or isinstance(exc, StoreUnavailable)
             if max_retries is not None and retries >= max_retries:
                 raise type(exc)(
                     f"{exc.message} The enqueue was retried {retries} time(s) (retry_policy max_retries="

@@ -74,6 +74,10 @@ class StoreFull(StoreError):
     """The disk (or the database's size limit) is full; free space, then try again."""
 
 
+class DuplicateJob(StoreError):
+    """A job with this task_id already exists; give each job its own task_id, or leave task_id out."""
+
+
 class StoreUnavailable(StoreError):
     """The database server cannot be reached (down, restarting, or a wrong host or port); start it or fix the URL."""
 

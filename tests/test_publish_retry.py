@@ -146,3 +146,29 @@ def test_a_bad_retry_policy_is_refused_and_nothing_is_enqueued(app, policy, prob
         tasks.add.apply_async((2, 3), retry_policy=policy)
     assert problem in str(raised.value)
     assert stored_jobs(app) == 0
+
+
+def test_a_retry_that_finds_its_job_already_stored_after_a_dropped_connection_succeeds():
+    from litequeue.calling import with_publish_retry
+    from litequeue.errors import DuplicateJob, StoreUnavailable
+
+    attempts = []
+
+    def enqueue():
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise StoreUnavailable("connection dropped while committing")
+        raise DuplicateJob("a job with this task_id already exists")
+
+    with_publish_retry(enqueue, True, {"interval_start": 0})
+    assert len(attempts) == 2
+
+
+def test_a_duplicate_task_id_without_a_dropped_connection_is_an_error(app):
+    from litequeue.errors import DuplicateJob
+    from tests.support.tasks import add
+
+    add.apply_async((1, 2), task_id="same-id")
+    with pytest.raises(DuplicateJob, match="already exists"):
+        add.apply_async((1, 2), task_id="same-id")
+    assert app.store.count_jobs() == 1

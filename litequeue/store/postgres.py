@@ -22,6 +22,7 @@ import peewee as pw
 
 from ..errors import (
     ConfigurationError,
+    DuplicateJob,
     SchemaTooNew,
     StoreAccessDenied,
     StoreError,
@@ -171,6 +172,9 @@ class PostgresStore(Store):
             yield
         except (pw.PeeweeException, psycopg2.Error) as exc:
             if isinstance(exc, (pw.IntegrityError, pw.DataError)):
+                if "lq_jobs_task_id" in str(exc):
+                    raise DuplicateJob(f"{self.target.where}: a job with this task_id already exists. Give each "
+                                       "job its own task_id, or leave task_id out to get a fresh one.") from exc
                 raise StoreError(f"{self.target.where}: {_first_line(exc)}") from exc
             self._drop_broken_connection()
             raise translate(exc, self.target) from exc

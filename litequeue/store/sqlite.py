@@ -19,6 +19,7 @@ from typing import Any
 import peewee as pw
 
 from ..errors import (
+    DuplicateJob,
     ForeignDatabase,
     SchemaTooNew,
     StoreCorrupt,
@@ -166,7 +167,7 @@ def translate(exc: Exception, path: str, busy_timeout: float) -> StoreError:
     if "disk i/o error" in low:
         return StoreError(f"{path}: {text}. Check free disk space, file size limits (ulimit -f) and the disk itself.")
     if "unique constraint failed: lq_jobs.task_id" in low:
-        return StoreError(f"{path}: a job with this task_id already exists. Give each job its own task_id, "
+        return DuplicateJob(f"{path}: a job with this task_id already exists. Give each job its own task_id, "
                           "or leave task_id out to get a fresh one.")
     return StoreError(f"{path}: {text}")
 

@@ -127,3 +127,15 @@ def test_the_claim_walks_its_index_in_order_and_never_sorts(db, caplog):
         plan = "\n".join(row[0] for row in app.store.db.execute_sql("EXPLAIN " + sql, params).fetchall())
         assert "lq_jobs_claim_" in plan and "Sort" not in plan, plan
     app.close()
+
+
+def test_a_duplicate_task_id_is_reported_as_such_on_postgres(pg_url):
+    from litequeue.errors import DuplicateJob
+
+    app = LiteQueue(pg_url)
+    try:
+        app.store.enqueue(new_jobs(1, "dup"))
+        with pytest.raises(DuplicateJob, match="already exists"):
+            app.store.enqueue(new_jobs(1, "dup"))
+    finally:
+        app.close()
