@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .. import states
+from .mixin import StoreMixin
 from .records import Job, QueueStats, WorkerInfo
 
 if TYPE_CHECKING:
-    from types import SimpleNamespace
 
-    import peewee as pw
+    pass
 
 JOB_COLUMNS = (
     "id, task_id, task, queue, routing_key, priority, state, body, content_type, eta, expires, "
@@ -26,17 +25,8 @@ JOB_COLUMNS = (
 )
 
 
-class AdminStore:
+class AdminStore(StoreMixin):
     """Operations on jobs from outside the worker loop (a mixin of ``Store``)."""
-
-    if TYPE_CHECKING:
-        db: pw.Database
-        models: SimpleNamespace
-
-        def errors(self) -> AbstractContextManager[None]: ...
-        def write(self) -> AbstractContextManager[Any]: ...
-        def sql(self, statement: str) -> str: ...
-        def notify(self) -> None: ...
 
     # -- results and administration ------------------------------------------------------------
 

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
+from .mixin import StoreMixin
 from .records import NewJob
 
 if TYPE_CHECKING:
-    from types import SimpleNamespace
 
-    import peewee as pw
+    pass
 
 # What an entry is (changing any of these is a change of the entry) ...
 DEFINITION = ("task", "schedule", "message", "misfire", "misfire_grace", "misfire_limit", "timezone")
@@ -94,17 +93,8 @@ class _Lost(Exception):
     """Raised inside a fire's transaction to roll it back: another beat or a change won."""
 
 
-class ScheduleStore:
+class ScheduleStore(StoreMixin):
     """Schedule operations of the store (a mixin of ``Store``)."""
-
-    if TYPE_CHECKING:
-        db: pw.Database
-        models: SimpleNamespace
-
-        def errors(self) -> AbstractContextManager[None]: ...
-        def write(self) -> AbstractContextManager[Any]: ...
-        def sql(self, statement: str) -> str: ...
-        def notify(self) -> None: ...
 
     # -- entries --------------------------------------------------------------------------------
 

@@ -1,0 +1,24 @@
+"""What the store's mixins (admin, schedules) rely on; ``Store`` and its dialects provide it."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from types import SimpleNamespace
+
+    import peewee as pw
+
+
+class StoreMixin:
+    """Base of a group of store operations written against the Store's dialect hooks."""
+
+    if TYPE_CHECKING:
+        db: pw.Database
+        models: SimpleNamespace
+
+        def errors(self) -> AbstractContextManager[None]: ...
+        def write(self) -> AbstractContextManager[Any]: ...
+        def sql(self, statement: str) -> str: ...
+        def notify(self) -> None: ...
