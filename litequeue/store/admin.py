@@ -7,15 +7,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from .. import states
 from .mixin import StoreMixin
 from .records import Job, QueueStats, WorkerInfo
-
-if TYPE_CHECKING:
-
-    pass
 
 JOB_COLUMNS = (
     "id, task_id, task, queue, routing_key, priority, state, body, content_type, eta, expires, "

@@ -11,14 +11,10 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .mixin import StoreMixin
 from .records import NewJob
-
-if TYPE_CHECKING:
-
-    pass
 
 # What an entry is (changing any of these is a change of the entry) ...
 DEFINITION = ("task", "schedule", "message", "misfire", "misfire_grace", "misfire_limit", "timezone")
