@@ -158,7 +158,7 @@ def render(report: dict) -> str:
         out += ["", f"long drain of {r['long_jobs']:,} jobs in {r['long_seconds']:.0f} s: worker RSS (main + children) "
                 f"{fmt(r.get('long_rss_early_kib'), 'kib')} early, {fmt(r.get('long_rss_late_kib'), 'kib')} late, "
                 f"growth {fmt(r.get('long_rss_growth_kib'), 'kib')}, max {fmt(r.get('long_rss_max_kib'), 'kib')}"
-                f"{' (' + r['long_note'] + ')' if r.get('long_note') else ''}; early = first sample after 5 % done."]
+                f"{' (' + r['long_note'] + ')' if r.get('long_note') else ''}; early/late: 5 % / 95 % done."]
     if report.get("growth"):
         growth = report["growth"]
         out += ["", f"Growth ({growth['backlog']:,}-job backlog):", growth_table(growth, config["n"])]

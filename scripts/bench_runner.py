@@ -177,7 +177,7 @@ def part_long(system, args) -> dict:
         elapsed = time.perf_counter() - started
     finally:
         procs.stop(proc)
-    useful = [(n, kib) for n, kib in samples if n >= args.n * 0.05]
+    useful = [(n, kib) for n, kib in samples if args.n * 0.05 <= n <= args.n * 0.95]  # not start-up or shutdown
     if len(useful) < 2:
         return {"long_jobs": args.n, "long_seconds": elapsed, "long_note": "too few samples"}
     return {"long_jobs": args.n, "long_seconds": elapsed, "long_rss_early_kib": useful[0][1],
