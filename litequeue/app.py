@@ -9,7 +9,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from . import serialization
-from .calling import build_jobs, with_publish_retry
+from .calling import build_jobs, publish_policy, with_publish_retry
 from .config import Settings
 from .errors import ConfigurationError, NotRegistered
 from .result import AsyncResult
@@ -118,8 +118,7 @@ class LiteQueue:
     def send_task(self, name: str, args: Any = None, kwargs: Any = None, *, _task: Task | None = None,
                   **options: Any) -> AsyncResult:
         """Send a job of the task called ``name`` without importing it; returns its AsyncResult."""
-        retry = options.pop("retry", self.conf.task_publish_retry)
-        policy = {**self.conf.task_publish_retry_policy, **(options.pop("retry_policy", None) or {})}
+        retry, policy = self._publish_retry(options)
         jobs = build_jobs(self, name, args, kwargs, _task or self.tasks.get(name), options)
         before_task_publish.send(sender=name, jobs=jobs)
         with_publish_retry(lambda: self.store.enqueue(jobs), retry, policy)
@@ -130,6 +129,16 @@ class LiteQueue:
             for job in jobs:  # every copy of a job routed to several queues
                 run_eagerly(self, job.task_id)
         return AsyncResult(jobs[0].task_id, app=self)
+
+    def _publish_retry(self, options: dict) -> tuple[bool, dict]:
+        """(retry, policy) of a call; a per-call policy is checked now, the app's when it was set."""
+        retry = options.pop("retry", self.conf.task_publish_retry)
+        policy = options.pop("retry_policy", None)
+        if policy is None:
+            return retry, self.conf.task_publish_retry_policy
+        policy = {**self.conf.task_publish_retry_policy, **policy}
+        publish_policy(policy)
+        return retry, policy
 
     def AsyncResult(self, task_id: str) -> AsyncResult:  # noqa: N802 - Celery's name
         return AsyncResult(task_id, app=self)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import random
 import time
 import uuid
 from collections.abc import Callable
@@ -93,39 +94,59 @@ def _expires(value: Any, now: float) -> float | None:
     return now + _seconds(value, "expires")
 
 
+def new_task_id() -> str:
+    """A new job id: a UUID of version 7 (RFC 9562), time-ordered, so new ids go to the end of
+    the store's id index instead of random pages of it (inserts stay fast as the table grows)."""
+    ms = time.time_ns() // 1_000_000
+    rand = random.getrandbits(74)
+    value = (ms << 80) | (0x7 << 76) | ((rand >> 62) << 64) | (0b10 << 62) | (rand & ((1 << 62) - 1))
+    return str(uuid.UUID(int=value))
+
+
 def build_jobs(app: LiteQueue, name: str, args: Any, kwargs: Any, task: Task | None, options: dict) -> list[NewJob]:
     """Validate a call and return the jobs to write (one per matched queue)."""
-    unknown = set(options) - CALL_OPTIONS
-    if unknown:
-        raise InvalidOptionError(
-            f"Unknown option(s) {sorted(unknown)} for {name}; known options are {sorted(CALL_OPTIONS)}.")
-    check_name(name, "task name")
-    args, kwargs = _check_args(name, args, kwargs)
-    now = time.time()
-    eta = _eta(options, now)
-    expires = _expires(options.get("expires", task.options.expires if task else None), now)
-    priority = _priority(options, task, app)
-    task_id = options.get("task_id") or str(uuid.uuid4())
-    check_name(task_id, "task_id")
-    serializer = options.get("serializer") or (task.options.serializer if task else None) or app.conf.task_serializer
-    content_type = serialization.content_type_for(serializer)
-    body = _encode_body(name, args, kwargs, content_type, app.conf.task_max_payload_bytes)
-    common = dict(
-        task=name, body=body, content_type=content_type, priority=priority, eta=eta, expires=expires,
-        max_retries=_max_retries(options.get("max_retries", task.max_retries if task else
-                                             app.conf.task_default_max_retries), "max_retries"),
-        acks_late=_flag(options.get("acks_late", task.acks_late if task else app.conf.task_acks_late), "acks_late"),
-        ignore_result=_flag(options.get("ignore_result", task.ignore_result if task else app.conf.task_ignore_result),
-                            "ignore_result"),
-        options=_run_options(options, task),
-    )
-    routes = app.routing.route(name, args, kwargs, options, task)
-    jobs = []
-    for i, route in enumerate(routes):
-        job_id = task_id if i == 0 else f"{task_id}.{route.queue}"  # one id per copy of a fanned-out job
-        jobs.append(NewJob(task_id=job_id, queue=route.queue, routing_key=route.routing_key,
-                           durable=route.durable, **common))
-    return jobs
+    return CallTemplate(app, name, task, options).jobs(args, kwargs, options.get("task_id"))
+
+
+class CallTemplate:
+    """What a call's options decide (schedule, priority, encoding, retries, ...), checked once;
+    ``jobs()`` then turns each argument list into jobs. Many calls with the same options (a bulk
+    enqueue) share one template."""
+
+    def __init__(self, app: LiteQueue, name: str, task: Task | None, options: dict) -> None:
+        unknown = set(options) - CALL_OPTIONS
+        if unknown:
+            raise InvalidOptionError(
+                f"Unknown option(s) {sorted(unknown)} for {name}; known options are {sorted(CALL_OPTIONS)}.")
+        self.app, self.name, self.task, self.options = app, check_name(name, "task name"), task, options
+        now = time.time()
+        serializer = options.get("serializer") or (task.options.serializer if task else None) or app.conf.task_serializer
+        self.content_type = serialization.content_type_for(serializer)
+        conf = app.conf
+        self.common = dict(
+            task=name, content_type=self.content_type, priority=_priority(options, task, app),
+            eta=_eta(options, now), expires=_expires(options.get("expires", task.options.expires if task else None), now),
+            max_retries=_max_retries(options.get("max_retries", task.max_retries if task else
+                                                 conf.task_default_max_retries), "max_retries"),
+            acks_late=_flag(options.get("acks_late", task.acks_late if task else conf.task_acks_late), "acks_late"),
+            ignore_result=_flag(options.get("ignore_result", task.ignore_result if task else conf.task_ignore_result),
+                                "ignore_result"),
+            options=_run_options(options, task),
+        )
+        if options.get("task_id") is not None:
+            check_name(options["task_id"], "task_id")
+
+    def jobs(self, args: Any, kwargs: Any, task_id: str | None = None) -> list[NewJob]:
+        """The jobs of one call with these arguments: one per queue its route matches."""
+        args, kwargs = _check_args(self.name, args, kwargs)
+        body = _encode_body(self.name, args, kwargs, self.content_type, self.app.conf.task_max_payload_bytes)
+        task_id = task_id or new_task_id()
+        routes = self.app.routing.route(self.name, args, kwargs, self.options, self.task)
+        return [
+            NewJob(task_id=task_id if i == 0 else f"{task_id}.{route.queue}",  # one id per copy of a fanned-out job
+                   queue=route.queue, routing_key=route.routing_key, durable=route.durable, body=body, **self.common)
+            for i, route in enumerate(routes)
+        ]
 
 
 def _check_args(name: str, args: Any, kwargs: Any) -> tuple[tuple, dict]:
@@ -201,9 +222,9 @@ def with_publish_retry(fn: Callable[[], T], retry: bool, policy: dict) -> T:
     retry_policy keys: ``max_retries`` (None: until the store is free), then waits of
     ``interval_start`` seconds
     growing by ``interval_step`` up to ``interval_max``."""
-    max_retries, wait, step, most = publish_policy(policy)
     if not retry:
         return fn()
+    max_retries, wait, step, most = -1, 0.0, 0.0, 0.0  # read from the policy at the first failure
     retries, uncertain = 0, False
     while True:
         try:
@@ -216,6 +237,8 @@ def with_publish_retry(fn: Callable[[], T], retry: bool, policy: dict) -> T:
             return None  # type: ignore[return-value]
         except (StoreLocked, StoreUnavailable) as exc:  # busy, or the server is restarting
             uncertain = uncertain or isinstance(exc, StoreUnavailable)
+            if max_retries == -1:
+                max_retries, wait, step, most = publish_policy(policy)
             if max_retries is not None and retries >= max_retries:
                 raise type(exc)(
                     f"{exc.message} The enqueue was retried {retries} time(s) (retry_policy max_retries="

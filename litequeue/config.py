@@ -216,7 +216,15 @@ def _publish_policy(key: str, value: Any) -> dict:
         raise ConfigurationError(
             f"Setting {key} has unknown keys {sorted(unknown)}; use {sorted(DEFAULT_PUBLISH_RETRY_POLICY)}."
         )
-    return {**DEFAULT_PUBLISH_RETRY_POLICY, **value}
+    from .calling import publish_policy
+    from .errors import InvalidOptionError
+
+    merged = {**DEFAULT_PUBLISH_RETRY_POLICY, **value}
+    try:
+        publish_policy(merged)  # the values too, once, rather than at every call
+    except InvalidOptionError as exc:
+        raise ConfigurationError(f"Setting {key}: {exc.message}") from None
+    return merged
 
 
 def _max_retries(key: str, value: Any) -> Any:

@@ -125,11 +125,12 @@ class Store(AdminStore, ScheduleStore):
         now = time.time()
         rows = [_insert_row(job, now) for job in jobs]
         durable = any(job.durable for job in jobs)
-        with self.errors(), contextlib.nullcontext() if durable else self.unsynced(), self.write():
-            if len(rows) == 1:
+        with self.errors(), contextlib.nullcontext() if durable else self.unsynced():
+            if len(rows) == 1:  # one statement is its own transaction (or joins the caller's)
                 self.db.execute_sql(self.sql(_INSERT), rows[0])
             else:
-                self.db.cursor().executemany(self.sql(_INSERT), rows)
+                with self.write():
+                    self.db.cursor().executemany(self.sql(_INSERT), rows)
         self.db.after_commit(self.notify)  # inside app.transaction(): once it commits
 
     # -- workers -------------------------------------------------------------------------------

@@ -54,7 +54,9 @@ class FairLockDatabase(pw.SqliteDatabase):
 
     SQLite's own busy handler sleeps longer the longer it has waited (up to 100 ms a try), so
     under many writers the oldest waiter keeps losing to fresh ones and can starve for seconds:
-    long enough for a worker's heartbeat to miss its lease. Every write goes through ``begin``.
+    long enough for a worker's heartbeat to miss its lease. Every write goes through ``begin``,
+    or is one statement outside a transaction, retried the same way by ``execute_sql`` (a statement
+    that could not take the lock changed nothing, so running it again is safe).
     """
 
     def __init__(self, *args: Any, lock_wait: float, **kwargs: Any) -> None:
@@ -62,12 +64,23 @@ class FairLockDatabase(pw.SqliteDatabase):
         super().__init__(*args, **kwargs)
 
     def begin(self, lock_type: str | None = None) -> None:
-        deadline = time.monotonic() + self.lock_wait
+        return self._fairly(super().begin, lock_type)
+
+    def execute_sql(self, sql: str, params: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if self.in_transaction():
+            return super().execute_sql(sql, params, *args, **kwargs)
+        return self._fairly(super().execute_sql, sql, params, *args, **kwargs)
+
+    def _fairly(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        deadline = None
         while True:
             try:
-                return super().begin(lock_type)
+                return fn(*args, **kwargs)
             except pw.OperationalError as exc:
-                if "locked" not in str(exc).lower() or time.monotonic() >= deadline:
+                if "locked" not in str(exc).lower():
+                    raise
+                deadline = deadline or time.monotonic() + self.lock_wait
+                if time.monotonic() >= deadline:
                     raise
             time.sleep(random.uniform(0.0002, 0.002))
 

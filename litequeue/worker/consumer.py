@@ -203,6 +203,8 @@ class Worker:
             return 0.0
         if (self._more_waiting or self.reserved) and self.pool.idle():
             return 0.0
+        if self.options.burst and not self.pool.busy():
+            return 0.0  # nothing runs and the last claim came back short: the next check ends the run
         timeout = self.app.conf.worker_poll_interval
         now = time.time()
         if self._next_eta is not None:
