@@ -120,12 +120,13 @@ class CallTemplate:
                 f"Unknown option(s) {sorted(unknown)} for {name}; known options are {sorted(CALL_OPTIONS)}.")
         self.app, self.name, self.task, self.options = app, check_name(name, "task name"), task, options
         now = time.time()
-        serializer = options.get("serializer") or (task.options.serializer if task else None) or app.conf.task_serializer
-        self.content_type = serialization.content_type_for(serializer)
         conf = app.conf
+        serializer = options.get("serializer") or (task.options.serializer if task else None) or conf.task_serializer
+        self.content_type = serialization.content_type_for(serializer)
         self.common = dict(
             task=name, content_type=self.content_type, priority=_priority(options, task, app),
-            eta=_eta(options, now), expires=_expires(options.get("expires", task.options.expires if task else None), now),
+            eta=_eta(options, now),
+            expires=_expires(options.get("expires", task.options.expires if task else None), now),
             max_retries=_max_retries(options.get("max_retries", task.max_retries if task else
                                                  conf.task_default_max_retries), "max_retries"),
             acks_late=_flag(options.get("acks_late", task.acks_late if task else conf.task_acks_late), "acks_late"),
