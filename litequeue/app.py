@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from . import serialization
+from .bulk import enqueue_many, register_chunk_task
 from .calling import build_jobs, publish_policy, with_publish_retry
 from .config import Settings
 from .errors import ConfigurationError, NotRegistered
@@ -50,6 +51,7 @@ class LiteQueue:
         self.routing = Routing(self.conf)
         self._stores: dict[tuple[int, str], Store] = {}
         self._lock = threading.Lock()
+        register_chunk_task(self)
         _apps.append(self)
 
     # -- the store ------------------------------------------------------------------------------
@@ -129,6 +131,13 @@ class LiteQueue:
             for job in jobs:  # every copy of a job routed to several queues
                 run_eagerly(self, job.task_id)
         return AsyncResult(jobs[0].task_id, app=self)
+
+    def enqueue_many(self, calls: Iterable[Any], **options: Any) -> list[AsyncResult]:
+        """Send many jobs in one transaction (all stored, or none); one AsyncResult per call.
+
+        Each call is ``(task, args)``, ``(task, args, kwargs)`` or ``(task, args, kwargs, options)``
+        with ``task`` a Task or a task name; ``options`` (any apply_async option) apply to all."""
+        return enqueue_many(self, calls, options)
 
     def _publish_retry(self, options: dict) -> tuple[bool, dict]:
         """(retry, policy) of a call; a per-call policy is checked now, the app's when it was set."""

@@ -9,7 +9,6 @@ import datetime as dt
 import logging
 import random
 import time
-import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -99,8 +98,8 @@ def new_task_id() -> str:
     the store's id index instead of random pages of it (inserts stay fast as the table grows)."""
     ms = time.time_ns() // 1_000_000
     rand = random.getrandbits(74)
-    value = (ms << 80) | (0x7 << 76) | ((rand >> 62) << 64) | (0b10 << 62) | (rand & ((1 << 62) - 1))
-    return str(uuid.UUID(int=value))
+    h = f"{(ms << 80) | (0x7 << 76) | ((rand >> 62) << 64) | (0b10 << 62) | (rand & ((1 << 62) - 1)):032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def build_jobs(app: LiteQueue, name: str, args: Any, kwargs: Any, task: Task | None, options: dict) -> list[NewJob]:
@@ -136,13 +135,14 @@ class CallTemplate:
         )
         if options.get("task_id") is not None:
             check_name(options["task_id"], "task_id")
+        self._routes = None if app.routing.uses_arguments() else app.routing.route(name, (), {}, options, task)
 
     def jobs(self, args: Any, kwargs: Any, task_id: str | None = None) -> list[NewJob]:
         """The jobs of one call with these arguments: one per queue its route matches."""
         args, kwargs = _check_args(self.name, args, kwargs)
         body = _encode_body(self.name, args, kwargs, self.content_type, self.app.conf.task_max_payload_bytes)
         task_id = task_id or new_task_id()
-        routes = self.app.routing.route(self.name, args, kwargs, self.options, self.task)
+        routes = self._routes or self.app.routing.route(self.name, args, kwargs, self.options, self.task)
         return [
             NewJob(task_id=task_id if i == 0 else f"{task_id}.{route.queue}",  # one id per copy of a fanned-out job
                    queue=route.queue, routing_key=route.routing_key, durable=route.durable, body=body, **self.common)
@@ -195,7 +195,7 @@ def _run_options(options: dict, task: Task | None) -> dict:
 
 def _encode_body(name: str, args: tuple, kwargs: dict, content_type: str, limit: int) -> bytes:
     try:
-        body = serialization.dumps([list(args), kwargs], content_type)
+        body = serialization.dumps_call(args, kwargs, content_type)
     except SerializationError:
         raise _which_argument(name, args, kwargs, content_type) from None
     if len(body) > limit:

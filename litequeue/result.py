@@ -20,10 +20,12 @@ class AsyncResult:
     """The state and result of the job with id ``id``. Each property reads the store afresh."""
 
     def __init__(self, id: str, app: LiteQueue | None = None) -> None:  # noqa: A002 - Celery's name
-        from .app import default_app
-
         self.id = str(id)
-        self.app = app or default_app()
+        if app is None:
+            from .app import default_app
+
+            app = default_app()
+        self.app = app
 
     task_id = property(lambda self: self.id)
 

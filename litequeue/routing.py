@@ -237,6 +237,13 @@ class Routing:
         exchange = found.get("exchange") or self.conf.task_default_exchange
         return self._by_key(check_name(key, "routing_key"), exchange)
 
+    def uses_arguments(self) -> bool:
+        """True when a router function in task_routes may route on a job's arguments (so the
+        route of one call says nothing about the next call's)."""
+        routes = self.conf.task_routes
+        routers = routes if isinstance(routes, tuple) else (routes,)
+        return any(callable(r) or hasattr(r, "route_for_task") for r in routers if r is not None)
+
     def declared(self) -> dict[str, Queue]:
         """The queues of ``task_queues`` by name (the first declaration of each)."""
         declared: dict[str, Queue] = {}

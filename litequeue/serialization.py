@@ -55,6 +55,20 @@ def dumps(value: Any, content_type: str = JSON) -> bytes:
         ) from exc
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def dumps_call(args: tuple, kwargs: dict, content_type: str = JSON) -> bytes:
+    """Serialise a call's ``[args, kwargs]``; plain scalar arguments skip the tagging walk."""
+    if content_type == JSON and all(type(a) in _SCALARS for a in args) and (
+            not kwargs or (_TAG not in kwargs and all(type(v) in _SCALARS for v in kwargs.values()))):
+        try:
+            return json.dumps([list(args), kwargs], separators=(",", ":"), allow_nan=False).encode()
+        except ValueError:
+            pass  # NaN or infinity: let dumps() say so
+    return dumps([list(args), kwargs], content_type)
+
+
 def loads(data: bytes | str | None, content_type: str, accept: frozenset[str]) -> Any:
     """Decode ``data``; refuse content types not in ``accept`` without looking at the data."""
     if data is None:

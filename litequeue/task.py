@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
@@ -158,6 +158,22 @@ class Task:
         """Send a job with options: countdown, eta, expires, priority, queue, routing_key,
         task_id, retry, retry_policy, serializer, time_limit, soft_time_limit, ignore_result."""
         return self.app.send_task(self.name, args, kwargs, _task=self, **options)
+
+    def map(self, items: Iterable[Any], **options: Any) -> list[AsyncResult]:
+        """One job per item, called with that item as its one argument, all sent in one
+        transaction. (Celery's ``map`` makes one job of them all; use ``chunks`` for that.)"""
+        return self.app.enqueue_many(((self, (item,)) for item in items), **options)
+
+    def starmap(self, items: Iterable[Any], **options: Any) -> list[AsyncResult]:
+        """One job per item, called with the item's elements as its arguments (one transaction)."""
+        return self.app.enqueue_many(((self, tuple(item)) for item in items), **options)
+
+    def chunks(self, items: Iterable[Any], size: int, **options: Any) -> list[AsyncResult]:
+        """Split ``items`` (argument tuples) into jobs of ``size`` calls each; each job's result is
+        the list of its calls' results. Sent at once, in one transaction."""
+        from .bulk import chunk_calls
+
+        return self.app.enqueue_many(chunk_calls(self, items, size), **options)
 
     def retry(self, args: Any = None, kwargs: Any = None, exc: BaseException | None = None,
               throw: bool = True, eta: Any = None, countdown: float | None = None,

@@ -1,0 +1,100 @@
+"""Sending many jobs at once: ``app.enqueue_many``, ``task.map``, ``task.starmap``, ``task.chunks``.
+
+All the jobs of one bulk call are written in one transaction: every one is stored, or none. The
+options of a call are checked once per task (a CallTemplate), so a bulk enqueue costs little more
+per job than encoding its arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from .calling import CallTemplate, with_publish_retry
+from .errors import InvalidOptionError
+from .signals import after_task_publish, before_task_publish
+from .task import TaskOptions
+
+if TYPE_CHECKING:
+    from .app import LiteQueue
+    from .result import AsyncResult
+    from .store import NewJob
+    from .task import Task
+
+CHUNK_TASK = "litequeue.chunk"
+
+
+def enqueue_many(app: LiteQueue, calls: Iterable[Any], options: dict) -> list[AsyncResult]:
+    """Send one job per call, all in one transaction. A call is ``(task, args)``, ``(task, args,
+    kwargs)`` or ``(task, args, kwargs, options)``; ``task`` is a Task or a task name. ``options``
+    apply to every call; a call's own options are added to them."""
+    from .result import AsyncResult
+
+    options = dict(options)
+    retry, policy = app._publish_retry(options)
+    templates: dict[str, CallTemplate] = {}
+    jobs: list[NewJob] = []
+    firsts: list[str] = []
+    for call in calls:
+        target, args, kwargs, own = _unpack(call)
+        name = target if isinstance(target, str) else target.name
+        if own:
+            template = CallTemplate(app, name, _task_of(app, target), {**options, **own})
+        else:
+            template = templates.get(name) or templates.setdefault(
+                name, CallTemplate(app, name, _task_of(app, target), options))
+        made = template.jobs(args, kwargs, own.get("task_id") if own else None)
+        firsts.append(made[0].task_id)
+        jobs += made
+    if not jobs:
+        return []
+    before_task_publish.send(sender="enqueue_many", jobs=jobs)
+    with_publish_retry(lambda: app.store.enqueue(jobs), retry, policy)
+    after_task_publish.send(sender="enqueue_many", jobs=jobs)
+    if app.conf.task_always_eager:
+        from .testing import run_eagerly
+
+        for job in jobs:
+            run_eagerly(app, job.task_id)
+    return [AsyncResult(task_id, app=app) for task_id in firsts]
+
+
+def chunk_calls(task: Task, items: Iterable[Any], size: int) -> list[tuple]:
+    """The calls of ``task.chunks(items, size)``: one litequeue.chunk job per ``size`` items."""
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise InvalidOptionError(f"chunks() needs a chunk size of at least 1, not {size!r}.")
+    items = [tuple(item) if isinstance(item, (list, tuple)) else (item,) for item in items]
+    return [(CHUNK_TASK, (task.name, items[i:i + size])) for i in range(0, len(items), size)]
+
+
+def register_chunk_task(app: LiteQueue) -> None:
+    """Every app knows litequeue.chunk: it runs a task over a list of argument tuples in one job."""
+    app._register(_run_chunk, TaskOptions(name=CHUNK_TASK, bind=True))
+
+
+def _run_chunk(chunk: Task, name: str, items: list) -> list:
+    from .worker.registry import TaskResolver
+
+    task = TaskResolver(chunk.app).resolve(name)
+    return [task.run(*args) for args in items]
+
+
+def _unpack(call: Any) -> tuple[Any, Any, Any, dict]:
+    if not isinstance(call, (tuple, list)) or not 2 <= len(call) <= 4:
+        raise InvalidOptionError(
+            f"Each call of enqueue_many is (task, args), (task, args, kwargs) or (task, args, kwargs, options), "
+            f"not {call!r}.")
+    target, args, kwargs, own = (*call, None, None)[:4]
+    if own is not None and not isinstance(own, dict):
+        raise InvalidOptionError(f"The options of a call must be a dict, not {own!r}.")
+    return target, args, kwargs, own or {}
+
+
+def _task_of(app: LiteQueue, target: Any) -> Task | None:
+    from .task import Task
+
+    if isinstance(target, Task):
+        return target
+    if isinstance(target, str):
+        return app.tasks.get(target)
+    raise InvalidOptionError(f"A call names its task by a Task or a task name, not {target!r}.")
