@@ -25,7 +25,7 @@ from . import serialization, signals, states
 from .errors import LiteQueueError
 from .store import Job, Outcome
 from .worker import outcomes
-from .worker.child import ChildContext, execute
+from .worker.child import ChildContext, Work, execute
 from .worker.registry import TaskResolver
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ class _Runner:
             outcome = outcomes.expired(job)
         else:
             with _LeaseKeeper(self.app, self.owner, self.lease):
-                reply = execute(job, self.ctx)
+                reply = execute(Work.of(job), self.ctx)
             outcome = outcomes.from_reply(job, reply, self.name)
         outcome = dataclasses.replace(outcome, keep=True)  # a test reads the result even of a transient job
         self.app.store.finish(self.owner, [outcome])

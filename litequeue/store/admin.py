@@ -12,12 +12,7 @@ from .. import states
 from .mixin import StoreMixin
 from .records import Job, QueueStats, WorkerInfo
 
-JOB_COLUMNS = (
-    "id, task_id, task, queue, routing_key, priority, state, body, content_type, eta, expires, "
-    "created_at, started_at, done_at, attempts, max_retries, acks_late, ignore_result, durable, "
-    "worker, lease_owner, lease_until, result, result_type, exc_type, exc_message, traceback, "
-    "custom_state, meta, history, options, due_at"
-)
+JOB_COLUMNS = ", ".join(Job.__dataclass_fields__)  # the columns a Job is read from, in its field order
 
 
 class AdminStore(StoreMixin):

@@ -14,7 +14,7 @@ import threading
 import time
 import traceback as tb
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .. import serialization, signals, states
 from ..errors import MaxRetriesExceededError, NotRegistered, Reject, Retry, SerializationError, SoftTimeLimitExceeded
@@ -25,8 +25,30 @@ from .registry import TaskResolver
 MAX_REPR = 200
 
 
-@dataclass(frozen=True)
-class Reply:
+class Work(NamedTuple):
+    """What a child needs of a job to run it: a small tuple, cheap to send down the pipe."""
+
+    id: int
+    attempts: int
+    task_id: str
+    task: str
+    body: bytes | None
+    content_type: str
+    eta: float | None
+    expires: float | None
+    queue: str
+    routing_key: str
+    priority: int
+    max_retries: int | None
+    ignore_result: bool
+
+    @classmethod
+    def of(cls, job: Job) -> Work:
+        return cls(job.id, job.attempts, job.task_id, job.task, job.body, job.content_type, job.eta, job.expires,
+                   job.queue, job.routing_key, job.priority, job.max_retries, job.ignore_result)
+
+
+class Reply(NamedTuple):
     """A child's report of one attempt (the main process turns it into an Outcome)."""
 
     job_id: int
@@ -75,7 +97,7 @@ def child_main(conn: Any, ctx: ChildContext, parent_pid: int) -> None:
             return
 
 
-def execute(job: Job, ctx: ChildContext) -> Reply:
+def execute(job: Work, ctx: ChildContext) -> Reply:
     """Run one attempt of ``job`` and report what happened. Never raises."""
     started = time.monotonic()
     task: Task | None = None
@@ -90,12 +112,12 @@ def execute(job: Job, ctx: ChildContext) -> Reply:
         return _failure(job, task, exc, started, request or _request(job, (), {}, ctx))
 
 
-def _decode_arguments(job: Job, accept: frozenset[str]) -> tuple[tuple, dict]:
+def _decode_arguments(job: Work, accept: frozenset[str]) -> tuple[tuple, dict]:
     args, kwargs = serialization.loads(job.body, job.content_type, accept)
     return tuple(args), dict(kwargs)
 
 
-def _request(job: Job, args: tuple, kwargs: dict, ctx: ChildContext) -> Request:
+def _request(job: Work, args: tuple, kwargs: dict, ctx: ChildContext) -> Request:
     return Request(
         id=job.task_id, task=job.task, args=args, kwargs=kwargs, retries=max(job.attempts - 1, 0),
         max_retries=job.max_retries, eta=job.eta, expires=job.expires, hostname=ctx.hostname,
@@ -113,7 +135,7 @@ def _run(task: Task, request: Request, args: tuple, kwargs: dict) -> Any:
         _running.clear()
 
 
-def _success(job: Job, task: Task, value: Any, ctx: ChildContext, started: float) -> Reply:
+def _success(job: Work, task: Task, value: Any, ctx: ChildContext, started: float) -> Reply:
     data = None
     if not (job.ignore_result or task.ignore_result):
         try:
@@ -128,7 +150,7 @@ def _success(job: Job, task: Task, value: Any, ctx: ChildContext, started: float
                  ctx.result_content_type, _short_repr(value), rss_kib=_rss_kib())
 
 
-def _failure(job: Job, task: Task | None, exc: BaseException, started: float, request: Request) -> Reply:
+def _failure(job: Work, task: Task | None, exc: BaseException, started: float, request: Request) -> Reply:
     runtime = time.monotonic() - started
     state, retry_at, cause = _classify(job, task, exc)
     info = cause if cause is not None else exc
@@ -143,7 +165,7 @@ def _failure(job: Job, task: Task | None, exc: BaseException, started: float, re
                  exc_message=_message(info), traceback=trace, retry_at=retry_at, rss_kib=_rss_kib())
 
 
-def _classify(job: Job, task: Task | None, exc: BaseException) -> tuple[str, float | None, BaseException | None]:
+def _classify(job: Work, task: Task | None, exc: BaseException) -> tuple[str, float | None, BaseException | None]:
     """(state, retry time, the exception to record) for an attempt that raised ``exc``."""
     if isinstance(exc, Retry):
         return states.RETRY, exc.when or time.time(), exc.exc or exc

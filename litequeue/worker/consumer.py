@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("litequeue.worker")
 PRUNE_EVERY = 60.0  # seconds between result-expiry sweeps
+FLUSH_AFTER = 0.02  # seconds an outcome may wait to be written with others
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class Worker:
         self.pending: list[Outcome] = []  # outcomes not yet written (kept across store hiccups)
         self.reserved: deque[Job] = deque()  # claimed (leased) but not yet handed to a child
         self._began: dict[int, float] = {}  # job id -> when it was handed to a child
+        self._pending_since = 0.0  # monotonic time the oldest unwritten outcome arrived
         self.prefetch = conf.worker_prefetch_multiplier
         self._more_waiting = False
         self._next_eta: float | None = 0.0
@@ -206,6 +208,9 @@ class Worker:
         if self.options.burst and not self.pool.busy():
             return 0.0  # nothing runs and the last claim came back short: the next check ends the run
         timeout = self.app.conf.worker_poll_interval
+        if self.pending:  # outcomes waiting to be written with others are written by FLUSH_AFTER
+            waited = time.monotonic() - (self._pending_since or time.monotonic())
+            timeout = min(timeout, max(FLUSH_AFTER - waited, 0.0))
         now = time.time()
         if self._next_eta is not None:
             timeout = min(timeout, max(self._next_eta - now, 0.0))
@@ -232,26 +237,31 @@ class Worker:
             self.pending.append(self._outcome(job, report))
 
     def _outcome(self, job: Job, report: Reply | Death) -> Outcome:
+        began = self._began.pop(job.id, None)
         if isinstance(report, Death):
             outcome = outcomes.from_death(job, report, self.name)
             log.error("Task %s[%s] %s: %s", job.task, job.task_id, outcome.state.lower(), report.describe())
-        else:
-            logs.reply(job, report)
-            outcome = outcomes.from_reply(job, report, self.name)
-        return dataclasses.replace(outcome, started_at=self._began.pop(job.id, None))
+            return dataclasses.replace(outcome, started_at=began)
+        logs.reply(job, report)
+        return outcomes.from_reply(job, report, self.name, began)
 
     def _flush(self) -> None:
         """Write pending outcomes in one fenced transaction; keep them if the store is busy.
 
-        While children are busy and jobs are reserved, outcomes gather into larger batches."""
+        While children are busy and jobs are reserved, outcomes gather into larger batches (up to
+        half the prefetch window, or FLUSH_AFTER seconds)."""
         if not self.pending:
+            self._pending_since = 0.0
             return
         assert self.pool is not None
-        if len(self.pending) < self.concurrency and self.reserved and not self.stopping and self.pool.busy():
+        now = time.monotonic()
+        self._pending_since = self._pending_since or now
+        if (len(self.pending) < max(self.concurrency * self.prefetch // 2, 1) and self.reserved
+                and not self.stopping and self.pool.busy() and now - self._pending_since < FLUSH_AFTER):
             return
         if self.store_guard.waiting:
             return  # the server is unreachable: keep the outcomes until it is back
-        batch, self.pending = self.pending, []
+        batch, self.pending, self._pending_since = self.pending, [], 0.0
         try:
             applied = self.app.store.finish(self.owner, batch)
         except StoreUnavailable as exc:

@@ -13,14 +13,14 @@ from .child import Reply
 from .pool import Death
 
 
-def from_reply(job: Job, reply: Reply, worker: str) -> Outcome:
-    """The Outcome of an attempt that ran to an end in the child."""
+def from_reply(job: Job, reply: Reply, worker: str, started_at: float | None = None) -> Outcome:
+    """The Outcome of an attempt that ran to an end in the child (started at ``started_at``)."""
     failed = reply.state in (states.FAILURE, states.RETRY)
     history = _with_attempt(job, worker, reply.exc_type, reply.exc_message, reply.traceback) if failed else None
     return Outcome(
         job.id, job.attempts, reply.state, reply.result, reply.result_type, reply.exc_type,
         reply.exc_message, reply.traceback, reply.retry_at, history,
-        keep=job.durable or reply.state in (states.RETRY, states.QUEUED),
+        keep=job.durable or reply.state in (states.RETRY, states.QUEUED), started_at=started_at,
     )
 
 

@@ -18,7 +18,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from ..store import Job
-from .child import ChildContext, Reply, child_main
+from .child import ChildContext, Reply, Work, child_main
 from .spawning import SpawnContext, spawned_child_main
 
 log = logging.getLogger("litequeue.worker")
@@ -116,7 +116,7 @@ class Pool:
     def dispatch(self, child: Child, job: Job, limits: Limits) -> None:
         child.job, child.limits = job, limits
         child.started, child.soft_sent, child.killed_for = time.monotonic(), False, None
-        child.conn.send(job)
+        child.conn.send(Work.of(job))
 
     def collect(self, ready: list[Any]) -> list[tuple[Job, Reply | Death]]:
         """Replies from children that finished, and deaths of children (replaced at once)."""
