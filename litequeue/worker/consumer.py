@@ -167,13 +167,14 @@ class Worker:
         room = self.concurrency * self.prefetch - len(self.reserved) - len(self.pool.busy())
         # Claim in batches: only once the reserve has run low (or a child would sit idle).
         if room > 0 and (len(self.reserved) < len(self.pool.idle()) or len(self.reserved) < self.concurrency // 2):
-            if self._due_now():
-                self._store_call(self.app.store.promote_due)
-                self._next_eta = self._store_call(self.app.store.next_eta, default=0.0)
             jobs = self._store_call(self._claim, room, default=[])
             self.reserved.extend(jobs)
             self._more_waiting = len(jobs) == room
-        self._dispatch_reserved()
+        self._dispatch_reserved()  # what is due now starts first; jobs whose eta came are made due after
+        if self._due_now():
+            promoted = self._store_call(self.app.store.promote_due, default=0)
+            self._next_eta = self._store_call(self.app.store.next_eta, default=0.0)
+            self._more_waiting = self._more_waiting or bool(promoted)
 
     def _dispatch_reserved(self) -> None:
         assert self.pool is not None
