@@ -137,12 +137,11 @@ class Pool:
         return out
 
     def _receive(self, child: Child) -> Reply | None:
+        """The reply of a child whose pipe the selector found readable (None if it closed)."""
         try:
-            if child.conn.poll():
-                return child.conn.recv()
+            return child.conn.recv()
         except (EOFError, OSError):
-            pass
-        return None
+            return None
 
     def _finished(self, child: Child) -> None:
         child.job = None
