@@ -1,0 +1,20 @@
+"""The installed package holds every module: each directory of litequeue/ is a regular package."""
+
+from pathlib import Path
+
+import litequeue
+
+
+def test_every_directory_of_the_package_has_an_init_so_a_plain_install_includes_it():
+    root = Path(litequeue.__file__).parent
+    missing = [str(d.relative_to(root)) for d in root.rglob("*")
+               if d.is_dir() and d.name != "__pycache__" and not (d / "__init__.py").exists()]
+    assert missing == []
+
+
+def test_setup_cfg_finds_every_subpackage():
+    from setuptools import find_packages
+
+    root = Path(litequeue.__file__).parent.parent
+    found = set(find_packages(str(root), include=["litequeue", "litequeue.*"]))
+    assert {"litequeue", "litequeue.store", "litequeue.worker", "litequeue.cli"} <= found
