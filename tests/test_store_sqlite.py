@@ -308,3 +308,30 @@ def test_claims_within_a_priority_follow_when_jobs_became_due_then_enqueue_order
     app.store.promote_due()
     claimed = app.store.claim("tester", None, (), 10, 30)
     assert [j.task_id for j in claimed] == [overdue.id, plain.id, later.id]
+
+
+def test_a_version_2_store_is_upgraded_keeping_its_jobs_in_claim_order(tmp_path):
+    import sqlite3
+
+    from litequeue.store.models import CLAIMABLE
+
+    path = tmp_path / "v2.sqlite"
+    fresh_app(path).store.close()
+    conn = sqlite3.connect(path)  # turn it back into what a version-2 litequeue wrote
+    conn.execute("DROP INDEX lq_jobs_claim_queue")
+    conn.execute("DROP INDEX lq_jobs_claim_any")
+    conn.execute("ALTER TABLE lq_jobs DROP COLUMN due_at")
+    conn.execute(f"CREATE INDEX lq_jobs_claim_queue ON lq_jobs (queue, priority DESC, id) WHERE {CLAIMABLE}")
+    conn.execute(f"CREATE INDEX lq_jobs_claim_any ON lq_jobs (priority DESC, id) WHERE {CLAIMABLE}")
+    conn.execute("UPDATE lq_meta SET value = '2' WHERE key = 'schema_version'")
+    columns = ("task_id, task, queue, routing_key, priority, state, content_type, created_at, eta, attempts, "
+               "acks_late, ignore_result, durable")
+    conn.execute(f"INSERT INTO lq_jobs ({columns}) VALUES ('late', 't', 'default', 'default', 0, 'QUEUED', "
+                 "'application/json', 100, 300, 0, 1, 0, 1)")
+    conn.execute(f"INSERT INTO lq_jobs ({columns}) VALUES ('early', 't', 'default', 'default', 0, 'QUEUED', "
+                 "'application/json', 200, NULL, 0, 1, 0, 1)")
+    conn.commit()
+    conn.close()
+    app = fresh_app(path)
+    assert migrations.read_version(app.store.db) == migrations.SCHEMA_VERSION
+    assert [j.task_id for j in app.store.claim("tester", None, (), 5, 30)] == ["early", "late"]

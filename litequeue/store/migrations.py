@@ -8,7 +8,8 @@ import peewee as pw
 
 from .models import INDEXES
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+CLAIM_INDEXES = ("lq_jobs_claim_queue", "lq_jobs_claim_any")
 
 
 def _v1(db: pw.Database, models) -> None:
@@ -22,7 +23,20 @@ def _v2(db: pw.Database, models) -> None:
     db.create_tables(models.beat, safe=True)
 
 
-MIGRATIONS: list[Callable] = [_v1, _v2]  # MIGRATIONS[n] upgrades version n to n + 1
+def _v3(db: pw.Database, models) -> None:
+    """Claims order by when a job became due (its eta, or when it was sent): a due_at column,
+    filled in for the jobs already there, and the claim indexes rebuilt to walk it."""
+    if "due_at" not in {c.name for c in db.get_columns("lq_jobs")}:
+        db.execute_sql("ALTER TABLE lq_jobs ADD COLUMN due_at DOUBLE PRECISION")
+        db.execute_sql("UPDATE lq_jobs SET due_at = COALESCE(eta, created_at)")
+    for name in CLAIM_INDEXES:
+        db.execute_sql(f"DROP INDEX IF EXISTS {name}")
+    for statement in INDEXES:
+        if any(name in statement for name in CLAIM_INDEXES):
+            db.execute_sql(statement)
+
+
+MIGRATIONS: list[Callable] = [_v1, _v2, _v3]  # MIGRATIONS[n] upgrades version n to n + 1
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
