@@ -6,10 +6,12 @@ registered, stats). The command line prints these; scripts can call them directl
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import serialization, states
 from .errors import LiteQueueError
+from .routing import Queue
 from .store import Job, WorkerInfo, describe_url
 
 if TYPE_CHECKING:
@@ -124,3 +126,45 @@ def _meta(app: LiteQueue, job: Job) -> Any:
         return serialization.loads(job.meta, job.result_type or serialization.JSON, accept)
     except LiteQueueError:
         return None
+
+
+# -- what `litequeue queues` shows ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class QueueSummary:
+    """One queue: its bindings and delivery mode (empty and None for a queue the app does not
+    declare but the store holds jobs of) and job counts (queued = due now, scheduled = waiting
+    for an eta or a retry delay)."""
+
+    name: str
+    bindings: tuple[str, ...]
+    exchange: str
+    delivery_mode: int | None
+    declared: bool
+    queued: int = 0
+    scheduled: int = 0
+    running: int = 0
+    failed: int = 0
+
+
+_COUNTED = {"QUEUED": "queued", "RETRY": "queued", "SCHEDULED": "scheduled", "STARTED": "running", "FAILURE": "failed"}
+
+
+def summarize_queues(conf: Any, counts: dict[tuple[str, str], int]) -> list[QueueSummary]:
+    """The declared queues (or the default queue when none are), in declaration order, then every
+    other queue that holds jobs, each with its counts from ``Store.counts()``."""
+    declared = conf.task_queues
+    if declared is None:
+        declared = (Queue(conf.task_default_queue, conf.task_default_routing_key),)
+    rows: dict[str, dict] = {}
+    for q in declared:
+        exchange = q.exchange or conf.task_default_exchange
+        row = rows.setdefault(q.name, dict(name=q.name, bindings=(), exchange=exchange,
+                                           delivery_mode=q.delivery_mode, declared=True))
+        row["bindings"] += (q.binding,)
+    for (queue, state), n in sorted(counts.items()):
+        row = rows.setdefault(queue, dict(name=queue, bindings=(), exchange=conf.task_default_exchange,
+                                          delivery_mode=None, declared=False))
+        if state in _COUNTED:
+            row[_COUNTED[state]] = row.get(_COUNTED[state], 0) + n
+    return [QueueSummary(**row) for row in rows.values()]

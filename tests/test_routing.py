@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from litequeue import LiteQueue, Queue
 from litequeue.cli import main
 from litequeue.errors import ConfigurationError
-from litequeue.routing import summarize_queues, topic_matches
+from litequeue.monitoring import summarize_queues
+from litequeue.routing import topic_matches
 from litequeue.store import Outcome
 from litequeue.worker.queues import interleave, select_queues
 

@@ -7,7 +7,8 @@ import json
 
 import click
 
-from ..routing import PERSISTENT, TRANSIENT, summarize_queues
+from ..monitoring import summarize_queues
+from ..routing import PERSISTENT, TRANSIENT
 from .common import app_option, db_argument, friendly_errors, load_app
 
 _MODES = {PERSISTENT: "persistent", TRANSIENT: "transient"}
