@@ -53,6 +53,20 @@ PRODUCER = textwrap.dedent("""
 """)
 
 
+STARTED: list = []  # every worker this run started, so that any exit stops them all
+
+
+def stop_every_worker() -> None:
+    """Kill what is left of every worker started (their own sessions, so the whole group)."""
+    for worker in STARTED:
+        if worker.proc.poll() is None:
+            try:
+                os.killpg(worker.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            worker.proc.wait(10)
+
+
 class Worker:
     """One ``litequeue worker`` subprocess, its log appended to a file."""
 
@@ -63,6 +77,7 @@ class Worker:
                "-c", str(concurrency), "-n", name]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
+        STARTED.append(self)
 
     @property
     def pid(self) -> int:
@@ -326,7 +341,11 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the working directory")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix=f"litequeue-{args.mode}-"))
-    problems = (run_chaos if args.mode == "chaos" else run_contention)(args, workdir)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally below
+    try:
+        problems = (run_chaos if args.mode == "chaos" else run_contention)(args, workdir)
+    finally:
+        stop_every_worker()
     for problem in problems:
         print("FAILED:", problem)
     print("OK: every check passed" if not problems else f"{len(problems)} check(s) failed; files in {workdir}")
