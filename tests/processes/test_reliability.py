@@ -15,33 +15,11 @@ from litequeue.errors import SoftTimeLimitExceeded, TimeLimitExceeded, WorkerLos
 from tests.conftest import integrity_ok, ledger_counts
 from tests.support import tasks
 from tests.support.observe import alive, child_pids, ledger_pids, row, wait_until
-
-
-def started(ledger, key: str, n: int = 1):
-    return lambda: ledger_counts(ledger).get(f"{key}-start", 0) >= n
+from tests.support.scenarios import late_completion_is_fenced, started
 
 
 def test_a_late_completion_from_a_stopped_worker_changes_nothing(app, db, ledger, start_worker):
-    first = start_worker("-c", "1", "-n", "first")
-    first.wait_for_log("ready")
-    result = tasks.attempt_record.delay("job", 1.0)
-    wait_until(started(ledger, "job"), what="the first worker to start the job")
-    os.killpg(first.pid, signal.SIGSTOP)  # main process and child, past the 3 s lease
-    try:
-        second = start_worker("-c", "1", "-n", "second")
-        value = result.get(timeout=60)
-        assert value["hostname"] == "second" and value["attempt"] == 2
-    finally:
-        os.killpg(first.pid, signal.SIGCONT)
-    first.wait_for_log("Ignored 1 late outcome")
-    assert ledger_counts(ledger) == {"job-start": 2, "job": 2}  # both attempts ran to the end
-    stored = row(db, result.id)
-    assert stored["state"] == states.SUCCESS and stored["attempts"] == 2
-    assert stored["worker"].startswith("second/")
-    assert result.get(timeout=5) == value  # the first attempt's result was not written
-    first.signal(signal.SIGTERM)
-    second.signal(signal.SIGTERM)
-    assert first.wait() == 0 and second.wait() == 0
+    late_completion_is_fenced(db, ledger, start_worker, row)
     assert integrity_ok(db)
 
 
