@@ -170,7 +170,7 @@ class Store(AdminStore, ScheduleStore):
                         if take > 0:
                             claimed += self._claim_rows(sql, (*lease, queue, take))
                 claimed.sort(key=lambda j: list(queues).index(j.queue))  # stable: keeps order within a queue
-        return sorted(claimed, key=_claim_order) if queues is None else claimed
+        return claimed  # in claim order: _claim_rows sorts each statement's rows, grouped by queue above
 
     def _claim_rows(self, sql: str, params: tuple) -> list[Job]:
         return sorted(Job.all_from_cursor(self.db.execute_sql(self.sql(sql), params)), key=_claim_order)
