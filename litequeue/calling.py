@@ -143,6 +143,10 @@ class CallTemplate:
         body = _encode_body(self.name, args, kwargs, self.content_type, self.app.conf.task_max_payload_bytes)
         task_id = task_id or new_task_id()
         routes = self._routes or self.app.routing.route(self.name, args, kwargs, self.options, self.task)
+        if len(routes) == 1:
+            route = routes[0]
+            return [NewJob(task_id, queue=route.queue, routing_key=route.routing_key, durable=route.durable,
+                           body=body, **self.common)]
         return [
             NewJob(task_id=task_id if i == 0 else f"{task_id}.{route.queue}",  # one id per copy of a fanned-out job
                    queue=route.queue, routing_key=route.routing_key, durable=route.durable, body=body, **self.common)

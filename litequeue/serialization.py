@@ -56,14 +56,18 @@ def dumps(value: Any, content_type: str = JSON) -> bytes:
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
+_CALL_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+_NO_ARGUMENTS = b"[[],{}]"
 
 
 def dumps_call(args: tuple, kwargs: dict, content_type: str = JSON) -> bytes:
     """Serialise a call's ``[args, kwargs]``; plain scalar arguments skip the tagging walk."""
     if content_type == JSON and all(type(a) in _SCALARS for a in args) and (
             not kwargs or (_TAG not in kwargs and all(type(v) in _SCALARS for v in kwargs.values()))):
+        if not args and not kwargs:
+            return _NO_ARGUMENTS
         try:
-            return json.dumps([list(args), kwargs], separators=(",", ":"), allow_nan=False).encode()
+            return _CALL_ENCODER.encode([list(args), kwargs]).encode()
         except ValueError:
             pass  # NaN or infinity: let dumps() say so
     return dumps([list(args), kwargs], content_type)

@@ -204,12 +204,14 @@ def test_claims_walk_a_partial_index_in_order_without_sorting(queue_app, claim):
     store = queue_app.store
     for p in (0, 5, -1):
         queue_app.send_task("t.add", args=[1, p], priority=p)
-    statements = [(sql, p) for sql, p in capture_sql(store, lambda: claim(store)) if "SET state = 'STARTED'" in sql]
-    assert statements, "the claim ran no UPDATE"
-    for sql, params in statements:
-        steps = plan(store, sql, params)
-        assert any("USING INDEX lq_jobs_claim_" in s for s in steps), steps
+    statements = capture_sql(store, lambda: claim(store))
+    assert any("SET state = 'STARTED'" in sql for sql, _ in statements), "the claim ran no UPDATE"
+    plans = [plan(store, sql, params) for sql, params in statements]
+    assert any(any("USING INDEX lq_jobs_claim_queue" in s for s in steps) for steps in plans), plans
+    for steps in plans:  # every statement seeks an index: no scan of the table, no sort
         assert not any("TEMP B-TREE" in s for s in steps), steps
+        assert all("USING INDEX" in s or "USING COVERING INDEX" in s or "PRIMARY KEY" in s
+                   for s in steps if s.startswith(("SCAN", "SEARCH"))), steps
 
 
 def test_claim_plan_would_notice_an_index_that_forces_a_sort(queue_app):
@@ -310,6 +312,35 @@ def test_claims_within_a_priority_follow_when_jobs_became_due_then_enqueue_order
     assert [j.task_id for j in claimed] == [overdue.id, plain.id, later.id]
 
 
+def test_a_claim_on_every_queue_takes_the_best_jobs_across_queues_in_claim_order(queue_app):
+    send = queue_app.send_task
+    for queue, priority, name in [("a", 0, "a0"), ("b", 9, "b9"), ("c", 9, "c9"), ("b", 0, "b0"),
+                                  ("a", 5, "a5"), ("z", 7, "z7"), ("a", 9, "a9")]:
+        send("t.add", args=[1, 1], queue=queue, priority=priority, task_id=name)
+    store = queue_app.store
+    assert [j.task_id for j in store.claim("w", None, ("c",), 4, 30)] == ["b9", "a9", "z7", "a5"]
+    assert [j.task_id for j in store.claim("w", None, ("c",), 9, 30)] == ["a0", "b0"]
+    assert [j.task_id for j in store.claim("w", None, (), 9, 30)] == ["c9"]
+    assert store.claim("w", None, (), 9, 30) == []
+
+
+def test_a_version_3_store_loses_the_second_claim_index(tmp_path):
+    from litequeue.store.models import CLAIMABLE
+
+    path = tmp_path / "v3.sqlite"
+    fresh_app(path).store.close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"CREATE INDEX lq_jobs_claim_any ON lq_jobs (priority DESC, due_at, id) WHERE {CLAIMABLE}")
+    conn.execute("UPDATE lq_meta SET value = '3' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    app = fresh_app(path)
+    indexes = {r[0] for r in app.store.db.execute_sql("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "lq_jobs_claim_any" not in indexes and "lq_jobs_claim_queue" in indexes
+    assert migrations.read_version(app.store.db) == migrations.SCHEMA_VERSION
+    app.close()
+
+
 def test_a_version_2_store_is_upgraded_keeping_its_jobs_in_claim_order(tmp_path):
     import sqlite3
 
@@ -319,7 +350,6 @@ def test_a_version_2_store_is_upgraded_keeping_its_jobs_in_claim_order(tmp_path)
     fresh_app(path).store.close()
     conn = sqlite3.connect(path)  # turn it back into what a version-2 litequeue wrote
     conn.execute("DROP INDEX lq_jobs_claim_queue")
-    conn.execute("DROP INDEX lq_jobs_claim_any")
     conn.execute("ALTER TABLE lq_jobs DROP COLUMN due_at")
     conn.execute(f"CREATE INDEX lq_jobs_claim_queue ON lq_jobs (queue, priority DESC, id) WHERE {CLAIMABLE}")
     conn.execute(f"CREATE INDEX lq_jobs_claim_any ON lq_jobs (priority DESC, id) WHERE {CLAIMABLE}")

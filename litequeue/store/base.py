@@ -9,6 +9,7 @@ wake-ups).
 from __future__ import annotations
 
 import contextlib
+import heapq
 import json
 import time
 from collections.abc import Iterator, Sequence
@@ -26,6 +27,10 @@ _INSERT = (
     "INSERT INTO lq_jobs (task_id, task, queue, routing_key, priority, state, body, content_type, "
     "eta, wait_until, due_at, expires, created_at, attempts, max_retries, acks_late, ignore_result, "
     "durable, options) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)"
+)
+_CLAIM_SET = (
+    "UPDATE lq_jobs SET state = 'STARTED', attempts = attempts + 1, lease_owner = ?, lease_until = ?, "
+    "worker = ?, started_at = ?"
 )
 # Completion is fenced on (job, attempt, owner). A job put back after its lease expired but not
 # claimed again (same attempt number, no owner) still takes its late outcome: no other attempt
@@ -149,28 +154,52 @@ class Store(AdminStore, ScheduleStore):
         if limit <= 0:
             return []
         now = time.time()
-        head = (
-            "UPDATE lq_jobs SET state = 'STARTED', attempts = attempts + 1, lease_owner = ?, "
-            "lease_until = ?, worker = ?, started_at = ? WHERE id IN (SELECT id FROM lq_jobs"
-        )
-        tail = f" ORDER BY priority DESC, due_at, id LIMIT ?{self.lock_clause}) RETURNING {JOB_COLUMNS}"
         lease = (owner, now + lease_seconds, owner, now)
         claimed: list[Job] = []
+        sql = (
+            f"{_CLAIM_SET} WHERE id IN (SELECT id FROM lq_jobs{self.index_hint('lq_jobs_claim_queue')} "
+            f"WHERE queue = ? AND {CLAIMABLE} ORDER BY priority DESC, due_at, id LIMIT ?{self.lock_clause}) "
+            f"RETURNING {JOB_COLUMNS}"
+        )
         with self.errors(), self.write():
             if queues is None:
-                marks = ", ".join("?" * len(exclude))
-                where = CLAIMABLE + (f" AND queue NOT IN ({marks})" if exclude else "")
-                sql = head + self.index_hint("lq_jobs_claim_any") + " WHERE " + where + tail
-                claimed += self._claim_rows(sql, (*lease, *exclude, limit))
-            else:
-                sql = head + self.index_hint("lq_jobs_claim_queue") + " WHERE queue = ? AND " + CLAIMABLE + tail
-                for share in (per_queue, None) if per_queue else (None,):
-                    for queue in queues:
-                        take = limit - len(claimed) if share is None else min(share, limit - len(claimed))
-                        if take > 0:
-                            claimed += self._claim_rows(sql, (*lease, queue, take))
-                claimed.sort(key=lambda j: list(queues).index(j.queue))  # stable: keeps order within a queue
+                return self._claim_any(lease, exclude, limit)
+            for share in (per_queue, None) if per_queue else (None,):
+                for queue in queues:
+                    take = limit - len(claimed) if share is None else min(share, limit - len(claimed))
+                    if take > 0:
+                        claimed += self._claim_rows(sql, (*lease, queue, take))
+            claimed.sort(key=lambda j: list(queues).index(j.queue))  # stable: keeps order within a queue
         return claimed  # in claim order: _claim_rows sorts each statement's rows, grouped by queue above
+
+    def _claim_any(self, lease: tuple, exclude: Sequence[str], limit: int) -> list[Job]:
+        """The claim of a worker on every queue but ``exclude``, inside the claim's transaction.
+
+        There is one claim index, by queue (a second one across queues would cost every enqueue
+        another index write). So: list the queues that hold claimable jobs by seeking that index
+        queue after queue, read the first ``limit`` candidates of each in claim order, merge them,
+        and claim the best ``limit`` by id."""
+        hint = self.index_hint("lq_jobs_claim_queue")
+        candidates: list[tuple] = []
+        for queue in self._claimable_queues(hint, exclude):
+            candidates += self.db.execute_sql(self.sql(
+                f"SELECT priority, due_at, id FROM lq_jobs{hint} WHERE queue = ? AND {CLAIMABLE} "
+                f"ORDER BY priority DESC, due_at, id LIMIT ?{self.lock_clause}"), (queue, limit)).fetchall()
+        best = [row[2] for row in heapq.nsmallest(limit, candidates, key=lambda r: (-r[0], r[1], r[2]))]
+        if not best:
+            return []
+        marks = ", ".join("?" * len(best))
+        sql = f"{_CLAIM_SET} WHERE id IN ({marks}) AND {CLAIMABLE} RETURNING {JOB_COLUMNS}"
+        return self._claim_rows(sql, (*lease, *best))
+
+    def _claimable_queues(self, hint: str, exclude: Sequence[str]) -> Iterator[str]:
+        """The queues holding claimable jobs, one index seek each (a skip scan)."""
+        sql = self.sql(f"SELECT queue FROM lq_jobs{hint} WHERE queue > ? AND {CLAIMABLE} ORDER BY queue LIMIT 1")
+        last = ""
+        while (row := self.db.execute_sql(sql, (last,)).fetchone()) is not None:
+            last = row[0]
+            if last not in exclude:
+                yield last
 
     def _claim_rows(self, sql: str, params: tuple) -> list[Job]:
         return sorted(Job.all_from_cursor(self.db.execute_sql(self.sql(sql), params)), key=_claim_order)

@@ -8,7 +8,7 @@ import peewee as pw
 
 from .models import INDEXES
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 CLAIM_INDEXES = ("lq_jobs_claim_queue", "lq_jobs_claim_any")
 
 
@@ -36,7 +36,13 @@ def _v3(db: pw.Database, models) -> None:
             db.execute_sql(statement)
 
 
-MIGRATIONS: list[Callable] = [_v1, _v2, _v3]  # MIGRATIONS[n] upgrades version n to n + 1
+def _v4(db: pw.Database, models) -> None:
+    """One claim index: the one across queues cost every enqueue an index write, and a claim on
+    every queue now merges the heads of the per-queue index instead."""
+    db.execute_sql("DROP INDEX IF EXISTS lq_jobs_claim_any")
+
+
+MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4]  # MIGRATIONS[n] upgrades version n to n + 1
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

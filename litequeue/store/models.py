@@ -117,12 +117,11 @@ def bind_models(db: pw.Database) -> SimpleNamespace:
                            Schedules=Schedules, Fires=Fires, beat=[Schedules, Fires])
 
 
-# Partial indexes: the claim walks one of the first two in order and never sorts.
+# Partial indexes: the claim walks the first in order and never sorts.
 # The predicate is repeated verbatim in the claim statements so the planner can use them.
 CLAIMABLE = "state IN ('QUEUED', 'RETRY') AND wait_until IS NULL"
 INDEXES = [
     f"CREATE INDEX IF NOT EXISTS lq_jobs_claim_queue ON lq_jobs (queue, priority DESC, due_at, id) WHERE {CLAIMABLE}",
-    f"CREATE INDEX IF NOT EXISTS lq_jobs_claim_any ON lq_jobs (priority DESC, due_at, id) WHERE {CLAIMABLE}",
     "CREATE INDEX IF NOT EXISTS lq_jobs_waiting ON lq_jobs (wait_until) WHERE wait_until IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS lq_jobs_leases ON lq_jobs (lease_until) WHERE state = 'STARTED'",
     "CREATE INDEX IF NOT EXISTS lq_jobs_done ON lq_jobs (done_at) WHERE done_at IS NOT NULL",

@@ -1,4 +1,4 @@
-"""What runs in a pool child: receive a job, run it, send back a Reply.
+"""What runs in a pool child: receive jobs, run each, send back a Reply for each.
 
 The execute pipeline is a row of small steps:
 resolve the task -> decode the arguments -> run under the soft limit -> classify the outcome.
@@ -21,6 +21,7 @@ from ..errors import MaxRetriesExceededError, NotRegistered, Reject, Retry, Seri
 from ..store import Job
 from ..task import Request, Task, run_with_request
 from .registry import TaskResolver
+from .wire import Channel
 
 MAX_REPR = 200
 
@@ -63,6 +64,7 @@ class Reply(NamedTuple):
     traceback: str | None = None
     retry_at: float | None = None
     rss_kib: int = 0
+    started_at: float | None = None  # wall clock, when the attempt began to run
 
 
 @dataclass
@@ -80,26 +82,29 @@ _running = threading.Event()  # set while a task's code runs: only then may SIGU
 
 
 def child_main(conn: Any, ctx: ChildContext, parent_pid: int) -> None:
-    """The child's loop: one job in, one Reply out, until told to stop or the parent is gone."""
+    """The child's loop: jobs in, one Reply out per job, in order, until told to stop (None) or
+    the parent is gone. Several jobs may wait in the pipe; they run one after another."""
     _become_child(parent_pid)
     signals.worker_process_init.send(sender=ctx.hostname)
+    channel = Channel(conn)
     while True:
         try:
-            job = conn.recv()
+            messages = channel.receive()
         except (EOFError, OSError):
             return
-        if job is None:
-            return
-        reply = execute(job, ctx)
-        try:
-            conn.send(reply)
-        except (BrokenPipeError, OSError):
-            return
+        for message in messages:
+            if message is None:
+                return
+            reply = execute(Work._make(message), ctx)
+            try:
+                channel.send(tuple(reply))
+            except OSError:
+                return
 
 
 def execute(job: Work, ctx: ChildContext) -> Reply:
     """Run one attempt of ``job`` and report what happened. Never raises."""
-    started = time.monotonic()
+    started, began = time.monotonic(), time.time()
     task: Task | None = None
     request: Request | None = None
     try:
@@ -107,9 +112,9 @@ def execute(job: Work, ctx: ChildContext) -> Reply:
         args, kwargs = _decode_arguments(job, ctx.accept)
         request = _request(job, args, kwargs, ctx)
         value = _run(task, request, args, kwargs)
-        return _success(job, task, value, ctx, started)
+        return _success(job, task, value, ctx, started)._replace(started_at=began)
     except BaseException as exc:  # noqa: BLE001 - a task may raise anything, even SystemExit
-        return _failure(job, task, exc, started, request or _request(job, (), {}, ctx))
+        return _failure(job, task, exc, started, request or _request(job, (), {}, ctx))._replace(started_at=began)
 
 
 def _decode_arguments(job: Work, accept: frozenset[str]) -> tuple[tuple, dict]:

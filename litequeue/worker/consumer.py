@@ -22,7 +22,7 @@ from ..errors import StoreError, StoreUnavailable
 from ..store import Job, Outcome, WorkerInfo
 from . import logs, outcomes
 from .child import ChildContext, Reply
-from .pool import Death, Limits, Pool
+from .pool import Child, Death, Limits, Pool
 from .queues import interleave, rotate_after, select_queues
 from .registry import TaskResolver
 from .stopping import StopRequests, in_main_thread
@@ -177,18 +177,40 @@ class Worker:
             self._more_waiting = self._more_waiting or bool(promoted)
 
     def _dispatch_reserved(self) -> None:
+        """Hand reserved jobs to idle children, then (while jobs are short) one more to each busy
+        child, to wait in its pipe."""
         assert self.pool is not None
-        idle = self.pool.idle()
+        if self.pool.unstarted:  # handed to a child that died before starting them: first in line again
+            self.reserved.extendleft(reversed(self.pool.unstarted))
+            self.pool.unstarted = []
+        for child in self.pool.idle():
+            job = self._next_reserved()
+            if job is None:
+                return
+            self._hand_over(child, job, self._limits(job))
+        for child in self.pool.busy():
+            if not self.reserved:
+                return
+            job = self.reserved[0]
+            limits = self._limits(job)
+            if self.pool.may_queue(child, job, limits) and self._next_reserved() is job:
+                self._hand_over(child, job, limits)
+
+    def _next_reserved(self) -> Job | None:
+        """The next reserved job that has not expired (expired ones are recorded as revoked)."""
         now = time.time()
-        while idle and self.reserved:
+        while self.reserved:
             job = self.reserved.popleft()
-            if job.expires is not None and job.expires <= now:
-                log.info("Task %s[%s] expired before it started; revoked.", job.task, job.task_id)
-                self.pending.append(outcomes.expired(job))
-                continue
-            log.info("Task %s[%s] received", job.task, job.task_id)
-            self._began[job.id] = time.time()
-            self.pool.dispatch(idle.pop(), job, self._limits(job))
+            if job.expires is None or job.expires > now:
+                return job
+            log.info("Task %s[%s] expired before it started; revoked.", job.task, job.task_id)
+            self.pending.append(outcomes.expired(job))
+        return None
+
+    def _hand_over(self, child: Child, job: Job, limits: Limits) -> None:
+        log.info("Task %s[%s] received", job.task, job.task_id)
+        self._began[job.id] = time.time()
+        self.pool.dispatch(child, job, limits)
 
     def _claim(self, n: int) -> list[Job]:
         store = self.app.store
@@ -244,7 +266,7 @@ class Worker:
             log.error("Task %s[%s] %s: %s", job.task, job.task_id, outcome.state.lower(), report.describe())
             return dataclasses.replace(outcome, started_at=began)
         logs.reply(job, report)
-        return outcomes.from_reply(job, report, self.name, began)
+        return outcomes.from_reply(job, report, self.name, report.started_at or began)
 
     def _flush(self) -> None:
         """Write pending outcomes in one fenced transaction; keep them if the store is busy.
@@ -323,11 +345,11 @@ class Worker:
 
     def _stop(self) -> None:
         if self.pool is not None:
-            running = [c.job.id for c in self.pool.busy() if c.job is not None]
+            running = [job.id for job in self.pool.in_flight()]
             self.pool.stop(kill=bool(running))
             if running:  # cold shutdown: hand the jobs back at once
                 log.warning("Cold shutdown: releasing %d running job(s) back to the queue.", len(running))
-            unstarted = [job.id for job in self.reserved]
+            unstarted = [job.id for job in [*self.pool.unstarted, *self.reserved]]
             self.reserved.clear()
             self._store_call(self.app.store.release, self.owner, running + unstarted)
         self._flush()

@@ -1,8 +1,12 @@
 """The prefork pool: N children that only run tasks, supervised by the worker's main process.
 
-The main process hands a child one job at a time over a pipe, enforces time limits on the
-monotonic clock (SIGUSR1 for the soft limit, SIGKILL for the hard one), notices a child that
-died, and replaces children that crashed, overran, or reached their recycling limits.
+The main process hands jobs to a child over a pipe, enforces time limits on the monotonic clock
+(SIGUSR1 for the soft limit, SIGKILL for the hard one), notices a child that died, and replaces
+children that crashed, overran, or reached their recycling limits.
+
+A child runs one job at a time. While jobs are short, a second one waits in its pipe, so the
+child starts it the moment it replies instead of idling for a round trip through the main
+process (see ``may_queue`` for when that is allowed).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import os
 import selectors
 import signal
 import time
+from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -20,8 +25,13 @@ from typing import Any
 from ..store import Job
 from .child import ChildContext, Reply, Work, child_main
 from .spawning import SpawnContext, spawned_child_main
+from .wire import Channel
 
 log = logging.getLogger("litequeue.worker")
+
+QUEUE_BELOW = 0.01  # seconds: the average run time under which a second job may wait in a pipe
+QUEUE_MAX_BODY = 32 * 1024  # bytes: a bigger job is never queued (it could fill the pipe and block)
+_RUNTIME_WEIGHT = 0.2  # of the newest run time in the moving average
 
 
 @dataclass(frozen=True)
@@ -53,21 +63,37 @@ class Death:
 
 
 class Child:
-    """One pool process and the job it is running, if any."""
+    """One pool process and the jobs handed to it: the first is running, any after it wait."""
 
     def __init__(self, process: Any, conn: Connection) -> None:
         self.process = process
-        self.conn = conn
-        self.job: Job | None = None
-        self.started = 0.0
-        self.limits = Limits()
+        self.channel = Channel(conn)
+        self.in_flight: deque[tuple[Job, Limits]] = deque()
+        self.started = 0.0  # when the running job started (monotonic)
         self.soft_sent = False
         self.killed_for: str | None = None
         self.jobs_done = 0
+        self.retiring = False  # takes no more jobs; replaced once its last one is done
 
     @property
     def pid(self) -> int:
         return self.process.pid
+
+    @property
+    def conn(self) -> Connection:
+        return self.channel.conn
+
+    @property
+    def job(self) -> Job | None:
+        """The job running now, if any."""
+        return self.in_flight[0][0] if self.in_flight else None
+
+    @property
+    def limits(self) -> Limits:
+        return self.in_flight[0][1] if self.in_flight else Limits()
+
+    def begin_next(self) -> None:
+        self.started, self.soft_sent, self.killed_for = time.monotonic(), False, None
 
 
 class Pool:
@@ -85,6 +111,8 @@ class Pool:
                                          else (spawned_child_main, SpawnContext.of(ctx)))
         self.children: list[Child] = []
         self.selector = selectors.DefaultSelector()  # children's pipes and sentinels, plus watch()ed
+        self.unstarted: list[Job] = []  # jobs that waited in the pipe of a child that died
+        self.average_runtime: float | None = None  # seconds, a moving average of recent jobs
 
     def watch(self, obj: Any) -> None:
         """Also wake ``select`` when ``obj`` (anything with fileno()) becomes readable."""
@@ -108,54 +136,94 @@ class Pool:
         return Child(process, parent_end)
 
     def idle(self) -> list[Child]:
-        return [c for c in self.children if c.job is None]
+        return [c for c in self.children if not c.in_flight and not c.retiring]
 
     def busy(self) -> list[Child]:
-        return [c for c in self.children if c.job is not None]
+        return [c for c in self.children if c.in_flight]
+
+    def in_flight(self) -> list[Job]:
+        """Every job handed to a child and not reported yet (running or waiting in its pipe)."""
+        return [job for child in self.children for job, _ in child.in_flight]
+
+    def may_queue(self, child: Child, job: Job, limits: Limits) -> bool:
+        """Whether ``job`` may wait in the pipe of ``child`` behind the one it runs: only while
+        recent jobs were short, neither job has a time limit (a limit's signal must reach the
+        job it is meant for), the job is small, and the child has no recycling limit to reach."""
+        return (len(child.in_flight) == 1 and not child.retiring
+                and self.average_runtime is not None and self.average_runtime < QUEUE_BELOW
+                and limits == Limits() and child.limits == Limits()
+                and len(job.body or b"") <= QUEUE_MAX_BODY
+                and (not self.max_tasks_per_child or child.jobs_done + 2 <= self.max_tasks_per_child))
 
     def dispatch(self, child: Child, job: Job, limits: Limits) -> None:
-        child.job, child.limits = job, limits
-        child.started, child.soft_sent, child.killed_for = time.monotonic(), False, None
-        child.conn.send(Work.of(job))
+        """Send ``job`` to ``child``. If the child has just died (its death not collected yet),
+        the job goes to ``unstarted`` and the child takes no more."""
+        try:
+            child.channel.send(tuple(Work.of(job)))
+        except OSError:
+            self.unstarted.append(job)
+            child.retiring = True
+            return
+        child.in_flight.append((job, limits))
+        if len(child.in_flight) == 1:
+            child.begin_next()
 
-    def collect(self, ready: list[Any]) -> list[tuple[Job, Reply | Death]]:
-        """Replies from children that finished, and deaths of children (replaced at once)."""
+    def collect(self, ready: set[Any]) -> list[tuple[Job, Reply | Death]]:
+        """Replies from children that finished, and deaths of children (replaced at once).
+        Jobs that waited in a dead child's pipe never started: they are left in ``unstarted``."""
         out: list[tuple[Job, Reply | Death]] = []
         for child in list(self.children):
-            if child.conn in ready and child.job is not None:
-                reply = self._receive(child)
-                if reply is not None:
-                    out.append((child.job, reply))
-                    self._finished(child)
+            died = child.process.sentinel in ready
+            if child.conn in ready or died:  # a dead child's last replies are read first
+                for reply in self._receive(child):
+                    out.append((self._finished_one(child), reply))
+                    self.note_runtime(reply.runtime)
+                self._recycle(child)
             if child not in self.children:  # retired just now (recycling); already replaced
                 continue
-            if child.process.sentinel in ready:
+            if died:
                 child.process.join(timeout=1)
-                if child.job is not None:
-                    out.append((child.job, Death(child.job, child.process.exitcode, child.killed_for or "crashed")))
+                if child.in_flight:
+                    job = child.job
+                    out.append((job, Death(job, child.process.exitcode, child.killed_for or "crashed")))
+                    self.unstarted += [waiting for waiting, _ in list(child.in_flight)[1:]]
                 self._replace(child)
         return out
 
-    def _receive(self, child: Child) -> Reply | None:
-        """The reply of a child whose pipe the selector found readable (None if it closed)."""
+    def _receive(self, child: Child) -> list[Reply]:
+        """The replies a child whose pipe was found readable has sent ([] if it closed)."""
         try:
-            return child.conn.recv()
+            return [Reply._make(message) for message in child.channel.receive(wait=False)]
         except (EOFError, OSError):
-            return None
+            return []
 
-    def _finished(self, child: Child) -> None:
-        child.job = None
+    def _finished_one(self, child: Child) -> Job:
+        """The running job has replied: the one waiting behind it (if any) is now running."""
+        job, _ = child.in_flight.popleft()
         child.jobs_done += 1
-        if self.max_tasks_per_child and child.jobs_done >= self.max_tasks_per_child:
+        if child.in_flight:
+            child.begin_next()  # a kill meant for the finished job would hit this one: it crashed
+        return job
+
+    def note_runtime(self, seconds: float) -> None:
+        average = self.average_runtime
+        self.average_runtime = seconds if average is None else average + _RUNTIME_WEIGHT * (seconds - average)
+
+    def _recycle(self, child: Child) -> None:
+        """Replace a child that reached max_tasks_per_child or max_memory_per_child once its
+        jobs are done (until then it takes no more)."""
+        if self.max_tasks_per_child and child.jobs_done >= self.max_tasks_per_child and not child.retiring:
             log.info("Child %s ran %d jobs (max_tasks_per_child); replacing it.", child.pid, child.jobs_done)
-            self._retire(child)
-        elif self.max_memory_kib and _rss_of(child) > self.max_memory_kib:
+            child.retiring = True
+        elif self.max_memory_kib and not child.retiring and _rss_of(child) > self.max_memory_kib:
             log.info("Child %s grew past max_memory_per_child; replacing it.", child.pid)
+            child.retiring = True
+        if child.retiring and not child.in_flight:
             self._retire(child)
 
     def _retire(self, child: Child) -> None:
         try:
-            child.conn.send(None)
+            child.channel.send(None)
         except OSError:
             pass
         child.process.join(timeout=5)
@@ -170,7 +238,7 @@ class Pool:
                 self.selector.unregister(obj)
             except (KeyError, ValueError):
                 pass
-        child.conn.close()
+        child.channel.close()
 
     def _replace(self, child: Child) -> None:
         self._forget(child)
@@ -215,7 +283,7 @@ class Pool:
                 _signal(child.pid, signal.SIGKILL)
             else:
                 try:
-                    child.conn.send(None)
+                    child.channel.send(None)
                 except OSError:
                     pass
         deadline = time.monotonic() + timeout

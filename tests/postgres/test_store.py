@@ -121,11 +121,14 @@ def test_the_claim_walks_its_index_in_order_and_never_sorts(db, caplog):
     with caplog.at_level("DEBUG", logger="peewee"):
         app.store.claim("me", None, (), 5, 60)
         app.store.claim("me", ["q1"], (), 5, 60)
-    claims = [r.msg for r in caplog.records if isinstance(r.msg, tuple) and "FOR UPDATE SKIP LOCKED" in r.msg[0]]
-    assert len(claims) == 2
-    for sql, params in claims:
+    statements = [r.msg for r in caplog.records if isinstance(r.msg, tuple) and "lq_jobs" in r.msg[0]]
+    locking = [sql for sql, _ in statements if "FOR UPDATE SKIP LOCKED" in sql]
+    assert len(locking) == 4, locking  # every queue: a candidate read per queue; then the named claim
+    for sql, params in statements:
         plan = "\n".join(row[0] for row in app.store.db.execute_sql("EXPLAIN " + sql, params).fetchall())
-        assert "lq_jobs_claim_" in plan and "Sort" not in plan, plan
+        assert "Sort" not in plan and "Seq Scan" not in plan, plan
+        if "FOR UPDATE SKIP LOCKED" in sql:
+            assert "lq_jobs_claim_queue" in plan, plan
     app.close()
 
 

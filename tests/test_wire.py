@@ -1,0 +1,54 @@
+"""The pool's pipe protocol: frames survive being split or packed together, and a closed end
+is reported rather than read as an empty job."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+import pytest
+
+from litequeue.worker.wire import Channel
+
+
+@pytest.fixture
+def ends():
+    a, b = multiprocessing.Pipe()
+    yield Channel(a), Channel(b)
+    a.close()
+    b.close()
+
+
+def test_several_frames_sent_before_a_read_come_back_in_order_from_one_receive(ends):
+    left, right = ends
+    messages = [(1, "t", b"\x00body", None, 2.5), None, ("x" * 100_000,), (True, -7)]
+    for message in messages:
+        left.send(message)
+    got = []
+    while len(got) < len(messages):
+        got += right.receive()
+    assert got == messages
+
+
+def test_a_frame_split_across_reads_is_returned_only_when_whole(ends):
+    left, right = ends
+    import marshal
+    import struct
+
+    data = marshal.dumps((42, "split"))
+    frame = struct.pack("!I", len(data)) + data
+    os.write(left.fd, frame[:3])
+    assert right.receive(wait=False) == []
+    os.write(left.fd, frame[3:9])
+    assert right.receive(wait=False) == []
+    os.write(left.fd, frame[9:])
+    assert right.receive(wait=False) == [(42, "split")]
+
+
+def test_a_closed_end_raises_eof(ends):
+    left, right = ends
+    left.send((1,))
+    left.close()
+    assert right.receive() == [(1,)]
+    with pytest.raises(EOFError):
+        right.receive()
