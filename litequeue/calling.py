@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import random
 import time
 from collections.abc import Callable
+from random import getrandbits
+from time import time_ns
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import serialization
@@ -96,10 +97,12 @@ def _expires(value: Any, now: float) -> float | None:
 def new_task_id() -> str:
     """A new job id: a UUID of version 7 (RFC 9562), time-ordered, so new ids go to the end of
     the store's id index instead of random pages of it (inserts stay fast as the table grows)."""
-    ms = time.time_ns() // 1_000_000
-    rand = random.getrandbits(74)
-    h = f"{(ms << 80) | (0x7 << 76) | ((rand >> 62) << 64) | (0b10 << 62) | (rand & ((1 << 62) - 1)):032x}"
+    rand = getrandbits(74)
+    h = f"{time_ns() // 1_000_000:012x}7{rand >> 62:03x}{_VARIANT | (rand & _LOW_62):016x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_VARIANT, _LOW_62 = 0b10 << 62, (1 << 62) - 1
 
 
 def build_jobs(app: LiteQueue, name: str, args: Any, kwargs: Any, task: Task | None, options: dict) -> list[NewJob]:
@@ -155,6 +158,8 @@ class CallTemplate:
 
 
 def _check_args(name: str, args: Any, kwargs: Any) -> tuple[tuple, dict]:
+    if type(args) is tuple and kwargs is None:  # the common case (delay, starmap): nothing to check
+        return args, {}
     args = () if args is None else args
     kwargs = {} if kwargs is None else kwargs
     if not isinstance(args, (list, tuple)):

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
-
-from apscheduler.triggers.cron import CronTrigger
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from apscheduler.triggers.cron import CronTrigger
 
 FIELDS = ("minute", "hour", "day_of_week", "day_of_month", "month_of_year")  # Celery's order
 CRON_ORDER = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")  # a crontab line's
@@ -71,6 +72,8 @@ class crontab:  # noqa: N801 - Celery's name
 
     def trigger(self, timezone: dt.tzinfo, start: dt.datetime | None = None) -> CronTrigger:
         """The APScheduler trigger firing at this crontab's times in ``timezone``."""
+        from apscheduler.triggers.cron import CronTrigger  # here: only beat needs APScheduler (fast start-up)
+
         text = self.fields()
         days = self.values["day_of_week"]
         weekdays = "*" if len(days) == 7 else ",".join(_DAYS[d] for d in sorted(days))

@@ -15,9 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.date import DateTrigger
-from apscheduler.triggers.interval import IntervalTrigger
-
 from .crontab import crontab
 from .errors import ConfigurationError
 
@@ -111,6 +108,9 @@ class Timetable:
         self.start_at = start_at
         self.cron = crontab.from_fields(self.data["cron"]) if "cron" in self.data else None
         start = dt.datetime.fromtimestamp(start_at, self.tz)
+        from apscheduler.triggers.date import DateTrigger  # here: only beat needs APScheduler (fast start-up)
+        from apscheduler.triggers.interval import IntervalTrigger
+
         if self.cron is not None:
             self.trigger: Any = self.cron.trigger(self.tz, start)
         elif "every" in self.data:
