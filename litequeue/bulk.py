@@ -36,13 +36,16 @@ def enqueue_many(app: LiteQueue, calls: Iterable[Any], options: dict) -> list[As
     jobs: list[NewJob] = []
     firsts: list[str] = []
     for call in calls:
-        target, args, kwargs, own = _unpack(call)
-        name = target if isinstance(target, str) else target.name
-        if own:
-            template = CallTemplate(app, name, _task_of(app, target), {**options, **own})
+        if type(call) is tuple and len(call) == 2:  # (task, args): the common form, nothing to unpack
+            (target, args), kwargs, own = call, None, None
         else:
-            template = templates.get(name) or templates.setdefault(
-                name, CallTemplate(app, name, _task_of(app, target), options))
+            target, args, kwargs, own = _unpack(call)
+        name = target if type(target) is str else getattr(target, "name", None)
+        template = None if own else templates.get(name)
+        if template is None:  # _task_of refuses a target that is neither a Task nor a name
+            template = CallTemplate(app, name, _task_of(app, target), {**options, **own} if own else options)
+            if not own:
+                templates[name] = template
         made = template.jobs(args, kwargs, own.get("task_id") if own else None)
         firsts.append(made[0].task_id)
         jobs += made

@@ -97,12 +97,16 @@ def _expires(value: Any, now: float) -> float | None:
 def new_task_id() -> str:
     """A new job id: a UUID of version 7 (RFC 9562), time-ordered, so new ids go to the end of
     the store's id index instead of random pages of it (inserts stay fast as the table grows)."""
-    rand = getrandbits(74)
-    h = f"{time_ns() // 1_000_000:012x}7{rand >> 62:03x}{_VARIANT | (rand & _LOW_62):016x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    global _ms_prefix
+    ms = time_ns() // 1_000_000
+    if _ms_prefix[0] != ms:  # the millisecond part is formatted once per millisecond
+        h = f"{ms:012x}"
+        _ms_prefix = (ms, f"{h[:8]}-{h[8:]}-7")
+    rand = getrandbits(74)  # 12 bits of rand_a, then the variant (0b10) and 62 bits of rand_b
+    return f"{_ms_prefix[1]}{rand >> 62:03x}-{0x8000 | ((rand >> 48) & 0x3fff):04x}-{rand & 0xffffffffffff:012x}"
 
 
-_VARIANT, _LOW_62 = 0b10 << 62, (1 << 62) - 1
+_ms_prefix = (-1, "")
 
 
 def build_jobs(app: LiteQueue, name: str, args: Any, kwargs: Any, task: Task | None, options: dict) -> list[NewJob]:
@@ -125,17 +129,17 @@ class CallTemplate:
         conf = app.conf
         serializer = options.get("serializer") or (task.options.serializer if task else None) or conf.task_serializer
         self.content_type = serialization.content_type_for(serializer)
-        self.common = dict(
-            task=name, content_type=self.content_type, priority=_priority(options, task, app),
-            eta=_eta(options, now),
-            expires=_expires(options.get("expires", task.options.expires if task else None), now),
-            max_retries=_max_retries(options.get("max_retries", task.max_retries if task else
-                                                 conf.task_default_max_retries), "max_retries"),
-            acks_late=_flag(options.get("acks_late", task.acks_late if task else conf.task_acks_late), "acks_late"),
-            ignore_result=_flag(options.get("ignore_result", task.ignore_result if task else conf.task_ignore_result),
-                                "ignore_result"),
-            options=_run_options(options, task),
+        # NewJob's fields after (task_id, task, queue, routing_key, body), up to durable.
+        self._fields = (
+            self.content_type, _priority(options, task, app), _eta(options, now),
+            _expires(options.get("expires", task.options.expires if task else None), now),
+            _max_retries(options.get("max_retries", task.max_retries if task else conf.task_default_max_retries),
+                         "max_retries"),
+            _flag(options.get("acks_late", task.acks_late if task else conf.task_acks_late), "acks_late"),
+            _flag(options.get("ignore_result", task.ignore_result if task else conf.task_ignore_result),
+                  "ignore_result"),
         )
+        self._run_options = _run_options(options, task) or None
         if options.get("task_id") is not None:
             check_name(options["task_id"], "task_id")
         self._routes = None if app.routing.uses_arguments() else app.routing.route(name, (), {}, options, task)
@@ -146,15 +150,15 @@ class CallTemplate:
         body = _encode_body(self.name, args, kwargs, self.content_type, self.app.conf.task_max_payload_bytes)
         task_id = task_id or new_task_id()
         routes = self._routes or self.app.routing.route(self.name, args, kwargs, self.options, self.task)
-        if len(routes) == 1:
-            route = routes[0]
-            return [NewJob(task_id, queue=route.queue, routing_key=route.routing_key, durable=route.durable,
-                           body=body, **self.common)]
         return [
-            NewJob(task_id=task_id if i == 0 else f"{task_id}.{route.queue}",  # one id per copy of a fanned-out job
-                   queue=route.queue, routing_key=route.routing_key, durable=route.durable, body=body, **self.common)
+            _new_job(NewJob, (task_id if i == 0 else f"{task_id}.{route.queue}",  # one id per copy of a fanned-out job
+                              self.name, route.queue, route.routing_key, body, *self._fields, route.durable,
+                              self._run_options))
             for i, route in enumerate(routes)
         ]
+
+
+_new_job = tuple.__new__  # NewJob from a tuple in field order, without keyword handling (bulk enqueues)
 
 
 def _check_args(name: str, args: Any, kwargs: Any) -> tuple[tuple, dict]:

@@ -20,3 +20,18 @@ def test_setup_cfg_finds_every_subpackage():
     root = Path(litequeue.__file__).parent.parent
     found = set(find_packages(str(root), include=["litequeue", "litequeue.*"]))
     assert {"litequeue", "litequeue.store", "litequeue.worker", "litequeue.cli"} <= found
+
+
+def test_every_command_is_reachable_through_the_lazy_command_table():
+    import importlib
+
+    from litequeue.cli import COMMAND_MODULES, main
+
+    defined = {}
+    for module_name in set(COMMAND_MODULES.values()):
+        for command in importlib.import_module(f"litequeue.cli.{module_name}").COMMANDS:
+            defined[command.name] = module_name
+    assert defined == COMMAND_MODULES
+    for name in COMMAND_MODULES:
+        assert main.get_command(None, name).name == name
+    assert main.get_command(None, "no-such-command") is None

@@ -365,3 +365,20 @@ def test_a_version_2_store_is_upgraded_keeping_its_jobs_in_claim_order(tmp_path)
     app = fresh_app(path)
     assert migrations.read_version(app.store.db) == migrations.SCHEMA_VERSION
     assert [j.task_id for j in app.store.claim("tester", None, (), 5, 30)] == ["early", "late"]
+
+
+def test_a_batch_of_outcomes_applies_those_its_fences_accept_and_only_those(queue_app):
+    from litequeue.store import Outcome
+
+    store = queue_app.store
+    for i in range(3):
+        queue_app.send_task("t.add", args=[i, i], task_id=f"j{i}")
+    first, second, third = store.claim("w", None, (), 3, 30)
+    stale = Outcome(second.id, second.attempts + 1, states.SUCCESS, result=b"2", result_type="application/json")
+    batch = [Outcome(j.id, j.attempts, states.SUCCESS, result=b"1", result_type="application/json")
+             for j in (first, third)]
+    applied = store.finish("w", [batch[0], stale, batch[1]])
+    assert applied == batch
+    assert [store.get(f"j{i}").state for i in range(3)] == [states.SUCCESS, states.STARTED, states.SUCCESS]
+    assert store.finish("someone-else", [Outcome(second.id, second.attempts, states.SUCCESS)]) == []
+    assert store.get("j1").state == states.STARTED

@@ -5,28 +5,39 @@ Library errors become one clear line (``click.ClickException``), never a traceba
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 from .. import __version__
 from .common import pass_state
 
+# Each command's module (which lists it in COMMANDS), imported only when the command is used:
+# ``litequeue worker`` starts without loading the admin, schedule and multi commands.
+COMMAND_MODULES = {
+    "worker": "run", "call": "admin", "result": "admin", "status": "admin", "inspect": "admin",
+    "revoke": "admin", "purge": "admin", "prune": "admin", "failed": "failed", "retry": "failed",
+    "queues": "queues", "beat": "schedule", "schedule": "schedule", "multi": "multi", "migrate-store": "migrate",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+class LazyGroup(click.Group):
+    """A group whose commands are loaded from their module on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMAND_MODULES:
+            return None
+        module = importlib.import_module(f"{__package__}.{COMMAND_MODULES[name]}")
+        return next(command for command in module.COMMANDS if command.name == name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", "-V", prog_name="litequeue")
 @click.option("-A", "--app", "app_path", metavar="MODULE[:ATTR]", help="The module defining your app and tasks.")
 @click.pass_context
 def main(ctx: click.Context, app_path: str | None) -> None:
     """litequeue: a background job queue in one SQLite file."""
     pass_state(ctx, app_path)
-
-
-def _register() -> None:
-    # Each module lists its click commands in COMMANDS.
-    from . import admin, failed, migrate, multi, queues, run, schedule
-
-    for module in (run, admin, failed, queues, schedule, multi, migrate):
-        for command in module.COMMANDS:
-            main.add_command(command)
-
-
-_register()

@@ -50,6 +50,10 @@ _LOST = "litequeue.errors.WorkerLostError"
 _LOST_FAILS = "(acks_late = ? OR (max_retries IS NOT NULL AND attempts > max_retries))"
 
 
+class _SomeFenced(Exception):
+    """A batch of outcomes held one that its fence refused (the batch is then rolled back)."""
+
+
 class Store(AdminStore, ScheduleStore):
     """A job store over one SQL database (SQLite here; PostgreSQL through a subclass)."""
 
@@ -208,16 +212,36 @@ class Store(AdminStore, ScheduleStore):
         """Record outcomes in one transaction, each fenced on (job id, attempt, owner): a worker
         that lost its lease changes nothing. Returns the outcomes that were applied."""
         now = time.time()
-        applied = []
-        with self.errors(), self.write():
-            for o in outcomes:
-                if not o.keep:
-                    cursor = self.db.execute_sql(self.sql(_DELETE_FENCED), (o.job_id, o.attempt, owner))
-                else:
-                    cursor = self.db.execute_sql(self.sql(_FINISH), _finish_row(o, owner, now))
-                if cursor.rowcount:
-                    applied.append(o)
-        return applied
+        with self.errors():
+            try:
+                return self._finish_all(owner, outcomes, now)
+            except _SomeFenced:  # rolled back: find out outcome by outcome which ones still apply
+                pass
+            applied = []
+            with self.write():
+                for o in outcomes:
+                    if not o.keep:
+                        cursor = self.db.execute_sql(self.sql(_DELETE_FENCED), (o.job_id, o.attempt, owner))
+                    else:
+                        cursor = self.db.execute_sql(self.sql(_FINISH), _finish_row(o, owner, now))
+                    if cursor.rowcount:
+                        applied.append(o)
+            return applied
+
+    def _finish_all(self, owner: str, outcomes: Sequence[Outcome], now: float) -> list[Outcome]:
+        """The usual case, one statement per kind for the whole batch; raises _SomeFenced (and
+        rolls back) when any outcome was refused by its fence."""
+        kept = [_finish_row(o, owner, now) for o in outcomes if o.keep]
+        dropped = [(o.job_id, o.attempt, owner) for o in outcomes if not o.keep]
+        with self.write():
+            for statement, rows in ((_FINISH, kept), (_DELETE_FENCED, dropped)):
+                if not rows:
+                    continue
+                cursor = self.db.cursor()
+                cursor.executemany(self.sql(statement), rows)
+                if cursor.rowcount != len(rows):  # the rows changed, summed over the batch
+                    raise _SomeFenced
+        return list(outcomes)
 
     def extend_leases(self, owner: str, lease_seconds: float) -> dict[int, bool]:
         """Extend every lease ``owner`` still holds. Returns {job id: revoke requested} for the

@@ -112,7 +112,9 @@ class Job:
                 v[i] = bytes(v[i])
         v[_HISTORY] = json.loads(v[_HISTORY]) if v[_HISTORY] else []
         v[_OPTIONS] = json.loads(v[_OPTIONS]) if v[_OPTIONS] else {}
-        return cls(*v)
+        job = object.__new__(cls)  # the fields straight into the instance: a claim makes many
+        job.__dict__.update(zip(_FIELD_NAMES, v, strict=True))
+        return job
 
     @property
     def retries(self) -> int:
