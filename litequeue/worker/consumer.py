@@ -164,17 +164,28 @@ class Worker:
         ``_more_waiting`` remembers whether the last claim came back full (more may be due)."""
         if self.stopping or self.pool is None:
             return
-        room = self.concurrency * self.prefetch - len(self.reserved) - len(self.pool.busy())
-        # Claim in batches: only once the reserve has run low (or a child would sit idle).
-        if room > 0 and (len(self.reserved) < len(self.pool.idle()) or len(self.reserved) < self.concurrency // 2):
-            jobs = self._store_call(self._claim, room, default=[])
-            self.reserved.extend(jobs)
-            self._more_waiting = len(jobs) == room
+        room = self._claim_room()
+        if room:
+            self._reserve(self._store_call(self._claim, room, default=[]), room)
         self._dispatch_reserved()  # what is due now starts first; jobs whose eta came are made due after
         if self._due_now():
             promoted = self._store_call(self.app.store.promote_due, default=0)
             self._next_eta = self._store_call(self.app.store.next_eta, default=0.0)
             self._more_waiting = self._more_waiting or bool(promoted)
+
+    def _claim_room(self) -> int:
+        """How many jobs to claim now: none until the reserve has run low (or a child would sit
+        idle), then up to the prefetch window (concurrency x worker_prefetch_multiplier)."""
+        assert self.pool is not None
+        if self.stopping:
+            return 0
+        room = self.concurrency * self.prefetch - len(self.reserved) - len(self.pool.busy())
+        low = len(self.reserved) < len(self.pool.idle()) or len(self.reserved) < self.concurrency // 2
+        return room if room > 0 and low else 0
+
+    def _reserve(self, jobs: list[Job], asked: int) -> None:
+        self.reserved.extend(jobs)
+        self._more_waiting = len(jobs) == asked  # a full batch: more may be due
 
     def _dispatch_reserved(self) -> None:
         """Hand reserved jobs to idle children, then (while jobs are short) one more to each busy
@@ -285,8 +296,9 @@ class Worker:
         if self.store_guard.waiting:
             return  # the server is unreachable: keep the outcomes until it is back
         batch, self.pending, self._pending_since = self.pending, [], 0.0
+        room = self._claim_room()
         try:
-            applied = self.app.store.finish(self.owner, batch)
+            applied, claimed = self._finish_and_claim(batch, room)
         except StoreUnavailable as exc:
             self.store_guard.lost(exc)
             self.pending = batch + self.pending
@@ -296,6 +308,8 @@ class Worker:
             self.pending = batch + self.pending
             time.sleep(0.1)
             return
+        if room:
+            self._reserve(claimed, room)
         self.processed += len(applied)
         if any(o.state in (states.RETRY, states.QUEUED) for o in applied):
             self._more_waiting, self._next_eta = True, 0.0  # they may be due already
@@ -303,6 +317,15 @@ class Worker:
             lost = {o.job_id for o in batch} - {o.job_id for o in applied}
             log.warning("Ignored %d late outcome(s) for job(s) %s: this worker's lease had expired and "
                         "another attempt owns them.", len(lost), sorted(lost))
+
+    def _finish_and_claim(self, batch: list[Outcome], room: int) -> tuple[list[Outcome], list[Job]]:
+        """Record ``batch`` and, when the reserve is low, claim the next jobs in the same
+        transaction: one commit instead of two."""
+        store = self.app.store
+        if not room:
+            return store.finish(self.owner, batch), []
+        with store.transaction():
+            return store.finish(self.owner, batch), self._claim(room)
 
     def _housekeeping(self) -> None:
         """Heartbeat, lease extension, rescue of expired leases, result expiry (on timers)."""
