@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from ..worker.consumer import Worker, WorkerOptions
+from ..worker.consumer import Worker
+from ..worker.options import WorkerOptions
 from .common import LEVELS, app_option, db_argument, friendly_errors, load_app, setup_logging, split_list
 
 

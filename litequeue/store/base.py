@@ -18,6 +18,7 @@ from typing import Any
 import peewee as pw
 
 from .. import states
+from ..errors import StoreError
 from .admin import JOB_COLUMNS, AdminStore
 from .models import CLAIMABLE, bind_models
 from .records import Job, NewJob, Outcome, with_attempt
@@ -113,8 +114,14 @@ class Store(AdminStore, ScheduleStore):
         try:
             yield self.db
         except BaseException as exc:
-            with self.errors():
-                txn.__exit__(type(exc), exc, exc.__traceback__)
+            try:
+                with self.errors():
+                    txn.__exit__(type(exc), exc, exc.__traceback__)
+            except StoreError:
+                if not isinstance(exc, StoreError):
+                    raise
+                # The database had rolled back by itself (it does after an I/O error or a full
+                # disk), so the ROLLBACK failed: the error that caused it is the one to report.
             raise
         with self.errors():
             txn.__exit__(None, None, None)

@@ -187,9 +187,11 @@ def translate(exc: Exception, path: str, busy_timeout: float) -> StoreError:
 
 def _original(exc: BaseException) -> BaseException:
     """The error that aborted a transaction, not the failed ROLLBACK after it: SQLite rolls back
-    by itself after an I/O error or a full disk, and the transaction's own ROLLBACK then fails."""
+    by itself after an I/O error or a full disk, and the transaction's own ROLLBACK (or a nested
+    one's ROLLBACK TO SAVEPOINT) then fails."""
     found = exc
-    while "no transaction is active" in str(found) and isinstance(found.__context__, (pw.DatabaseError, sqlite3.Error)):
+    while (any(text in str(found) for text in ("no transaction is active", "no such savepoint"))
+           and isinstance(found.__context__, (pw.DatabaseError, sqlite3.Error))):
         found = found.__context__
     return found
 

@@ -14,7 +14,6 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import serialization, signals, states
@@ -22,6 +21,7 @@ from ..errors import StoreError, StoreUnavailable
 from ..store import Job, Outcome, WorkerInfo
 from . import logs, outcomes
 from .child import ChildContext, Reply
+from .options import WorkerOptions, limits_for
 from .pool import Child, Death, Limits, Pool
 from .queues import interleave, rotate_after, select_queues
 from .registry import TaskResolver
@@ -35,24 +35,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("litequeue.worker")
 PRUNE_EVERY = 60.0  # seconds between result-expiry sweeps
 FLUSH_AFTER = 0.02  # seconds an outcome may wait to be written with others
-
-
-@dataclass(frozen=True)
-class WorkerOptions:
-    """How a worker runs (the command line's options)."""
-
-    concurrency: int | None = None
-    queues: tuple[str, ...] | None = None  # None: every queue
-    exclude: tuple[str, ...] = ()
-    name: str | None = None
-    burst: bool = False
-    time_limit: float | None = None
-    soft_time_limit: float | None = None
-    max_tasks_per_child: int | None = None
-    max_memory_per_child: int | None = None  # KiB
-    queue_order: str = "strict"  # or "round-robin"
-    start_method: str = "fork"
-    beat: bool = False  # -B: also send due schedule entries, from this main loop (no thread)
 
 
 class Worker:
@@ -389,16 +371,7 @@ class Worker:
         return self._next_eta is not None and self._next_eta <= time.time()
 
     def _limits(self, job: Job) -> Limits:
-        task = self.resolver.find(job.task)
-        conf, opts = self.app.conf, self.options
-
-        def pick(name: str, worker_wide: float | None, app_wide: float | None) -> float | None:
-            per_job = job.options.get(name)
-            per_task = getattr(task.options, name) if task is not None else None
-            return per_job or per_task or worker_wide or app_wide
-
-        return Limits(pick("soft_time_limit", opts.soft_time_limit, conf.task_soft_time_limit),
-                      pick("time_limit", opts.time_limit, conf.task_time_limit))
+        return limits_for(job, self.resolver.find(job.task), self.options, self.app.conf)
 
     def _store_call(self, fn: Callable[..., Any], *args: Any, default: Any = None) -> Any:
         return self.store_guard.call(fn, *args, default=default)

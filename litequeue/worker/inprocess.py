@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from .. import signals
 from ..errors import ConfigurationError, LiteQueueError
-from .consumer import Worker, WorkerOptions
+from .consumer import Worker
+from .options import WorkerOptions
 
 if TYPE_CHECKING:
     from ..app import LiteQueue
