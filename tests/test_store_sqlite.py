@@ -382,3 +382,23 @@ def test_a_batch_of_outcomes_applies_those_its_fences_accept_and_only_those(queu
     assert [store.get(f"j{i}").state for i in range(3)] == [states.SUCCESS, states.STARTED, states.SUCCESS]
     assert store.finish("someone-else", [Outcome(second.id, second.attempts, states.SUCCESS)]) == []
     assert store.get("j1").state == states.STARTED
+
+
+def test_a_claim_on_every_queue_finds_a_new_queue_once_the_known_ones_are_empty(queue_app):
+    store = queue_app.store
+    queue_app.send_task("t.add", args=[1, 1], queue="a", task_id="a1")
+    assert [j.task_id for j in store.claim("w", None, (), 5, 30)] == ["a1"]
+    queue_app.send_task("t.add", args=[1, 1], queue="b", task_id="b1")  # a queue the last listing did not see
+    assert [j.task_id for j in store.claim("w", None, (), 5, 30)] == ["b1"]
+
+
+def test_a_claim_on_every_queue_ranks_a_new_queue_once_its_list_is_due_again(queue_app, monkeypatch):
+    from litequeue.store import claims
+
+    store = queue_app.store
+    for i in range(3):
+        queue_app.send_task("t.add", args=[1, 1], queue="a", task_id=f"a{i}")
+    assert [j.task_id for j in store.claim("w", None, (), 1, 30)] == ["a0"]
+    queue_app.send_task("t.add", args=[1, 1], queue="b", priority=9, task_id="urgent")
+    monkeypatch.setattr(claims, "QUEUE_LIST_SECONDS", 0.0)
+    assert [j.task_id for j in store.claim("w", None, (), 2, 30)] == ["urgent", "a1"]

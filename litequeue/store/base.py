@@ -9,7 +9,6 @@ wake-ups).
 from __future__ import annotations
 
 import contextlib
-import heapq
 import json
 import time
 from collections.abc import Iterator, Sequence
@@ -19,19 +18,16 @@ import peewee as pw
 
 from .. import states
 from ..errors import StoreError
-from .admin import JOB_COLUMNS, AdminStore
-from .models import CLAIMABLE, bind_models
-from .records import Job, NewJob, Outcome, with_attempt
+from .admin import AdminStore
+from .claims import ClaimStore
+from .models import bind_models
+from .records import NewJob, Outcome, with_attempt
 from .schedules import ScheduleStore
 
 _INSERT = (
     "INSERT INTO lq_jobs (task_id, task, queue, routing_key, priority, state, body, content_type, "
     "eta, wait_until, due_at, expires, created_at, attempts, max_retries, acks_late, ignore_result, "
     "durable, options) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)"
-)
-_CLAIM_SET = (
-    "UPDATE lq_jobs SET state = 'STARTED', attempts = attempts + 1, lease_owner = ?, lease_until = ?, "
-    "worker = ?, started_at = ?"
 )
 # Completion is fenced on (job, attempt, owner). A job put back after its lease expired but not
 # claimed again (same attempt number, no owner) still takes its late outcome: no other attempt
@@ -55,7 +51,7 @@ class _SomeFenced(Exception):
     """A batch of outcomes held one that its fence refused (the batch is then rolled back)."""
 
 
-class Store(AdminStore, ScheduleStore):
+class Store(ClaimStore, AdminStore, ScheduleStore):
     """A job store over one SQL database (SQLite here; PostgreSQL through a subclass)."""
 
     lock_clause = ""  # appended to the claim's inner SELECT (PostgreSQL: FOR UPDATE SKIP LOCKED)
@@ -151,70 +147,6 @@ class Store(AdminStore, ScheduleStore):
 
     # -- workers -------------------------------------------------------------------------------
 
-    def claim(self, owner: str, queues: Sequence[str] | None, exclude: Sequence[str],
-              limit: int, lease_seconds: float, per_queue: int | None = None) -> list[Job]:
-        """Atomically take up to ``limit`` due jobs and lease them to ``owner``.
-
-        ``queues`` in strict order (all of the first before any of the second), or ``None`` for
-        every queue but ``exclude``. With ``per_queue``, a first pass takes at most that many from
-        each queue (a fair share) and a second fills what is left in order. Within a queue: higher
-        priority first, then the time it became due (its eta, or when it was sent), then enqueue
-        order. Returned grouped by queue, in ``queues`` order.
-        The attempt is counted here, so a job that kills its worker cannot loop forever.
-        """
-        if limit <= 0:
-            return []
-        now = time.time()
-        lease = (owner, now + lease_seconds, owner, now)
-        claimed: list[Job] = []
-        sql = (
-            f"{_CLAIM_SET} WHERE id IN (SELECT id FROM lq_jobs{self.index_hint('lq_jobs_claim_queue')} "
-            f"WHERE queue = ? AND {CLAIMABLE} ORDER BY priority DESC, due_at, id LIMIT ?{self.lock_clause}) "
-            f"RETURNING {JOB_COLUMNS}"
-        )
-        with self.errors(), self.write():
-            if queues is None:
-                return self._claim_any(lease, exclude, limit)
-            for share in (per_queue, None) if per_queue else (None,):
-                for queue in queues:
-                    take = limit - len(claimed) if share is None else min(share, limit - len(claimed))
-                    if take > 0:
-                        claimed += self._claim_rows(sql, (*lease, queue, take))
-            claimed.sort(key=lambda j: list(queues).index(j.queue))  # stable: keeps order within a queue
-        return claimed  # in claim order: _claim_rows sorts each statement's rows, grouped by queue above
-
-    def _claim_any(self, lease: tuple, exclude: Sequence[str], limit: int) -> list[Job]:
-        """The claim of a worker on every queue but ``exclude``, inside the claim's transaction.
-
-        There is one claim index, by queue (a second one across queues would cost every enqueue
-        another index write). So: list the queues that hold claimable jobs by seeking that index
-        queue after queue, read the first ``limit`` candidates of each in claim order, merge them,
-        and claim the best ``limit`` by id."""
-        hint = self.index_hint("lq_jobs_claim_queue")
-        candidates: list[tuple] = []
-        for queue in self._claimable_queues(hint, exclude):
-            candidates += self.db.execute_sql(self.sql(
-                f"SELECT priority, due_at, id FROM lq_jobs{hint} WHERE queue = ? AND {CLAIMABLE} "
-                f"ORDER BY priority DESC, due_at, id LIMIT ?{self.lock_clause}"), (queue, limit)).fetchall()
-        best = [row[2] for row in heapq.nsmallest(limit, candidates, key=lambda r: (-r[0], r[1], r[2]))]
-        if not best:
-            return []
-        marks = ", ".join("?" * len(best))
-        sql = f"{_CLAIM_SET} WHERE id IN ({marks}) AND {CLAIMABLE} RETURNING {JOB_COLUMNS}"
-        return self._claim_rows(sql, (*lease, *best))
-
-    def _claimable_queues(self, hint: str, exclude: Sequence[str]) -> Iterator[str]:
-        """The queues holding claimable jobs, one index seek each (a skip scan)."""
-        sql = self.sql(f"SELECT queue FROM lq_jobs{hint} WHERE queue > ? AND {CLAIMABLE} ORDER BY queue LIMIT 1")
-        last = ""
-        while (row := self.db.execute_sql(sql, (last,)).fetchone()) is not None:
-            last = row[0]
-            if last not in exclude:
-                yield last
-
-    def _claim_rows(self, sql: str, params: tuple) -> list[Job]:
-        return sorted(Job.all_from_cursor(self.db.execute_sql(self.sql(sql), params)), key=_claim_order)
-
     def finish(self, owner: str, outcomes: Sequence[Outcome]) -> list[Outcome]:
         """Record outcomes in one transaction, each fenced on (job id, attempt, owner): a worker
         that lost its lease changes nothing. Returns the outcomes that were applied."""
@@ -300,19 +232,6 @@ class Store(AdminStore, ScheduleStore):
         with self.errors(), self.write():
             return self.db.execute_sql(self.sql(sql), (owner, *job_ids)).rowcount
 
-    def claim_by_id(self, owner: str, task_id: str, lease_seconds: float) -> Job | None:
-        """Atomically take the one waiting job ``task_id``, due or not, and lease it to ``owner``
-        (eager runs and ``testing.drain``). None when it is not waiting."""
-        sql = (
-            "UPDATE lq_jobs SET state = 'STARTED', attempts = attempts + 1, lease_owner = ?, lease_until = ?, "
-            "worker = ?, started_at = ?, wait_until = NULL WHERE task_id = ? AND state IN ('QUEUED', 'RETRY') "
-            f"RETURNING {JOB_COLUMNS}"
-        )
-        now = time.time()
-        with self.errors(), self.write():
-            rows = self._claim_rows(sql, (owner, now + lease_seconds, owner, now, task_id))
-        return rows[0] if rows else None
-
     def promote_due(self) -> int:
         """Make jobs whose eta has come claimable. Idempotent; any worker may call it."""
         sql = "UPDATE lq_jobs SET wait_until = NULL WHERE wait_until IS NOT NULL AND wait_until <= ?"
@@ -345,7 +264,3 @@ def _finish_row(o: Outcome, owner: str, now: float) -> tuple:
         o.retry_at if o.state == states.RETRY else None, o.retry_at if waits else None,
         o.retry_at if o.state == states.RETRY else None, o.started_at, done, o.job_id, o.attempt, owner,
     )
-
-
-def _claim_order(job: Job) -> tuple:
-    return (-job.priority, job.due_at or 0.0, job.id)

@@ -1,0 +1,126 @@
+"""Claiming: taking due jobs and leasing them to a worker, atomically (a mixin of ``Store``).
+
+Every claim walks the one claim index, ``(queue, priority DESC, due_at, id)`` over claimable
+rows, in order: no sort, no scan. A second index across queues would make claims on every queue
+simpler but cost every enqueue one more index write, so a claim on every queue instead lists the
+queues that hold claimable jobs (one index seek each) and merges the heads of their runs.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections.abc import Sequence
+
+from .admin import JOB_COLUMNS
+from .mixin import StoreMixin
+from .models import CLAIMABLE
+from .records import Job
+
+_CLAIM_SET = (
+    "UPDATE lq_jobs SET state = 'STARTED', attempts = attempts + 1, lease_owner = ?, lease_until = ?, "
+    "worker = ?, started_at = ?"
+)
+QUEUE_LIST_SECONDS = 1.0  # how long a claim on every queue trusts its list of queues holding jobs
+
+
+class ClaimStore(StoreMixin):
+    """claim, claim_by_id."""
+
+    _queue_list: tuple[float, list[str]] = (float("-inf"), [])  # (when listed, monotonic; names)
+
+    def claim(self, owner: str, queues: Sequence[str] | None, exclude: Sequence[str],
+              limit: int, lease_seconds: float, per_queue: int | None = None) -> list[Job]:
+        """Atomically take up to ``limit`` due jobs and lease them to ``owner``.
+
+        ``queues`` in strict order (all of the first before any of the second), or ``None`` for
+        every queue but ``exclude``. With ``per_queue``, a first pass takes at most that many from
+        each queue (a fair share) and a second fills what is left in order. Within a queue: higher
+        priority first, then the time it became due (its eta, or when it was sent), then enqueue
+        order. Returned grouped by queue, in ``queues`` order.
+        The attempt is counted here, so a job that kills its worker cannot loop forever.
+        """
+        if limit <= 0:
+            return []
+        now = time.time()
+        lease = (owner, now + lease_seconds, owner, now)
+        claimed: list[Job] = []
+        with self.errors(), self.write():
+            if queues is None:
+                return self._claim_any(lease, exclude, limit)
+            for share in (per_queue, None) if per_queue else (None,):
+                for queue in queues:
+                    take = limit - len(claimed) if share is None else min(share, limit - len(claimed))
+                    if take > 0:
+                        claimed += self._claim_rows(self._from_queue_sql(), (*lease, queue, take))
+            claimed.sort(key=lambda j: list(queues).index(j.queue))  # stable: keeps order within a queue
+        return claimed  # in claim order: _claim_rows sorts each statement's rows, grouped by queue above
+
+    def _from_queue_sql(self) -> str:
+        return (
+            f"{_CLAIM_SET} WHERE id IN (SELECT id FROM lq_jobs{self.index_hint('lq_jobs_claim_queue')} "
+            f"WHERE queue = ? AND {CLAIMABLE} ORDER BY priority DESC, due_at, id LIMIT ?{self.lock_clause}) "
+            f"RETURNING {JOB_COLUMNS}"
+        )
+
+    def _claim_any(self, lease: tuple, exclude: Sequence[str], limit: int) -> list[Job]:
+        """The claim on every queue but ``exclude``, inside the claim's transaction.
+
+        The list of queues holding jobs is kept for QUEUE_LIST_SECONDS, and made again at once
+        when the queues on it have nothing to give: a new queue is found as soon as the known ones
+        run dry, and within that time otherwise."""
+        listed_at, names = self._queue_list
+        fresh = time.monotonic() - listed_at < QUEUE_LIST_SECONDS
+        if not fresh:
+            names = self._list_claimable_queues()
+        jobs = self._claim_heads([n for n in names if n not in exclude], lease, limit)
+        if not jobs and fresh:
+            jobs = self._claim_heads([n for n in self._list_claimable_queues() if n not in exclude], lease, limit)
+        return jobs
+
+    def _claim_heads(self, queues: list[str], lease: tuple, limit: int) -> list[Job]:
+        """The best ``limit`` jobs across ``queues``: read the first ``limit`` candidates of each
+        in claim order, merge them, claim the best by id. One queue is one statement."""
+        if len(queues) <= 1:
+            return self._claim_rows(self._from_queue_sql(), (*lease, queues[0], limit)) if queues else []
+        hint = self.index_hint("lq_jobs_claim_queue")
+        candidates: list[tuple] = []
+        for queue in queues:
+            candidates += self.db.execute_sql(self.sql(
+                f"SELECT priority, due_at, id FROM lq_jobs{hint} WHERE queue = ? AND {CLAIMABLE} "
+                f"ORDER BY priority DESC, due_at, id LIMIT ?{self.lock_clause}"), (queue, limit)).fetchall()
+        best = [row[2] for row in heapq.nsmallest(limit, candidates, key=lambda r: (-r[0], r[1], r[2]))]
+        if not best:
+            return []
+        marks = ", ".join("?" * len(best))
+        sql = f"{_CLAIM_SET} WHERE id IN ({marks}) AND {CLAIMABLE} RETURNING {JOB_COLUMNS}"
+        return self._claim_rows(sql, (*lease, *best))
+
+    def _list_claimable_queues(self) -> list[str]:
+        """The queues holding claimable jobs, one index seek each (a skip scan); remembered."""
+        sql = self.sql(f"SELECT queue FROM lq_jobs{self.index_hint('lq_jobs_claim_queue')} "
+                       f"WHERE queue > ? AND {CLAIMABLE} ORDER BY queue LIMIT 1")
+        names: list[str] = []
+        while (row := self.db.execute_sql(sql, (names[-1] if names else "",)).fetchone()) is not None:
+            names.append(row[0])
+        self._queue_list = (time.monotonic(), names)
+        return names
+
+    def _claim_rows(self, sql: str, params: tuple) -> list[Job]:
+        return sorted(Job.all_from_cursor(self.db.execute_sql(self.sql(sql), params)), key=_claim_order)
+
+    def claim_by_id(self, owner: str, task_id: str, lease_seconds: float) -> Job | None:
+        """Atomically take the one waiting job ``task_id``, due or not, and lease it to ``owner``
+        (eager runs and ``testing.drain``). None when it is not waiting."""
+        sql = (
+            f"{_CLAIM_SET}, wait_until = NULL WHERE task_id = ? AND state IN ('QUEUED', 'RETRY') "
+            f"RETURNING {JOB_COLUMNS}"
+        )
+        now = time.time()
+        with self.errors(), self.write():
+            rows = self._claim_rows(sql, (owner, now + lease_seconds, owner, now, task_id))
+        return rows[0] if rows else None
+
+
+def _claim_order(job: Job) -> tuple:
+    return (-job.priority, job.due_at or 0.0, job.id)
