@@ -402,3 +402,18 @@ def test_a_claim_on_every_queue_ranks_a_new_queue_once_its_list_is_due_again(que
     queue_app.send_task("t.add", args=[1, 1], queue="b", priority=9, task_id="urgent")
     monkeypatch.setattr(claims, "QUEUE_LIST_SECONDS", 0.0)
     assert [j.task_id for j in store.claim("w", None, (), 2, 30)] == ["urgent", "a1"]
+
+
+def test_finish_and_claim_records_outcomes_and_takes_the_next_jobs_even_when_one_is_fenced(queue_app):
+    from litequeue.store import ClaimRequest, Outcome
+
+    store = queue_app.store
+    for i in range(4):
+        queue_app.send_task("t.add", args=[i, i], task_id=f"j{i}")
+    j0, j1 = store.claim("w", ["default"], (), 2, 30)
+    ok = Outcome(j0.id, j0.attempts, states.SUCCESS, result=b"0", result_type="application/json")
+    stale = Outcome(j1.id, j1.attempts + 1, states.SUCCESS, result=b"2", result_type="application/json")
+    for batch, applied_expected in (([ok], [ok]), ([stale], [])):
+        applied, claimed = store.finish_and_claim("w", batch, ClaimRequest(["default"], (), 1, 30))
+        assert applied == applied_expected and len(claimed) == 1
+    assert [store.get(f"j{i}").state for i in range(4)] == [states.SUCCESS] + [states.STARTED] * 3

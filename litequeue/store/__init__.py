@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .base import Store
+from .claims import ClaimRequest
 from .records import Job, NewJob, Outcome, QueueStats, WorkerInfo
 
 if TYPE_CHECKING:
     from ..config import Settings
 
-__all__ = ["Store", "Job", "NewJob", "Outcome", "QueueStats", "WorkerInfo", "open_store", "describe_url"]
+__all__ = ["Store", "ClaimRequest", "Job", "NewJob", "Outcome", "QueueStats", "WorkerInfo", "open_store",
+           "describe_url"]
 
 
 def describe_url(url: str) -> str:

@@ -19,9 +19,9 @@ import peewee as pw
 from .. import states
 from ..errors import StoreError
 from .admin import AdminStore
-from .claims import ClaimStore
+from .claims import ClaimRequest, ClaimStore
 from .models import bind_models
-from .records import NewJob, Outcome, with_attempt
+from .records import Job, NewJob, Outcome, with_attempt
 from .schedules import ScheduleStore
 
 _INSERT = (
@@ -150,37 +150,41 @@ class Store(ClaimStore, AdminStore, ScheduleStore):
     def finish(self, owner: str, outcomes: Sequence[Outcome]) -> list[Outcome]:
         """Record outcomes in one transaction, each fenced on (job id, attempt, owner): a worker
         that lost its lease changes nothing. Returns the outcomes that were applied."""
+        return self.finish_and_claim(owner, outcomes, ClaimRequest(None, (), 0, 0.0))[0]
+
+    def finish_and_claim(self, owner: str, outcomes: Sequence[Outcome],
+                         claim: ClaimRequest) -> tuple[list[Outcome], list[Job]]:
+        """``finish(outcomes)`` and then ``claim(**claim)``, in one transaction (one commit for a
+        worker's results and its next jobs). Returns (outcomes applied, jobs claimed)."""
         now = time.time()
         with self.errors():
             try:
-                return self._finish_all(owner, outcomes, now)
+                with self.write():
+                    self._finish_batch(owner, outcomes, now)
+                    return list(outcomes), self._claim_in_transaction(owner, claim)
             except _SomeFenced:  # rolled back: find out outcome by outcome which ones still apply
                 pass
-            applied = []
             with self.write():
-                for o in outcomes:
-                    if not o.keep:
-                        cursor = self.db.execute_sql(self.sql(_DELETE_FENCED), (o.job_id, o.attempt, owner))
-                    else:
-                        cursor = self.db.execute_sql(self.sql(_FINISH), _finish_row(o, owner, now))
-                    if cursor.rowcount:
-                        applied.append(o)
-            return applied
+                applied = [o for o in outcomes if self._finish_one(owner, o, now)]
+                return applied, self._claim_in_transaction(owner, claim)
 
-    def _finish_all(self, owner: str, outcomes: Sequence[Outcome], now: float) -> list[Outcome]:
-        """The usual case, one statement per kind for the whole batch; raises _SomeFenced (and
-        rolls back) when any outcome was refused by its fence."""
+    def _finish_batch(self, owner: str, outcomes: Sequence[Outcome], now: float) -> None:
+        """The usual case, one statement per kind for the whole batch; raises _SomeFenced when
+        any outcome was refused by its fence (the caller's transaction then rolls back)."""
         kept = [_finish_row(o, owner, now) for o in outcomes if o.keep]
         dropped = [(o.job_id, o.attempt, owner) for o in outcomes if not o.keep]
-        with self.write():
-            for statement, rows in ((_FINISH, kept), (_DELETE_FENCED, dropped)):
-                if not rows:
-                    continue
-                cursor = self.db.cursor()
-                cursor.executemany(self.sql(statement), rows)
-                if cursor.rowcount != len(rows):  # the rows changed, summed over the batch
-                    raise _SomeFenced
-        return list(outcomes)
+        for statement, rows in ((_FINISH, kept), (_DELETE_FENCED, dropped)):
+            if not rows:
+                continue
+            cursor = self.db.cursor()
+            cursor.executemany(self.sql(statement), rows)
+            if cursor.rowcount != len(rows):  # the rows changed, summed over the batch
+                raise _SomeFenced
+
+    def _finish_one(self, owner: str, o: Outcome, now: float) -> bool:
+        if not o.keep:
+            return bool(self.db.execute_sql(self.sql(_DELETE_FENCED), (o.job_id, o.attempt, owner)).rowcount)
+        return bool(self.db.execute_sql(self.sql(_FINISH), _finish_row(o, owner, now)).rowcount)
 
     def extend_leases(self, owner: str, lease_seconds: float) -> dict[int, bool]:
         """Extend every lease ``owner`` still holds. Returns {job id: revoke requested} for the

@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import time
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from .admin import JOB_COLUMNS
 from .mixin import StoreMixin
@@ -22,6 +23,16 @@ _CLAIM_SET = (
     "worker = ?, started_at = ?"
 )
 QUEUE_LIST_SECONDS = 1.0  # how long a claim on every queue trusts its list of queues holding jobs
+
+
+class ClaimRequest(NamedTuple):
+    """What a claim asks for (``Store.claim``'s arguments but the owner)."""
+
+    queues: Sequence[str] | None
+    exclude: Sequence[str]
+    limit: int
+    lease_seconds: float
+    per_queue: int | None = None
 
 
 class ClaimStore(StoreMixin):
@@ -40,20 +51,27 @@ class ClaimStore(StoreMixin):
         order. Returned grouped by queue, in ``queues`` order.
         The attempt is counted here, so a job that kills its worker cannot loop forever.
         """
+        request = ClaimRequest(queues, exclude, limit, lease_seconds, per_queue)
+        if limit <= 0:
+            return []
+        with self.errors(), self.write():
+            return self._claim_in_transaction(owner, request)
+
+    def _claim_in_transaction(self, owner: str, request: ClaimRequest) -> list[Job]:
+        queues, limit, per_queue = request.queues, request.limit, request.per_queue
         if limit <= 0:
             return []
         now = time.time()
-        lease = (owner, now + lease_seconds, owner, now)
+        lease = (owner, now + request.lease_seconds, owner, now)
+        if queues is None:
+            return self._claim_any(lease, request.exclude, limit)
         claimed: list[Job] = []
-        with self.errors(), self.write():
-            if queues is None:
-                return self._claim_any(lease, exclude, limit)
-            for share in (per_queue, None) if per_queue else (None,):
-                for queue in queues:
-                    take = limit - len(claimed) if share is None else min(share, limit - len(claimed))
-                    if take > 0:
-                        claimed += self._claim_rows(self._from_queue_sql(), (*lease, queue, take))
-            claimed.sort(key=lambda j: list(queues).index(j.queue))  # stable: keeps order within a queue
+        for share in (per_queue, None) if per_queue else (None,):
+            for queue in queues:
+                take = limit - len(claimed) if share is None else min(share, limit - len(claimed))
+                if take > 0:
+                    claimed += self._claim_rows(self._from_queue_sql(), (*lease, queue, take))
+        claimed.sort(key=lambda j: list(queues).index(j.queue))  # stable: keeps order within a queue
         return claimed  # in claim order: _claim_rows sorts each statement's rows, grouped by queue above
 
     def _from_queue_sql(self) -> str:

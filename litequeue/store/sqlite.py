@@ -134,13 +134,17 @@ class SqliteStore(Store):
     @contextlib.contextmanager
     def unsynced(self) -> Iterator[None]:
         # In WAL mode, synchronous=OFF commits write the WAL without fsync: safe against a process
-        # crash, not a power cut. The connection's own level is restored after.
-        level = self.db.execute_sql("PRAGMA synchronous").fetchone()[0]
-        self.db.execute_sql("PRAGMA synchronous = OFF")
+        # crash, not a power cut. The connection's own level is restored after. (Straight on the
+        # driver's connection: these pragmas take no lock, and a transient enqueue is 3 statements.)
+        with self.errors():
+            conn = self.db.connection()
+            level = conn.execute("PRAGMA synchronous").fetchone()[0]
+            conn.execute("PRAGMA synchronous = OFF")
         try:
             yield
         finally:
-            self.db.execute_sql(f"PRAGMA synchronous = {int(level)}")
+            with self.errors():
+                conn.execute(f"PRAGMA synchronous = {int(level)}")
 
     def notify(self) -> None:
         self.wakeup.notify()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import serialization, signals, states
 from ..errors import StoreError, StoreUnavailable
-from ..store import Job, Outcome, WorkerInfo
+from ..store import ClaimRequest, Job, Outcome, WorkerInfo
 from . import logs, outcomes
 from .child import ChildContext, Reply
 from .options import WorkerOptions, limits_for
@@ -206,13 +206,21 @@ class Worker:
         self.pool.dispatch(child, job, limits)
 
     def _claim(self, n: int) -> list[Job]:
-        store = self.app.store
+        request = self._claim_request(n)
+        return self._claimed(self.app.store.claim(self.owner, *request))
+
+    def _claim_request(self, n: int) -> ClaimRequest:
         if self.queues is None or self.options.queue_order != "round-robin":
-            return store.claim(self.owner, self.queues, self.options.exclude, n, self.lease)
-        share = -(-n // len(self.queues))
-        jobs = interleave(store.claim(self.owner, self.queues, (), n, self.lease, per_queue=share), self.queues)
-        if jobs:  # the next claim starts with the queue after the last one served
-            self.queues = rotate_after(self.queues, jobs[-1].queue)
+            return ClaimRequest(self.queues, self.options.exclude, n, self.lease)
+        return ClaimRequest(self.queues, (), n, self.lease, per_queue=-(-n // len(self.queues)))
+
+    def _claimed(self, jobs: list[Job]) -> list[Job]:
+        """Claimed jobs in the order to run them: round-robin takes one of each queue in turn,
+        and its next claim starts with the queue after the last one served."""
+        if self.queues is None or self.options.queue_order != "round-robin" or not jobs:
+            return jobs
+        jobs = interleave(jobs, self.queues)
+        self.queues = rotate_after(self.queues, jobs[-1].queue)
         return jobs
 
     def _timeout(self) -> float:
@@ -303,11 +311,8 @@ class Worker:
     def _finish_and_claim(self, batch: list[Outcome], room: int) -> tuple[list[Outcome], list[Job]]:
         """Record ``batch`` and, when the reserve is low, claim the next jobs in the same
         transaction: one commit instead of two."""
-        store = self.app.store
-        if not room:
-            return store.finish(self.owner, batch), []
-        with store.transaction():
-            return store.finish(self.owner, batch), self._claim(room)
+        applied, jobs = self.app.store.finish_and_claim(self.owner, batch, self._claim_request(room))
+        return applied, self._claimed(jobs)
 
     def _housekeeping(self) -> None:
         """Heartbeat, lease extension, rescue of expired leases, result expiry (on timers)."""
