@@ -182,11 +182,11 @@ class Worker:
                 return
             self._hand_over(child, job, self._limits(job))
         for child in self.pool.busy():
-            if not self.reserved:
-                return
-            job = self.reserved[0]
-            limits = self._limits(job)
-            if self.pool.may_queue(child, job, limits) and self._next_reserved() is job:
+            while self.reserved:
+                job = self.reserved[0]
+                limits = self._limits(job)
+                if not (self.pool.may_queue(child, job, limits) and self._next_reserved() is job):
+                    break
                 self._hand_over(child, job, limits)
 
     def _next_reserved(self) -> Job | None:
