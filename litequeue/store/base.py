@@ -85,6 +85,10 @@ class Store(ClaimStore, AdminStore, ScheduleStore):
         poll)."""
         return None
 
+    def execute_alone(self, sql: str, params: tuple) -> None:
+        """Run one statement: its own transaction, or part of the caller's."""
+        self.db.execute_sql(sql, params)
+
     def write(self) -> pw._atomic:
         """A write transaction that takes the write lock up front."""
         return self.db.atomic()
@@ -139,7 +143,7 @@ class Store(ClaimStore, AdminStore, ScheduleStore):
         durable = any(job.durable for job in jobs)
         with self.errors(), contextlib.nullcontext() if durable else self.unsynced():
             if len(rows) == 1:  # one statement is its own transaction (or joins the caller's)
-                self.db.execute_sql(self.sql(_INSERT), rows[0])
+                self.execute_alone(self.sql(_INSERT), rows[0])
             else:
                 with self.write():
                     self.db.cursor().executemany(self.sql(_INSERT), rows)

@@ -71,12 +71,19 @@ class FairLockDatabase(pw.SqliteDatabase):
             return super().execute_sql(sql, params, *args, **kwargs)
         return self._fairly(super().execute_sql, sql, params, *args, **kwargs)
 
+    def execute_alone(self, sql: str, params: Any) -> Any:
+        """One statement straight on the driver's cursor, without peewee's layer (the path of
+        every single enqueue); outside a transaction it is retried like ``execute_sql``."""
+        if self.in_transaction():
+            return self.cursor().execute(sql, params)
+        return self._fairly(lambda: self.cursor().execute(sql, params))
+
     def _fairly(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         deadline = None
         while True:
             try:
                 return fn(*args, **kwargs)
-            except pw.OperationalError as exc:
+            except (pw.OperationalError, sqlite3.OperationalError) as exc:
                 if "locked" not in str(exc).lower():
                     raise
                 deadline = deadline or time.monotonic() + self.lock_wait
@@ -130,6 +137,9 @@ class SqliteStore(Store):
 
     def index_hint(self, index: str) -> str:
         return f" INDEXED BY {index}"
+
+    def execute_alone(self, sql: str, params: tuple) -> None:
+        self.db.execute_alone(sql, params)
 
     @contextlib.contextmanager
     def unsynced(self) -> Iterator[None]:
