@@ -98,12 +98,12 @@ def new_task_id() -> str:
     """A new job id: a UUID of version 7 (RFC 9562), time-ordered, so new ids go to the end of
     the store's id index instead of random pages of it (inserts stay fast as the table grows)."""
     global _ms_prefix
-    ms = time_ns() // 1_000_000
-    if _ms_prefix[0] != ms:  # the millisecond part is formatted once per millisecond
+    ms, prefix = time_ns() // 1_000_000, _ms_prefix  # one read: threads may replace it meanwhile
+    if prefix[0] != ms:  # the millisecond part is formatted once per millisecond
         h = f"{ms:012x}"
-        _ms_prefix = (ms, f"{h[:8]}-{h[8:]}-7")
+        prefix = _ms_prefix = (ms, f"{h[:8]}-{h[8:]}-7")
     rand = getrandbits(74)  # 12 bits of rand_a, then the variant (0b10) and 62 bits of rand_b
-    return f"{_ms_prefix[1]}{rand >> 62:03x}-{0x8000 | ((rand >> 48) & 0x3fff):04x}-{rand & 0xffffffffffff:012x}"
+    return f"{prefix[1]}{rand >> 62:03x}-{0x8000 | ((rand >> 48) & 0x3fff):04x}-{rand & 0xffffffffffff:012x}"
 
 
 _ms_prefix = (-1, "")

@@ -52,3 +52,36 @@ def test_a_closed_end_raises_eof(ends):
     assert right.receive() == [(1,)]
     with pytest.raises(EOFError):
         right.receive()
+
+
+def test_what_a_dead_process_left_in_the_pipe_is_read_whole_however_long(ends, monkeypatch):
+    from litequeue.worker import wire
+
+    monkeypatch.setattr(wire, "_READ_SIZE", 1000)  # the reply spans many reads
+    left, right = ends
+    big = ("r" * 60_000, b"\x01" * 30_000)
+    left.send((1,))
+    left.send(big)
+    left.close()
+    assert right.receive_rest() == [(1,), big]
+
+
+def test_what_a_live_process_has_not_finished_writing_is_not_waited_for(ends):
+    left, right = ends
+    os.write(left.fd, b"\x00\x00\x10\x00partial")
+    assert right.receive_rest() == []
+
+
+def test_a_reply_carrying_str_and_float_subclasses_still_crosses_the_pipe(ends):
+    from litequeue.worker.child import Reply, _plain
+
+    class Markup(str):
+        pass
+
+    class Stamp(float):
+        pass
+
+    left, right = ends
+    reply = Reply(7, 1, "RETRY", 0.5, exc_message=Markup("<b>busy</b>"), retry_at=Stamp(12.5))
+    left.send(_plain(reply))
+    assert Reply._make(right.receive()[0]) == reply

@@ -106,12 +106,14 @@ class ClaimStore(StoreMixin):
         for queue in queues:
             candidates += self.db.execute_sql(self.sql(
                 f"SELECT priority, due_at, id FROM lq_jobs{hint} WHERE queue = ? AND {CLAIMABLE} "
-                f"ORDER BY priority DESC, due_at, id LIMIT ?{self.lock_clause}"), (queue, limit)).fetchall()
+                "ORDER BY priority DESC, due_at, id LIMIT ?"), (queue, limit)).fetchall()
         best = [row[2] for row in heapq.nsmallest(limit, candidates, key=lambda r: (-r[0], r[1], r[2]))]
         if not best:
             return []
+        # Only the rows taken are locked (PostgreSQL): one another worker took meanwhile is skipped.
         marks = ", ".join("?" * len(best))
-        sql = f"{_CLAIM_SET} WHERE id IN ({marks}) AND {CLAIMABLE} RETURNING {JOB_COLUMNS}"
+        sql = (f"{_CLAIM_SET} WHERE id IN (SELECT id FROM lq_jobs WHERE id IN ({marks}) AND {CLAIMABLE}"
+               f"{self.lock_clause}) RETURNING {JOB_COLUMNS}")
         return self._claim_rows(sql, (*lease, *best))
 
     def _list_claimable_queues(self) -> list[str]:

@@ -97,9 +97,25 @@ def child_main(conn: Any, ctx: ChildContext, parent_pid: int) -> None:
                 return
             reply = execute(Work._make(message), ctx)
             try:
-                channel.send(tuple(reply))
+                channel.send(_plain(reply))
             except OSError:
                 return
+
+
+def _plain(reply: Reply) -> tuple:
+    """The reply as a tuple of exact str, bytes, int and float (the pipe's encoding refuses
+    subclasses, which a task's exception message or ``Retry(when=...)`` may carry)."""
+    return tuple(v if v is None or type(v) in _PLAIN else _as_plain(v) for v in reply)
+
+
+def _as_plain(value: Any) -> Any:
+    for kind in (int, float, bytes):
+        if isinstance(value, kind):
+            return kind(value)
+    return str.__str__(value) if isinstance(value, str) else repr(value)
+
+
+_PLAIN = frozenset({bool, int, float, str, bytes})
 
 
 def execute(job: Work, ctx: ChildContext) -> Reply:

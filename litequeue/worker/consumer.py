@@ -159,7 +159,7 @@ class Worker:
         """How many jobs to claim now: none until the reserve has run low (or a child would sit
         idle), then up to the prefetch window (concurrency x worker_prefetch_multiplier)."""
         assert self.pool is not None
-        if self.stopping:
+        if self.stopping or not self.pool.children:  # stopping, or the pool is gone (_stop)
             return 0
         room = self.concurrency * self.prefetch - len(self.reserved) - len(self.pool.busy())
         low = len(self.reserved) < len(self.pool.idle()) or len(self.reserved) < self.concurrency // 2
@@ -182,23 +182,28 @@ class Worker:
                 return
             self._hand_over(child, job, self._limits(job))
         for child in self.pool.busy():
-            while self.reserved:
+            while self._drop_expired_head():
                 job = self.reserved[0]
                 limits = self._limits(job)
-                if not (self.pool.may_queue(child, job, limits) and self._next_reserved() is job):
+                if not self.pool.may_queue(child, job, limits):
                     break
-                self._hand_over(child, job, limits)
+                self._hand_over(child, self.reserved.popleft(), limits)
 
     def _next_reserved(self) -> Job | None:
         """The next reserved job that has not expired (expired ones are recorded as revoked)."""
+        return self.reserved.popleft() if self._drop_expired_head() else None
+
+    def _drop_expired_head(self) -> bool:
+        """Record expired jobs at the head of the reserve as revoked; True if a job is left."""
         now = time.time()
         while self.reserved:
-            job = self.reserved.popleft()
+            job = self.reserved[0]
             if job.expires is None or job.expires > now:
-                return job
+                return True
+            self.reserved.popleft()
             log.info("Task %s[%s] expired before it started; revoked.", job.task, job.task_id)
             self.pending.append(outcomes.expired(job))
-        return None
+        return False
 
     def _hand_over(self, child: Child, job: Job, limits: Limits) -> None:
         log.info("Task %s[%s] received", job.task, job.task_id)

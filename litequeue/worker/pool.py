@@ -32,7 +32,7 @@ log = logging.getLogger("litequeue.worker")
 
 QUEUE_BELOW = 0.01  # seconds: the average run time under which one more job may wait in a pipe
 QUEUE_DEEP_BELOW, QUEUE_DEEP = 0.001, 8  # and under which seven may wait (jobs of well under 1 ms)
-QUEUE_MAX_BODY = 32 * 1024  # bytes: a bigger job is never queued (it could fill the pipe and block)
+QUEUE_MAX_BODY = 8 * 1024  # bytes: a bigger job never waits (seven must fit the pipe's buffer)
 _RUNTIME_WEIGHT = 0.2  # of the newest run time in the moving average
 
 
@@ -185,7 +185,7 @@ class Pool:
         for child in list(self.children):
             died = child.process.sentinel in ready
             if child.conn in ready or died:  # a dead child's last replies are read first
-                for reply in self._receive(child):
+                for reply in self._receive(child, died):
                     out.append((self._finished_one(child), reply))
                     self.note_runtime(reply.runtime)
                 self._recycle(child)
@@ -200,19 +200,25 @@ class Pool:
                 self._replace(child)
         return out
 
-    def _receive(self, child: Child) -> list[Reply]:
-        """The replies a child whose pipe was found readable has sent ([] if it closed)."""
+    def _receive(self, child: Child, died: bool = False) -> list[Reply]:
+        """The replies a child whose pipe was found readable has sent ([] if it closed); of a
+        dead child, every reply it wrote, however long."""
         try:
-            return [Reply._make(message) for message in child.channel.receive(wait=False)]
+            messages = child.channel.receive_rest() if died else child.channel.receive(wait=False)
         except (EOFError, OSError):
             return []
+        return [Reply._make(message) for message in messages]
 
     def _finished_one(self, child: Child) -> Job:
         """The running job has replied: the one waiting behind it (if any) is now running."""
         job, _ = child.in_flight.popleft()
         child.jobs_done += 1
-        if child.in_flight:
-            child.begin_next()  # a kill meant for the finished job would hit this one: it crashed
+        if child.killed_for is not None:  # the kill meant for the job that just finished is on its
+            self.unstarted += [waiting for waiting, _ in child.in_flight]  # way: the waiting jobs
+            child.in_flight.clear()  # run elsewhere, and the child takes no more
+            child.retiring = True
+        elif child.in_flight:
+            child.begin_next()
         return job
 
     def note_runtime(self, seconds: float) -> None:

@@ -44,6 +44,19 @@ class Channel:
             if frames or not wait:
                 return frames
 
+    def receive_rest(self) -> list[Any]:
+        """Every complete frame left in the pipe of a process that has exited: reads until the
+        end, or until nothing more is there (never waits: another process may hold the pipe)."""
+        os.set_blocking(self.fd, False)
+        try:
+            while chunk := os.read(self.fd, _READ_SIZE):
+                self._buffer += chunk
+        except BlockingIOError:
+            pass
+        finally:
+            os.set_blocking(self.fd, True)
+        return self._frames()
+
     def _frames(self) -> list[Any]:
         buffer, size, at, frames = self._buffer, len(self._buffer), 0, []
         while size - at >= _HEADER.size:
