@@ -85,3 +85,11 @@ def test_a_reply_carrying_str_and_float_subclasses_still_crosses_the_pipe(ends):
     reply = Reply(7, 1, "RETRY", 0.5, exc_message=Markup("<b>busy</b>"), retry_at=Stamp(12.5))
     left.send(_plain(reply))
     assert Reply._make(right.receive()[0]) == reply
+
+
+def test_replies_of_a_process_that_died_with_jobs_unread_are_still_read(ends):
+    left, right = ends  # left: the child; right: the main process
+    right.send((2, "a job the child never read"))
+    left.send((1, "the reply it wrote before dying"))
+    left.close()  # closing with unread data makes the other end's next read fail with ECONNRESET
+    assert right.receive_rest() == [(1, "the reply it wrote before dying")]

@@ -36,7 +36,7 @@ class Channel:
     def receive(self, wait: bool = True) -> list[Any]:
         """The complete frames now readable: one read, or more while ``wait`` and none is whole."""
         while True:
-            chunk = os.read(self.fd, _READ_SIZE)
+            chunk = self._read()
             if not chunk:
                 raise EOFError("the other end of the pool pipe closed")
             self._buffer += chunk
@@ -49,13 +49,21 @@ class Channel:
         end, or until nothing more is there (never waits: another process may hold the pipe)."""
         os.set_blocking(self.fd, False)
         try:
-            while chunk := os.read(self.fd, _READ_SIZE):
+            while chunk := self._read():
                 self._buffer += chunk
         except BlockingIOError:
             pass
         finally:
             os.set_blocking(self.fd, True)
         return self._frames()
+
+    def _read(self) -> bytes:
+        try:
+            return os.read(self.fd, _READ_SIZE)
+        except ConnectionResetError:
+            # The other end closed with frames we sent it unread (a child that died with jobs
+            # waiting): the error is reported once, and what it wrote before dying is still here.
+            return os.read(self.fd, _READ_SIZE)
 
     def _frames(self) -> list[Any]:
         buffer, size, at, frames = self._buffer, len(self._buffer), 0, []
