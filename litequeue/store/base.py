@@ -161,10 +161,14 @@ class Store(ClaimStore, AdminStore, ScheduleStore):
         """``finish(outcomes)`` and then ``claim(**claim)``, in one transaction (one commit for a
         worker's results and its next jobs). Returns (outcomes applied, jobs claimed)."""
         now = time.time()
+        batches = (  # built before the write lock is taken
+            (_FINISH, [_finish_row(o, owner, now) for o in outcomes if o.keep]),
+            (_DELETE_FENCED, [(o.job_id, o.attempt, owner) for o in outcomes if not o.keep]),
+        )
         with self.errors():
             try:
                 with self.write():
-                    self._finish_batch(owner, outcomes, now)
+                    self._finish_batches(batches)
                     return list(outcomes), self._claim_in_transaction(owner, claim)
             except _SomeFenced:  # rolled back: find out outcome by outcome which ones still apply
                 pass
@@ -172,12 +176,10 @@ class Store(ClaimStore, AdminStore, ScheduleStore):
                 applied = [o for o in outcomes if self._finish_one(owner, o, now)]
                 return applied, self._claim_in_transaction(owner, claim)
 
-    def _finish_batch(self, owner: str, outcomes: Sequence[Outcome], now: float) -> None:
+    def _finish_batches(self, batches: Sequence[tuple[str, list[tuple]]]) -> None:
         """The usual case, one statement per kind for the whole batch; raises _SomeFenced when
         any outcome was refused by its fence (the caller's transaction then rolls back)."""
-        kept = [_finish_row(o, owner, now) for o in outcomes if o.keep]
-        dropped = [(o.job_id, o.attempt, owner) for o in outcomes if not o.keep]
-        for statement, rows in ((_FINISH, kept), (_DELETE_FENCED, dropped)):
+        for statement, rows in batches:
             if not rows:
                 continue
             cursor = self.db.cursor()
