@@ -170,8 +170,8 @@ class Worker:
         self._more_waiting = len(jobs) == asked  # a full batch: more may be due
 
     def _dispatch_reserved(self) -> None:
-        """Hand reserved jobs to idle children, then (while jobs are short) one more to each busy
-        child, to wait in its pipe."""
+        """Hand reserved jobs to idle children, then (while jobs are short) more to busy children,
+        to wait in their pipes (``Pool.may_queue`` says how many)."""
         assert self.pool is not None
         if self.pool.unstarted:  # handed to a child that died before starting them: first in line again
             self.reserved.extendleft(reversed(self.pool.unstarted))
