@@ -73,7 +73,7 @@ def test_what_a_live_process_has_not_finished_writing_is_not_waited_for(ends):
 
 
 def test_a_reply_carrying_str_and_float_subclasses_still_crosses_the_pipe(ends):
-    from litequeue.worker.child import Reply, _plain
+    from litequeue.worker.child import Reply, _send_reply
 
     class Markup(str):
         pass
@@ -83,7 +83,7 @@ def test_a_reply_carrying_str_and_float_subclasses_still_crosses_the_pipe(ends):
 
     left, right = ends
     reply = Reply(7, 1, "RETRY", 0.5, exc_message=Markup("<b>busy</b>"), retry_at=Stamp(12.5))
-    left.send(_plain(reply))
+    _send_reply(left, reply)  # what a child does with its reply
     assert Reply._make(right.receive()[0]) == reply
 
 

@@ -51,11 +51,10 @@ class ClaimStore(StoreMixin):
         order. Returned grouped by queue, in ``queues`` order.
         The attempt is counted here, so a job that kills its worker cannot loop forever.
         """
-        request = ClaimRequest(queues, exclude, limit, lease_seconds, per_queue)
         if limit <= 0:
             return []
         with self.errors(), self.write():
-            return self._claim_in_transaction(owner, request)
+            return self._claim_in_transaction(owner, ClaimRequest(queues, exclude, limit, lease_seconds, per_queue))
 
     def _claim_in_transaction(self, owner: str, request: ClaimRequest) -> list[Job]:
         queues, limit, per_queue = request.queues, request.limit, request.per_queue

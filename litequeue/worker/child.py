@@ -97,9 +97,16 @@ def child_main(conn: Any, ctx: ChildContext, parent_pid: int) -> None:
                 return
             reply = execute(Work._make(message), ctx)
             try:
-                channel.send(_plain(reply))
+                _send_reply(channel, reply)
             except OSError:
                 return
+
+
+def _send_reply(channel: Channel, reply: Reply) -> None:
+    try:
+        channel.send(tuple(reply))
+    except ValueError:  # a field of a subclass type (nothing was written): send it as plain values
+        channel.send(_plain(reply))
 
 
 def _plain(reply: Reply) -> tuple:

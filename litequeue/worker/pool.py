@@ -44,6 +44,9 @@ class Limits:
     hard: float | None = None
 
 
+NO_LIMITS = Limits()
+
+
 @dataclass(frozen=True)
 class Death:
     """A child died while running ``job``: how (exit code or signal) and why it was killed."""
@@ -92,7 +95,7 @@ class Child:
 
     @property
     def limits(self) -> Limits:
-        return self.in_flight[0][1] if self.in_flight else Limits()
+        return self.in_flight[0][1] if self.in_flight else NO_LIMITS
 
     def begin_next(self) -> None:
         self.started, self.soft_sent, self.killed_for = time.monotonic(), False, None
@@ -153,7 +156,7 @@ class Pool:
         job it is meant for), the job is small, and it would not take the child past
         max_tasks_per_child."""
         return (1 <= len(child.in_flight) < self._depth() and not child.retiring
-                and limits == Limits() and child.limits == Limits()
+                and limits == NO_LIMITS and child.limits == NO_LIMITS
                 and len(job.body or b"") <= QUEUE_MAX_BODY
                 and (not self.max_tasks_per_child
                      or child.jobs_done + len(child.in_flight) + 1 <= self.max_tasks_per_child))
