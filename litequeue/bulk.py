@@ -10,16 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from .calling import CallTemplate, with_publish_retry
+from .calling import CallTemplate, task_id_sequence, with_publish_retry
 from .errors import InvalidOptionError
 from .signals import after_task_publish, before_task_publish
-from .task import TaskOptions
+from .task import Task, TaskOptions
 
 if TYPE_CHECKING:
     from .app import LiteQueue
     from .result import AsyncResult
     from .store import NewJob
-    from .task import Task
 
 CHUNK_TASK = "litequeue.chunk"
 
@@ -32,20 +31,29 @@ def enqueue_many(app: LiteQueue, calls: Iterable[Any], options: dict) -> list[As
 
     options = dict(options)
     retry, policy = app._publish_retry(options)
-    templates: dict[str, CallTemplate] = {}
+    templates: dict[Any, CallTemplate] = {}  # by the call's Task (or name) and own options
     jobs: list[NewJob] = []
     firsts: list[str] = []
+    next_id = task_id_sequence()
     for call in calls:
         if type(call) is tuple and len(call) == 2:  # (task, args): the common form, nothing to unpack
             (target, args), kwargs, own = call, None, None
+            template = templates.get(target) if type(target) is str or type(target) is Task else None
+            if template is not None and type(args) is tuple:
+                job = template.one_job(args, next_id)
+                if job is not None:
+                    firsts.append(job.task_id)
+                    jobs.append(job)
+                    continue
         else:
             target, args, kwargs, own = _unpack(call)
-        name = target if type(target) is str else getattr(target, "name", None)
-        template = None if own else templates.get(name)
-        if template is None:  # _task_of refuses a target that is neither a Task nor a name
-            template = CallTemplate(app, name, _task_of(app, target), {**options, **own} if own else options)
+        task = _task_of(app, target)  # refuses a target that is neither a Task nor a name
+        template = None if own else templates.get(target)
+        if template is None:
+            name = target if type(target) is str else target.name
+            template = CallTemplate(app, name, task, {**options, **own} if own else options)
             if not own:
-                templates[name] = template
+                templates[target] = template
         made = template.jobs(args, kwargs, own.get("task_id") if own else None)
         firsts.append(made[0].task_id)
         jobs += made
@@ -94,8 +102,6 @@ def _unpack(call: Any) -> tuple[Any, Any, Any, dict]:
 
 
 def _task_of(app: LiteQueue, target: Any) -> Task | None:
-    from .task import Task
-
     if isinstance(target, Task):
         return target
     if isinstance(target, str):

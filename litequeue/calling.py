@@ -9,6 +9,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable
+from itertools import count
 from random import getrandbits
 from time import time_ns
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -109,9 +110,18 @@ def new_task_id() -> str:
 _ms_prefix = (-1, "")
 
 
+def task_id_sequence() -> Callable[[], str]:
+    """Ids for the jobs of one bulk enqueue: UUIDv7s sharing their millisecond and upper random
+    bits, with the low 48 bits counting up from a random start (RFC 9562's monotonic method), so
+    each costs one small format and the batch lands in order at the end of the id index."""
+    first = new_task_id()
+    stem, counter = first[:-12], count(int(first[-12:], 16) & 0x7fffffffffff)  # room for 2**47 more
+    return lambda: f"{stem}{next(counter):012x}"
+
+
 def build_jobs(app: LiteQueue, name: str, args: Any, kwargs: Any, task: Task | None, options: dict) -> list[NewJob]:
     """Validate a call and return the jobs to write (one per matched queue)."""
-    return CallTemplate(app, name, task, options).jobs(args, kwargs, options.get("task_id"))
+    return template_for(app, name, task, options).jobs(args, kwargs, options.get("task_id"))
 
 
 class CallTemplate:
@@ -119,17 +129,19 @@ class CallTemplate:
     ``jobs()`` then turns each argument list into jobs. Many calls with the same options (a bulk
     enqueue) share one template."""
 
-    def __init__(self, app: LiteQueue, name: str, task: Task | None, options: dict) -> None:
+    def __init__(self, app: LiteQueue, name: str, task: Task | None, options: dict,
+                 reusable: bool = False) -> None:
         unknown = set(options) - CALL_OPTIONS
         if unknown:
             raise InvalidOptionError(
                 f"Unknown option(s) {sorted(unknown)} for {name}; known options are {sorted(CALL_OPTIONS)}.")
         self.app, self.name, self.task, self.options = app, check_name(name, "task name"), task, options
+        self.key: tuple | None = None  # set by template_for: the settings it was made under
         now = time.time()
         conf = app.conf
         serializer = options.get("serializer") or (task.options.serializer if task else None) or conf.task_serializer
         self.content_type = serialization.content_type_for(serializer)
-        # NewJob's fields after (task_id, task, queue, routing_key, body), up to durable.
+        # NewJob's fields after (task_id, body, task, queue, routing_key), up to durable.
         self._fields = (
             self.content_type, _priority(options, task, app), _eta(options, now),
             _expires(options.get("expires", task.options.expires if task else None), now),
@@ -142,20 +154,53 @@ class CallTemplate:
         self._run_options = _run_options(options, task) or None
         if options.get("task_id") is not None:
             check_name(options["task_id"], "task_id")
-        self._routes = None if app.routing.uses_arguments() else app.routing.route(name, (), {}, options, task)
+        # Routes are worked out once unless they may change from call to call: a router function
+        # may look at the arguments, and a template kept across calls (``reusable``) must see a
+        # route table edited in place.
+        static = not app.routing.uses_arguments() and not (reusable and app.conf.task_routes is not None)
+        self._routes = app.routing.route(name, (), {}, options, task) if static else None
+        # NewJob's fields after (task_id, body) when there is one route: each job is one concatenation.
+        self._rest = ((self.name, self._routes[0].queue, self._routes[0].routing_key, *self._fields,
+                       self._routes[0].durable, self._run_options)
+                      if self._routes and len(self._routes) == 1 else None)
 
     def jobs(self, args: Any, kwargs: Any, task_id: str | None = None) -> list[NewJob]:
         """The jobs of one call with these arguments: one per queue its route matches."""
         args, kwargs = _check_args(self.name, args, kwargs)
         body = _encode_body(self.name, args, kwargs, self.content_type, self.app.conf.task_max_payload_bytes)
         task_id = task_id or new_task_id()
+        if self._rest is not None:
+            return [_new_job(NewJob, (task_id, body) + self._rest)]
         routes = self._routes or self.app.routing.route(self.name, args, kwargs, self.options, self.task)
         return [
             _new_job(NewJob, (task_id if i == 0 else f"{task_id}.{route.queue}",  # one id per copy of a fanned-out job
-                              self.name, route.queue, route.routing_key, body, *self._fields, route.durable,
+                              body, self.name, route.queue, route.routing_key, *self._fields, route.durable,
                               self._run_options))
             for i, route in enumerate(routes)
         ]
+
+    def one_job(self, args: tuple, next_id: Callable[[], str]) -> NewJob | None:
+        """The job of a call with positional ``args`` only, or None when the call needs
+        ``jobs()`` (several routes, or routes that depend on the arguments). Bulk enqueues."""
+        if self._rest is None:
+            return None
+        body = _encode_body(self.name, args, {}, self.content_type, self.app.conf.task_max_payload_bytes)
+        return _new_job(NewJob, (next_id(), body) + self._rest)
+
+
+def template_for(app: LiteQueue, name: str, task: Task | None, options: dict) -> CallTemplate:
+    """The template of a call. A call with no options (``delay()``) of a task whose options need
+    no clock (no default ``expires``) reuses the task's template until a setting changes."""
+    if options or task is None or task.options.expires is not None:
+        return CallTemplate(app, name, task, options)
+    key = (app.conf, app.conf._version, task.options)
+    kept = task._call_template
+    if kept is not None and kept.key == key:
+        return kept
+    template = CallTemplate(app, name, task, {}, reusable=True)
+    template.key = key
+    task._call_template = template
+    return template
 
 
 _new_job = tuple.__new__  # NewJob from a tuple in field order, without keyword handling (bulk enqueues)

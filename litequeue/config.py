@@ -99,6 +99,9 @@ class Settings:
         if key not in _FIELDS:
             raise ConfigurationError(_unknown_key_message(key))
         object.__setattr__(self, key, _validate(key, value))
+        # Counts assignments, so what was worked out from the settings (a task's call template)
+        # knows when to work it out again.
+        object.__setattr__(self, "_version", self.__dict__.get("_version", 0) + 1)
 
     def __getattr__(self, key: str) -> Any:  # only called for names not found normally
         if key in OLD_NAMES:

@@ -33,6 +33,8 @@ class Signal:
             self.receivers.remove(receiver)
 
     def send(self, sender: Any = None, **kwargs: Any) -> None:
+        if not self.receivers:
+            return
         for receiver in list(self.receivers):
             try:
                 receiver(sender=sender, signal=self, **kwargs)

@@ -113,6 +113,7 @@ class Task:
         self.__name__ = fun.__name__
         self.__module__ = fun.__module__
         self.__wrapped__ = fun
+        self._call_template = None  # what delay() reuses (calling.template_for)
 
     # attributes the router and worker read
     queue = property(lambda self: self.options.queue)

@@ -56,3 +56,39 @@ def test_chunks_refuses_a_size_below_one(app):
 
 def test_enqueue_many_of_nothing_returns_nothing(app):
     assert app.enqueue_many([]) == []
+
+
+def test_bulk_ids_are_unique_time_ordered_uuid7s(app):
+    import uuid
+
+    @app.task
+    def one(i):
+        return i
+
+    results = one.map(range(3000))
+    ids = [r.id for r in results]
+    assert len(set(ids)) == 3000
+    assert all(uuid.UUID(i).version == 7 and uuid.UUID(i).variant == uuid.RFC_4122 for i in ids)
+    assert ids == sorted(ids)  # in call order at the end of the id index
+    later = one.map(range(10))
+    assert not set(r.id for r in later) & set(ids)
+
+
+def test_a_call_naming_its_task_by_something_else_is_refused_clearly(app):
+    @app.task
+    def one(i):
+        return i
+
+    with pytest.raises(InvalidOptionError, match="names its task by a Task or a task name"):
+        app.enqueue_many([(one, (1,)), ([1, 2], (2,))])
+    assert sum(app.store.counts().values()) == 0
+
+
+def test_bulk_calls_by_task_and_by_name_mix_and_keep_their_order(app):
+    @app.task
+    def one(i):
+        return i
+
+    results = app.enqueue_many([(one, (1,)), (one.name, (2,)), (one, (3,), {}), (one, [4]), (one, (5,))])
+    jobs = [app.store.get(r.id) for r in results]
+    assert [j.body for j in jobs] == [b"[[%d],{}]" % i for i in range(1, 6)]

@@ -263,3 +263,54 @@ def test_enqueue_leaves_no_file_behind_when_the_call_is_bad(tmp_path):
     with pytest.raises(LiteQueueError):
         app.send_task("a.task", countdown=-1)
     assert not os.path.exists(path)
+
+
+# -- delay() reuses what it worked out from the settings, until they change --------------------------
+
+
+def test_delay_sees_settings_changed_between_calls(app, add):
+    first = stored(app, add.delay(1, 2))
+    assert (first.queue, first.priority, first.max_retries, first.acks_late) == ("default", 0, 3, True)
+    app.conf.task_default_priority = 5
+    app.conf.task_default_queue = "elsewhere"
+    app.conf.task_default_max_retries = 7
+    app.conf.task_acks_late = False
+    second = stored(app, add.delay(1, 2))
+    assert (second.queue, second.priority, second.max_retries, second.acks_late) == ("elsewhere", 5, 7, False)
+    app.conf.update(task_serializer="pickle", accept_content=["json", "pickle"])
+    assert stored(app, add.delay(1, 2)).content_type == "application/x-python-serialize"
+
+
+def test_delay_sees_a_route_table_edited_in_place(app, add):
+    app.conf.task_routes = {"other.task": {"queue": "other"}}
+    assert stored(app, add.delay(1, 2)).queue == "default"
+    app.conf.task_routes[add.name] = {"queue": "sums"}  # no assignment: the same dict, edited
+    assert stored(app, add.delay(1, 2)).queue == "sums"
+
+
+def test_delay_sees_a_task_given_new_options(app, add):
+    from dataclasses import replace
+
+    assert stored(app, add.delay(1, 2)).priority == 0
+    add.options = replace(add.options, priority=9, queue="urgent")
+    job = stored(app, add.delay(1, 2))
+    assert (job.priority, job.queue) == (9, "urgent")
+
+
+def test_every_delay_gets_its_own_id_and_time(app, add):
+    results = [add.delay(i, i) for i in range(50)]
+    assert len({r.id for r in results}) == 50
+    jobs = [stored(app, r) for r in results]
+    assert all(a.created_at <= b.created_at for a, b in zip(jobs, jobs[1:], strict=False))
+
+
+def test_a_task_with_a_default_expiry_gets_it_counted_from_each_call(app):
+    @app.task(expires=30)
+    def fleeting():
+        return None
+
+    first = stored(app, fleeting.delay())
+    time.sleep(0.05)
+    second = stored(app, fleeting.delay())
+    assert second.expires - first.expires >= 0.05
+    assert abs(second.expires - (second.created_at + 30)) < 1

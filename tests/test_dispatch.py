@@ -73,6 +73,26 @@ def test_no_claim_is_made_once_the_pool_has_stopped(worker):
     assert worker._claim_room() == 0
 
 
+def test_a_burst_run_is_not_over_while_jobs_of_a_dead_child_wait_to_run_again(tmp_path):
+    from litequeue import LiteQueue
+
+    app = LiteQueue(tmp_path / "d.sqlite")
+    w = Worker(app, WorkerOptions(concurrency=1, burst=True))
+    try:
+        w.pool = RecordingPool()
+        w.pool.busy = lambda: []  # the child that held them has died; its replacement is idle
+        w.pool.idle = lambda: w.pool.children
+        w._more_waiting, w._next_eta = False, None  # the last claim came back short; nothing waits for an eta
+        w.pool.unstarted = [job(1)]
+        assert not w._finished()
+        assert w._timeout() == 0.0
+        w.pool.unstarted = []
+        assert w._finished()
+    finally:
+        w.stop_requests.close()
+        app.close()
+
+
 @pytest.fixture
 def child_with():
     """child_with(jobs) -> a Child holding ``jobs`` (the first running), over a real pipe."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import peewee as pw
@@ -51,6 +51,25 @@ class _SomeFenced(Exception):
     """A batch of outcomes held one that its fence refused (the batch is then rolled back)."""
 
 
+class ErrorGuard:
+    """What ``Store.errors()`` returns: turns driver errors of the ``kinds`` given into
+    litequeue's StoreErrors through ``reraise`` (which raises). A class rather than a generator,
+    because every store operation enters one."""
+
+    __slots__ = ("kinds", "reraise")
+
+    def __init__(self, kinds: tuple[type[BaseException], ...], reraise: Callable[[BaseException], None]) -> None:
+        self.kinds, self.reraise = kinds, reraise
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
+        if kind is not None and issubclass(kind, self.kinds):
+            self.reraise(exc)  # type: ignore[arg-type]
+        return False
+
+
 class Store(ClaimStore, AdminStore, ScheduleStore):
     """A job store over one SQL database (SQLite here; PostgreSQL through a subclass)."""
 
@@ -64,6 +83,7 @@ class Store(ClaimStore, AdminStore, ScheduleStore):
         self.db = db
         self.url = url
         self.models = bind_models(db)
+        self._insert_sql = self.sql(_INSERT)
 
     # -- what a dialect provides ---------------------------------------------------------------
 
@@ -71,10 +91,11 @@ class Store(ClaimStore, AdminStore, ScheduleStore):
         """The statement in this dialect's placeholder style."""
         return statement
 
-    @contextlib.contextmanager
-    def errors(self) -> Iterator[None]:
+    _errors = ErrorGuard((), lambda exc: None)  # a dialect sets its own
+
+    def errors(self) -> ErrorGuard:
         """Translate driver errors into litequeue's StoreError tree (keeping the cause)."""
-        yield
+        return self._errors
 
     def notify(self) -> None:
         """Tell idle workers that new jobs are there (after commit)."""
@@ -140,14 +161,23 @@ class Store(ClaimStore, AdminStore, ScheduleStore):
         waiting for the disk; a batch holding any durable job commits durably."""
         now = time.time()
         rows = [_insert_row(job, now) for job in jobs]
-        durable = any(job.durable for job in jobs)
-        with self.errors(), contextlib.nullcontext() if durable else self.unsynced():
-            if len(rows) == 1:  # one statement is its own transaction (or joins the caller's)
-                self.execute_alone(self.sql(_INSERT), rows[0])
+        with self.errors():
+            if jobs[0].durable if len(jobs) == 1 else any(job.durable for job in jobs):
+                self._insert(rows)
             else:
-                with self.write():
-                    self.db.cursor().executemany(self.sql(_INSERT), rows)
-        self.db.after_commit(self.notify)  # inside app.transaction(): once it commits
+                with self.unsynced():
+                    self._insert(rows)
+        if self.db.in_transaction():  # inside app.transaction(): once it commits
+            self.db.after_commit(self.notify)
+        else:
+            self.notify()
+
+    def _insert(self, rows: list[tuple]) -> None:
+        if len(rows) == 1:  # one statement is its own transaction (or joins the caller's)
+            self.execute_alone(self._insert_sql, rows[0])
+        else:
+            with self.write():
+                self.db.cursor().executemany(self._insert_sql, rows)
 
     # -- workers -------------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from ..errors import (
     StoreUnavailable,
 )
 from . import migrations
-from .base import Store
+from .base import ErrorGuard, Store
 
 try:
     import psycopg2
@@ -114,6 +114,7 @@ class PostgresStore(Store):
         self.channel = "litequeue_" + (self.target.schema or "jobs")
         db = _Database(self.target.dbname, **self.target.connect_params())
         super().__init__(db, url)
+        self._errors = ErrorGuard((pw.PeeweeException, psycopg2.Error), self._reraise)
         with self.errors():
             db.connect()
             self._migrate()
@@ -166,18 +167,14 @@ class PostgresStore(Store):
         with self.errors():
             return Listener(self.target, self.channel)
 
-    @contextlib.contextmanager
-    def errors(self) -> Iterator[None]:
-        try:
-            yield
-        except (pw.PeeweeException, psycopg2.Error) as exc:
-            if isinstance(exc, (pw.IntegrityError, pw.DataError)):
-                if "lq_jobs_task_id" in str(exc):
-                    raise DuplicateJob(f"{self.target.where}: a job with this task_id already exists. Give each "
-                                       "job its own task_id, or leave task_id out to get a fresh one.") from exc
-                raise StoreError(f"{self.target.where}: {_first_line(exc)}") from exc
-            self._drop_broken_connection()
-            raise translate(exc, self.target) from exc
+    def _reraise(self, exc: BaseException) -> None:
+        if isinstance(exc, (pw.IntegrityError, pw.DataError)):
+            if "lq_jobs_task_id" in str(exc):
+                raise DuplicateJob(f"{self.target.where}: a job with this task_id already exists. Give each "
+                                   "job its own task_id, or leave task_id out to get a fresh one.") from exc
+            raise StoreError(f"{self.target.where}: {_first_line(exc)}") from exc
+        self._drop_broken_connection()
+        raise translate(exc, self.target) from exc
 
     def _drop_broken_connection(self) -> None:
         """Forget a connection the server closed, so the next call opens a new one."""

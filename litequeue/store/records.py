@@ -28,10 +28,10 @@ class NewJob(NamedTuple):
     a bulk enqueue makes one per call, and a tuple is several times cheaper to build.)"""
 
     task_id: str
+    body: bytes
     task: str
     queue: str
     routing_key: str
-    body: bytes
     content_type: str
     priority: int = 0
     eta: float | None = None  # epoch seconds; None = now

@@ -29,7 +29,7 @@ from ..errors import (
     StoreNotFound,
 )
 from . import migrations
-from .base import Store
+from .base import ErrorGuard, Store
 from .wakeup import Wakeup
 
 _HEADER = b"SQLite format 3\x00"
@@ -74,9 +74,9 @@ class FairLockDatabase(pw.SqliteDatabase):
     def execute_alone(self, sql: str, params: Any) -> Any:
         """One statement straight on the driver's cursor, without peewee's layer (the path of
         every single enqueue); outside a transaction it is retried like ``execute_sql``."""
-        if self.in_transaction():
-            return self.cursor().execute(sql, params)
-        return self._fairly(lambda: self.cursor().execute(sql, params))
+        if self._state.transactions:
+            return self.connection().execute(sql, params)
+        return self._fairly(self.connection().execute, sql, params)
 
     def _fairly(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         deadline = None
@@ -109,6 +109,7 @@ class SqliteStore(Store):
                      "busy_timeout": int(_ATTEMPT_WAIT * 1000), "foreign_keys": 0},
         )
         super().__init__(db, "sqlite:///" + self.path)
+        self._errors = ErrorGuard((pw.OperationalError, pw.DatabaseError, sqlite3.Error), self._reraise)
         self.wakeup = Wakeup(self.path)
         with self.errors():
             db.connect()
@@ -166,13 +167,9 @@ class SqliteStore(Store):
         self.wakeup.close()
         super().close()
 
-    @contextlib.contextmanager
-    def errors(self) -> Iterator[None]:
-        try:
-            yield
-        except (pw.OperationalError, pw.DatabaseError, sqlite3.Error) as exc:
-            exc = _original(exc)
-            raise translate(exc, self.path, self.busy_timeout) from exc
+    def _reraise(self, exc: BaseException) -> None:
+        exc = _original(exc)
+        raise translate(exc, self.path, self.busy_timeout) from exc
 
 
 def translate(exc: Exception, path: str, busy_timeout: float) -> StoreError:

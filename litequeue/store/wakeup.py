@@ -31,14 +31,15 @@ class Wakeup:
         self._targets: list[str] = []
         self._sender: socket.socket | None = None
         self._sender_pid = -1
+        self._dir_fd: int | None = None
+        self._dir_ino = -1
 
     def notify(self) -> None:
         """Wake every listening worker; never blocks, never raises."""
         if not hasattr(socket, "AF_UNIX"):
             return
-        try:
-            mtime = os.stat(self.dir).st_mtime
-        except OSError:
+        mtime = self._dir_mtime()
+        if mtime is None:
             return
         if mtime != self._mtime:
             self._mtime = mtime
@@ -50,6 +51,27 @@ class Wakeup:
             except OSError as exc:
                 if exc.errno in (errno.ECONNREFUSED, errno.ENOENT):  # its worker is gone
                     _unlink_quietly(target)
+
+    def _dir_mtime(self) -> float | None:
+        """The wake directory's mtime (None if it cannot be made). Read through an open
+        descriptor, as an fstat costs half a stat; reopened if the directory was removed."""
+        if self._dir_fd is not None:
+            try:
+                st = os.stat(self._dir_fd)
+            except OSError:  # closed behind our back
+                st = None
+            if st is not None and st.st_ino == self._dir_ino:
+                if st.st_nlink:
+                    return st.st_mtime
+                os.close(self._dir_fd)  # the directory was removed (a new one may have been made)
+            self._dir_fd = None  # (a number closed behind our back and reused is not ours to close)
+        try:  # made here if no worker has made it yet: one descriptor to watch from then on
+            os.makedirs(self.dir, mode=0o700, exist_ok=True)
+            fd = os.open(self.dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError:
+            return None
+        self._dir_fd, self._dir_ino = fd, os.stat(fd).st_ino
+        return os.stat(fd).st_mtime
 
     def listen(self, name: str) -> Listener | None:
         """A listener that becomes readable when a producer notifies (None without AF_UNIX)."""
@@ -68,6 +90,9 @@ class Wakeup:
         if self._sender is not None:
             self._sender.close()
             self._sender = None
+        if self._dir_fd is not None:
+            os.close(self._dir_fd)
+            self._dir_fd = None
 
     def _get_sender(self) -> socket.socket:
         if self._sender is None or self._sender_pid != os.getpid():

@@ -136,7 +136,8 @@ class Worker:
         busy = bool(self.pool and self.pool.busy())
         if self.cold or (self.stopping and not busy):
             return True
-        if self.options.burst and not busy and not self.reserved and not self._more_waiting and not self.pending:
+        if (self.options.burst and not busy and not self.reserved and not self.pool.unstarted
+                and not self._more_waiting and not self.pending):
             return not self._due_now()
         return False
 
@@ -232,7 +233,7 @@ class Worker:
         assert self.pool is not None
         if self.cold or (self.stopping and not self.pool.busy()):
             return 0.0
-        if (self._more_waiting or self.reserved) and self.pool.idle():
+        if (self._more_waiting or self.reserved or self.pool.unstarted) and self.pool.idle():
             return 0.0
         if self.options.burst and not self.pool.busy():
             return 0.0  # nothing runs and the last claim came back short: the next check ends the run

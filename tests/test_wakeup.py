@@ -1,0 +1,63 @@
+"""Local wake-ups: a producer's notify reaches every listening worker of the same database file,
+also listeners that appear later and after the wake directory was removed and made again."""
+
+from __future__ import annotations
+
+import os
+import select
+import shutil
+
+from litequeue.store.wakeup import Wakeup
+
+
+def woken(listener, timeout: float = 2.0) -> bool:
+    ready, _, _ = select.select([listener.fileno()], [], [], timeout)
+    listener.drain()
+    return bool(ready)
+
+
+def test_a_notify_wakes_listeners_that_came_before_and_after_it(tmp_path):
+    db = str(tmp_path / "w.sqlite")
+    producer, worker = Wakeup(db), Wakeup(db)
+    producer.notify()  # no listener yet: nothing to wake, nothing raised
+    first = worker.listen("first")
+    producer.notify()
+    assert woken(first)
+    second = worker.listen("second")
+    producer.notify()
+    assert woken(first) and woken(second)
+    first.close()
+    producer.notify()
+    assert woken(second)
+    assert not woken(second, timeout=0.05)  # one notify, one wake-up
+    second.close()
+    producer.close()
+
+
+def test_a_removed_wake_directory_is_watched_again_once_made_anew(tmp_path):
+    db = str(tmp_path / "w.sqlite")
+    producer, worker = Wakeup(db), Wakeup(db)
+    old = worker.listen("old")
+    producer.notify()
+    assert woken(old)
+    old.close()
+    shutil.rmtree(producer.dir)
+    new = worker.listen("new")  # makes the directory again
+    producer.notify()
+    assert woken(new)
+    new.close()
+    producer.close()
+
+
+def test_a_descriptor_closed_behind_the_producers_back_is_not_trusted(tmp_path):
+    db = str(tmp_path / "w.sqlite")
+    producer, worker = Wakeup(db), Wakeup(db)
+    producer.notify()
+    os.close(producer._dir_fd)  # e.g. a daemonising library closing every descriptor
+    decoy = os.open(str(tmp_path), os.O_RDONLY)  # most likely takes the same number
+    listener = worker.listen("late")
+    producer.notify()
+    assert woken(listener)
+    os.close(decoy)
+    listener.close()
+    producer.close()
