@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-from . import serialization
+from . import pids, serialization
 from .bulk import enqueue_many, register_chunk_task
 from .calling import build_jobs, publish_policy, with_publish_retry
 from .config import Settings
@@ -64,7 +64,7 @@ class LiteQueue:
                 "This app has no database; create it with LiteQueue('app.sqlite') or pass the "
                 "database path on the command line."
             )
-        key = (os.getpid(), self.url)
+        key = (pids.current(), self.url)
         store = self._stores.get(key)
         if store is None:
             with self._lock:
@@ -85,7 +85,7 @@ class LiteQueue:
     def close(self) -> None:
         """Close this process's connections to the store."""
         for key, store in list(self._stores.items()):
-            if key[0] == os.getpid():
+            if key[0] == pids.current():
                 store.close()
                 del self._stores[key]
 

@@ -54,7 +54,7 @@ def enqueue_many(app: LiteQueue, calls: Iterable[Any], options: dict) -> list[As
             template = CallTemplate(app, name, task, {**options, **own} if own else options)
             if not own:
                 templates[target] = template
-        made = template.jobs(args, kwargs, own.get("task_id") if own else None)
+        made = template.jobs(args, kwargs, (own.get("task_id") if own else None) or next_id())
         firsts.append(made[0].task_id)
         jobs += made
     if not jobs:

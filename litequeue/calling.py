@@ -188,11 +188,17 @@ class CallTemplate:
         return _new_job(NewJob, (next_id(), body) + self._rest)
 
 
+_ID_ONLY = frozenset({"task_id"})
+
+
 def template_for(app: LiteQueue, name: str, task: Task | None, options: dict) -> CallTemplate:
-    """The template of a call. A call with no options (``delay()``) of a task whose options need
-    no clock (no default ``expires``) reuses the task's template until a setting changes."""
-    if options or task is None or task.options.expires is not None:
+    """The template of a call. A call with no options but its task_id (``delay()``) of a task
+    whose options need no clock (no default ``expires``) reuses the task's template until a
+    setting changes."""
+    if task is None or task.options.expires is not None or not options.keys() <= _ID_ONLY:
         return CallTemplate(app, name, task, options)
+    if options.get("task_id") is not None:  # checked here: the kept template is made without it
+        check_name(options["task_id"], "task_id")
     key = (app.conf, app.conf._version, task.options)
     kept = task._call_template
     if kept is not None and kept.key == key:

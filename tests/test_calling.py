@@ -314,3 +314,12 @@ def test_a_task_with_a_default_expiry_gets_it_counted_from_each_call(app):
     second = stored(app, fleeting.delay())
     assert second.expires - first.expires >= 0.05
     assert abs(second.expires - (second.created_at + 30)) < 1
+
+
+def test_a_call_with_only_a_task_id_reuses_the_template_and_still_checks_the_id(app, add):
+    add.delay(1, 1)
+    job = stored(app, add.apply_async((1, 2), task_id="mine-1"))
+    assert (job.task_id, job.body) == ("mine-1", b"[[1,2],{}]")
+    with pytest.raises(InvalidOptionError, match="task_id"):
+        add.apply_async((1, 2), task_id="")
+    assert stored(app, add.apply_async((1, 2), task_id=None)).task_id != "mine-1"

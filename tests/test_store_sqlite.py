@@ -417,3 +417,53 @@ def test_finish_and_claim_records_outcomes_and_takes_the_next_jobs_even_when_one
         applied, claimed = store.finish_and_claim("w", batch, ClaimRequest(["default"], (), 1, 30))
         assert applied == applied_expected and len(claimed) == 1
     assert [store.get(f"j{i}").state for i in range(4)] == [states.SUCCESS] + [states.STARTED] * 3
+
+
+# -- the store's own write transactions --------------------------------------------------------------
+
+
+def test_a_failed_write_rolls_back_and_leaves_no_transaction_open(queue_app):
+    store = queue_app.store
+    add = queue_app.tasks["t.add"]
+    kept = add.delay(1, 1)
+    with pytest.raises(RuntimeError), store.write():
+        store.db.execute_sql("UPDATE lq_jobs SET priority = 5")
+        raise RuntimeError("boom")
+    assert not store.db.connection().in_transaction
+    assert store.get(kept.id).priority == 0
+    assert [j.task_id for j in store.claim("w", None, (), 5, 60.0)] == [kept.id]  # the store still writes
+
+
+def test_a_write_inside_the_apps_transaction_is_a_savepoint_of_it(queue_app):
+    store = queue_app.store
+    add = queue_app.tasks["t.add"]
+    with queue_app.transaction():
+        outer = add.delay(1, 1)
+        with pytest.raises(RuntimeError), store.write():
+            store.db.execute_sql("UPDATE lq_jobs SET priority = 9")
+            raise RuntimeError("undo only this")
+        with store.write():
+            store.db.execute_sql("UPDATE lq_jobs SET priority = 3")
+        assert store.db.connection().in_transaction
+    assert store.get(outer.id).priority == 3
+    with pytest.raises(RuntimeError), queue_app.transaction():
+        gone = add.delay(2, 2)
+        with store.write():
+            store.db.execute_sql("UPDATE lq_jobs SET priority = 4")
+        raise RuntimeError("undo it all")
+    assert store.get(gone.id) is None and store.get(outer.id).priority == 3
+    assert not store.db.connection().in_transaction
+
+
+def test_a_write_waits_for_another_writer_then_goes_ahead(queue_app):
+    import threading
+
+    store = queue_app.store
+    other = sqlite3.connect(store.path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    threading.Timer(0.3, other.execute, ("COMMIT",)).start()
+    started = time.monotonic()
+    with store.write():
+        store.db.execute_sql("UPDATE lq_jobs SET priority = 1")
+    assert time.monotonic() - started >= 0.25
+    other.close()

@@ -61,3 +61,14 @@ def test_a_descriptor_closed_behind_the_producers_back_is_not_trusted(tmp_path):
     os.close(decoy)
     listener.close()
     producer.close()
+
+
+def test_the_kept_process_id_follows_a_fork():
+    from litequeue import pids
+
+    assert pids.current() == os.getpid()
+    child = os.fork()
+    if child == 0:
+        os._exit(0 if pids.current() == os.getpid() else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

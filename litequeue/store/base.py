@@ -129,7 +129,7 @@ class Store(ClaimStore, AdminStore, ScheduleStore):
         this thread) are stored when it commits and vanish when it rolls back, and workers are
         woken only after the commit. Yields the peewee database, so the application's own
         statements (``db.execute_sql``, models bound to it) join the same transaction. Nests."""
-        txn = self.write()
+        txn = self.db.atomic()  # peewee's own: it runs the wake-ups registered with after_commit
         with self.errors():
             txn.__enter__()
         try:

@@ -14,6 +14,8 @@ import os
 import socket
 import tempfile
 
+from .. import pids
+
 _BASE = "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()
 
 
@@ -95,9 +97,9 @@ class Wakeup:
             self._dir_fd = None
 
     def _get_sender(self) -> socket.socket:
-        if self._sender is None or self._sender_pid != os.getpid():
+        if self._sender is None or self._sender_pid != pids.current():
             self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            self._sender_pid = os.getpid()
+            self._sender_pid = pids.current()
         return self._sender
 
 

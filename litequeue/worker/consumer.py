@@ -207,9 +207,9 @@ class Worker:
         return False
 
     def _hand_over(self, child: Child, job: Job, limits: Limits) -> None:
-        log.info("Task %s[%s] received", job.task, job.task_id)
         self._began[job.id] = time.time()
         self.pool.dispatch(child, job, limits)
+        log.info("Task %s[%s] received", job.task, job.task_id)  # after: the child starts meanwhile
 
     def _claim(self, n: int) -> list[Job]:
         request = self._claim_request(n)
