@@ -21,6 +21,7 @@ from .task import Task, TaskOptions
 
 if TYPE_CHECKING:
     from .monitoring import Inspect
+    from .store import NewJob
     from .worker.inprocess import InProcessWorker
 
 _apps: list[LiteQueue] = []
@@ -122,6 +123,11 @@ class LiteQueue:
         """Send a job of the task called ``name`` without importing it; returns its AsyncResult."""
         retry, policy = self._publish_retry(options)
         jobs = build_jobs(self, name, args, kwargs, _task or self.tasks.get(name), options)
+        return self._publish(name, jobs, retry, policy)
+
+    def _publish(self, name: str, jobs: list[NewJob], retry: bool, policy: dict) -> AsyncResult:
+        """Store the jobs of one call (retrying per the publish policy), with the publish
+        signals around it; the AsyncResult of the first."""
         before_task_publish.send(sender=name, jobs=jobs)
         with_publish_retry(lambda: self.store.enqueue(jobs), retry, policy)
         after_task_publish.send(sender=name, jobs=jobs)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
+from .calling import template_for
 from .errors import ConfigurationError, MaxRetriesExceededError, Retry
 from .retries import RetryPolicy
 
@@ -153,7 +154,9 @@ class Task:
 
     def delay(self, *args: Any, **kwargs: Any) -> AsyncResult:
         """Send a job with these arguments; returns its AsyncResult."""
-        return self.apply_async(args, kwargs)
+        app = self.app
+        jobs = template_for(app, self.name, self, {}).jobs(args, kwargs or None)
+        return app._publish(self.name, jobs, app.conf.task_publish_retry, app.conf.task_publish_retry_policy)
 
     def apply_async(self, args: tuple | list | None = None, kwargs: dict | None = None, **options: Any) -> AsyncResult:
         """Send a job with options: countdown, eta, expires, priority, queue, routing_key,

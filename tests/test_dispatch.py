@@ -93,6 +93,17 @@ def test_a_burst_run_is_not_over_while_jobs_of_a_dead_child_wait_to_run_again(tm
         app.close()
 
 
+def test_a_new_worker_looks_for_jobs_once_more_when_every_producer_has_seen_it(worker):
+    worker.pool.busy = lambda: worker.pool.children  # nothing else would wake it for a second
+    worker.pool.next_deadline = lambda: None
+    worker._next_eta, worker.pending, worker._next_beat = None, [], time.monotonic() + 100
+    assert worker._timeout() == pytest.approx(worker.app.conf.worker_poll_interval, abs=0.05)
+    worker._wake = SimpleNamespace(heard_from=time.monotonic() + 0.02)
+    assert 0 < worker._timeout() <= 0.02
+    worker._wake = SimpleNamespace(heard_from=time.monotonic() - 1)
+    assert worker._timeout() == pytest.approx(worker.app.conf.worker_poll_interval, abs=0.05)
+
+
 @pytest.fixture
 def child_with():
     """child_with(jobs) -> a Child holding ``jobs`` (the first running), over a real pipe."""

@@ -1,13 +1,20 @@
 """Local wake-ups: a producer's notify reaches every listening worker of the same database file,
-also listeners that appear later and after the wake directory was removed and made again."""
+also listeners that appear later (from their ``heard_from`` on) and after the wake directory was
+removed and made again."""
 
 from __future__ import annotations
 
 import os
 import select
 import shutil
+import time
 
 from litequeue.store.wakeup import Wakeup
+
+
+def heard(listener) -> None:
+    """Wait until producers wake ``listener`` (they look for new listeners every few ms)."""
+    time.sleep(max(listener.heard_from - time.monotonic(), 0.0))
 
 
 def woken(listener, timeout: float = 2.0) -> bool:
@@ -21,9 +28,11 @@ def test_a_notify_wakes_listeners_that_came_before_and_after_it(tmp_path):
     producer, worker = Wakeup(db), Wakeup(db)
     producer.notify()  # no listener yet: nothing to wake, nothing raised
     first = worker.listen("first")
+    heard(first)
     producer.notify()
     assert woken(first)
     second = worker.listen("second")
+    heard(second)
     producer.notify()
     assert woken(first) and woken(second)
     first.close()
@@ -38,11 +47,13 @@ def test_a_removed_wake_directory_is_watched_again_once_made_anew(tmp_path):
     db = str(tmp_path / "w.sqlite")
     producer, worker = Wakeup(db), Wakeup(db)
     old = worker.listen("old")
+    heard(old)
     producer.notify()
     assert woken(old)
     old.close()
     shutil.rmtree(producer.dir)
     new = worker.listen("new")  # makes the directory again
+    heard(new)
     producer.notify()
     assert woken(new)
     new.close()
@@ -56,6 +67,7 @@ def test_a_descriptor_closed_behind_the_producers_back_is_not_trusted(tmp_path):
     os.close(producer._dir_fd)  # e.g. a daemonising library closing every descriptor
     decoy = os.open(str(tmp_path), os.O_RDONLY)  # most likely takes the same number
     listener = worker.listen("late")
+    heard(listener)
     producer.notify()
     assert woken(listener)
     os.close(decoy)
@@ -72,3 +84,19 @@ def test_the_kept_process_id_follows_a_fork():
         os._exit(0 if pids.current() == os.getpid() else 1)
     _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_busy_producer_looks_for_new_listeners_only_every_few_milliseconds(tmp_path):
+    from litequeue.store.wakeup import RECHECK_SECONDS
+
+    db = str(tmp_path / "w.sqlite")
+    producer, worker = Wakeup(db), Wakeup(db)
+    producer.notify()
+    listener = worker.listen("new")
+    producer.notify()  # the producer's list is younger than RECHECK_SECONDS: not woken yet
+    assert RECHECK_SECONDS > 0 and not woken(listener, timeout=0)
+    heard(listener)
+    producer.notify()
+    assert woken(listener)
+    listener.close()
+    producer.close()

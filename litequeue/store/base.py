@@ -103,12 +103,15 @@ class Store(ClaimStore, AdminStore, ScheduleStore):
     def listener(self, name: str) -> Any:
         """Something with ``fileno()``, ``drain()`` and ``close()`` that becomes readable when
         ``notify()`` is called by any producer; None if the dialect cannot wake workers (they
-        poll)."""
+        poll). It may have ``heard_from``: the monotonic time from which every producer wakes
+        it (until then the worker also looks for jobs by itself)."""
         return None
 
-    def execute_alone(self, sql: str, params: tuple) -> None:
-        """Run one statement: its own transaction, or part of the caller's."""
+    def execute_alone(self, sql: str, params: tuple) -> bool:
+        """Run one statement: its own transaction (then True: it is committed), or part of the
+        caller's (False)."""
         self.db.execute_sql(sql, params)
+        return not self.db.in_transaction()
 
     def write(self) -> pw._atomic:
         """A write transaction that takes the write lock up front."""
@@ -163,21 +166,23 @@ class Store(ClaimStore, AdminStore, ScheduleStore):
         rows = [_insert_row(job, now) for job in jobs]
         with self.errors():
             if jobs[0].durable if len(jobs) == 1 else any(job.durable for job in jobs):
-                self._insert(rows)
+                committed = self._insert(rows)
             else:
                 with self.unsynced():
-                    self._insert(rows)
-        if self.db.in_transaction():  # inside app.transaction(): once it commits
-            self.db.after_commit(self.notify)
-        else:
+                    committed = self._insert(rows)
+        if committed:
             self.notify()
+        else:  # inside app.transaction(): once it commits
+            self.db.after_commit(self.notify)
 
-    def _insert(self, rows: list[tuple]) -> None:
+    def _insert(self, rows: list[tuple]) -> bool:
+        """Write the rows; True when they are committed now, False when they joined the
+        caller's transaction."""
         if len(rows) == 1:  # one statement is its own transaction (or joins the caller's)
-            self.execute_alone(self._insert_sql, rows[0])
-        else:
-            with self.write():
-                self.db.cursor().executemany(self._insert_sql, rows)
+            return self.execute_alone(self._insert_sql, rows[0])
+        with self.write():
+            self.db.cursor().executemany(self._insert_sql, rows)
+        return not self.db.in_transaction()
 
     # -- workers -------------------------------------------------------------------------------
 
@@ -286,12 +291,12 @@ class Store(ClaimStore, AdminStore, ScheduleStore):
 
 
 def _insert_row(job: NewJob, now: float) -> tuple:
-    waiting = job.eta if job.eta is not None and job.eta > now else None
+    task_id, body, task, queue, routing_key, content_type, priority, eta, expires, max_retries, acks_late, \
+        ignore_result, durable, options = job  # one unpacking: cheaper than a dozen field reads
     return (
-        job.task_id, job.task, job.queue, job.routing_key, job.priority, states.QUEUED, job.body,
-        job.content_type, job.eta, waiting, job.eta if job.eta is not None else now, job.expires, now,
-        job.max_retries, job.acks_late,
-        job.ignore_result, job.durable, json.dumps(job.options) if job.options else None,
+        task_id, task, queue, routing_key, priority, states.QUEUED, body, content_type, eta,
+        eta if eta is not None and eta > now else None, now if eta is None else eta, expires, now,
+        max_retries, acks_late, ignore_result, durable, json.dumps(options) if options else None,
     )
 
 

@@ -64,21 +64,14 @@ class FairLockDatabase(pw.SqliteDatabase):
         super().__init__(*args, **kwargs)
 
     def begin(self, lock_type: str | None = None) -> None:
-        return self._fairly(super().begin, lock_type)
+        return self.fairly(super().begin, lock_type)
 
     def execute_sql(self, sql: str, params: Any = None, *args: Any, **kwargs: Any) -> Any:
         if self.in_transaction():
             return super().execute_sql(sql, params, *args, **kwargs)
-        return self._fairly(super().execute_sql, sql, params, *args, **kwargs)
+        return self.fairly(super().execute_sql, sql, params, *args, **kwargs)
 
-    def execute_alone(self, sql: str, params: Any) -> Any:
-        """One statement straight on the driver's cursor, without peewee's layer (the path of
-        every single enqueue); outside a transaction it is retried like ``execute_sql``."""
-        if self._state.transactions:
-            return self.connection().execute(sql, params)
-        return self._fairly(self.connection().execute, sql, params)
-
-    def _fairly(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    def fairly(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         deadline = None
         while True:
             try:
@@ -110,7 +103,7 @@ class WriteTransaction:
             conn.execute(f"SAVEPOINT {self.savepoint}")
         else:
             self.savepoint = None
-            self.db._fairly(conn.execute, "BEGIN IMMEDIATE")
+            self.db.fairly(conn.execute, "BEGIN IMMEDIATE")
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
@@ -186,8 +179,15 @@ class SqliteStore(Store):
     def index_hint(self, index: str) -> str:
         return f" INDEXED BY {index}"
 
-    def execute_alone(self, sql: str, params: tuple) -> None:
-        self.db.execute_alone(sql, params)
+    def execute_alone(self, sql: str, params: tuple) -> bool:
+        # Straight on the driver's connection (the path of every single enqueue); outside a
+        # transaction it takes the write lock as fairly as a BEGIN does.
+        conn = self.db.connection()
+        if conn.in_transaction:
+            conn.execute(sql, params)
+            return False
+        self.db.fairly(conn.execute, sql, params)
+        return True
 
     @contextlib.contextmanager
     def unsynced(self) -> Iterator[None]:

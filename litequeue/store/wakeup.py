@@ -3,7 +3,8 @@
 SQLite has no LISTEN/NOTIFY. Each worker binds a Unix datagram socket in a directory named after
 the database; a producer sends one byte to every socket there after it commits. The directory's
 listing is cached and re-read only when its mtime changes, so a notify costs a stat and a send per
-worker. Workers still poll slowly as a backstop (other machines, lost datagrams).
+worker, and a producer sending many jobs looks at the directory at most every RECHECK_SECONDS.
+Workers still poll slowly as a backstop (other machines, lost datagrams).
 """
 
 from __future__ import annotations
@@ -13,9 +14,15 @@ import hashlib
 import os
 import socket
 import tempfile
+import time
 
 from .. import pids
 
+_HAVE_UNIX = hasattr(socket, "AF_UNIX")
+# How long a producer trusts its list of listening workers. A worker that starts meanwhile is
+# woken from the producer's next look on, and looks for jobs once itself when that has surely
+# happened (Listener.heard_from).
+RECHECK_SECONDS = 0.01
 _BASE = "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()
 
 
@@ -35,17 +42,21 @@ class Wakeup:
         self._sender_pid = -1
         self._dir_fd: int | None = None
         self._dir_ino = -1
+        self._recheck_at = float("-inf")
 
     def notify(self) -> None:
         """Wake every listening worker; never blocks, never raises."""
-        if not hasattr(socket, "AF_UNIX"):
+        if not _HAVE_UNIX:
             return
-        mtime = self._dir_mtime()
-        if mtime is None:
-            return
-        if mtime != self._mtime:
-            self._mtime = mtime
-            self._targets = [os.path.join(self.dir, n) for n in os.listdir(self.dir)]
+        now = time.monotonic()
+        if now >= self._recheck_at:  # a busy producer looks for new workers every RECHECK_SECONDS
+            self._recheck_at = now + RECHECK_SECONDS
+            mtime = self._dir_mtime()
+            if mtime is None:
+                return
+            if mtime != self._mtime:
+                self._mtime = mtime
+                self._targets = [os.path.join(self.dir, n) for n in os.listdir(self.dir)]
         sender = self._get_sender()
         for target in self._targets:
             try:
@@ -109,6 +120,9 @@ class Listener:
     def __init__(self, sock: socket.socket, path: str) -> None:
         self.sock = sock
         self.path = path
+        # (monotonic) From then on every producer on this machine wakes it; a worker looks for
+        # jobs once more at that time, for those sent by producers that had not seen it yet.
+        self.heard_from = time.monotonic() + 2 * RECHECK_SECONDS
 
     def fileno(self) -> int:
         return self.sock.fileno()

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from .. import serialization, signals, states
 from ..errors import StoreError, StoreUnavailable
-from ..store import ClaimRequest, Job, Outcome, WorkerInfo
+from ..store import Job, Outcome, WorkerInfo
 from . import logs, outcomes
 from .child import ChildContext, Reply
 from .options import WorkerOptions, limits_for
 from .pool import Child, Death, Limits, Pool
-from .queues import interleave, rotate_after, select_queues
+from .queues import ClaimOrder, select_queues
 from .registry import TaskResolver
 from .stopping import StopRequests, in_main_thread
 from .store_guard import StoreGuard
@@ -51,6 +51,7 @@ class Worker:
         self.resolver = TaskResolver(app)
         self.lease = conf.worker_lease_seconds
         self.queues = select_queues(app, options.queues, options.exclude)
+        self.claim_order = ClaimOrder(self.queues, options.exclude, options.queue_order == "round-robin", self.lease)
         self.stop_requests = StopRequests()
         self.store_guard = StoreGuard()
         self.processed = 0
@@ -212,22 +213,7 @@ class Worker:
         log.info("Task %s[%s] received", job.task, job.task_id)  # after: the child starts meanwhile
 
     def _claim(self, n: int) -> list[Job]:
-        request = self._claim_request(n)
-        return self._claimed(self.app.store.claim(self.owner, *request))
-
-    def _claim_request(self, n: int) -> ClaimRequest:
-        if self.queues is None or self.options.queue_order != "round-robin":
-            return ClaimRequest(self.queues, self.options.exclude, n, self.lease)
-        return ClaimRequest(self.queues, (), n, self.lease, per_queue=-(-n // len(self.queues)))
-
-    def _claimed(self, jobs: list[Job]) -> list[Job]:
-        """Claimed jobs in the order to run them: round-robin takes one of each queue in turn,
-        and its next claim starts with the queue after the last one served."""
-        if self.queues is None or self.options.queue_order != "round-robin" or not jobs:
-            return jobs
-        jobs = interleave(jobs, self.queues)
-        self.queues = rotate_after(self.queues, jobs[-1].queue)
-        return jobs
+        return self.claim_order.arrange(self.app.store.claim(self.owner, *self.claim_order.request(n)))
 
     def _timeout(self) -> float:
         assert self.pool is not None
@@ -249,6 +235,10 @@ class Worker:
         deadline = self.pool.next_deadline()
         if deadline is not None:
             timeout = min(timeout, deadline)
+        # Until every producer knows of this worker, one more look (a poll) when they all do.
+        heard_in = getattr(self._wake, "heard_from", 0.0) - time.monotonic()
+        if heard_in > 0:
+            timeout = min(timeout, heard_in)
         return max(min(timeout, self._next_beat - time.monotonic()), 0.0)
 
     def _wait(self, timeout: float) -> None:
@@ -317,8 +307,8 @@ class Worker:
     def _finish_and_claim(self, batch: list[Outcome], room: int) -> tuple[list[Outcome], list[Job]]:
         """Record ``batch`` and, when the reserve is low, claim the next jobs in the same
         transaction: one commit instead of two."""
-        applied, jobs = self.app.store.finish_and_claim(self.owner, batch, self._claim_request(room))
-        return applied, self._claimed(jobs)
+        applied, jobs = self.app.store.finish_and_claim(self.owner, batch, self.claim_order.request(room))
+        return applied, self.claim_order.arrange(jobs)
 
     def _housekeeping(self) -> None:
         """Heartbeat, lease extension, rescue of expired leases, result expiry (on timers)."""

@@ -6,7 +6,7 @@ import itertools
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigurationError
-from ..store import Job
+from ..store import ClaimRequest, Job
 
 if TYPE_CHECKING:
     from ..app import LiteQueue
@@ -34,3 +34,28 @@ def rotate_after(queues: list[str], served: str) -> list[str]:
     """The queue order for the next round-robin claim: starting after the last queue served."""
     last = queues.index(served)
     return queues[last + 1:] + queues[:last + 1]
+
+
+class ClaimOrder:
+    """What a worker's claims ask for, and the order to run what they return: the queues in
+    strict order (or every queue), or round-robin: one job of each queue in turn, the next claim
+    starting with the queue after the last one served."""
+
+    def __init__(self, queues: list[str] | None, exclude: tuple[str, ...], round_robin: bool, lease: float) -> None:
+        self.queues, self.exclude, self.lease = queues, exclude, lease
+        self.round_robin = round_robin and queues is not None
+
+    def request(self, n: int) -> ClaimRequest:
+        if not self.round_robin:
+            return ClaimRequest(self.queues, self.exclude, n, self.lease)
+        assert self.queues is not None
+        return ClaimRequest(self.queues, (), n, self.lease, per_queue=-(-n // len(self.queues)))
+
+    def arrange(self, jobs: list[Job]) -> list[Job]:
+        """Claimed jobs in the order to run them (round-robin also moves the next claim on)."""
+        if not self.round_robin or not jobs:
+            return jobs
+        assert self.queues is not None
+        jobs = interleave(jobs, self.queues)
+        self.queues = rotate_after(self.queues, jobs[-1].queue)
+        return jobs
