@@ -129,7 +129,7 @@ class LiteQueue:
         """Store the jobs of one call (retrying per the publish policy), with the publish
         signals around it; the AsyncResult of the first."""
         before_task_publish.send(sender=name, jobs=jobs)
-        with_publish_retry(lambda: self.store.enqueue(jobs), retry, policy)
+        with_publish_retry(self.store.enqueue, retry, policy, jobs)
         after_task_publish.send(sender=name, jobs=jobs)
         if self.conf.task_always_eager:
             from .testing import run_eagerly

@@ -60,7 +60,7 @@ def enqueue_many(app: LiteQueue, calls: Iterable[Any], options: dict) -> list[As
     if not jobs:
         return []
     before_task_publish.send(sender="enqueue_many", jobs=jobs)
-    with_publish_retry(lambda: app.store.enqueue(jobs), retry, policy)
+    with_publish_retry(app.store.enqueue, retry, policy, jobs)
     after_task_publish.send(sender="enqueue_many", jobs=jobs)
     if app.conf.task_always_eager:
         from .testing import run_eagerly

@@ -166,7 +166,10 @@ class CallTemplate:
 
     def jobs(self, args: Any, kwargs: Any, task_id: str | None = None) -> list[NewJob]:
         """The jobs of one call with these arguments: one per queue its route matches."""
-        args, kwargs = _check_args(self.name, args, kwargs)
+        if type(args) is tuple and kwargs is None:  # the common case (delay, starmap): nothing to check
+            kwargs = {}
+        else:
+            args, kwargs = _check_args(self.name, args, kwargs)
         body = _encode_body(self.name, args, kwargs, self.content_type, self.app.conf.task_max_payload_bytes)
         task_id = task_id or new_task_id()
         if self._rest is not None:
@@ -213,8 +216,6 @@ _new_job = tuple.__new__  # NewJob from a tuple in field order, without keyword 
 
 
 def _check_args(name: str, args: Any, kwargs: Any) -> tuple[tuple, dict]:
-    if type(args) is tuple and kwargs is None:  # the common case (delay, starmap): nothing to check
-        return args, {}
     args = () if args is None else args
     kwargs = {} if kwargs is None else kwargs
     if not isinstance(args, (list, tuple)):
@@ -282,18 +283,18 @@ def _which_argument(name: str, args: tuple, kwargs: dict, content_type: str) -> 
     return SerializationError(f"Cannot serialise the arguments of {name}.")
 
 
-def with_publish_retry(fn: Callable[[], T], retry: bool, policy: dict) -> T:
-    """Call ``fn``, retrying while the store is locked or its server unreachable, per Celery's
+def with_publish_retry(fn: Callable[..., T], retry: bool, policy: dict, *args: Any) -> T:
+    """Call ``fn(*args)``, retrying while the store is locked or its server unreachable, per Celery's
     retry_policy keys: ``max_retries`` (None: until the store is free), then waits of
     ``interval_start`` seconds
     growing by ``interval_step`` up to ``interval_max``."""
     if not retry:
-        return fn()
+        return fn(*args)
     max_retries, wait, step, most = -1, 0.0, 0.0, 0.0  # read from the policy at the first failure
     retries, uncertain = 0, False
     while True:
         try:
-            return fn()
+            return fn(*args)
         except DuplicateJob:
             if not uncertain:
                 raise

@@ -163,7 +163,7 @@ class Store(ClaimStore, AdminStore, ScheduleStore):
         after the commit. A batch of transient jobs only (``durable=False``) commits without
         waiting for the disk; a batch holding any durable job commits durably."""
         now = time.time()
-        rows = [_insert_row(job, now) for job in jobs]
+        rows = [_insert_row(jobs[0], now)] if len(jobs) == 1 else [_insert_row(job, now) for job in jobs]
         with self.errors():
             if jobs[0].durable if len(jobs) == 1 else any(job.durable for job in jobs):
                 committed = self._insert(rows)
