@@ -136,7 +136,7 @@ class CallTemplate:
             raise InvalidOptionError(
                 f"Unknown option(s) {sorted(unknown)} for {name}; known options are {sorted(CALL_OPTIONS)}.")
         self.app, self.name, self.task, self.options = app, check_name(name, "task name"), task, options
-        self.key: tuple | None = None  # set by template_for: the settings it was made under
+        self.key: tuple = ()  # set by template_for: (settings, their version, task options) it was made under
         now = time.time()
         conf = app.conf
         serializer = options.get("serializer") or (task.options.serializer if task else None) or conf.task_serializer
@@ -182,6 +182,11 @@ class CallTemplate:
             for i, route in enumerate(routes)
         ]
 
+    def made_under(self, conf: Any, task: Task) -> bool:
+        """Whether this kept template was made under these very settings and task options."""
+        key = self.key
+        return key[0] is conf and key[1] == conf._version and key[2] is task.options
+
     def one_job(self, args: tuple, next_id: Callable[[], str]) -> NewJob | None:
         """The job of a call with positional ``args`` only, or None when the call needs
         ``jobs()`` (several routes, or routes that depend on the arguments). Bulk enqueues."""
@@ -195,20 +200,20 @@ _ID_ONLY = frozenset({"task_id"})
 
 
 def template_for(app: LiteQueue, name: str, task: Task | None, options: dict) -> CallTemplate:
-    """The template of a call. A call with no options but its task_id (``delay()``) of a task
-    whose options need no clock (no default ``expires``) reuses the task's template until a
-    setting changes."""
-    if task is None or task.options.expires is not None or not options.keys() <= _ID_ONLY:
+    """The template of a call. A call with no options but its task_id (``delay()``) of a plain
+    task of this app, under its own name, whose options need no clock (no default ``expires``),
+    reuses the task's template until a setting is assigned or the task gets new options."""
+    if (task is None or not task._reuses_template or task.app is not app or name != task.name
+            or task.options.expires is not None or not options.keys() <= _ID_ONLY):
         return CallTemplate(app, name, task, options)
     if options.get("task_id") is not None:  # checked here: the kept template is made without it
         check_name(options["task_id"], "task_id")
-    key = (app.conf, app.conf._version, task.options)
+    conf = app.conf
     kept = task._call_template
-    if kept is not None and kept.key == key:
+    if kept is not None and kept.made_under(conf, task):
         return kept
-    template = CallTemplate(app, name, task, {}, reusable=True)
-    template.key = key
-    task._call_template = template
+    template = task._call_template = CallTemplate(app, name, task, {}, reusable=True)
+    template.key = (conf, conf._version, task.options)
     return template
 
 

@@ -115,6 +115,7 @@ class Task:
         self.__module__ = fun.__module__
         self.__wrapped__ = fun
         self._call_template = None  # what delay() reuses (calling.template_for)
+        self._reuses_template = type(self) is Task  # a subclass may work its options out per call
 
     # attributes the router and worker read
     queue = property(lambda self: self.options.queue)
@@ -154,6 +155,8 @@ class Task:
 
     def delay(self, *args: Any, **kwargs: Any) -> AsyncResult:
         """Send a job with these arguments; returns its AsyncResult."""
+        if not self._reuses_template or "apply_async" in self.__dict__:  # overridden, or patched
+            return self.apply_async(args, kwargs)
         app = self.app
         jobs = template_for(app, self.name, self, {}).jobs(args, kwargs or None)
         return app._publish(self.name, jobs, app.conf.task_publish_retry, app.conf.task_publish_retry_policy)

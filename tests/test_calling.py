@@ -323,3 +323,44 @@ def test_a_call_with_only_a_task_id_reuses_the_template_and_still_checks_the_id(
     with pytest.raises(InvalidOptionError, match="task_id"):
         add.apply_async((1, 2), task_id="")
     assert stored(app, add.apply_async((1, 2), task_id=None)).task_id != "mine-1"
+
+
+def test_a_task_known_under_a_second_name_keeps_each_name(app, add):
+    app.tasks["old.add"] = add  # the usual way to keep an old name while renaming
+    assert stored(app, add.delay(1, 2)).task == add.name
+    assert stored(app, app.send_task("old.add", (1, 2))).task == "old.add"
+    assert stored(app, add.delay(1, 2)).task == add.name
+
+
+def test_another_app_sending_the_same_task_uses_its_own_settings(app, add, tmp_path):
+    other = LiteQueue(tmp_path / "other.sqlite", task_default_queue="elsewhere")
+    try:
+        assert stored(app, add.delay(1, 2)).queue == "default"
+        assert stored(other, other.send_task(add.name, (1, 2), _task=add)).queue == "elsewhere"
+        assert stored(app, add.delay(1, 2)).queue == "default"
+    finally:
+        other.close()
+
+
+def test_a_task_subclass_and_a_patched_apply_async_are_honoured(app):
+    from unittest import mock
+
+    from litequeue.task import Task
+
+    class Rising(Task):
+        level = 0
+
+        @property
+        def priority(self):
+            Rising.level += 1
+            return Rising.level
+
+    @app.task
+    def plain():
+        return None
+
+    rising = Rising(app, plain.fun, plain.options)
+    assert [stored(app, rising.delay()).priority for _ in range(3)] == [1, 2, 3]
+    with mock.patch.object(plain, "apply_async") as patched:
+        plain.delay(5)
+    patched.assert_called_once_with((5,), {})

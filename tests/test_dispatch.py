@@ -43,6 +43,7 @@ class RecordingPool:
 
     def dispatch(self, child, job, limits):
         self.handed.append(job)
+        return True
 
 
 @pytest.fixture
@@ -102,6 +103,17 @@ def test_a_new_worker_looks_for_jobs_once_more_when_every_producer_has_seen_it(w
     assert 0 < worker._timeout() <= 0.02
     worker._wake = SimpleNamespace(heard_from=time.monotonic() - 1)
     assert worker._timeout() == pytest.approx(worker.app.conf.worker_poll_interval, abs=0.05)
+
+
+def test_a_worker_finishing_a_long_job_at_a_warm_shutdown_does_not_spin(worker):
+    worker.pool.idle = lambda: worker.pool.children  # one child idle, another still running
+    worker.pool.next_deadline = lambda: None
+    worker._next_eta, worker._next_beat = None, time.monotonic() + 100
+    worker.reserved = deque([job(1)])
+    worker._more_waiting = True
+    assert worker._timeout() == 0.0  # running: claim and hand over at once
+    worker.stop_requests.request(cold=False)
+    assert worker._timeout() > 0.5  # stopping: nothing will be handed over, so sleep
 
 
 @pytest.fixture

@@ -432,3 +432,22 @@ def test_queues_command_reports_a_bad_database_in_one_line(tmp_path):
     assert result.exit_code == 1
     assert result.output.startswith("Error: ") and "Traceback" not in result.output
 
+
+
+def test_a_transient_job_sent_inside_the_apps_transaction_commits_with_it(tmp_path):
+    app = LiteQueue(tmp_path / "t.sqlite")
+    app.conf.task_queues = [Queue("default"), Queue("fleeting", delivery_mode=1)]
+
+    @app.task(name="t.ping")
+    def ping():
+        return None
+
+    try:
+        with app.transaction():
+            kept = ping.apply_async(queue="fleeting")
+        with pytest.raises(RuntimeError), app.transaction():
+            gone = ping.apply_async(queue="fleeting")
+            raise RuntimeError("roll back")
+        assert app.store.get(kept.id) is not None and app.store.get(gone.id) is None
+    finally:
+        app.close()

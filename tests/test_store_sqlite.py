@@ -467,3 +467,32 @@ def test_a_write_waits_for_another_writer_then_goes_ahead(queue_app):
         store.db.execute_sql("UPDATE lq_jobs SET priority = 1")
     assert time.monotonic() - started >= 0.25
     other.close()
+
+
+def test_a_transaction_litequeue_did_not_start_is_not_joined_silently(queue_app):
+    from litequeue.errors import StoreError
+
+    store = queue_app.store
+    add = queue_app.tasks["t.add"]
+    store.db.connection().execute("BEGIN")  # straight on the driver: nobody would commit the job
+    with pytest.raises(StoreError, match="did not start"):
+        add.delay(1, 1)
+    with pytest.raises(StoreError, match="did not start"):
+        store.claim("w", None, (), 5, 60.0)
+    store.db.connection().execute("ROLLBACK")
+    sent = add.delay(1, 1)
+    assert [j.task_id for j in store.claim("w", None, (), 5, 60.0)] == [sent.id]
+
+
+def test_bulk_jobs_inside_the_apps_transaction_wake_workers_only_after_its_commit(queue_app):
+    store = queue_app.store
+    add = queue_app.tasks["t.add"]
+    woken = []
+    store.notify = lambda: woken.append(store.db.connection().in_transaction)
+    with queue_app.transaction():
+        add.starmap([(1, 2), (3, 4)])
+        add.delay(5, 6)
+        assert woken == []
+    assert woken == [False, False]
+    add.starmap([(1, 2), (3, 4)])
+    assert woken == [False, False, False]

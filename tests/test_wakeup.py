@@ -100,3 +100,42 @@ def test_a_busy_producer_looks_for_new_listeners_only_every_few_milliseconds(tmp
     assert woken(listener)
     listener.close()
     producer.close()
+
+
+def test_threads_notifying_at_once_while_the_directory_comes_and_goes_leak_nothing(tmp_path):
+    import threading
+
+    db = str(tmp_path / "w.sqlite")
+    producer, worker = Wakeup(db), Wakeup(db)
+    producer.notify()
+    fds_before = len(os.listdir("/proc/self/fd"))
+    stop = threading.Event()
+    errors = []
+
+    def send():
+        while not stop.is_set():
+            try:
+                producer.notify()
+            except Exception as exc:  # noqa: BLE001 - any error is the failure
+                errors.append(exc)
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for _ in range(20):
+        shutil.rmtree(producer.dir, ignore_errors=True)
+        time.sleep(0.005)
+        worker.listen("again").close()
+        time.sleep(0.005)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert errors == []
+    producer.notify()
+    assert len(os.listdir("/proc/self/fd")) <= fds_before
+    listener = worker.listen("last")
+    heard(listener)
+    producer.notify()
+    assert woken(listener)
+    listener.close()
+    producer.close()

@@ -180,8 +180,13 @@ class Store(ClaimStore, AdminStore, ScheduleStore):
         caller's transaction."""
         if len(rows) == 1:  # one statement is its own transaction (or joins the caller's)
             return self.execute_alone(self._insert_sql, rows[0])
-        with self.write():
+        with self.write() as txn:
             self.db.cursor().executemany(self._insert_sql, rows)
+        return self._committed(txn)
+
+    def _committed(self, txn: Any) -> bool:
+        """Whether the write transaction ``txn`` (just left) committed, rather than being a
+        savepoint of the caller's transaction."""
         return not self.db.in_transaction()
 
     # -- workers -------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import contextlib
 import os
 import random
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -61,7 +62,17 @@ class FairLockDatabase(pw.SqliteDatabase):
 
     def __init__(self, *args: Any, lock_wait: float, **kwargs: Any) -> None:
         self.lock_wait = lock_wait
+        self.writes = threading.local()  # .depth: WriteTransactions open on this thread
         super().__init__(*args, **kwargs)
+
+    def check_joinable(self) -> None:
+        """Refuse to join the transaction open on this thread's connection unless it is the
+        application's (``app.transaction()``) or one of litequeue's own writes: work joined to a
+        transaction nobody commits would be lost."""
+        if not self.in_transaction() and not getattr(self.writes, "depth", 0):
+            raise StoreError(
+                f"{self.database}: a transaction is open on this connection that litequeue did not start "
+                "(a BEGIN run on it directly?). Commit or roll it back, or use app.transaction().")
 
     def begin(self, lock_type: str | None = None) -> None:
         return self.fairly(super().begin, lock_type)
@@ -99,14 +110,22 @@ class WriteTransaction:
     def __enter__(self) -> WriteTransaction:
         conn = self.conn = self.db.connection()
         if conn.in_transaction:
+            self.db.check_joinable()
             self.savepoint = f"lq_{id(self):x}"
             conn.execute(f"SAVEPOINT {self.savepoint}")
         else:
             self.savepoint = None
             self.db.fairly(conn.execute, "BEGIN IMMEDIATE")
+        self.db.writes.depth = getattr(self.db.writes, "depth", 0) + 1
         return self
 
+    @property
+    def outermost(self) -> bool:
+        """Whether this write commits by itself (not a savepoint of an enclosing transaction)."""
+        return self.savepoint is None
+
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
+        self.db.writes.depth -= 1
         if kind is None:
             try:
                 self.conn.execute(f"RELEASE {self.savepoint}" if self.savepoint else "COMMIT")
@@ -173,6 +192,9 @@ class SqliteStore(Store):
     def write(self) -> WriteTransaction:  # type: ignore[override]
         return WriteTransaction(self.db)
 
+    def _committed(self, txn: WriteTransaction) -> bool:  # type: ignore[override]
+        return txn.outermost
+
     def relax_durability(self) -> None:
         with self.errors():
             self.db.execute_sql("PRAGMA synchronous = NORMAL")
@@ -185,6 +207,7 @@ class SqliteStore(Store):
         # transaction it takes the write lock as fairly as a BEGIN does.
         conn = self.db.connection()
         if conn.in_transaction:
+            self.db.check_joinable()
             conn.execute(sql, params)
             return False
         try:
@@ -200,8 +223,11 @@ class SqliteStore(Store):
         # In WAL mode, synchronous=OFF commits write the WAL without fsync: safe against a process
         # crash, not a power cut. The connection's own level is restored after. (Straight on the
         # driver's connection: these pragmas take no lock, and a transient enqueue is 3 statements.)
+        conn = self.db.connection()
+        if conn.in_transaction:  # part of the caller's transaction: it commits as that one does
+            yield
+            return
         with self.errors():
-            conn = self.db.connection()
             level = conn.execute("PRAGMA synchronous").fetchone()[0]
             conn.execute("PRAGMA synchronous = OFF")
         try:

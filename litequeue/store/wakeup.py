@@ -14,6 +14,7 @@ import hashlib
 import os
 import socket
 import tempfile
+import threading
 import time
 
 from .. import pids
@@ -23,6 +24,7 @@ _HAVE_UNIX = hasattr(socket, "AF_UNIX")
 # woken from the producer's next look on, and looks for jobs once itself when that has surely
 # happened (Listener.heard_from).
 RECHECK_SECONDS = 0.01
+MTIME_TICK = 0.05  # a directory's mtime may lag behind a change by up to a clock tick
 _BASE = "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()
 
 
@@ -37,26 +39,28 @@ class Wakeup:
     def __init__(self, db_path: str) -> None:
         self.dir = wake_dir(db_path)
         self._mtime = -1.0
+        self._listed_at = 0.0  # (wall clock) when _targets was read
         self._targets: list[str] = []
         self._sender: socket.socket | None = None
         self._sender_pid = -1
         self._dir_fd: int | None = None
-        self._dir_ino = -1
+        self._dir_id = (-1, -1)  # (st_dev, st_ino) of the directory _dir_fd was opened on
         self._recheck_at = float("-inf")
+        self._looking = threading.Lock()  # one thread at a time looks at (and holds) the directory
 
     def notify(self) -> None:
         """Wake every listening worker; never blocks, never raises."""
         if not _HAVE_UNIX:
             return
         now = time.monotonic()
-        if now >= self._recheck_at:  # a busy producer looks for new workers every RECHECK_SECONDS
-            self._recheck_at = now + RECHECK_SECONDS
-            mtime = self._dir_mtime()
-            if mtime is None:
+        if now >= self._recheck_at and self._looking.acquire(blocking=False):
+            try:  # a busy producer looks for new workers every RECHECK_SECONDS
+                self._recheck_at = now + RECHECK_SECONDS
+                self._look()
+            except OSError:
                 return
-            if mtime != self._mtime:
-                self._mtime = mtime
-                self._targets = [os.path.join(self.dir, n) for n in os.listdir(self.dir)]
+            finally:
+                self._looking.release()
         sender = self._get_sender()
         for target in self._targets:
             try:
@@ -64,6 +68,16 @@ class Wakeup:
             except OSError as exc:
                 if exc.errno in (errno.ECONNREFUSED, errno.ENOENT):  # its worker is gone
                     _unlink_quietly(target)
+
+    def _look(self) -> None:
+        """Read the listening workers again if the directory changed since the last reading,
+        or changed so shortly before it that a change in the same clock tick may be hidden."""
+        mtime = self._dir_mtime()
+        if mtime is None:
+            self._targets = []
+        elif mtime != self._mtime or self._listed_at - mtime < MTIME_TICK:
+            self._mtime, self._listed_at = mtime, time.time()
+            self._targets = [os.path.join(self.dir, n) for n in os.listdir(self.dir)]
 
     def _dir_mtime(self) -> float | None:
         """The wake directory's mtime (None if it cannot be made). Read through an open
@@ -73,7 +87,7 @@ class Wakeup:
                 st = os.stat(self._dir_fd)
             except OSError:  # closed behind our back
                 st = None
-            if st is not None and st.st_ino == self._dir_ino:
+            if st is not None and (st.st_dev, st.st_ino) == self._dir_id:
                 if st.st_nlink:
                     return st.st_mtime
                 os.close(self._dir_fd)  # the directory was removed (a new one may have been made)
@@ -83,8 +97,9 @@ class Wakeup:
             fd = os.open(self.dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         except OSError:
             return None
-        self._dir_fd, self._dir_ino = fd, os.stat(fd).st_ino
-        return os.stat(fd).st_mtime
+        st = os.stat(fd)
+        self._dir_fd, self._dir_id, self._mtime = fd, (st.st_dev, st.st_ino), -1.0
+        return st.st_mtime
 
     def listen(self, name: str) -> Listener | None:
         """A listener that becomes readable when a producer notifies (None without AF_UNIX)."""
@@ -99,13 +114,19 @@ class Wakeup:
         return Listener(sock, path)
 
     def close(self) -> None:
-        """Close the sending socket (a new one is made if notify is called again)."""
+        """Close the sending socket and the directory (made again if notify is called again)."""
         if self._sender is not None:
             self._sender.close()
             self._sender = None
-        if self._dir_fd is not None:
-            os.close(self._dir_fd)
-            self._dir_fd = None
+        # (A lock held by a thread of the parent when this process forked is never released here:
+        # then the descriptor is left open rather than waiting forever.)
+        if self._looking.acquire(timeout=1.0):
+            try:
+                if self._dir_fd is not None:
+                    os.close(self._dir_fd)
+                    self._dir_fd = None
+            finally:
+                self._looking.release()
 
     def _get_sender(self) -> socket.socket:
         if self._sender is None or self._sender_pid != pids.current():

@@ -209,8 +209,8 @@ class Worker:
 
     def _hand_over(self, child: Child, job: Job, limits: Limits) -> None:
         self._began[job.id] = time.time()
-        self.pool.dispatch(child, job, limits)
-        log.info("Task %s[%s] received", job.task, job.task_id)  # after: the child starts meanwhile
+        if self.pool.dispatch(child, job, limits):
+            log.info("Task %s[%s] received", job.task, job.task_id)  # after: the child starts meanwhile
 
     def _claim(self, n: int) -> list[Job]:
         return self.claim_order.arrange(self.app.store.claim(self.owner, *self.claim_order.request(n)))
@@ -219,7 +219,7 @@ class Worker:
         assert self.pool is not None
         if self.cold or (self.stopping and not self.pool.busy()):
             return 0.0
-        if (self._more_waiting or self.reserved or self.pool.unstarted) and self.pool.idle():
+        if not self.stopping and (self._more_waiting or self.reserved or self.pool.unstarted) and self.pool.idle():
             return 0.0
         if self.options.burst and not self.pool.busy():
             return 0.0  # nothing runs and the last claim came back short: the next check ends the run

@@ -168,18 +168,19 @@ class Pool:
             return 1
         return QUEUE_DEEP if average < QUEUE_DEEP_BELOW else 2
 
-    def dispatch(self, child: Child, job: Job, limits: Limits) -> None:
-        """Send ``job`` to ``child``. If the child has just died (its death not collected yet),
-        the job goes to ``unstarted`` and the child takes no more."""
+    def dispatch(self, child: Child, job: Job, limits: Limits) -> bool:
+        """Send ``job`` to ``child``; True if sent. If the child has just died (its death not
+        collected yet), the job goes to ``unstarted`` and the child takes no more."""
         try:
             child.channel.send(tuple(Work.of(job)))
         except OSError:
             self.unstarted.append(job)
             child.retiring = True
-            return
+            return False
         child.in_flight.append((job, limits))
         if len(child.in_flight) == 1:
             child.begin_next()
+        return True
 
     def collect(self, ready: set[Any]) -> list[tuple[Job, Reply | Death]]:
         """Replies from children that finished, and deaths of children (replaced at once).
