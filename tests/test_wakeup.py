@@ -9,12 +9,30 @@ import select
 import shutil
 import time
 
+import pytest
+
 from litequeue.store.wakeup import Wakeup
+
+
+@pytest.fixture
+def wakeups(tmp_path):
+    """(producer, worker): two Wakeups of one database file, as two processes would hold them."""
+    db = str(tmp_path / "w.sqlite")
+    producer, worker = Wakeup(db), Wakeup(db)
+    yield producer, worker
+    producer.close()
 
 
 def heard(listener) -> None:
     """Wait until producers wake ``listener`` (they look for new listeners every few ms)."""
     time.sleep(max(listener.heard_from - time.monotonic(), 0.0))
+
+
+def notify_reaches(producer, listener) -> bool:
+    """Once producers know of ``listener``, does a notify wake it?"""
+    heard(listener)
+    producer.notify()
+    return woken(listener)
 
 
 def woken(listener, timeout: float = 2.0) -> bool:
@@ -23,14 +41,11 @@ def woken(listener, timeout: float = 2.0) -> bool:
     return bool(ready)
 
 
-def test_a_notify_wakes_listeners_that_came_before_and_after_it(tmp_path):
-    db = str(tmp_path / "w.sqlite")
-    producer, worker = Wakeup(db), Wakeup(db)
+def test_a_notify_wakes_listeners_that_came_before_and_after_it(wakeups):
+    producer, worker = wakeups
     producer.notify()  # no listener yet: nothing to wake, nothing raised
     first = worker.listen("first")
-    heard(first)
-    producer.notify()
-    assert woken(first)
+    assert notify_reaches(producer, first)
     second = worker.listen("second")
     heard(second)
     producer.notify()
@@ -40,39 +55,28 @@ def test_a_notify_wakes_listeners_that_came_before_and_after_it(tmp_path):
     assert woken(second)
     assert not woken(second, timeout=0.05)  # one notify, one wake-up
     second.close()
-    producer.close()
 
 
-def test_a_removed_wake_directory_is_watched_again_once_made_anew(tmp_path):
-    db = str(tmp_path / "w.sqlite")
-    producer, worker = Wakeup(db), Wakeup(db)
+def test_a_removed_wake_directory_is_watched_again_once_made_anew(wakeups):
+    producer, worker = wakeups
     old = worker.listen("old")
-    heard(old)
-    producer.notify()
-    assert woken(old)
+    assert notify_reaches(producer, old)
     old.close()
     shutil.rmtree(producer.dir)
     new = worker.listen("new")  # makes the directory again
-    heard(new)
-    producer.notify()
-    assert woken(new)
+    assert notify_reaches(producer, new)
     new.close()
-    producer.close()
 
 
-def test_a_descriptor_closed_behind_the_producers_back_is_not_trusted(tmp_path):
-    db = str(tmp_path / "w.sqlite")
-    producer, worker = Wakeup(db), Wakeup(db)
+def test_a_descriptor_closed_behind_the_producers_back_is_not_trusted(wakeups):
+    producer, worker = wakeups
     producer.notify()
     os.close(producer._dir_fd)  # e.g. a daemonising library closing every descriptor
-    decoy = os.open(str(tmp_path), os.O_RDONLY)  # most likely takes the same number
+    decoy = os.open(os.path.dirname(producer.dir), os.O_RDONLY)  # most likely takes the same number
     listener = worker.listen("late")
-    heard(listener)
-    producer.notify()
-    assert woken(listener)
+    assert notify_reaches(producer, listener)
     os.close(decoy)
     listener.close()
-    producer.close()
 
 
 def test_the_kept_process_id_follows_a_fork():
@@ -86,27 +90,22 @@ def test_the_kept_process_id_follows_a_fork():
     assert os.waitstatus_to_exitcode(status) == 0
 
 
-def test_a_busy_producer_looks_for_new_listeners_only_every_few_milliseconds(tmp_path):
+def test_a_busy_producer_looks_for_new_listeners_only_every_few_milliseconds(wakeups):
     from litequeue.store.wakeup import RECHECK_SECONDS
 
-    db = str(tmp_path / "w.sqlite")
-    producer, worker = Wakeup(db), Wakeup(db)
+    producer, worker = wakeups
     producer.notify()
     listener = worker.listen("new")
     producer.notify()  # the producer's list is younger than RECHECK_SECONDS: not woken yet
     assert RECHECK_SECONDS > 0 and not woken(listener, timeout=0)
-    heard(listener)
-    producer.notify()
-    assert woken(listener)
+    assert notify_reaches(producer, listener)
     listener.close()
-    producer.close()
 
 
-def test_threads_notifying_at_once_while_the_directory_comes_and_goes_leak_nothing(tmp_path):
+def test_threads_notifying_at_once_while_the_directory_comes_and_goes_leak_nothing(wakeups):
     import threading
 
-    db = str(tmp_path / "w.sqlite")
-    producer, worker = Wakeup(db), Wakeup(db)
+    producer, worker = wakeups
     producer.notify()
     fds_before = len(os.listdir("/proc/self/fd"))
     stop = threading.Event()
@@ -134,8 +133,5 @@ def test_threads_notifying_at_once_while_the_directory_comes_and_goes_leak_nothi
     producer.notify()
     assert len(os.listdir("/proc/self/fd")) <= fds_before
     listener = worker.listen("last")
-    heard(listener)
-    producer.notify()
-    assert woken(listener)
+    assert notify_reaches(producer, listener)
     listener.close()
-    producer.close()
