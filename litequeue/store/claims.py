@@ -39,6 +39,7 @@ class ClaimStore(StoreMixin):
     """claim, claim_by_id."""
 
     _queue_list: tuple[float, list[str]] = (float("-inf"), [])  # (when listed, monotonic; names)
+    _from_queue: str | None = None  # the claim statement for one queue
 
     def claim(self, owner: str, queues: Sequence[str] | None, exclude: Sequence[str],
               limit: int, lease_seconds: float, per_queue: int | None = None) -> list[Job]:
@@ -74,11 +75,13 @@ class ClaimStore(StoreMixin):
         return claimed  # in claim order: _claim_rows sorts each statement's rows, grouped by queue above
 
     def _from_queue_sql(self) -> str:
-        return (
-            f"{_CLAIM_SET} WHERE id IN (SELECT id FROM lq_jobs{self.index_hint('lq_jobs_claim_queue')} "
-            f"WHERE queue = ? AND {CLAIMABLE} ORDER BY priority DESC, due_at, id LIMIT ?{self.lock_clause}) "
-            f"RETURNING {JOB_COLUMNS}"
-        )
+        sql = self._from_queue  # made once per store: claims run it all the time
+        if sql is None:
+            sql = self._from_queue = (
+                f"{_CLAIM_SET} WHERE id IN (SELECT id FROM lq_jobs{self.index_hint('lq_jobs_claim_queue')} "
+                f"WHERE queue = ? AND {CLAIMABLE} ORDER BY priority DESC, due_at, id LIMIT ?{self.lock_clause}) "
+                f"RETURNING {JOB_COLUMNS}")
+        return sql
 
     def _claim_any(self, lease: tuple, exclude: Sequence[str], limit: int) -> list[Job]:
         """The claim on every queue but ``exclude``, inside the claim's transaction.

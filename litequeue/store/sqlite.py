@@ -78,7 +78,7 @@ class FairLockDatabase(pw.SqliteDatabase):
         return self.fairly(super().begin, lock_type)
 
     def execute_sql(self, sql: str, params: Any = None, *args: Any, **kwargs: Any) -> Any:
-        if self.in_transaction():
+        if getattr(self.writes, "depth", 0) or self.in_transaction():  # the write lock is held already
             return super().execute_sql(sql, params, *args, **kwargs)
         return self.fairly(super().execute_sql, sql, params, *args, **kwargs)
 
