@@ -157,9 +157,8 @@ class Task:
         """Send a job with these arguments; returns its AsyncResult."""
         if not self._reuses_template or "apply_async" in self.__dict__:  # overridden, or patched
             return self.apply_async(args, kwargs)
-        app = self.app
-        jobs = template_for(app, self.name, self, {}).jobs(args, kwargs or None)
-        return app._publish(self.name, jobs, app.conf.task_publish_retry, app.conf.task_publish_retry_policy)
+        jobs = template_for(self.app, self.name, self, {}).jobs(args, kwargs or None)
+        return self.app._publish(self.name, jobs, *self.app._publish_retry({}))
 
     def apply_async(self, args: tuple | list | None = None, kwargs: dict | None = None, **options: Any) -> AsyncResult:
         """Send a job with options: countdown, eta, expires, priority, queue, routing_key,

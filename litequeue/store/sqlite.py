@@ -210,12 +210,7 @@ class SqliteStore(Store):
             self.db.check_joinable()
             conn.execute(sql, params)
             return False
-        try:
-            conn.execute(sql, params)
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc).lower():
-                raise
-            self.db.fairly(conn.execute, sql, params)  # (the failed try changed nothing)
+        self.db.fairly(conn.execute, sql, params)
         return True
 
     @contextlib.contextmanager
@@ -223,7 +218,8 @@ class SqliteStore(Store):
         # In WAL mode, synchronous=OFF commits write the WAL without fsync: safe against a process
         # crash, not a power cut. The connection's own level is restored after. (Straight on the
         # driver's connection: these pragmas take no lock, and a transient enqueue is 3 statements.)
-        conn = self.db.connection()
+        with self.errors():
+            conn = self.db.connection()
         if conn.in_transaction:  # part of the caller's transaction: it commits as that one does
             yield
             return

@@ -2,8 +2,8 @@
 
 SQLite has no LISTEN/NOTIFY. Each worker binds a Unix datagram socket in a directory named after
 the database; a producer sends one byte to every socket there after it commits. The directory's
-listing is cached and re-read only when its mtime changes, so a notify costs a stat and a send per
-worker, and a producer sending many jobs looks at the directory at most every RECHECK_SECONDS.
+listing is cached and re-read only when its mtime changes, so a notify costs an fstat and a send
+per worker, and a producer sending many jobs looks at the directory at most every RECHECK_SECONDS.
 Workers still poll slowly as a backstop (other machines, lost datagrams).
 """
 
@@ -103,7 +103,7 @@ class Wakeup:
 
     def listen(self, name: str) -> Listener | None:
         """A listener that becomes readable when a producer notifies (None without AF_UNIX)."""
-        if not hasattr(socket, "AF_UNIX"):
+        if not _HAVE_UNIX:
             return None
         os.makedirs(self.dir, mode=0o700, exist_ok=True)
         path = os.path.join(self.dir, f"{os.getpid()}-{name}"[:60])
