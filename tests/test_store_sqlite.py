@@ -496,3 +496,24 @@ def test_bulk_jobs_inside_the_apps_transaction_wake_workers_only_after_its_commi
     assert woken == [False, False]
     add.starmap([(1, 2), (3, 4)])
     assert woken == [False, False, False]
+
+
+def test_claimed_jobs_are_built_after_the_commit_not_under_the_write_lock(queue_app, monkeypatch):
+    from litequeue.store import ClaimRequest, Job
+
+    store = queue_app.store
+    add = queue_app.tasks["t.add"]
+    for i in range(4):
+        add.delay(i, i)
+    built_in_transaction = []
+    original = Job._from_values.__func__
+
+    def watching(cls, values):
+        built_in_transaction.append(store.db.connection().in_transaction)
+        return original(cls, values)
+
+    monkeypatch.setattr(Job, "_from_values", classmethod(watching))
+    first = store.claim("w", None, (), 2, 60.0)
+    _, more = store.finish_and_claim("w", [], ClaimRequest(None, (), 2, 60.0))
+    assert [j.attempts for j in first + more] == [1, 1, 1, 1]
+    assert built_in_transaction == [False] * 4

@@ -209,12 +209,12 @@ class Store(ClaimStore, AdminStore, ScheduleStore):
             try:
                 with self.write():
                     self._finish_batches(batches)
-                    return list(outcomes), self._claim_in_transaction(owner, claim)
+                    applied, rows = list(outcomes), self._claim_in_transaction(owner, claim)
             except _SomeFenced:  # rolled back: find out outcome by outcome which ones still apply
-                pass
-            with self.write():
-                applied = [o for o in outcomes if self._finish_one(owner, o, now)]
-                return applied, self._claim_in_transaction(owner, claim)
+                with self.write():
+                    applied = [o for o in outcomes if self._finish_one(owner, o, now)]
+                    rows = self._claim_in_transaction(owner, claim)
+        return applied, Job.all_from_rows(rows)  # made after the commit: not while holding the write lock
 
     def _finish_batches(self, batches: Sequence[tuple[str, list[tuple]]]) -> None:
         """The usual case, one statement per kind for the whole batch; raises _SomeFenced when

@@ -55,9 +55,12 @@ class ClaimStore(StoreMixin):
         if limit <= 0:
             return []
         with self.errors(), self.write():
-            return self._claim_in_transaction(owner, ClaimRequest(queues, exclude, limit, lease_seconds, per_queue))
+            rows = self._claim_in_transaction(owner, ClaimRequest(queues, exclude, limit, lease_seconds, per_queue))
+        return Job.all_from_rows(rows)  # made after the commit: not while holding the write lock
 
-    def _claim_in_transaction(self, owner: str, request: ClaimRequest) -> list[Job]:
+    def _claim_in_transaction(self, owner: str, request: ClaimRequest) -> list[tuple]:
+        """The claim's rows (JOB_COLUMNS), in claim order; turning them into Jobs is left to
+        the caller, once its transaction has committed."""
         queues, limit, per_queue = request.queues, request.limit, request.per_queue
         if limit <= 0:
             return []
@@ -65,13 +68,13 @@ class ClaimStore(StoreMixin):
         lease = (owner, now + request.lease_seconds, owner, now)
         if queues is None:
             return self._claim_any(lease, request.exclude, limit)
-        claimed: list[Job] = []
+        claimed: list[tuple] = []
         for share in (per_queue, None) if per_queue else (None,):
             for queue in queues:
                 take = limit - len(claimed) if share is None else min(share, limit - len(claimed))
                 if take > 0:
                     claimed += self._claim_rows(self._from_queue_sql(), (*lease, queue, take))
-        claimed.sort(key=lambda j: list(queues).index(j.queue))  # stable: keeps order within a queue
+        claimed.sort(key=lambda row: list(queues).index(row[_QUEUE]))  # stable: keeps order within a queue
         return claimed  # in claim order: _claim_rows sorts each statement's rows, grouped by queue above
 
     def _from_queue_sql(self) -> str:
@@ -83,7 +86,7 @@ class ClaimStore(StoreMixin):
                 f"RETURNING {JOB_COLUMNS}")
         return sql
 
-    def _claim_any(self, lease: tuple, exclude: Sequence[str], limit: int) -> list[Job]:
+    def _claim_any(self, lease: tuple, exclude: Sequence[str], limit: int) -> list[tuple]:
         """The claim on every queue but ``exclude``, inside the claim's transaction.
 
         The list of queues holding jobs is kept for QUEUE_LIST_SECONDS, and made again at once
@@ -93,12 +96,12 @@ class ClaimStore(StoreMixin):
         fresh = time.monotonic() - listed_at < QUEUE_LIST_SECONDS
         if not fresh:
             names = self._list_claimable_queues()
-        jobs = self._claim_heads([n for n in names if n not in exclude], lease, limit)
-        if not jobs and fresh:
-            jobs = self._claim_heads([n for n in self._list_claimable_queues() if n not in exclude], lease, limit)
-        return jobs
+        rows = self._claim_heads([n for n in names if n not in exclude], lease, limit)
+        if not rows and fresh:
+            rows = self._claim_heads([n for n in self._list_claimable_queues() if n not in exclude], lease, limit)
+        return rows
 
-    def _claim_heads(self, queues: list[str], lease: tuple, limit: int) -> list[Job]:
+    def _claim_heads(self, queues: list[str], lease: tuple, limit: int) -> list[tuple]:
         """The best ``limit`` jobs across ``queues``: read the first ``limit`` candidates of each
         in claim order, merge them, claim the best by id. One queue is one statement."""
         if len(queues) <= 1:
@@ -128,8 +131,8 @@ class ClaimStore(StoreMixin):
         self._queue_list = (time.monotonic(), names)
         return names
 
-    def _claim_rows(self, sql: str, params: tuple) -> list[Job]:
-        return sorted(Job.all_from_cursor(self.db.execute_sql(self.sql(sql), params)), key=_claim_order)
+    def _claim_rows(self, sql: str, params: tuple) -> list[tuple]:
+        return sorted(self.db.execute_sql(self.sql(sql), params).fetchall(), key=_claim_order)
 
     def claim_by_id(self, owner: str, task_id: str, lease_seconds: float) -> Job | None:
         """Atomically take the one waiting job ``task_id``, due or not, and lease it to ``owner``
@@ -141,8 +144,12 @@ class ClaimStore(StoreMixin):
         now = time.time()
         with self.errors(), self.write():
             rows = self._claim_rows(sql, (owner, now + lease_seconds, owner, now, task_id))
-        return rows[0] if rows else None
+        return Job.all_from_rows(rows)[0] if rows else None
 
 
-def _claim_order(job: Job) -> tuple:
-    return (-job.priority, job.due_at or 0.0, job.id)
+_FIELDS = tuple(Job.__dataclass_fields__)  # a claim's row holds them in this order (JOB_COLUMNS)
+_PRIORITY, _DUE_AT, _ID, _QUEUE = (_FIELDS.index(name) for name in ("priority", "due_at", "id", "queue"))
+
+
+def _claim_order(row: tuple) -> tuple:
+    return (-row[_PRIORITY], row[_DUE_AT] or 0.0, row[_ID])

@@ -100,7 +100,12 @@ class Job:
         names = tuple(d[0] for d in cursor.description)
         if names != _FIELD_NAMES:
             return [cls.from_row(dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
-        return [cls._from_values(list(row)) for row in cursor.fetchall()]  # the claim's hot path
+        return cls.all_from_rows(cursor.fetchall())
+
+    @classmethod
+    def all_from_rows(cls, rows: list[tuple]) -> list[Job]:
+        """Rows whose columns are exactly a Job's fields, in order (JOB_COLUMNS), as Jobs."""
+        return [cls._from_values(list(row)) for row in rows]
 
     @classmethod
     def _from_values(cls, v: list) -> Job:
