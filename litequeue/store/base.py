@@ -38,7 +38,7 @@ _FINISH = (
     "traceback = ?, custom_state = NULL, meta = NULL, history = COALESCE(?, history), "
     "eta = COALESCE(?, eta), wait_until = ?, "
     "due_at = COALESCE(?, due_at), started_at = COALESCE(?, started_at), "
-    "done_at = ?, lease_owner = NULL, lease_until = NULL "
+    "done_at = ?, attempts = attempts - ?, lease_owner = NULL, lease_until = NULL "
     "WHERE id = ? AND attempts = ? AND " + _FENCE
 )
 _DELETE_FENCED = "DELETE FROM lq_jobs WHERE id = ? AND attempts = ? AND " + _FENCE
@@ -312,5 +312,7 @@ def _finish_row(o: Outcome, owner: str, now: float) -> tuple:
     return (
         o.state, o.result, o.result_type, o.exc_type, o.exc_message, o.traceback, history,
         o.retry_at if o.state == states.RETRY else None, o.retry_at if waits else None,
-        o.retry_at if o.state == states.RETRY else None, o.started_at, done, o.job_id, o.attempt, owner,
+        o.retry_at if o.state == states.RETRY else None, o.started_at, done,
+        int(o.state == states.QUEUED),  # put back as it was (Reject with requeue): the attempt is refunded
+        o.job_id, o.attempt, owner,
     )

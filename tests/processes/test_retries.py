@@ -234,8 +234,9 @@ def test_reject_with_requeue_puts_the_job_back_to_run_again(app, run_burst, ledg
 
     result = rejects.delay("r", True)
     run_burst("-c", "1")
-    assert result.get(timeout=10) == "accepted"
+    assert result.get(timeout=10) == ["accepted", 0]  # a requeue is not a retry: request.retries stays 0
     assert ledger_counts(ledger) == {"r": 2}
+    assert app.store.get(result.id).attempts == 1  # the rejected attempt was refunded
 
 
 # -- worker lost and signals ---------------------------------------------------------------------

@@ -247,11 +247,11 @@ def retry_until_limit(self, key, with_exc, limit=None):
 
 @app.task(bind=True, autoretry_for=(Exception,), default_retry_delay=0)
 def rejects(self, key, requeue):
-    """Rejects its first run (requeued or not); a requeued second run succeeds."""
-    ledger_write(key)
-    if self.request.retries == 0:
+    """Rejects its first run (requeued or not); a requeued second run succeeds and returns the
+    retries it saw (a requeue is no retry: 0)."""
+    if ledger_write(key).endswith(".0"):
         raise Reject("not for me", requeue=requeue)
-    return "accepted"
+    return ["accepted", self.request.retries]
 
 
 @app.task(max_retries=1)
