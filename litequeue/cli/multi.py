@@ -90,6 +90,9 @@ def _start_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("-c", "--concurrency", type=click.IntRange(min=1), help="Pool processes per worker."),
         click.option("-Q", "--queues", help="Only these queues, comma-separated."),
         click.option("-X", "--exclude-queues", help="All queues but these, comma-separated."),
+        click.option("--queue-order", type=click.Choice(["strict", "round-robin"]),
+                     help="How each worker takes from its queues (default: strict)."),
+        click.option("-B", "--beat", is_flag=True, help="Each worker also runs beat (safe on many workers)."),
         click.option("-l", "--loglevel", type=click.Choice(LEVELS, case_sensitive=False), default="info",
                      show_default=True),
         _pidfile_option,
@@ -99,6 +102,7 @@ def _start_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--soft-time-limit", type=click.FloatRange(min=0, min_open=True),
                      help="Soft time limit per job (s)."),
         click.option("--max-tasks-per-child", type=click.IntRange(min=1), help="Replace a child after this many jobs."),
+        click.option("--max-memory-per-child", type=click.IntRange(min=1), help="Replace a child past this RSS (KiB)."),
         click.option("--timeout", type=click.FloatRange(min=0), default=60.0, show_default=True,
                      help="Seconds to wait for each worker to report ready."),
     ]
@@ -246,9 +250,12 @@ def _worker_argv(ctx: click.Context, node: Node, db: str, options: dict[str, Any
     if app_path:
         argv += ["-A", app_path]
     for flag, key in (("-c", "concurrency"), ("-Q", "queues"), ("-X", "exclude_queues"), ("--time-limit", "time_limit"),
-                      ("--soft-time-limit", "soft_time_limit"), ("--max-tasks-per-child", "max_tasks_per_child")):
+                      ("--soft-time-limit", "soft_time_limit"), ("--max-tasks-per-child", "max_tasks_per_child"),
+                      ("--max-memory-per-child", "max_memory_per_child"), ("--queue-order", "queue_order")):
         if options.get(key) is not None:
             argv += [flag, str(options[key])]
+    if options.get("beat"):
+        argv.append("-B")
     return argv
 
 

@@ -97,3 +97,20 @@ def test_multi_start_reports_a_worker_that_exits_at_start(multi, tmp_path):
     assert "FAILED: it exited at start" in failed.stderr and "no_such_module" in failed.stderr
     assert "Traceback" not in failed.stderr
     assert not (tmp_path / "w1.pid").exists()
+
+
+def test_multi_start_passes_the_worker_options_on_to_each_worker(multi, app, db, tmp_path):
+    from tests.support.tasks import pid
+
+    options = ("--queue-order", "round-robin", "--max-memory-per-child", "1", "--max-tasks-per-child", "5",
+               "-Q", "default,other", "-B")
+    shown = multi("show", "w1", start_args=options)
+    assert "--queue-order round-robin" in shown.stdout and "--max-memory-per-child 1" in shown.stdout
+    assert "--max-tasks-per-child 5" in shown.stdout and " -B" in shown.stdout
+
+    started = multi("start", "w1", start_args=options)
+    assert started.returncode == 0, started.stdout + started.stderr
+    pids = {pid.delay().get(timeout=30) for _ in range(3)}
+    assert len(pids) == 3  # a 1 KiB limit: every child is replaced after its job
+    multi("stopwait", "w1")
+    assert "grew past max_memory_per_child" in (tmp_path / "w1.log").read_text()
