@@ -101,10 +101,11 @@ class Store(ClaimStore, AdminStore, ScheduleStore):
         """Tell idle workers that new jobs are there (after commit)."""
 
     def listener(self, name: str) -> Any:
-        """Something with ``fileno()``, ``drain()`` and ``close()`` that becomes readable when
-        ``notify()`` is called by any producer; None if the dialect cannot wake workers (they
-        poll). It may have ``heard_from``: the monotonic time from which every producer wakes
-        it (until then the worker also looks for jobs by itself)."""
+        """Something with ``fileno()``, ``drain()``, ``tend()`` and ``close()`` that becomes
+        readable when ``notify()`` is called by any producer; None if the dialect cannot wake
+        workers (they poll). The worker calls ``tend()`` on every turn of its loop (a listener
+        reconnects there). It may have ``heard_from``: the monotonic time from which every
+        producer wakes it (until then the worker also looks for jobs by itself)."""
         return None
 
     def execute_alone(self, sql: str, params: tuple) -> bool:

@@ -9,10 +9,7 @@ can sit inside an application's database without touching its tables.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import select
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +27,7 @@ from ..errors import (
     StoreNotFound,
     StoreUnavailable,
 )
-from . import migrations
+from . import migrations, postgres_listener
 from .base import ErrorGuard, Store
 
 try:
@@ -41,7 +38,6 @@ except ImportError:  # the optional driver: pip install 'litequeue[postgres]'
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _CONNECT_TIMEOUT = 10  # seconds; a host that does not answer fails instead of hanging
 _KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
-_LISTEN_RETRY_MAX = 5.0  # seconds between attempts to reconnect a lost LISTEN connection
 
 
 @dataclass(frozen=True)
@@ -163,9 +159,19 @@ class PostgresStore(Store):
         except (pw.PeeweeException, psycopg2.Error):
             self._drop_broken_connection()
 
-    def listener(self, name: str) -> Listener:
+    def listener(self, name: str) -> postgres_listener.Listener | None:
+        if not postgres_listener.supported():
+            return None  # no selector with a descriptor of its own here: workers poll
         with self.errors():
-            return Listener(self.target, self.channel)
+            return postgres_listener.Listener(self._listening_connection, (psycopg2.Error,))
+
+    def _listening_connection(self) -> Any:
+        """A new autocommit connection that LISTENs on this store's channel (a worker's own)."""
+        conn = psycopg2.connect(dbname=self.target.dbname, **self.target.connect_params())
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            cursor.execute(f'LISTEN "{self.channel}"')
+        return conn
 
     def _reraise(self, exc: BaseException) -> None:
         if isinstance(exc, (pw.IntegrityError, pw.DataError)):
@@ -233,97 +239,6 @@ def translate(exc: Exception, target: Target) -> StoreError:
             "host and port in the URL are right; workers reconnect by themselves."
         )
     return StoreError(f"{where}: {text}")
-
-
-class Listener:
-    """A worker's wake-ups: wait on ``fileno()``, then ``drain()``; ``close()`` when done.
-
-    A thread holds a dedicated LISTEN connection and turns each notification into a byte on a
-    pipe, so the worker waits on one stable descriptor. When the server goes away the thread
-    reconnects with backoff (the worker polls meanwhile) and, once back, wakes the worker to
-    catch up on jobs sent during the outage.
-    """
-
-    def __init__(self, target: Target, channel: str) -> None:
-        self.target = target
-        self.channel = channel
-        self._wake_r, self._wake_w = os.pipe()
-        self._stop_r, self._stop_w = os.pipe()
-        for fd in (self._wake_r, self._wake_w):
-            os.set_blocking(fd, False)
-        self._closed = False
-        try:
-            conn = self._connect()  # the first connection fails loudly, at worker start
-        except BaseException:
-            self._close_fds()
-            raise
-        self._thread = threading.Thread(target=self._run, args=(conn,), name="litequeue-listen", daemon=True)
-        self._thread.start()
-
-    def fileno(self) -> int:
-        return self._wake_r
-
-    def drain(self) -> None:
-        """Consume every pending wake-up."""
-        with contextlib.suppress(OSError):
-            while os.read(self._wake_r, 4096):
-                pass
-
-    def close(self) -> None:
-        self._closed = True
-        with contextlib.suppress(OSError):
-            os.write(self._stop_w, b"!")
-        self._thread.join(timeout=5)
-        self._close_fds()
-
-    def _close_fds(self) -> None:
-        for fd in (self._wake_r, self._wake_w, self._stop_r, self._stop_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-
-    def _connect(self) -> Any:
-        conn = psycopg2.connect(dbname=self.target.dbname, **self.target.connect_params())
-        conn.autocommit = True
-        with conn.cursor() as cursor:
-            cursor.execute(f'LISTEN "{self.channel}"')
-        return conn
-
-    def _run(self, conn: Any) -> None:
-        backoff = 0.0
-        while not self._closed:
-            if conn is None:
-                try:
-                    conn = self._connect()
-                except psycopg2.Error:
-                    backoff = min(max(backoff * 2, 0.5), _LISTEN_RETRY_MAX)
-                    self._sleep(backoff)
-                    continue
-                backoff = 0.0
-                self._poke()  # jobs may have been sent while we could not hear them
-            try:
-                self._listen(conn)
-            except (psycopg2.Error, OSError):
-                pass
-            with contextlib.suppress(Exception):
-                conn.close()
-            conn = None
-
-    def _listen(self, conn: Any) -> None:
-        """Wake the worker for every batch of notifications until the connection fails or close()."""
-        while not self._closed:
-            readable, _, _ = select.select([conn, self._stop_r], [], [])
-            if conn in readable:
-                conn.poll()
-                if conn.notifies:
-                    conn.notifies.clear()
-                    self._poke()
-
-    def _poke(self) -> None:
-        with contextlib.suppress(OSError):  # a full pipe already means "wake up"
-            os.write(self._wake_w, b"!")
-
-    def _sleep(self, seconds: float) -> None:
-        select.select([self._stop_r], [], [], seconds)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -148,6 +148,9 @@ class Listener:
     def fileno(self) -> int:
         return self.sock.fileno()
 
+    def tend(self) -> None:
+        """Nothing to look after: a local socket does not drop."""
+
     def drain(self) -> None:
         """Read every pending wake-up."""
         try:

@@ -312,6 +312,8 @@ class Worker:
 
     def _housekeeping(self) -> None:
         """Heartbeat, lease extension, rescue of expired leases, result expiry (on timers)."""
+        if self._wake is not None:
+            self._wake.tend()
         now = time.monotonic()
         if now >= self._next_beat:
             self._next_beat = now + self.app.conf.worker_heartbeat_interval

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 from litequeue import LiteQueue, WorkerLostError, states
 from tests.conftest import ledger_counts
-from tests.postgres.conftest import row
+from tests.postgres.conftest import query, row
 from tests.support import tasks
 from tests.support.observe import alive, child_pids, wait_until
 from tests.support.scenarios import late_completion_is_fenced, started
@@ -79,3 +80,20 @@ def test_stores_in_two_schemas_of_one_database_do_not_see_each_others_jobs(pg_ba
         assert other.AsyncResult(theirs.id).state == states.QUEUED
     finally:
         other.close()
+
+
+def test_an_idle_worker_runs_no_thread_beside_its_loop_and_is_woken_by_notify(app, db, ledger, start_worker,
+                                                                              worker_env):
+    worker_env["LQ_POLL"] = "120"  # its backstop poll is far away: only NOTIFY can wake it in time
+    worker = start_worker("-c", "2", "-n", "single")
+    worker.wait_for_log("ready")
+    assert os.listdir(f"/proc/{worker.pid}/task") == [str(worker.pid)]  # pool children fork from one thread
+    time.sleep(0.5)  # idle, past its first look
+    assert tasks.record.delay("woken").get(timeout=20) is None
+
+    query(db, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN %%' "
+              "AND datname = current_database()")
+    time.sleep(1.0)  # it notices the dropped connection and listens again on a new one
+    assert tasks.record.delay("woken again").get(timeout=20) is None
+    assert ledger_counts(ledger) == {"woken": 1, "woken again": 1}
+    assert os.listdir(f"/proc/{worker.pid}/task") == [str(worker.pid)]
