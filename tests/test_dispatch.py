@@ -99,10 +99,20 @@ def test_a_new_worker_looks_for_jobs_once_more_when_every_producer_has_seen_it(w
     worker.pool.next_deadline = lambda: None
     worker._next_eta, worker.pending, worker._next_beat = None, [], time.monotonic() + 100
     assert worker._timeout() == pytest.approx(worker.app.conf.worker_poll_interval, abs=0.05)
-    worker._wake = SimpleNamespace(heard_from=time.monotonic() + 0.02)
+    worker._wake = SimpleNamespace(heard_from=time.monotonic() + 0.02, tend_at=None)
     assert 0 < worker._timeout() <= 0.02
-    worker._wake = SimpleNamespace(heard_from=time.monotonic() - 1)
+    worker._wake = SimpleNamespace(heard_from=time.monotonic() - 1, tend_at=None)
     assert worker._timeout() == pytest.approx(worker.app.conf.worker_poll_interval, abs=0.05)
+
+
+def test_a_worker_whose_listener_reconnects_wakes_when_the_listener_has_work(worker):
+    worker.pool.busy = lambda: worker.pool.children
+    worker.pool.next_deadline = lambda: None
+    worker._next_eta, worker.pending, worker._next_beat = None, [], time.monotonic() + 100
+    worker._wake = SimpleNamespace(tend_at=time.monotonic() + 0.03)  # a retry, or a connect deadline
+    assert 0 < worker._timeout() <= 0.03
+    worker._wake = SimpleNamespace(tend_at=time.monotonic() - 1)  # overdue: at once
+    assert worker._timeout() == 0.0
 
 
 def test_a_worker_finishing_a_long_job_at_a_warm_shutdown_does_not_spin(worker):

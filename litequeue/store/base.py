@@ -31,7 +31,9 @@ _INSERT = (
 )
 # Completion is fenced on (job, attempt, owner). A job put back after its lease expired but not
 # claimed again (same attempt number, no owner) still takes its late outcome: no other attempt
-# owns it, and running it again would only repeat work that is done.
+# owns it, and running it again would only repeat work that is done. (A job claimed again and then
+# requeued by Reject gets that attempt number back, and so takes a late outcome too, for the
+# same reason.)
 _FENCE = "((lease_owner = ? AND state = 'STARTED') OR (lease_owner IS NULL AND state = 'QUEUED'))"
 _FINISH = (
     "UPDATE lq_jobs SET state = ?, result = ?, result_type = ?, exc_type = ?, exc_message = ?, "
@@ -103,8 +105,9 @@ class Store(ClaimStore, AdminStore, ScheduleStore):
     def listener(self, name: str) -> Any:
         """Something with ``fileno()``, ``drain()``, ``tend()`` and ``close()`` that becomes
         readable when ``notify()`` is called by any producer; None if the dialect cannot wake
-        workers (they poll). The worker calls ``tend()`` on every turn of its loop (a listener
-        reconnects there). It may have ``heard_from``: the monotonic time from which every
+        workers (they poll). The worker calls ``tend()`` on every turn of its loop and by the
+        monotonic time ``tend_at`` (None: nothing due); a listener reconnects there. It may have
+        ``heard_from``: the monotonic time from which every
         producer wakes it (until then the worker also looks for jobs by itself)."""
         return None
 

@@ -161,17 +161,14 @@ class PostgresStore(Store):
 
     def listener(self, name: str) -> postgres_listener.Listener | None:
         if not postgres_listener.supported():
-            return None  # no selector with a descriptor of its own here: workers poll
+            return None  # no selector that can be waited on inside another here: workers poll
         with self.errors():
-            return postgres_listener.Listener(self._listening_connection, (psycopg2.Error,))
+            return postgres_listener.Listener(self._listener_connection, self.channel, (psycopg2.Error,),
+                                              timeout=_CONNECT_TIMEOUT)
 
-    def _listening_connection(self) -> Any:
-        """A new autocommit connection that LISTENs on this store's channel (a worker's own)."""
-        conn = psycopg2.connect(dbname=self.target.dbname, **self.target.connect_params())
-        conn.autocommit = True
-        with conn.cursor() as cursor:
-            cursor.execute(f'LISTEN "{self.channel}"')
-        return conn
+    def _listener_connection(self, async_: bool) -> Any:
+        """A new connection of a worker's listener (blocking, or asynchronous: see psycopg2)."""
+        return psycopg2.connect(dbname=self.target.dbname, async_=async_, **self.target.connect_params())
 
     def _reraise(self, exc: BaseException) -> None:
         if isinstance(exc, (pw.IntegrityError, pw.DataError)):

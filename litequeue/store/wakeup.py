@@ -148,8 +148,10 @@ class Listener:
     def fileno(self) -> int:
         return self.sock.fileno()
 
+    tend_at = None  # nothing to look after: a local socket does not drop
+
     def tend(self) -> None:
-        """Nothing to look after: a local socket does not drop."""
+        """Nothing to do (see ``tend_at``)."""
 
     def drain(self) -> None:
         """Read every pending wake-up."""

@@ -239,6 +239,8 @@ class Worker:
         heard_in = getattr(self._wake, "heard_from", 0.0) - time.monotonic()
         if heard_in > 0:
             timeout = min(timeout, heard_in)
+        if self._wake is not None and self._wake.tend_at is not None:  # a listener reconnecting
+            timeout = min(timeout, max(self._wake.tend_at - time.monotonic(), 0.0))
         return max(min(timeout, self._next_beat - time.monotonic()), 0.0)
 
     def _wait(self, timeout: float) -> None:

@@ -60,15 +60,6 @@ def test_a_late_completion_from_a_stopped_worker_changes_nothing(app, db, ledger
     late_completion_is_fenced(db, ledger, start_worker, row)
 
 
-def test_an_idle_worker_is_woken_by_notify_not_by_polling(app, start_worker, worker_env):
-    worker_env["LQ_POLL"] = "60"  # a worker that only polled would not start the job in time
-    worker = start_worker("-c", "1")
-    worker.wait_for_log("ready")
-    assert tasks.add.delay(20, 22).get(timeout=20) == 42
-    worker.signal(signal.SIGTERM)
-    assert worker.wait() == 0
-
-
 def test_stores_in_two_schemas_of_one_database_do_not_see_each_others_jobs(pg_base, ledger, run_burst, app):
     other = LiteQueue(f"{pg_base}?schema=other_app_{os.getpid()}")
     try:
@@ -82,9 +73,10 @@ def test_stores_in_two_schemas_of_one_database_do_not_see_each_others_jobs(pg_ba
         other.close()
 
 
-def test_an_idle_worker_runs_no_thread_beside_its_loop_and_is_woken_by_notify(app, db, ledger, start_worker,
-                                                                              worker_env):
-    worker_env["LQ_POLL"] = "120"  # its backstop poll is far away: only NOTIFY can wake it in time
+def test_an_idle_worker_is_woken_by_notify_runs_no_thread_and_listens_again_after_a_drop(app, db, ledger,
+                                                                                       start_worker, worker_env):
+    # Nothing else wakes it (no poll, no heartbeat for minutes): only NOTIFY starts a job in time.
+    worker_env.update(LQ_POLL="300", LQ_HEARTBEAT="300", LQ_LEASE="600")
     worker = start_worker("-c", "2", "-n", "single")
     worker.wait_for_log("ready")
     assert os.listdir(f"/proc/{worker.pid}/task") == [str(worker.pid)]  # pool children fork from one thread
@@ -93,7 +85,9 @@ def test_an_idle_worker_runs_no_thread_beside_its_loop_and_is_woken_by_notify(ap
 
     query(db, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN %%' "
               "AND datname = current_database()")
-    time.sleep(1.0)  # it notices the dropped connection and listens again on a new one
+    worker.wait_for_log("Listening for new jobs again")
     assert tasks.record.delay("woken again").get(timeout=20) is None
     assert ledger_counts(ledger) == {"woken": 1, "woken again": 1}
     assert os.listdir(f"/proc/{worker.pid}/task") == [str(worker.pid)]
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 0

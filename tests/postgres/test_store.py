@@ -3,7 +3,6 @@ beat fires, concurrent first opens, a newer schema, and connections the server d
 
 from __future__ import annotations
 
-import select
 import threading
 import time
 
@@ -96,48 +95,6 @@ def test_a_connection_the_server_dropped_fails_once_then_reconnects(db):
         app.store.counts()
     assert app.store.counts() == {("default", "QUEUED"): 1}
     app.close()
-
-
-def _readable(listener, timeout: float = 0.05) -> bool:
-    return bool(select.select([listener], [], [], timeout)[0])
-
-
-def test_a_listener_wakes_on_notify_and_is_quiet_once_drained(db):
-    app = LiteQueue(db)
-    listener = app.store.listener("test")
-    try:
-        assert not _readable(listener)
-        app.store.enqueue(new_jobs(1))
-        assert _readable(listener, 10)
-        listener.drain()
-        listener.tend()
-        assert not _readable(listener)
-    finally:
-        listener.close()
-        app.close()
-
-
-def test_a_listener_whose_connection_dropped_reconnects_and_hears_notify_again(db):
-    app = LiteQueue(db)
-    listener = app.store.listener("test")
-    fd = listener.fileno()
-    try:
-        query(db, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN %%' "
-                  "AND pid <> pg_backend_pid() AND datname = current_database()")
-        assert _readable(listener, 30)  # the dropped connection wakes the worker, which drains it
-        listener.drain()
-        deadline = time.monotonic() + 30
-        while not _readable(listener) and time.monotonic() < deadline:
-            listener.tend()  # what the worker's loop does on every turn
-        assert _readable(listener)  # reconnected: it wakes the worker to catch up
-        listener.drain()
-        assert not _readable(listener)
-        app.store.enqueue(new_jobs(1))
-        assert _readable(listener, 30)
-        assert listener.fileno() == fd  # the worker keeps waiting on the same descriptor
-    finally:
-        listener.close()
-        app.close()
 
 
 def test_the_claim_walks_its_index_in_order_and_never_sorts(db, caplog):
