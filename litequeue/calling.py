@@ -295,7 +295,8 @@ def with_publish_retry(fn: Callable[..., T], retry: bool, policy: dict, *args: A
     growing by ``interval_step`` up to ``interval_max``."""
     if not retry:
         return fn(*args)
-    max_retries, wait, step, most = -1, 0.0, 0.0, 0.0  # read from the policy at the first failure
+    max_retries: int | None = -1  # the policy is read at the first failure
+    wait, step, most = 0.0, 0.0, 0.0
     retries, uncertain = 0, False
     while True:
         try:

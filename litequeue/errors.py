@@ -6,6 +6,8 @@ an error, it is an instruction to the worker.
 
 from __future__ import annotations
 
+import builtins
+
 
 class LiteQueueError(Exception):
     """Something went wrong in litequeue."""
@@ -86,7 +88,7 @@ class StoreAccessDenied(StoreError):
     """The database server refused the login or the action; fix the user and password in the URL, or the grants."""
 
 
-class TimeoutError(LiteQueueError, TimeoutError):  # noqa: A001 - Celery's name, also a builtin subclass
+class TimeoutError(LiteQueueError, builtins.TimeoutError):  # noqa: A001 - Celery's name, also a builtin subclass
     """The job did not finish within the timeout given to get(); wait longer or check that a worker is running."""
 
 

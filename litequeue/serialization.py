@@ -13,6 +13,7 @@ import decimal
 import json
 import pickle
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from .errors import ContentDisallowed, SerializationError
@@ -124,7 +125,7 @@ def _tag_scalar(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-_DECODERS = {
+_DECODERS: dict[str, Callable[[Any], Any]] = {
     "datetime": dt.datetime.fromisoformat,
     "date": dt.date.fromisoformat,
     "time": dt.time.fromisoformat,

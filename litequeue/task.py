@@ -14,6 +14,7 @@ from .retries import RetryPolicy
 
 if TYPE_CHECKING:
     from .app import LiteQueue
+    from .calling import CallTemplate
     from .result import AsyncResult
 
 _current_request: contextvars.ContextVar[Request | None] = contextvars.ContextVar("litequeue_request", default=None)
@@ -114,7 +115,7 @@ class Task:
         self.__name__ = fun.__name__
         self.__module__ = fun.__module__
         self.__wrapped__ = fun
-        self._call_template = None  # what delay() reuses (calling.template_for)
+        self._call_template: CallTemplate | None = None  # what delay() reuses (calling.template_for)
         self._reuses_template = type(self) is Task  # a subclass may work its options out per call
 
     # attributes the router and worker read

@@ -61,7 +61,8 @@ def call(ctx: click.Context, db: str, task_name: str, app_path: str | None, args
          kwargs_json: str | None, countdown: float | None, queue: str | None, priority: int | None) -> None:
     """Send a job of TASK_NAME; prints its id."""
     app = load_app(ctx, db, app_path)
-    options = {k: v for k, v in (("countdown", countdown), ("queue", queue), ("priority", priority)) if v is not None}
+    given = (("countdown", countdown), ("queue", queue), ("priority", priority))
+    options: dict[str, Any] = {k: v for k, v in given if v is not None}
     args, kwargs = _json_arg(args_json, "--args", list), _json_arg(kwargs_json, "--kwargs", dict)
     result = app.send_task(task_name, args, kwargs, **options)
     click.echo(result.id)
@@ -95,8 +96,8 @@ def result(ctx: click.Context, db: str, task_id: str, app_path: str | None) -> N
     if job.traceback:
         click.echo(job.traceback.rstrip())
     for entry in job.history:  # one line per failed attempt, oldest first
-        when = dt.datetime.fromtimestamp(entry["time"], dt.UTC).isoformat(timespec="seconds")
-        click.echo(f"history:  attempt {entry['attempt']} at {when} on {entry['worker']}: "
+        failed_at = dt.datetime.fromtimestamp(entry["time"], dt.UTC).isoformat(timespec="seconds")
+        click.echo(f"history:  attempt {entry['attempt']} at {failed_at} on {entry['worker']}: "
                    f"{entry['exc_type']}: {entry['message']}")
 
 

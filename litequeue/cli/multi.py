@@ -85,7 +85,7 @@ def _pidfile_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _start_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    options = [
+    options: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         _names_argument, click.argument("db"), app_option,
         click.option("-c", "--concurrency", type=click.IntRange(min=1), help="Pool processes per worker."),
         click.option("-Q", "--queues", help="Only these queues, comma-separated."),

@@ -11,7 +11,7 @@ from ..monitoring import summarize_queues
 from ..routing import PERSISTENT, TRANSIENT
 from .common import app_option, db_argument, friendly_errors, load_app
 
-_MODES = {PERSISTENT: "persistent", TRANSIENT: "transient"}
+_MODES: dict[int | None, str] = {PERSISTENT: "persistent", TRANSIENT: "transient"}
 _COLUMNS = ("queue", "mode", "exchange", "bindings", "queued", "scheduled", "running", "failed")
 
 
@@ -29,7 +29,7 @@ def queues(ctx: click.Context, db: str | None, app_path: str | None, as_json: bo
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(s) for s in summaries], indent=2))
         return
-    rows = [_COLUMNS] + [
+    rows: list[tuple[str, ...]] = [_COLUMNS] + [
         (s.name, _MODES.get(s.delivery_mode, "-"), s.exchange,
          ",".join(s.bindings) or "-", *map(str, (s.queued, s.scheduled, s.running, s.failed)))
         for s in summaries

@@ -139,7 +139,8 @@ class AdminStore(StoreMixin):
     def count_jobs(self, states_: Sequence[str] = (), queue: str | None = None,
                    done_before: float | None = None) -> int:
         """How many jobs are in ``states_`` (any, when empty), of ``queue``, finished before ``done_before``."""
-        where, params = ["1 = 1"], []
+        where: list[str] = ["1 = 1"]
+        params: list[object] = []
         if states_:
             where.append(f"state IN ({', '.join('?' * len(states_))})")
             params += list(states_)

@@ -66,10 +66,9 @@ class ErrorGuard:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         if kind is not None and issubclass(kind, self.kinds):
             self.reraise(exc)  # type: ignore[arg-type]
-        return False
 
 
 class Store(ClaimStore, AdminStore, ScheduleStore):

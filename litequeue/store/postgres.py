@@ -99,6 +99,7 @@ class PostgresStore(Store):
     """The store in a PostgreSQL database: many workers on many hosts claim concurrently."""
 
     lock_clause = " FOR UPDATE SKIP LOCKED"
+    db: _Database
 
     def __init__(self, url: str) -> None:
         if psycopg2 is None:
@@ -202,7 +203,7 @@ class _Database(pw.PostgresqlDatabase):
                 cursor.execute("SELECT set_config(%s, %s, false)", (name, value))
 
 
-def translate(exc: Exception, target: Target) -> StoreError:
+def translate(exc: BaseException, target: Target) -> StoreError:
     """The StoreError for a driver error: one line naming the server and the fix."""
     text = _first_line(exc)
     low = text.lower()

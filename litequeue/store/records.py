@@ -82,7 +82,7 @@ class Job:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Job:
-        values = {k: row.get(k) for k in cls.__dataclass_fields__}
+        values: dict[str, Any] = {k: row.get(k) for k in cls.__dataclass_fields__}
         values["history"] = json.loads(row["history"]) if row.get("history") else []
         values["options"] = json.loads(row["options"]) if row.get("options") else {}
         for flag in ("acks_late", "ignore_result", "durable"):

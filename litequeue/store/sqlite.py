@@ -106,6 +106,7 @@ class WriteTransaction:
 
     def __init__(self, db: FairLockDatabase) -> None:
         self.db = db
+        self.savepoint: str | None = None
 
     def __enter__(self) -> WriteTransaction:
         conn = self.conn = self.db.connection()
@@ -124,17 +125,16 @@ class WriteTransaction:
         """Whether this write commits by itself (not a savepoint of an enclosing transaction)."""
         return self.savepoint is None
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         self.db.writes.depth -= 1
         if kind is None:
             try:
                 self.conn.execute(f"RELEASE {self.savepoint}" if self.savepoint else "COMMIT")
-                return False
+                return
             except BaseException:
                 self._roll_back()
                 raise
         self._roll_back()
-        return False
 
     def _roll_back(self) -> None:
         conn = self.conn
@@ -150,6 +150,8 @@ class WriteTransaction:
 
 class SqliteStore(Store):
     """The store over one SQLite file in WAL mode."""
+
+    db: FairLockDatabase
 
     def __init__(self, path: str, synchronous: str = "full", busy_timeout: float = 5.0,
                  share_database: bool = False) -> None:
@@ -192,7 +194,7 @@ class SqliteStore(Store):
     def write(self) -> WriteTransaction:  # type: ignore[override]
         return WriteTransaction(self.db)
 
-    def _committed(self, txn: WriteTransaction) -> bool:  # type: ignore[override]
+    def _committed(self, txn: WriteTransaction) -> bool:
         return txn.outermost
 
     def relax_durability(self) -> None:
@@ -244,7 +246,7 @@ class SqliteStore(Store):
         raise translate(exc, self.path, self.busy_timeout) from exc
 
 
-def translate(exc: Exception, path: str, busy_timeout: float) -> StoreError:
+def translate(exc: BaseException, path: str, busy_timeout: float) -> StoreError:
     """The StoreError for a driver error, with a message naming the path and the fix."""
     text = str(exc)
     low = text.lower()

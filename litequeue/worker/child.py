@@ -116,7 +116,8 @@ def _plain(reply: Reply) -> tuple:
 
 
 def _as_plain(value: Any) -> Any:
-    for kind in (int, float, bytes):
+    kinds: tuple[type, ...] = (int, float, bytes)
+    for kind in kinds:
         if isinstance(value, kind):
             return kind(value)
     return str.__str__(value) if isinstance(value, str) else repr(value)

@@ -134,7 +134,8 @@ class Worker:
             self._next_tick = time.time() + self.scheduler.tick()
 
     def _finished(self) -> bool:
-        busy = bool(self.pool and self.pool.busy())
+        assert self.pool is not None
+        busy = bool(self.pool.busy())
         if self.cold or (self.stopping and not busy):
             return True
         if (self.options.burst and not busy and not self.reserved and not self.pool.unstarted
@@ -208,6 +209,7 @@ class Worker:
         return False
 
     def _hand_over(self, child: Child, job: Job, limits: Limits) -> None:
+        assert self.pool is not None
         self._began[job.id] = time.time()
         if self.pool.dispatch(child, job, limits):
             log.info("Task %s[%s] received", job.task, job.task_id)  # after: the child starts meanwhile

@@ -148,7 +148,7 @@ def _become_worker(argv: list[str], pidfile: Pidfile, output: str, env: dict[str
         os.execve(argv[0], argv, env if env is not None else os.environ)
     except OSError as exc:
         where = exc.filename or argv[0]
-        _fail(report_w, f"cannot start the worker: {where}: {exc.strerror or errno.errorcode.get(exc.errno, exc)}")
+        _fail(report_w, f"cannot start the worker: {where}: {exc.strerror or errno.errorcode.get(exc.errno or 0, exc)}")
     except BaseException as exc:  # noqa: BLE001 - report anything, never return into the parent's code
         _fail(report_w, f"cannot start the worker: {exc}")
 

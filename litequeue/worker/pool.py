@@ -19,6 +19,7 @@ import selectors
 import signal
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -110,10 +111,10 @@ class Pool:
         self.ctx = ctx
         self.max_tasks_per_child = max_tasks_per_child
         self.max_memory_kib = max_memory_kib
-        self.mp = multiprocessing.get_context(start_method)
+        self.mp: Any = multiprocessing.get_context(start_method)
         # A forked child inherits ctx; a spawned one gets a picklable description to rebuild it from.
-        self._target, self._child_ctx = ((child_main, ctx) if start_method == "fork"
-                                         else (spawned_child_main, SpawnContext.of(ctx)))
+        self._target: Callable[..., None] = child_main if start_method == "fork" else spawned_child_main
+        self._child_ctx: Any = ctx if start_method == "fork" else SpawnContext.of(ctx)
         self.children: list[Child] = []
         self.selector = selectors.DefaultSelector()  # children's pipes and sentinels, plus watch()ed
         self.unstarted: list[Job] = []  # jobs that waited in the pipe of a child that died
@@ -198,7 +199,7 @@ class Pool:
             if died:
                 child.process.join(timeout=1)
                 if child.in_flight:
-                    job = child.job
+                    job = child.in_flight[0][0]
                     out.append((job, Death(job, child.process.exitcode, child.killed_for or "crashed")))
                     self.unstarted += [waiting for waiting, _ in list(child.in_flight)[1:]]
                 self._replace(child)
