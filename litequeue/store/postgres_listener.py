@@ -5,6 +5,8 @@ LISTEN connection's socket and a self-pipe. That descriptor stays the same when 
 is replaced, and nothing runs beside the worker's loop, so forking pool children stays safe
 (Python 3.12+ warns when a process with threads forks). A lost connection is replaced without
 blocking the loop: the new one connects and LISTENs asynchronously, driven by the same selector.
+(Only resolving a host name blocks, as libpq does it before connecting; an IP address in the
+URL avoids even that.)
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 log = logging.getLogger("litequeue.worker")
 
 RETRY_MAX = 5.0  # seconds between attempts to reconnect a lost LISTEN connection
+STEADY = 60.0  # seconds since the last loss for a new one to be news (logged, retried at once)
 _READ, _WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
 
 
@@ -57,6 +60,8 @@ class Listener:
         self._pending_until = self._retry_at = 0.0
         self._listening: Any = None  # the replacement's LISTEN, while it runs
         self._backoff = 0.0
+        self._last_loss = float("-inf")  # monotonic
+        self._warned = False  # about failing to listen again (once)
         self._fd = -1  # the connection's socket, as registered
         _live.add(self)
         try:
@@ -77,15 +82,18 @@ class Listener:
             return self._pending_until
         return None if self._conn is not None else self._retry_at
 
-    def drain(self) -> None:
-        """Consume every pending wake-up; drive a replacement connection on; notice a lost one."""
+    def drain(self) -> bool:
+        """Consume every pending wake-up; drive a replacement connection on; notice a lost one.
+        Whether the worker should look for jobs (a notification, or listening again)."""
+        poked = False
         with contextlib.suppress(OSError):
             while os.read(self._poke_r, 4096):
-                pass
+                poked = True
         if self._pending is not None:
             self._advance()
-        elif self._conn is not None:
-            self._hear()
+        elif self._conn is not None and self._hear():
+            return True
+        return poked
 
     def tend(self) -> None:
         """Start a replacement once the backoff allows; give up on one that takes too long."""
@@ -102,7 +110,7 @@ class Listener:
             self._advance()
 
     def close(self) -> None:
-        """Close the connection and every descriptor."""
+        """Close the connection and every descriptor (once)."""
         _live.discard(self)
         self._unwatch()
         for conn in (self._conn, self._pending):
@@ -111,9 +119,7 @@ class Listener:
                     conn.close()
         self._conn = self._pending = None
         self._inner.close()
-        for fd in (self._poke_r, self._poke_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        self._close_pipe()
 
     # -- the connection ---------------------------------------------------------------------------
 
@@ -128,19 +134,22 @@ class Listener:
             raise
         return conn
 
-    def _hear(self) -> None:
+    def _hear(self) -> bool:
+        """Read what the server sent; whether it held a notification."""
         conn = self._conn
         try:
             conn.poll()
         except self._errors as exc:
             self._lost(exc)
-            return
+            return False
+        heard = bool(conn.notifies)
         conn.notifies.clear()
         # The server says it is ending this connection (its socket closes just after).
         fatal = [notice for notice in conn.notices if notice.startswith("FATAL")]
         conn.notices.clear()
         if fatal:
-            self._lost(fatal[0].strip())
+            self._lost(fatal[0])
+        return heard
 
     def _advance(self) -> None:
         """Drive the replacement on: connect, then LISTEN; once done, it is the connection."""
@@ -152,25 +161,40 @@ class Listener:
                 self._listening.execute(self._listen_sql)  # asynchronous: poll() says when it is done
                 state = conn.poll()
             if state == self._poll_ok:
-                self._pending, self._listening, self._conn, self._backoff = None, None, conn, 0.0
+                self._pending, self._listening, self._conn = None, None, conn
                 self._watch(conn, _READ)
                 log.info("Listening for new jobs again (PostgreSQL LISTEN).")
                 self._poke()  # jobs may have been sent while it could not hear them
                 return
-            self._watch(conn, self._poll_states[state])
+            events = self._poll_states.get(state)
+            if events is None:
+                self._failed(f"the driver's connection state is {state}")
+                return
+            self._watch(conn, events)
         except self._errors as exc:
             self._failed(exc)
 
     def _lost(self, why: object) -> None:
-        log.warning("Lost the PostgreSQL LISTEN connection (%s); polling until it is back.", why)
         self._drop("_conn")
-        self._retry_at = time.monotonic()  # the first new attempt at once
+        now = time.monotonic()
+        news, self._last_loss = now - self._last_loss >= STEADY, now
+        if news:  # say so, and try again at once
+            log.warning("Lost the PostgreSQL LISTEN connection (%s); polling until it is back.", _first_line(why))
+            self._backoff, self._retry_at = 0.0, time.monotonic()
+        else:  # it keeps dropping (an idle timeout, a proxy): back off, quietly
+            log.debug("Lost the PostgreSQL LISTEN connection again (%s).", _first_line(why))
+            self._back_off()
 
     def _failed(self, why: object) -> None:
         self._drop("_pending")
+        self._back_off()
+        level = logging.WARNING if self._backoff == RETRY_MAX and not self._warned else logging.DEBUG
+        self._warned = self._warned or level == logging.WARNING
+        log.log(level, "Could not listen again (%s); next attempt in %.1f s.", _first_line(why), self._backoff)
+
+    def _back_off(self) -> None:
         self._backoff = min(max(self._backoff * 2, 0.5), RETRY_MAX)
         self._retry_at = time.monotonic() + self._backoff
-        log.debug("Could not listen again (%s); next attempt in %.1f s.", why, self._backoff)
 
     def _drop(self, attribute: str) -> None:
         conn = getattr(self, attribute)
@@ -198,16 +222,32 @@ class Listener:
         with contextlib.suppress(OSError):  # a full pipe already means "wake up"
             os.write(self._poke_w, b"!")
 
+    def _close_pipe(self) -> None:
+        for fd in (self._poke_r, self._poke_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._poke_r = self._poke_w = -1
+
     def _close_in_child(self) -> None:
         """In a forked pool child: close this process's copies of the descriptors, so that only
-        the worker holds the socket (a lost connection then leaves no readable ghost behind)."""
-        for fd in (self._inner.fileno(), self._poke_r, self._poke_w, self._fd):
-            if fd >= 0:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+        the worker holds the socket (a lost connection then leaves no readable ghost behind). The
+        connections are kept, never closed here: closing one would end the worker's LISTEN."""
+        _kept_in_child.extend(c for c in (self._conn, self._pending) if c is not None)
+        self._inner.close()
+        self._close_pipe()
+        if self._fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+        self._fd = -1
+        self._conn = self._pending = self._listening = None
+
+
+def _first_line(why: object) -> str:
+    return (str(why).strip().splitlines() or [type(why).__name__])[0]
 
 
 _live: weakref.WeakSet[Listener] = weakref.WeakSet()
+_kept_in_child: list[Any] = []  # a child's copies of the worker's connections, never freed there
 
 
 def _after_fork_in_child() -> None:

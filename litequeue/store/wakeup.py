@@ -153,13 +153,14 @@ class Listener:
     def tend(self) -> None:
         """Nothing to do (see ``tend_at``)."""
 
-    def drain(self) -> None:
-        """Read every pending wake-up."""
+    def drain(self) -> bool:
+        """Read every pending wake-up; True (a producer sent something: look for jobs)."""
         try:
             while self.sock.recv(64):
                 pass
         except OSError:
             pass
+        return True
 
     def close(self) -> None:
         self.sock.close()

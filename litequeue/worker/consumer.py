@@ -251,8 +251,7 @@ class Worker:
         ready = self.pool.select(timeout)
         if not ready and not self.options.burst:  # the backstop poll: jobs may have arrived from
             self._next_eta, self._more_waiting = 0.0, True  # producers we cannot hear (a burst run ends instead)
-        if self._wake is not None and self._wake in ready:
-            self._wake.drain()
+        if self._wake is not None and self._wake in ready and self._wake.drain():
             self._next_eta = 0.0  # a new job may have an earlier eta than we knew of
         if self.stop_requests in ready:
             self._on_stop_request()

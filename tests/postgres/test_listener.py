@@ -3,7 +3,9 @@ wakes it, draining quiets it, and a dropped connection is replaced without block
 
 from __future__ import annotations
 
+import os
 import select
+import signal
 import socket
 import time
 
@@ -115,3 +117,29 @@ def test_a_replacement_that_gets_no_answer_never_blocks_the_worker_and_is_given_
     finally:
         listener.close()
         silent.close()
+
+
+def test_a_connection_that_ends_without_a_word_leaves_no_busy_descriptor_behind_a_forked_child(app):
+    listener = app.store.listener("test")
+    child = os.fork()
+    if child == 0:  # like a pool child forked after the listener: it inherits every descriptor
+        time.sleep(60)
+        os._exit(0)
+    try:
+        # The connection ends as after a network reset: EOF, no FATAL notice from the server.
+        ours = socket.socket(fileno=os.dup(listener._conn.fileno()))
+        ours.shutdown(socket.SHUT_RDWR)
+        ours.close()
+        deadline = time.monotonic() + 30
+        while listener.tend_at is None and time.monotonic() < deadline:  # until it notices the loss
+            turn(listener)
+        while listener.tend_at is not None and time.monotonic() < deadline:  # until it listens again
+            turn(listener)
+        assert listener.tend_at is None
+        turn(listener)  # the wake-up that says it is back
+        woken = sum(turn(listener, 0.01) for _ in range(20))
+        assert woken == 0  # quiet: no readable ghost of the old socket (the child closed its copies)
+    finally:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+        listener.close()
