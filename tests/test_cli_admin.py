@@ -3,6 +3,7 @@ whose contents the test sets up through the store's own operations."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import sqlite3
@@ -144,7 +145,7 @@ def test_prune_deletes_finished_jobs_older_than_asked_in_the_chosen_states(app, 
     finish(app, old_ok, states.SUCCESS)
     finish(app, old_failed, states.FAILURE, exc_type="ValueError")
     finish(app, new_ok, states.SUCCESS)
-    with sqlite3.connect(db) as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:  # closed, and committed first
         conn.execute("UPDATE lq_jobs SET done_at = done_at - 8 * 86400 WHERE task_id IN ('p-0', 'p-1')")
     result = cli("prune", db, "--older-than", "7d", "--state", "SUCCESS", "--vacuum")
     assert result.exit_code == 0, result.output

@@ -7,6 +7,7 @@ import hashlib
 import os
 import sqlite3
 import stat
+import threading
 import time
 from pathlib import Path
 
@@ -517,3 +518,21 @@ def test_claimed_jobs_are_built_after_the_commit_not_under_the_write_lock(queue_
     _, more = store.finish_and_claim("w", [], ClaimRequest(None, (), 2, 60.0))
     assert [j.attempts for j in first + more] == [1, 1, 1, 1]
     assert built_in_transaction == [False] * 4
+
+
+def test_a_threads_connection_is_closed_once_the_thread_is_gone_and_the_callers_stays_open(tmp_path):
+    app = LiteQueue(str(tmp_path / "db.sqlite"))
+    opened = []
+
+    def send() -> None:  # what a web server's request thread does
+        app.send_task("tests.support.tasks.add", args=[1, 2])
+        opened.append(app.store.db.connection())
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    thread.join()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        opened[0].execute("SELECT 1")
+    assert app.store.count_jobs() == 1  # this thread's own connection still works
+    app.close()
+

@@ -49,6 +49,23 @@ def path_from_url(url: str) -> str:
 _ATTEMPT_WAIT = 0.01  # seconds SQLite's own busy handler waits per attempt at the write lock
 
 
+class _Closer:
+    """Closes a thread's connection when the thread ends, or when its database object is
+    dropped unclosed: peewee keeps one connection per thread and would leave it to the garbage
+    collector (which Python 3.13 reports as a ResourceWarning). Kept in a thread-local, whose
+    values go when the thread does. (Possibly from another thread: check_same_thread=False.)"""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn: sqlite3.Connection | None = conn
+
+    def __del__(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+
+
 class FairLockDatabase(pw.SqliteDatabase):
     """Takes the write lock (BEGIN IMMEDIATE) by retrying at short, jittered intervals until
     ``lock_wait`` seconds have passed.
@@ -76,6 +93,17 @@ class FairLockDatabase(pw.SqliteDatabase):
 
     def begin(self, lock_type: str | None = None) -> None:
         return self.fairly(super().begin, lock_type)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = super()._connect()  # type: ignore[misc]  # (peewee has no type stubs)
+        self.writes.closer = _Closer(conn)
+        return conn
+
+    def _close(self, conn: sqlite3.Connection) -> None:
+        closer = getattr(self.writes, "closer", None)
+        if closer is not None:
+            closer.conn = None  # closed here, by peewee
+        super()._close(conn)  # type: ignore[misc]
 
     def execute_sql(self, sql: str, params: Any = None, *args: Any, **kwargs: Any) -> Any:
         if getattr(self.writes, "depth", 0) or self.in_transaction():  # the write lock is held already
@@ -163,6 +191,7 @@ class SqliteStore(Store):
             lock_wait=busy_timeout,
             timeout=_ATTEMPT_WAIT,
             lock_type="IMMEDIATE",
+            check_same_thread=False,  # see _Closer
             pragmas={"journal_mode": "wal", "synchronous": synchronous,
                      "busy_timeout": int(_ATTEMPT_WAIT * 1000), "foreign_keys": 0},
         )
