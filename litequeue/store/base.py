@@ -104,10 +104,9 @@ class Store(ClaimStore, AdminStore, ScheduleStore):
     def listener(self, name: str) -> Any:
         """Something with ``fileno()``, ``drain()`` (True: look for jobs), ``tend()`` and
         ``close()`` that becomes readable when ``notify()`` is called by any producer; None if
-        the dialect cannot wake
-        workers (they poll). The worker calls ``tend()`` on every turn of its loop and by the
-        monotonic time ``tend_at`` (None: nothing due); a listener reconnects there. It may have
-        ``heard_from``: the monotonic time from which every
+        the dialect cannot wake workers (they poll). The worker calls ``tend()`` on every turn
+        of its loop and by the monotonic time ``tend_at`` (None: nothing due); a listener
+        reconnects there. It may have ``heard_from``: the monotonic time from which every
         producer wakes it (until then the worker also looks for jobs by itself)."""
         return None
 

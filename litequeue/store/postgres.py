@@ -29,6 +29,7 @@ from ..errors import (
 )
 from . import migrations, postgres_listener
 from .base import ErrorGuard, Store
+from .postgres_listener import first_line
 
 try:
     import psycopg2
@@ -176,7 +177,7 @@ class PostgresStore(Store):
             if "lq_jobs_task_id" in str(exc):
                 raise DuplicateJob(f"{self.target.where}: a job with this task_id already exists. Give each "
                                    "job its own task_id, or leave task_id out to get a fresh one.") from exc
-            raise StoreError(f"{self.target.where}: {_first_line(exc)}") from exc
+            raise StoreError(f"{self.target.where}: {first_line(exc)}") from exc
         self._drop_broken_connection()
         raise translate(exc, self.target) from exc
 
@@ -205,7 +206,7 @@ class _Database(pw.PostgresqlDatabase):
 
 def translate(exc: BaseException, target: Target) -> StoreError:
     """The StoreError for a driver error: one line naming the server and the fix."""
-    text = _first_line(exc)
+    text = first_line(exc)
     low = text.lower()
     where = target.where
     if "does not exist" in low and "database" in low:
@@ -237,11 +238,6 @@ def translate(exc: BaseException, target: Target) -> StoreError:
             "host and port in the URL are right; workers reconnect by themselves."
         )
     return StoreError(f"{where}: {text}")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0].strip() if text else type(exc).__name__
 
 
 def _safe(url: str) -> str:

@@ -161,7 +161,7 @@ class Listener:
                 self._listening.execute(self._listen_sql)  # asynchronous: poll() says when it is done
                 state = conn.poll()
             if state == self._poll_ok:
-                self._pending, self._listening, self._conn = None, None, conn
+                self._pending, self._listening, self._conn, self._warned = None, None, conn, False
                 self._watch(conn, _READ)
                 log.info("Listening for new jobs again (PostgreSQL LISTEN).")
                 self._poke()  # jobs may have been sent while it could not hear them
@@ -179,10 +179,10 @@ class Listener:
         now = time.monotonic()
         news, self._last_loss = now - self._last_loss >= STEADY, now
         if news:  # say so, and try again at once
-            log.warning("Lost the PostgreSQL LISTEN connection (%s); polling until it is back.", _first_line(why))
-            self._backoff, self._retry_at = 0.0, time.monotonic()
+            log.warning("Lost the PostgreSQL LISTEN connection (%s); polling until it is back.", first_line(why))
+            self._backoff, self._retry_at = 0.0, now
         else:  # it keeps dropping (an idle timeout, a proxy): back off, quietly
-            log.debug("Lost the PostgreSQL LISTEN connection again (%s).", _first_line(why))
+            log.debug("Lost the PostgreSQL LISTEN connection again (%s).", first_line(why))
             self._back_off()
 
     def _failed(self, why: object) -> None:
@@ -190,7 +190,7 @@ class Listener:
         self._back_off()
         level = logging.WARNING if self._backoff == RETRY_MAX and not self._warned else logging.DEBUG
         self._warned = self._warned or level == logging.WARNING
-        log.log(level, "Could not listen again (%s); next attempt in %.1f s.", _first_line(why), self._backoff)
+        log.log(level, "Could not listen again (%s); next attempt in %.1f s.", first_line(why), self._backoff)
 
     def _back_off(self) -> None:
         self._backoff = min(max(self._backoff * 2, 0.5), RETRY_MAX)
@@ -242,8 +242,10 @@ class Listener:
         self._conn = self._pending = self._listening = None
 
 
-def _first_line(why: object) -> str:
-    return (str(why).strip().splitlines() or [type(why).__name__])[0]
+def first_line(why: object) -> str:
+    """The first line of an error's text (libpq's messages run over several), or its type's name."""
+    text = str(why).strip()
+    return text.splitlines()[0].strip() if text else type(why).__name__
 
 
 _live: weakref.WeakSet[Listener] = weakref.WeakSet()
