@@ -16,7 +16,7 @@ from typing import NamedTuple
 from .admin import JOB_COLUMNS
 from .mixin import StoreMixin
 from .models import CLAIMABLE
-from .records import Job
+from .records import FIELD_NAMES, Job
 
 _CLAIM_SET = (
     "UPDATE lq_jobs SET state = 'STARTED', attempts = attempts + 1, lease_owner = ?, lease_until = ?, "
@@ -74,13 +74,14 @@ class ClaimStore(StoreMixin):
                 take = limit - len(claimed) if share is None else min(share, limit - len(claimed))
                 if take > 0:
                     claimed += self._claim_rows(self._from_queue_sql(), (*lease, queue, take))
-        claimed.sort(key=lambda row: list(queues).index(row[_QUEUE]))  # stable: keeps order within a queue
+        rank = {queue: i for i, queue in enumerate(queues)}
+        claimed.sort(key=lambda row: rank[row[_QUEUE]])  # stable: keeps order within a queue
         return claimed  # in claim order: _claim_rows sorts each statement's rows, grouped by queue above
 
     def _from_queue_sql(self) -> str:
-        sql = self._from_queue  # made once per store: claims run it all the time
+        sql = self._from_queue  # made once per store, in the dialect's style: claims run it all the time
         if sql is None:
-            sql = self._from_queue = (
+            sql = self._from_queue = self.sql(
                 f"{_CLAIM_SET} WHERE id IN (SELECT id FROM lq_jobs{self.index_hint('lq_jobs_claim_queue')} "
                 f"WHERE queue = ? AND {CLAIMABLE} ORDER BY priority DESC, due_at, id LIMIT ?{self.lock_clause}) "
                 f"RETURNING {JOB_COLUMNS}")
@@ -119,7 +120,7 @@ class ClaimStore(StoreMixin):
         marks = ", ".join("?" * len(best))
         sql = (f"{_CLAIM_SET} WHERE id IN (SELECT id FROM lq_jobs WHERE id IN ({marks}) AND {CLAIMABLE}"
                f"{self.lock_clause}) RETURNING {JOB_COLUMNS}")
-        return self._claim_rows(sql, (*lease, *best))
+        return self._claim_rows(self.sql(sql), (*lease, *best))
 
     def _list_claimable_queues(self) -> list[str]:
         """The queues holding claimable jobs, one index seek each (a skip scan); remembered."""
@@ -132,7 +133,8 @@ class ClaimStore(StoreMixin):
         return names
 
     def _claim_rows(self, sql: str, params: tuple) -> list[tuple]:
-        return sorted(self.db.execute_sql(self.sql(sql), params).fetchall(), key=_claim_order)
+        """Run a claim statement (already in the dialect's style); its rows in claim order."""
+        return sorted(self.db.execute_sql(sql, params).fetchall(), key=_claim_order)
 
     def claim_by_id(self, owner: str, task_id: str, lease_seconds: float) -> Job | None:
         """Atomically take the one waiting job ``task_id``, due or not, and lease it to ``owner``
@@ -143,12 +145,12 @@ class ClaimStore(StoreMixin):
         )
         now = time.time()
         with self.errors(), self.write():
-            rows = self._claim_rows(sql, (owner, now + lease_seconds, owner, now, task_id))
+            rows = self._claim_rows(self.sql(sql), (owner, now + lease_seconds, owner, now, task_id))
         return Job.all_from_rows(rows)[0] if rows else None
 
 
-_FIELDS = tuple(Job.__dataclass_fields__)  # a claim's row holds them in this order (JOB_COLUMNS)
-_PRIORITY, _DUE_AT, _ID, _QUEUE = (_FIELDS.index(name) for name in ("priority", "due_at", "id", "queue"))
+# A claim's row holds Job's fields in their order (JOB_COLUMNS).
+_PRIORITY, _DUE_AT, _ID, _QUEUE = (FIELD_NAMES.index(name) for name in ("priority", "due_at", "id", "queue"))
 
 
 def _claim_order(row: tuple) -> tuple:

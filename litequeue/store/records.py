@@ -98,7 +98,7 @@ class Job:
     def all_from_cursor(cls, cursor: Any) -> list[Job]:
         """Every row a DB-API cursor over ``SELECT``/``RETURNING`` JOB_COLUMNS holds, as Jobs."""
         names = tuple(d[0] for d in cursor.description)
-        if names != _FIELD_NAMES:
+        if names != FIELD_NAMES:
             return [cls.from_row(dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
         return cls.all_from_rows(cursor.fetchall())
 
@@ -118,7 +118,7 @@ class Job:
         v[_HISTORY] = json.loads(v[_HISTORY]) if v[_HISTORY] else []
         v[_OPTIONS] = json.loads(v[_OPTIONS]) if v[_OPTIONS] else {}
         job = object.__new__(cls)  # the fields straight into the instance: a claim makes many
-        job.__dict__.update(zip(_FIELD_NAMES, v, strict=True))
+        job.__dict__.update(zip(FIELD_NAMES, v, strict=True))
         return job
 
     @property
@@ -129,10 +129,10 @@ class Job:
         return self.attempts
 
 
-_FIELD_NAMES = tuple(Job.__dataclass_fields__)
-_FLAGS = [_FIELD_NAMES.index(n) for n in ("acks_late", "ignore_result", "durable")]
-_BLOBS = [_FIELD_NAMES.index(n) for n in ("body", "result", "meta")]
-_HISTORY, _OPTIONS = _FIELD_NAMES.index("history"), _FIELD_NAMES.index("options")
+FIELD_NAMES = tuple(Job.__dataclass_fields__)  # a row of JOB_COLUMNS holds them in this order
+_FLAGS = [FIELD_NAMES.index(n) for n in ("acks_late", "ignore_result", "durable")]
+_BLOBS = [FIELD_NAMES.index(n) for n in ("body", "result", "meta")]
+_HISTORY, _OPTIONS = FIELD_NAMES.index("history"), FIELD_NAMES.index("options")
 
 
 @dataclass(frozen=True)
