@@ -1,6 +1,7 @@
 """litequeue: a background job queue whose broker, result store and schedule are one SQLite file."""
 
 from .app import LiteQueue
+from .canvas import Signature, maybe_signature, signature, subtask
 from .crontab import crontab
 from .errors import (
     LiteQueueError,
@@ -22,4 +23,5 @@ __all__ = [
     "LiteQueue", "Task", "AsyncResult", "Queue", "LiteQueueError", "Retry", "Reject",
     "MaxRetriesExceededError", "SoftTimeLimitExceeded", "TimeLimitExceeded", "TaskRevokedError",
     "WorkerLostError", "crontab", "__version__",
+    "Signature", "signature", "subtask", "maybe_signature",
 ]

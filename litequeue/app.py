@@ -20,6 +20,7 @@ from .store import Store, open_store
 from .task import Task, TaskOptions
 
 if TYPE_CHECKING:
+    from .canvas import Signature
     from .monitoring import Inspect
     from .store import NewJob
     from .worker.inprocess import InProcessWorker
@@ -157,6 +158,12 @@ class LiteQueue:
 
     def AsyncResult(self, task_id: str) -> AsyncResult:  # noqa: N802 - Celery's name
         return AsyncResult(task_id, app=self)
+
+    def signature(self, *args: Any, **kwargs: Any) -> Signature:
+        """A signature bound to this app: ``app.signature("tasks.add", args=(2, 2))``."""
+        from .canvas import signature
+
+        return signature(*args, app=self, **kwargs)
 
     def update_state(self, task_id: str | None, state: str, meta: Any = None) -> None:
         """Store a custom state and metadata for a running job (what task.update_state calls)."""

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from .calling import template_for
+from .canvas.signature import Signature
 from .errors import ConfigurationError, MaxRetriesExceededError, Retry
 from .retries import RetryPolicy
 
@@ -165,6 +166,20 @@ class Task:
         """Send a job with options: countdown, eta, expires, priority, queue, routing_key,
         task_id, retry, retry_policy, serializer, time_limit, soft_time_limit, ignore_result."""
         return self.app.send_task(self.name, args, kwargs, _task=self, **options)
+
+    def s(self, *args: Any, **kwargs: Any) -> Signature:
+        """This task's call as a value (a Signature): ``add.s(2, 2).delay()``."""
+        return Signature(self, args, kwargs)
+
+    def si(self, *args: Any, **kwargs: Any) -> Signature:
+        """An immutable signature: arguments given later (a parent's result) are ignored."""
+        return Signature(self, args, kwargs, immutable=True)
+
+    def signature(self, args: Any = None, *starargs: Any, **starkwargs: Any) -> Signature:
+        """``task.signature((2, 2), countdown=10)``: a signature with args, kwargs and options."""
+        return Signature(self, args, *starargs, **starkwargs)
+
+    subtask = signature
 
     def map(self, items: Iterable[Any], **options: Any) -> list[AsyncResult]:
         """One job per item, called with that item as its one argument, all sent in one

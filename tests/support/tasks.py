@@ -350,3 +350,7 @@ def order_total(order_id):
 @app.task(bind=True)
 def whoami_eager(self):
     return self.request.is_eager
+
+
+# -- workflows tier (issue 16) ----------------------------------------------------------------------
+from tests.support import canvas_tasks  # noqa: E402, F401

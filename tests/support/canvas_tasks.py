@@ -1,0 +1,55 @@
+"""Tasks the workflow tests run through real workers (imported by tests.support.tasks)."""
+
+import os
+
+from tests.support.tasks import app, ledger_write
+
+
+@app.task
+def mul(x, y):
+    return x * y
+
+
+@app.task
+def xsum(numbers):
+    return sum(numbers)
+
+
+@app.task
+def collect(values, key="collect"):
+    """A chord callback that records each run, so a test can count them; returns its input."""
+    ledger_write(key)
+    return values
+
+
+@app.task
+def log_result(value, key="link"):
+    ledger_write(f"{key}-{value}")
+    return value
+
+
+@app.task
+def on_error(request, exc, traceback, key="errback"):
+    """An errback: records the failed job's id and the exception's type."""
+    ledger_write(f"{key}-{type(exc).__name__}")
+    return {"id": request.id, "task": request.task, "exc": type(exc).__name__}
+
+
+@app.task
+def step(value, key):
+    """A chain step that records that it ran."""
+    ledger_write(key)
+    return value + 1
+
+
+@app.task
+def slow_add(x, y, seconds=0.05):
+    import time
+
+    time.sleep(seconds)
+    return x + y
+
+
+@app.task
+def pid_add(x, y):
+    return [os.getpid(), x + y]
