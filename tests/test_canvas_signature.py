@@ -70,7 +70,7 @@ def test_signature_forms(app):
 def test_calling_a_signature_runs_the_task_here(app):
     assert tasks.add.s(2, 2)() == 4
     assert tasks.add.s(2)(3) == 5
-    assert signature("tests.support.tasks.add", args=(1,))(1) == 2
+    assert signature("tests.support.tasks.add", args=(1,), app=app)(1) == 2
     assert tasks.add.s(2, 2).apply() == 4
 
 
@@ -86,7 +86,7 @@ def test_bad_signatures_fail_clearly(app):
 def test_delay_and_apply_async_send_the_call(app, run_burst):
     r1 = tasks.add.s(2, 2).delay()
     r2 = tasks.add.s(2).delay(3)
-    r3 = signature("tests.support.tasks.add", args=(5, 5)).delay()
+    r3 = signature("tests.support.tasks.add", args=(5, 5), app=app).delay()
     r4 = tasks.add.s(1, 2).set(queue="hi", priority=5).apply_async()
     r5 = tasks.add.s(1).apply_async((10,), priority=1)
     s = tasks.add.si(1, 1)
