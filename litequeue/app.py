@@ -130,14 +130,15 @@ class LiteQueue:
         """Store the jobs of one call (retrying per the publish policy), with the publish
         signals around it; the AsyncResult of the first."""
         before_task_publish.send(sender=name, jobs=jobs)
-        with_publish_retry(self.store.enqueue, retry, policy, jobs)
+        duplicates = with_publish_retry(self.store.enqueue, retry, policy, jobs) or {}
         after_task_publish.send(sender=name, jobs=jobs)
         if self.conf.task_always_eager:
             from .testing import run_eagerly
 
             for job in jobs:  # every copy of a job routed to several queues
-                run_eagerly(self, job.task_id)
-        return AsyncResult(jobs[0].task_id, app=self)
+                if job.task_id not in duplicates:
+                    run_eagerly(self, job.task_id)
+        return AsyncResult(duplicates.get(jobs[0].task_id, jobs[0].task_id), app=self)  # a duplicate: the job there
 
     def enqueue_many(self, calls: Iterable[Any], **options: Any) -> list[AsyncResult]:
         """Send many jobs in one transaction (all stored, or none); one AsyncResult per call.
@@ -196,7 +197,7 @@ class LiteQueue:
 
 
 class Control:
-    """Remote control of jobs: revoke and purge (Celery's ``app.control``)."""
+    """Remote control of jobs: revoke, purge and rate limits (Celery's ``app.control``)."""
 
     def __init__(self, app: LiteQueue) -> None:
         self.app = app
@@ -204,6 +205,17 @@ class Control:
     def revoke(self, task_id: str | list[str], terminate: bool = False) -> int:
         ids = [task_id] if isinstance(task_id, str) else list(task_id)
         return self.app.store.revoke(ids, terminate=terminate)
+
+    def rate_limit(self, task_name: str, rate_limit: str | float | None, destination: Any = None,
+                   reply: bool = False, **kwargs: Any) -> list[dict] | None:
+        """Change a task's rate limit at run time (Celery's call): stored, so every worker on
+        every host obeys it at its next claim, and it stays until changed again. ``"queue:<name>"``
+        names a queue instead; ``"0"`` lifts the limit; None goes back to the rate in the code.
+        ``destination`` is ignored (the limit is global). With ``reply``, Celery's reply list."""
+        from .flow import set_rate_limit
+
+        message = set_rate_limit(self.app.store, task_name, rate_limit)
+        return [{"litequeue": {"ok": message}}] if reply else None
 
     def purge(self, queue: str | None = None) -> int:
         return self.app.store.purge(queue)

@@ -60,13 +60,16 @@ def enqueue_many(app: LiteQueue, calls: Iterable[Any], options: dict) -> list[As
     if not jobs:
         return []
     before_task_publish.send(sender="enqueue_many", jobs=jobs)
-    with_publish_retry(app.store.enqueue, retry, policy, jobs)
+    duplicates = with_publish_retry(app.store.enqueue, retry, policy, jobs) or {}
     after_task_publish.send(sender="enqueue_many", jobs=jobs)
     if app.conf.task_always_eager:
         from .testing import run_eagerly
 
         for job in jobs:
-            run_eagerly(app, job.task_id)
+            if job.task_id not in duplicates:
+                run_eagerly(app, job.task_id)
+    if duplicates:  # a unique job already there: its AsyncResult
+        firsts = [duplicates.get(task_id, task_id) for task_id in firsts]
     return [AsyncResult(task_id, app=app) for task_id in firsts]
 
 

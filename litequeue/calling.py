@@ -23,6 +23,7 @@ from .errors import (
     StoreLocked,
     StoreUnavailable,
 )
+from .flow import spec_for
 from .routing import check_name
 from .store import NewJob
 
@@ -36,7 +37,7 @@ T = TypeVar("T")
 CALL_OPTIONS = frozenset({
     "countdown", "eta", "expires", "priority", "queue", "routing_key", "task_id", "retry",
     "retry_policy", "serializer", "time_limit", "soft_time_limit", "ignore_result", "exchange",
-    "max_retries", "acks_late", "headers",
+    "max_retries", "acks_late", "headers", "unique_for", "unique_key",
 })
 _RUN_OPTIONS = ("time_limit", "soft_time_limit")
 
@@ -152,6 +153,7 @@ class CallTemplate:
                   "ignore_result"),
         )
         self._run_options = _run_options(options, task) or None
+        self._flow = spec_for(self.name, task, options)  # unique and concurrency keys, made per call
         if options.get("task_id") is not None:
             check_name(options["task_id"], "task_id")
         # Routes are worked out once unless they may change from call to call: a router function
@@ -161,8 +163,8 @@ class CallTemplate:
         self._routes = app.routing.route(name, (), {}, options, task) if static else None
         # NewJob's fields after (task_id, body) when there is one route: each job is one concatenation.
         self._rest = ((self.name, self._routes[0].queue, self._routes[0].routing_key, *self._fields,
-                       self._routes[0].durable, self._run_options)
-                      if self._routes and len(self._routes) == 1 else None)
+                       self._routes[0].durable, self._run_options, None)
+                      if self._routes and len(self._routes) == 1 and self._flow is None else None)
 
     def jobs(self, args: Any, kwargs: Any, task_id: str | None = None) -> list[NewJob]:
         """The jobs of one call with these arguments: one per queue its route matches."""
@@ -175,10 +177,12 @@ class CallTemplate:
         if self._rest is not None:
             return [_new_job(NewJob, (task_id, body) + self._rest)]
         routes = self._routes or self.app.routing.route(self.name, args, kwargs, self.options, self.task)
+        flow, now = self._flow, time.time()
         return [
             _new_job(NewJob, (task_id if i == 0 else f"{task_id}.{route.queue}",  # one id per copy of a fanned-out job
                               body, self.name, route.queue, route.routing_key, *self._fields, route.durable,
-                              self._run_options))
+                              self._run_options,
+                              flow.flow(args, kwargs, now, route.queue if i else None) if flow is not None else None))
             for i, route in enumerate(routes)
         ]
 

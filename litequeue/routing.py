@@ -61,9 +61,15 @@ class Queue:
     routing_key: str | None = None
     exchange: str | None = None
     delivery_mode: int = PERSISTENT
+    concurrency: int | None = None  # at most this many of its jobs running at once, across all workers
+    rate_limit: str | float | None = None  # at most this many starts per period, across all workers
 
     def __post_init__(self) -> None:
         where = f"task_queues: Queue {self.name!r}"
+        from .flow import check_concurrency, parse_rate
+
+        check_concurrency(self.concurrency, where)
+        parse_rate(self.rate_limit, f"{where} rate_limit")
         try:
             check_name(self.name, "task_queues: a Queue's name")
             if self.exchange is not None:

@@ -61,9 +61,16 @@ class TaskOptions:
     retry_backoff: bool | float = False
     retry_backoff_max: float = 600.0
     retry_jitter: bool = True
+    # Flow control (README "Flow control"): enforced by the store across all workers.
+    rate_limit: str | float | None = None  # Celery's forms: "10/s", "100/m", "1000/h", a number per second
+    concurrency: int | None = None  # at most this many running at once (per concurrency_key)
+    concurrency_key: Callable[..., Any] | None = None  # f(*args, **kwargs) -> key, evaluated at enqueue
+    unique_for: float | None = None  # seconds: a call with the same unique key meanwhile returns the job there
+    unique_key: Callable[..., Any] | None = None  # f(*args, **kwargs) -> key (default: the arguments)
 
     def __post_init__(self) -> None:
         where = f"@app.task option for {self.name or 'this task'}"
+        self._check_flow(where)
         for name in ("autoretry_for", "dont_autoretry_for"):
             value = getattr(self, name)
             value = tuple(value) if isinstance(value, (list, tuple)) else (value,)
@@ -92,6 +99,28 @@ class TaskOptions:
             raise ConfigurationError(f"{where}: retry_jitter must be True or False, not {self.retry_jitter!r}.")
         if self.priority is not None and (isinstance(self.priority, bool) or not isinstance(self.priority, int)):
             raise ConfigurationError(f"{where}: priority must be an integer.")
+
+    def _check_flow(self, where: str) -> None:
+        from .flow import check_concurrency, check_seconds, parse_rate
+
+        parse_rate(self.rate_limit, f"{where} rate_limit")
+        check_concurrency(self.concurrency, where)
+        check_seconds(self.unique_for, where)
+        for name in ("concurrency_key", "unique_key"):
+            if getattr(self, name) is not None and not callable(getattr(self, name)):
+                raise ConfigurationError(f"{where}: {name} must be a function of the task's arguments, "
+                                         f"not {getattr(self, name)!r}.")
+        if self.concurrency_key is not None and self.concurrency is None:
+            raise ConfigurationError(f"{where}: concurrency_key needs concurrency=N (how many may run at once per key).")
+        if self.unique_key is not None and self.unique_for is None:
+            raise ConfigurationError(f"{where}: unique_key needs unique_for=seconds (how long a job stays unique).")
+
+    @property
+    def rate_interval(self) -> float | None:
+        """Seconds between two starts under ``rate_limit`` (None: no limit)."""
+        from .flow import parse_rate
+
+        return parse_rate(self.rate_limit, "rate_limit")
 
     @classmethod
     def from_kwargs(cls, options: dict) -> TaskOptions:

@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING
 
 from .base import Store
 from .claims import ClaimRequest
-from .records import Job, NewJob, Outcome, QueueStats, WorkerInfo
+from .records import Flow, Job, NewJob, Outcome, QueueStats, WorkerInfo
 
 if TYPE_CHECKING:
     from ..config import Settings
 
-__all__ = ["Store", "ClaimRequest", "Job", "NewJob", "Outcome", "QueueStats", "WorkerInfo", "open_store",
+__all__ = ["Store", "ClaimRequest", "Flow", "Job", "NewJob", "Outcome", "QueueStats", "WorkerInfo", "open_store",
            "describe_url"]
 
 

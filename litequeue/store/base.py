@@ -20,6 +20,7 @@ from .. import states
 from ..errors import StoreError
 from .admin import AdminStore
 from .claims import ClaimRequest, ClaimStore
+from .flow import FlowStore
 from .models import bind_models
 from .records import Job, NewJob, Outcome, with_attempt
 from .schedules import ScheduleStore
@@ -27,7 +28,8 @@ from .schedules import ScheduleStore
 _INSERT = (
     "INSERT INTO lq_jobs (task_id, task, queue, routing_key, priority, state, body, content_type, "
     "eta, wait_until, due_at, expires, created_at, attempts, max_retries, acks_late, ignore_result, "
-    "durable, options) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)"
+    "durable, options, unique_key, unique_until, flow_key) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 # Completion is fenced on (job, attempt, owner). A job put back after its lease expired but not
 # claimed again (same attempt number, no owner) still takes its late outcome: no other attempt
@@ -71,10 +73,11 @@ class ErrorGuard:
             self.reraise(exc)  # type: ignore[arg-type]
 
 
-class Store(ClaimStore, AdminStore, ScheduleStore):
+class Store(ClaimStore, FlowStore, AdminStore, ScheduleStore):
     """A job store over one SQL database (SQLite here; PostgreSQL through a subclass)."""
 
     lock_clause = ""  # appended to the claim's inner SELECT (PostgreSQL: FOR UPDATE SKIP LOCKED)
+    row_lock = ""  # appended to a SELECT whose rows the transaction must hold (PostgreSQL: FOR UPDATE)
 
     def index_hint(self, index: str) -> str:
         """Text after ``FROM lq_jobs`` that pins the claim to its index (SQLite: INDEXED BY)."""
@@ -161,11 +164,16 @@ class Store(ClaimStore, AdminStore, ScheduleStore):
         a process crash does not."""
         yield
 
-    def enqueue(self, jobs: Sequence[NewJob]) -> None:
+    def enqueue(self, jobs: Sequence[NewJob]) -> dict[str, str]:
         """Insert ``jobs`` in one transaction: all of them are stored, or none. Wakes workers
         after the commit. A batch of transient jobs only (``durable=False``) commits without
-        waiting for the disk; a batch holding any durable job commits durably."""
+        waiting for the disk; a batch holding any durable job commits durably.
+
+        Returns {task_id: id of the job already there} for each unique job that was a duplicate
+        (and so was not stored); see FlowStore.enqueue_flow."""
         now = time.time()
+        if jobs[0].flow is not None if len(jobs) == 1 else any(job.flow is not None for job in jobs):
+            return self.enqueue_flow(jobs, now)
         rows = [_insert_row(jobs[0], now)] if len(jobs) == 1 else [_insert_row(job, now) for job in jobs]
         with self.errors():
             if jobs[0].durable if len(jobs) == 1 else any(job.durable for job in jobs):
@@ -173,6 +181,10 @@ class Store(ClaimStore, AdminStore, ScheduleStore):
             else:
                 with self.unsynced():
                     committed = self._insert(rows)
+        self._notify_after(committed)
+        return {}
+
+    def _notify_after(self, committed: bool) -> None:
         if committed:
             self.notify()
         else:  # inside app.transaction(): once it commits
@@ -300,12 +312,16 @@ class Store(ClaimStore, AdminStore, ScheduleStore):
 
 def _insert_row(job: NewJob, now: float) -> tuple:
     task_id, body, task, queue, routing_key, content_type, priority, eta, expires, max_retries, acks_late, \
-        ignore_result, durable, options = job  # one unpacking: cheaper than a dozen field reads
+        ignore_result, durable, options, flow = job  # one unpacking: cheaper than a dozen field reads
     return (
         task_id, task, queue, routing_key, priority, states.QUEUED, body, content_type, eta,
         eta if eta is not None and eta > now else None, now if eta is None else eta, expires, now,
         max_retries, acks_late, ignore_result, durable, json.dumps(options) if options else None,
+        *(flow[:3] if flow is not None else _NO_FLOW),
     )
+
+
+_NO_FLOW = (None, None, None)
 
 
 def _finish_row(o: Outcome, owner: str, now: float) -> tuple:

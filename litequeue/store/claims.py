@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 import time
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .admin import JOB_COLUMNS
 from .mixin import StoreMixin
@@ -33,6 +33,7 @@ class ClaimRequest(NamedTuple):
     limit: int
     lease_seconds: float
     per_queue: int | None = None
+    limited_room: int | None = None  # at most this many jobs under a rate or concurrency limit (None: limit)
 
 
 class ClaimStore(StoreMixin):
@@ -42,7 +43,8 @@ class ClaimStore(StoreMixin):
     _from_queue: str | None = None  # the claim statement for one queue
 
     def claim(self, owner: str, queues: Sequence[str] | None, exclude: Sequence[str],
-              limit: int, lease_seconds: float, per_queue: int | None = None) -> list[Job]:
+              limit: int, lease_seconds: float, per_queue: int | None = None,
+              limited_room: int | None = None) -> list[Job]:
         """Atomically take up to ``limit`` due jobs and lease them to ``owner``.
 
         ``queues`` in strict order (all of the first before any of the second), or ``None`` for
@@ -51,11 +53,16 @@ class ClaimStore(StoreMixin):
         priority first, then the time it became due (its eta, or when it was sent), then enqueue
         order. Returned grouped by queue, in ``queues`` order.
         The attempt is counted here, so a job that kills its worker cannot loop forever.
+
+        Rate and concurrency limits in force (store/flow.py) hold jobs back: they stay queued,
+        and jobs behind them are taken instead. At most ``limited_room`` of the jobs taken are
+        under such a limit (a worker asks only for what its idle children can start at once).
         """
         if limit <= 0:
             return []
+        request = ClaimRequest(queues, exclude, limit, lease_seconds, per_queue, limited_room)
         with self.errors(), self.write():
-            rows = self._claim_in_transaction(owner, ClaimRequest(queues, exclude, limit, lease_seconds, per_queue))
+            rows = self._claim_in_transaction(owner, request)
         return Job.all_from_rows(rows)  # made after the commit: not while holding the write lock
 
     def _claim_in_transaction(self, owner: str, request: ClaimRequest) -> list[tuple]:
@@ -66,6 +73,9 @@ class ClaimStore(StoreMixin):
             return []
         now = time.time()
         lease = (owner, now + request.lease_seconds, owner, now)
+        limits = self._limits_in_force()
+        if limits is not None:
+            return self._claim_with_limits(limits, lease, request)
         if queues is None:
             return self._claim_any(lease, request.exclude, limit)
         claimed: list[tuple] = []
@@ -77,6 +87,19 @@ class ClaimStore(StoreMixin):
         rank = {queue: i for i, queue in enumerate(queues)}
         claimed.sort(key=lambda row: rank[row[_QUEUE]])  # stable: keeps order within a queue
         return claimed  # in claim order: _claim_rows sorts each statement's rows, grouped by queue above
+
+    def _claim_with_limits(self, limits: Any, lease: tuple, request: ClaimRequest) -> list[tuple]:
+        """The claim when some limit is declared: FlowStore's, over the same queues in the same order."""
+        queues = request.queues
+        if queues is None:
+            queues = [q for q in self._list_claimable_queues() if q not in request.exclude]
+        room = request.limit if request.limited_room is None else request.limited_room
+        rows = self._claim_limited(limits, lease, list(queues), request.queues is not None,  # type: ignore[attr-defined]
+                                   request.limit, room)
+        if request.queues is None:
+            return sorted(rows, key=_claim_order)
+        rank = {queue: i for i, queue in enumerate(queues)}
+        return sorted(rows, key=lambda row: (rank[row[_QUEUE]], *_claim_order(row)))
 
     def _from_queue_sql(self) -> str:
         sql = self._from_queue  # made once per store, in the dialect's style: claims run it all the time

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import peewee as pw
 
-from .models import INDEXES
+from .models import FLOW_INDEXES, INDEXES
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 CLAIM_INDEXES = ("lq_jobs_claim_queue", "lq_jobs_claim_any")
 
 
@@ -42,7 +42,19 @@ def _v4(db: pw.Database, models) -> None:
     db.execute_sql("DROP INDEX IF EXISTS lq_jobs_claim_any")
 
 
-MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4]  # MIGRATIONS[n] upgrades version n to n + 1
+def _v5(db: pw.Database, models) -> None:
+    """Flow control: a job's unique key and concurrency key, and the table of limits."""
+    have = {c.name for c in db.get_columns("lq_jobs")}
+    for column, kind in (("unique_key", "VARCHAR(255)"), ("unique_until", "DOUBLE PRECISION"),
+                         ("flow_key", "VARCHAR(255)")):
+        if column not in have:
+            db.execute_sql(f"ALTER TABLE lq_jobs ADD COLUMN {column} {kind}")
+    db.create_tables([models.Limits], safe=True)
+    for statement in FLOW_INDEXES:
+        db.execute_sql(statement)
+
+
+MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4, _v5]  # MIGRATIONS[n] upgrades version n to n + 1
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

@@ -25,3 +25,4 @@ class StoreMixin:
         def index_hint(self, index: str) -> str: ...
 
         lock_clause: str
+        row_lock: str

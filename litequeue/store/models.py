@@ -52,6 +52,10 @@ def bind_models(db: pw.Database) -> SimpleNamespace:
         meta = pw.BlobField(null=True)  # update_state's meta, in result_type's encoding
         history = pw.TextField(null=True)  # JSON list, one entry per failed attempt
         options = pw.TextField(null=True)  # JSON dict of rarely used per-call options
+        # Flow control (store/flow.py): all NULL for a job no limit or uniqueness applies to.
+        unique_key = pw.CharField(max_length=255, null=True)  # unique while it counts (see UNIQUE_COUNTS)
+        unique_until = pw.DoubleField(null=True)  # the end of its uniqueness window
+        flow_key = pw.CharField(max_length=255, null=True)  # its concurrency key ("task\x1fvalue")
 
         class Meta:
             table_name = TABLE_PREFIX + "jobs"
@@ -113,8 +117,22 @@ def bind_models(db: pw.Database) -> SimpleNamespace:
             table_name = TABLE_PREFIX + "fires"
             indexes = ((("entry", "fire_time"), True),)
 
+    class Limits(Base):
+        """One rate or concurrency limit of a task or a queue, and its rate limiter's state."""
+
+        name = pw.CharField(max_length=255, primary_key=True)  # "task:<name>" or "queue:<name>"
+        rate = pw.CharField(max_length=32, null=True)  # as declared in code, e.g. "10/m"
+        rate_override = pw.CharField(max_length=32, null=True)  # set at run time (control rate-limit)
+        spacing = pw.DoubleField(null=True)  # seconds between two starts, under the rate in force
+        next_at = pw.DoubleField(null=True)  # no start before this (the rate limiter's state)
+        concurrency = pw.IntegerField(null=True)  # at most this many running at once
+        updated_at = pw.DoubleField()
+
+        class Meta:
+            table_name = TABLE_PREFIX + "limits"
+
     return SimpleNamespace(Jobs=Jobs, Workers=Workers, Meta=Meta, all=[Jobs, Workers, Meta],
-                           Schedules=Schedules, Fires=Fires, beat=[Schedules, Fires])
+                           Schedules=Schedules, Fires=Fires, beat=[Schedules, Fires], Limits=Limits)
 
 
 # Partial indexes: the claim walks the first in order and never sorts.
@@ -125,4 +143,11 @@ INDEXES = [
     "CREATE INDEX IF NOT EXISTS lq_jobs_waiting ON lq_jobs (wait_until) WHERE wait_until IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS lq_jobs_leases ON lq_jobs (lease_until) WHERE state = 'STARTED'",
     "CREATE INDEX IF NOT EXISTS lq_jobs_done ON lq_jobs (done_at) WHERE done_at IS NOT NULL",
+]
+# Flow control's indexes: only jobs with a unique key or a concurrency key are in them, so a store
+# that uses neither pays nothing for them.
+FLOW_INDEXES = [
+    "CREATE UNIQUE INDEX IF NOT EXISTS lq_jobs_unique ON lq_jobs (unique_key) WHERE unique_key IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS lq_jobs_flow_running ON lq_jobs (flow_key) "
+    "WHERE state = 'STARTED' AND flow_key IS NOT NULL",
 ]

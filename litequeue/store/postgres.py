@@ -100,6 +100,7 @@ class PostgresStore(Store):
     """The store in a PostgreSQL database: many workers on many hosts claim concurrently."""
 
     lock_clause = " FOR UPDATE SKIP LOCKED"
+    row_lock = " FOR UPDATE"
     db: _Database
 
     def __init__(self, url: str) -> None:

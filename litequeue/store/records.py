@@ -23,6 +23,15 @@ def with_attempt(history: list, attempt: int, worker: str | None, exc_type: str 
     return (list(history) + [entry])[-HISTORY_LIMIT:]
 
 
+class Flow(NamedTuple):
+    """A job's flow-control keys, computed at enqueue (see litequeue/flow.py)."""
+
+    unique_key: str | None = None  # no other counting job with this key is enqueued meanwhile
+    unique_until: float | None = None  # epoch seconds the uniqueness lasts until
+    flow_key: str | None = None  # its concurrency key: at most ``concurrency`` of the key run at once
+    concurrency: int | None = None  # the task's limit per key (kept in lq_limits, not in the job)
+
+
 class NewJob(NamedTuple):
     """A job about to be enqueued; every field already validated and serialised. (A tuple:
     a bulk enqueue makes one per call, and a tuple is several times cheaper to build.)"""
@@ -41,6 +50,7 @@ class NewJob(NamedTuple):
     ignore_result: bool = False
     durable: bool = True  # False for transient queues (delivery_mode=1)
     options: dict | None = None  # rarely used per-call options (time limits, ...)
+    flow: Flow | None = None  # unique key, concurrency key
 
 
 @dataclass(frozen=True)

@@ -173,8 +173,6 @@ class ScheduleStore(StoreMixin):
         not yet recorded; otherwise another beat or a runtime change came first. A fire that is
         already recorded only moves the next fire on. Returns True when this call enqueued the jobs.
         """
-        from .base import _INSERT, _insert_row
-
         now = time.time()
         try:
             with self.errors(), self.write():
@@ -185,7 +183,7 @@ class ScheduleStore(StoreMixin):
                     raise _Lost
                 if not recorded:
                     return False
-                self.db.cursor().executemany(self.sql(_INSERT), [_insert_row(job, now) for job in jobs])
+                self.insert_jobs(jobs, now)  # a duplicate unique job is not enqueued again
         except _Lost:
             return False
         self.notify()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import serialization, signals, states
 from ..errors import StoreError, StoreUnavailable
+from ..flow import code_limits
 from ..store import Job, Outcome, WorkerInfo
 from . import logs, outcomes
 from .child import ChildContext, Reply
@@ -62,6 +63,7 @@ class Worker:
         self.prefetch = conf.worker_prefetch_multiplier
         self._more_waiting = False
         self._next_eta: float | None = 0.0
+        self._held_until: float | None = None  # when a rate limiter holding jobs back opens (epoch)
         self._next_beat = 0.0
         self._next_prune = 0.0
         self.scheduler: Beat | None = None  # -B
@@ -117,6 +119,7 @@ class Worker:
         store.register_worker(WorkerInfo(
             self.name, self.hostname, os.getpid(), self.concurrency, ",".join(self.queues or ["*"]),
             time.time(), time.time(), 0))
+        store.declare_limits(*code_limits(self.app))  # rate and concurrency limits, for every worker
         logs.banner(self)
         conf = self.app.conf
         logs.short_lease_warning(self.lease, conf.worker_heartbeat_interval, conf.sqlite_busy_timeout)
@@ -139,7 +142,7 @@ class Worker:
         if self.cold or (self.stopping and not busy):
             return True
         if (self.options.burst and not busy and not self.reserved and not self.pool.unstarted
-                and not self._more_waiting and not self.pending):
+                and not self._more_waiting and not self.pending and self._held_until is None):
             return not self._due_now()
         return False
 
@@ -215,7 +218,16 @@ class Worker:
             log.info("Task %s[%s] received", job.task, job.task_id)  # after: the child starts meanwhile
 
     def _claim(self, n: int) -> list[Job]:
-        return self.claim_order.arrange(self.app.store.claim(self.owner, *self.claim_order.request(n)))
+        store = self.app.store
+        jobs = store.claim(self.owner, *self.claim_order.request(n, self._limited_room()))
+        self._held_until = store.held_until
+        return self.claim_order.arrange(jobs)
+
+    def _limited_room(self) -> int:
+        """How many jobs under a rate or concurrency limit a claim may take: as many as idle
+        children can start at once (such a job must not wait in the reserve holding its slot)."""
+        assert self.pool is not None
+        return max(len(self.pool.idle()) - len(self.reserved), 0)
 
     def _timeout(self) -> float:
         assert self.pool is not None
@@ -223,7 +235,7 @@ class Worker:
             return 0.0
         if not self.stopping and (self._more_waiting or self.reserved or self.pool.unstarted) and self.pool.idle():
             return 0.0
-        if self.options.burst and not self.pool.busy():
+        if self.options.burst and not self.pool.busy() and self._held_until is None:
             return 0.0  # nothing runs and the last claim came back short: the next check ends the run
         timeout = self.app.conf.worker_poll_interval
         if self.pending:  # outcomes waiting to be written with others are written by FLUSH_AFTER
@@ -232,6 +244,8 @@ class Worker:
         now = time.time()
         if self._next_eta is not None:
             timeout = min(timeout, max(self._next_eta - now, 0.0))
+        if self._held_until is not None and self.pool.idle():  # a rate limiter opens: claim then
+            timeout = min(timeout, max(self._held_until - now, 0.0))
         if self.scheduler is not None:
             timeout = min(timeout, max(self._next_tick - now, 0.0))
         deadline = self.pool.next_deadline()
@@ -310,7 +324,10 @@ class Worker:
     def _finish_and_claim(self, batch: list[Outcome], room: int) -> tuple[list[Outcome], list[Job]]:
         """Record ``batch`` and, when the reserve is low, claim the next jobs in the same
         transaction: one commit instead of two."""
-        applied, jobs = self.app.store.finish_and_claim(self.owner, batch, self.claim_order.request(room))
+        store = self.app.store
+        applied, jobs = store.finish_and_claim(self.owner, batch, self.claim_order.request(room, self._limited_room()))
+        if room:
+            self._held_until = store.held_until
         return applied, self.claim_order.arrange(jobs)
 
     def _housekeeping(self) -> None:

@@ -45,11 +45,12 @@ class ClaimOrder:
         self.queues, self.exclude, self.lease = queues, exclude, lease
         self.round_robin = round_robin and queues is not None
 
-    def request(self, n: int) -> ClaimRequest:
+    def request(self, n: int, limited_room: int | None = None) -> ClaimRequest:
+        """A claim of ``n`` jobs, at most ``limited_room`` of them under a rate or concurrency limit."""
         if not self.round_robin:
-            return ClaimRequest(self.queues, self.exclude, n, self.lease)
+            return ClaimRequest(self.queues, self.exclude, n, self.lease, None, limited_room)
         assert self.queues is not None
-        return ClaimRequest(self.queues, (), n, self.lease, per_queue=-(-n // len(self.queues)))
+        return ClaimRequest(self.queues, (), n, self.lease, -(-n // len(self.queues)), limited_room)
 
     def arrange(self, jobs: list[Job]) -> list[Job]:
         """Claimed jobs in the order to run them (round-robin also moves the next claim on)."""

@@ -1,0 +1,68 @@
+"""Tasks of the flow-control tier (issue 17), on an app of their own (``-A tests.support.flow_tasks``)
+set up like the support app: kept apart so that no other test's worker declares these limits. Each run records its start and end time (a ledger file "<key>.<n>" holding "start end
+pid"), so the tests check rates and concurrency from the tasks' own clocks.
+"""
+
+import os
+import time
+
+from litequeue import LiteQueue, Queue
+from tests.support.tasks import ledger_write
+
+app = LiteQueue(os.environ.get("LQ_TEST_DB"))
+app.conf.worker_lease_seconds = float(os.environ.get("LQ_LEASE", "3"))
+app.conf.worker_heartbeat_interval = float(os.environ.get("LQ_HEARTBEAT", "0.5"))
+app.conf.worker_poll_interval = float(os.environ.get("LQ_POLL", "0.5"))
+
+if os.environ.get("LQ_FLOW_QUEUES"):  # "name=concurrency,...": queues with a concurrency limit
+    app.conf.task_queues = (Queue("default"), *(
+        Queue(name, concurrency=int(n)) for name, n in (item.split("=") for item in
+                                                         os.environ["LQ_FLOW_QUEUES"].split(","))))
+
+
+def record_span(key: str, seconds: float) -> None:
+    """Record one run of ``key``: when it started and ended (after sleeping ``seconds``)."""
+    start = time.time()
+    time.sleep(seconds)
+    end = time.time()
+    directory = os.environ["LQ_LEDGER"]
+    n = 0
+    while True:
+        try:
+            fd = os.open(os.path.join(directory, f"{key}.{n}"), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            break
+        except FileExistsError:
+            n += 1
+    os.write(fd, f"{start!r} {end!r} {os.getpid()}".encode())
+    os.close(fd)
+
+
+@app.task(rate_limit="10/s")
+def rated(key, seconds=0.0):
+    record_span(key, seconds)
+
+
+@app.task(rate_limit="1/h")
+def hourly(key):
+    record_span(key, 0.0)
+
+
+@app.task(concurrency=1, concurrency_key=lambda account, *args, **kwargs: account)
+def per_account(account, seconds):
+    record_span(f"acct-{account}", seconds)
+
+
+@app.task(concurrency=2)
+def two_at_a_time(key, seconds):
+    record_span(key, seconds)
+
+
+@app.task
+def span(key, seconds):
+    record_span(key, seconds)
+
+
+@app.task(unique_for=60)
+def refresh(key):
+    ledger_write(f"refresh-{key}")
+    return key

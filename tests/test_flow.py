@@ -1,0 +1,328 @@
+"""Flow control in the store: unique jobs at enqueue, rate and concurrency limits at claim,
+what a store without limits does, and the query plans of every statement flow control adds.
+
+Store-agnostic: tests/postgres/test_same_as_flow.py runs them again on PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from litequeue import LiteQueue, Queue, states
+from litequeue.errors import ConfigurationError, InvalidOptionError
+from litequeue.flow import code_limits, parse_rate
+from litequeue.store import Outcome
+
+
+@pytest.fixture
+def flow_app(db: str, ledger):
+    from tests.support import flow_tasks
+
+    flow_tasks.app.url = db
+    yield flow_tasks.app
+    flow_tasks.app.close()
+
+
+def claim(app, n=10, queues=None, limited_room=None):
+    return app.store.claim("w1", queues, (), n, 30, None, limited_room)
+
+
+def finish(app, jobs, state=states.SUCCESS):
+    app.store.finish("w1", [Outcome(j.id, j.attempts, state) for j in jobs])
+
+
+def declare(app) -> None:
+    app.store.declare_limits(*code_limits(app))
+
+
+def rate_of(app, task: str) -> tuple:
+    [row] = [r for r in app.store.limits() if r.name == "task:" + task]
+    return row.rate, row.rate_override, row.interval
+
+
+# -- unique jobs ---------------------------------------------------------------------------------
+
+
+def test_a_duplicate_unique_job_returns_the_first_jobs_result_and_enqueues_nothing(flow_app):
+    from tests.support.flow_tasks import refresh
+
+    first = refresh.delay("home")
+    again = refresh.delay("home")
+    other = refresh.delay("away")
+    assert again.id == first.id and other.id != first.id
+    assert flow_app.store.count_jobs() == 2
+
+
+def test_keyword_order_does_not_make_a_call_unique_and_a_call_may_ask_for_uniqueness(flow_app):
+    from tests.support.flow_tasks import span
+
+    a = span.apply_async(kwargs={"key": "k", "seconds": 0}, unique_for=30)
+    b = span.apply_async(kwargs={"seconds": 0, "key": "k"}, unique_for=30)
+    c = span.apply_async(kwargs={"seconds": 0, "key": "k"})  # not unique: always enqueued
+    d = span.apply_async(args=["k", 1], unique_for=30, unique_key="my-key")
+    e = span.apply_async(args=["other", 2], unique_for=30, unique_key="my-key")
+    assert a.id == b.id and c.id != a.id and d.id == e.id and d.id != a.id
+    assert flow_app.store.count_jobs() == 3
+
+
+@pytest.mark.parametrize("state", [states.FAILURE, states.REVOKED])
+def test_a_failed_or_revoked_unique_job_no_longer_counts(flow_app, state):
+    from tests.support.flow_tasks import refresh
+
+    first = refresh.delay("home")
+    if state == states.REVOKED:
+        flow_app.control.revoke(first.id)
+    else:
+        finish(flow_app, claim(flow_app), states.FAILURE)
+    second = refresh.delay("home")
+    assert second.id != first.id
+    assert refresh.delay("home").id == second.id
+
+
+@pytest.mark.parametrize("state", [states.STARTED, states.SUCCESS])
+def test_a_running_or_succeeded_unique_job_counts_until_its_window_ends(flow_app, state):
+    from tests.support.flow_tasks import refresh
+
+    first = refresh.delay("home")
+    jobs = claim(flow_app)
+    if state == states.SUCCESS:
+        finish(flow_app, jobs)
+    assert refresh.delay("home").id == first.id
+    flow_app.store.db.execute_sql("UPDATE lq_jobs SET unique_until = unique_until - 61")  # the window has passed
+    assert refresh.delay("home").id != first.id
+
+
+def test_unique_jobs_inside_a_transaction_and_in_bulk(flow_app):
+    from tests.support.flow_tasks import refresh
+
+    with pytest.raises(RuntimeError), flow_app.transaction():
+        refresh.delay("rolled-back")
+        raise RuntimeError
+    assert flow_app.store.count_jobs() == 0
+    with flow_app.transaction():
+        first = refresh.delay("home")
+        assert refresh.delay("home").id == first.id
+    results = flow_app.enqueue_many([(refresh, ("home",)), (refresh, ("x",)), (refresh, ("x",)), (refresh, ("y",))])
+    assert results[0].id == first.id and results[1].id == results[2].id
+    assert flow_app.store.count_jobs() == 3
+
+
+def test_a_beat_fire_of_a_unique_task_enqueues_once_while_the_first_counts(flow_app):
+    from litequeue.beat import Beat
+    from tests.support.flow_tasks import refresh
+
+    flow_app.conf.beat_schedule = {"refresh": {"task": refresh.name, "schedule": 0.05, "args": ("home",)}}
+    try:
+        beat = Beat(flow_app)
+        beat.start()
+        fired = 0
+        while fired < 3:
+            beat.tick()
+            fired = len(flow_app.store.fires())
+            __import__("time").sleep(0.03)
+        assert flow_app.store.count_jobs() == 1
+    finally:
+        flow_app.conf.beat_schedule = {}
+
+
+def test_bad_flow_options_are_refused_with_the_fix():
+    app = LiteQueue()
+    with pytest.raises(ConfigurationError, match="rate limit"):
+        app.task(rate_limit="ten per second")(lambda: None)
+    with pytest.raises(ConfigurationError, match="concurrency must be an integer"):
+        app.task(concurrency=0)(lambda: None)
+    with pytest.raises(ConfigurationError, match="concurrency_key needs concurrency"):
+        app.task(concurrency_key=lambda: "k")(lambda: None)
+    with pytest.raises(ConfigurationError, match="unique_for must be a positive"):
+        app.task(unique_for=-1)(lambda: None)
+    with pytest.raises(ConfigurationError, match="concurrency must be"):
+        Queue("q", concurrency="2")
+    assert [parse_rate(r, "x") for r in ("10/s", "120/m", "3600/h", 4, "0", None)] == [0.1, 0.5, 1.0, 0.25, None, None]
+
+
+def test_a_concurrency_key_that_fails_refuses_the_call_and_enqueues_nothing(flow_app):
+    from tests.support.flow_tasks import per_account
+
+    with pytest.raises(InvalidOptionError, match="concurrency_key raised TypeError"):
+        per_account.apply_async(kwargs={"seconds": 1})
+    assert flow_app.store.count_jobs() == 0
+
+
+# -- concurrency -----------------------------------------------------------------------------------
+
+
+def test_a_concurrency_key_holds_back_jobs_of_a_busy_key_only_and_keeps_their_order(flow_app):
+    from tests.support.flow_tasks import per_account, span
+
+    sent = [per_account.delay(account, i) for i, account in enumerate(["a", "a", "b", "a", "b"])]
+    plain = span.delay("p", 0)
+    first = claim(flow_app)
+    assert sorted(j.task_id for j in first) == sorted([sent[0].id, sent[2].id, plain.id])
+    assert claim(flow_app) == []  # a and b are busy
+    finish(flow_app, [j for j in first if j.task_id == sent[0].id])
+    assert [j.task_id for j in claim(flow_app)] == [sent[1].id]  # a's next, in order
+    held = {h.limit.split("\x1f")[1]: h for h in flow_app.store.held_back()}
+    assert held["a"].waiting == 1 and held["b"].waiting == 1 and held["a"].running == 1
+
+
+def test_a_task_concurrency_and_a_queue_concurrency_cap_running_jobs(flow_app):
+    from tests.support.flow_tasks import span, two_at_a_time
+
+    flow_app.conf.task_queues = (Queue("default"), Queue("reports", concurrency=1))
+    try:
+        declare(flow_app)
+        for i in range(4):
+            two_at_a_time.delay(f"t{i}", 0)
+            span.apply_async(("r", 0), queue="reports")
+        taken = claim(flow_app, queues=["default", "reports"])
+        assert sorted(j.queue for j in taken) == ["default", "default", "reports"]
+        assert claim(flow_app, queues=["default", "reports"]) == []
+        finish(flow_app, taken)
+        assert len(claim(flow_app, queues=["default", "reports"])) == 3
+    finally:
+        flow_app.conf.task_queues = None
+
+
+def test_a_limited_claim_takes_at_most_its_limited_room(flow_app):
+    from tests.support.flow_tasks import per_account, span
+
+    for account in "abcdef":
+        per_account.delay(account, 0)
+    span.delay("p", 0)
+    assert [j.task for j in claim(flow_app, limited_room=0)] == [span.name]
+    assert len(claim(flow_app, limited_room=2)) == 2
+
+
+def test_an_expired_lease_gives_the_slot_back_when_rescued_not_before(flow_app):
+    from tests.support.flow_tasks import per_account
+
+    per_account.delay("a", 0)
+    second = per_account.delay("a", 0)
+    [job] = claim(flow_app)
+    flow_app.store.db.execute_sql("UPDATE lq_jobs SET lease_until = 0 WHERE id = ?", (job.id,))
+    assert claim(flow_app) == []  # the lease has expired, but nobody rescued it yet
+    flow_app.store.rescue_expired()
+    assert [j.task_id for j in claim(flow_app)] == [job.task_id]  # first in line again, before the second
+    assert claim(flow_app) == [] and second.state == states.QUEUED
+
+
+# -- rates ---------------------------------------------------------------------------------------
+
+
+def test_a_rate_limited_task_starts_one_job_per_interval_and_others_pass_it(flow_app):
+    from tests.support.flow_tasks import hourly, span
+
+    declare(flow_app)
+    for i in range(3):
+        hourly.delay(f"r{i}")
+    plain = span.delay("p", 0)
+    first = claim(flow_app)
+    assert sorted(j.task for j in first) == sorted([hourly.name, span.name]) and plain.id in {j.task_id for j in first}
+    assert claim(flow_app) == []
+    [held] = flow_app.store.held_back()
+    assert held.kind == "rate" and held.waiting == 2 and held.until is not None
+    assert flow_app.store.held_until == pytest.approx(held.until)
+    assert flow_app.store.count_jobs([states.QUEUED]) == 2
+    assert {j.attempts for j in flow_app.store.list_jobs([states.QUEUED])} == {0}  # held back: not an attempt
+
+
+def test_a_rate_set_at_run_time_applies_at_the_next_claim_and_can_be_reset(flow_app):
+    from tests.support.flow_tasks import rated
+
+    declare(flow_app)
+    for i in range(4):
+        rated.delay(f"r{i}")
+    flow_app.control.rate_limit(rated.name, "1/h")
+    assert len(claim(flow_app)) == 1 and claim(flow_app) == []
+    assert rate_of(flow_app, rated.name) == ("10/s", "1/h", 3600.0)
+    declare(flow_app)  # a worker starting with the code's rate keeps the run-time one
+    assert rate_of(flow_app, rated.name)[1:] == ("1/h", 3600.0)
+    flow_app.control.rate_limit(rated.name, None)
+    assert rate_of(flow_app, rated.name) == ("10/s", None, 0.1)
+    flow_app.control.rate_limit(rated.name, "0")  # no limit at all, until reset
+    assert len(claim(flow_app)) == 3
+
+
+def test_a_queue_rate_limit_holds_back_that_queue_only(flow_app):
+    from tests.support.flow_tasks import span
+
+    flow_app.conf.task_queues = (Queue("default"), Queue("slow", rate_limit="1/h"))
+    try:
+        declare(flow_app)
+        for i in range(2):
+            span.apply_async((f"s{i}", 0), queue="slow")
+            span.delay(f"d{i}", 0)
+        assert sorted(j.queue for j in claim(flow_app)) == ["default", "default", "slow"]
+        assert claim(flow_app) == []
+    finally:
+        flow_app.conf.task_queues = None
+
+
+def test_a_limit_removed_from_the_code_stops_applying_when_a_worker_starts(flow_app):
+    flow_app.conf.task_queues = (Queue("default"), Queue("slow", concurrency=1))
+    try:
+        declare(flow_app)
+        assert [r.name for r in flow_app.store.limits()] == [
+            "queue:slow", *(f"task:tests.support.flow_tasks.{name}"
+                            for name in ("hourly", "per_account", "rated", "two_at_a_time"))]
+        flow_app.conf.task_queues = (Queue("default"), Queue("slow"))
+        declare(flow_app)
+        assert "queue:slow" not in [r.name for r in flow_app.store.limits()]
+    finally:
+        flow_app.conf.task_queues = None
+
+
+# -- what a store without limits does ------------------------------------------------------------------
+
+
+def test_a_store_without_limits_claims_with_the_one_statement_of_before(app):
+    from tests.support.tasks import add
+
+    add.delay(1, 2)
+    statements = []
+    original = app.store.db.execute_sql
+
+    def recording(sql, params=None, *args, **kwargs):
+        statements.append(sql)
+        return original(sql, params, *args, **kwargs)
+
+    app.store.db.execute_sql = recording
+    try:
+        assert len(app.store.claim("w", ["default"], (), 8, 30)) == 1
+    finally:
+        del app.store.db.execute_sql
+    claims = [s for s in statements if "lq_jobs" in s]
+    assert len(claims) == 1 and "lq_limits" not in " ".join(statements)
+
+
+# -- query plans (SQLite) ----------------------------------------------------------------------------
+
+
+def test_every_flow_statement_seeks_an_index_without_sorting(flow_app):
+    from tests.support.flow_tasks import hourly, per_account, refresh, span, two_at_a_time
+    from tests.test_store_sqlite import capture_sql, plan
+
+    store = flow_app.store
+    flow_app.conf.task_queues = (Queue("default"), Queue("reports", concurrency=1, rate_limit="1/h"))
+    try:
+        declare(flow_app)
+        for i in range(3):
+            hourly.delay(i)
+            per_account.delay("a", 0)
+            two_at_a_time.delay(i, 0)
+            span.apply_async(("r", 0), queue="reports")
+        actions = [
+            lambda: refresh.delay("home"), lambda: refresh.delay("home"),
+            lambda: claim(flow_app, queues=["default", "reports"]), lambda: claim(flow_app),
+            lambda: claim(flow_app, limited_room=0), store.held_back,
+            lambda: flow_app.control.rate_limit(hourly.name, "2/h"),
+        ]
+        statements = [s for action in actions for s in capture_sql(store, action)]
+    finally:
+        flow_app.conf.task_queues = None
+    assert any("lq_limits" in sql for sql, _ in statements) and any("unique_key" in sql for sql, _ in statements)
+    for sql, params in statements:
+        if sql.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "INSERT INTO LQ_META")):
+            continue
+        steps = plan(store, sql, params)
+        assert not any("TEMP B-TREE" in s for s in steps), (sql, steps)
+        assert not any(s.startswith("SCAN lq_jobs") and "INDEX" not in s for s in steps), (sql, steps)
