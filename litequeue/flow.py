@@ -66,16 +66,17 @@ class FlowSpec(NamedTuple):
 
     def flow(self, args: tuple, kwargs: dict, now: float, copy_of: str | None = None) -> Flow:
         """The keys of one call's job (``copy_of``: the queue of a fanned-out copy)."""
-        unique = until = key = None
+        unique: str | None = None
+        until: float | None = None
+        key: str | None = None
         if self.unique_for is not None:
             value = self._value(self.unique_key, args, kwargs, "unique_key") if self.unique_key is not None \
                 else _digest(args, kwargs)
             unique = _key(self.task, value if copy_of is None else f"{value}{KEY_SEPARATOR}{copy_of}")
             until = now + self.unique_for
         if self.concurrency is not None:
-            value = self._value(self.concurrency_key, args, kwargs, "concurrency_key") \
-                if self.concurrency_key is not None else None
-            key = self.task if value is None else _key(self.task, value)
+            key = self.task if self.concurrency_key is None else \
+                _key(self.task, self._value(self.concurrency_key, args, kwargs, "concurrency_key"))
         return Flow(unique, until, key, self.concurrency)
 
     def _value(self, fn: Any, args: tuple, kwargs: dict, what: str) -> str:
@@ -168,3 +169,24 @@ def set_rate_limit(store: Any, target: str, rate: Any) -> str:
     interval = parse_rate(rate, f"rate limit for {target}")
     store.set_rate_override(name, str(rate), interval)
     return f"new rate limit set successfully: {target} {rate}" if interval else f"rate limit of {target} lifted"
+
+
+def held_back_dict(held: Any) -> dict[str, Any]:
+    """A ``HeldBack`` as status, inspect and JSON show it: what holds the jobs back, and why."""
+    import time
+
+    kind, _, target = held.limit.partition(":") if held.limit.startswith(("task:", "queue:")) else ("", "", "")
+    task, key = (held.limit.split(KEY_SEPARATOR, 1) + [None])[:2] if not kind else (None, None)
+    if held.kind == "rate":
+        reason = f"rate limited until {time.strftime('%H:%M:%S', time.localtime(held.until))}"
+    elif kind == "queue":
+        reason = f"waiting for a concurrency slot of queue {target} ({held.running} of {held.concurrency} running)"
+    elif key is not None:
+        reason = f"waiting for a concurrency slot of key {key} ({held.running} of {held.concurrency} running)"
+    else:
+        reason = f"waiting for a concurrency slot ({held.running} of {held.concurrency} running)"
+    return {
+        "limit": held.kind, "task": target if kind == "task" else task, "queue": target if kind == "queue" else None,
+        "key": key, "waiting": held.waiting, "until": held.until, "running": held.running,
+        "concurrency": held.concurrency, "reason": reason,
+    }

@@ -37,7 +37,15 @@ def status(app: LiteQueue, now: float | None = None) -> dict[str, Any]:
                if w.stopped_at is None or now - w.stopped_at <= STOPPED_SHOWN_FOR]
     running = [job_dict(app, job, now) for job in store.list_jobs([states.STARTED], limit=RUNNING_SHOWN)]
     return {"database": describe_url(store.url), "time": now, "queues": queues, "workers": workers,
-            "running": running}
+            "running": running, "held_back": held_back(app)}
+
+
+def held_back(app: LiteQueue) -> list[dict[str, Any]]:
+    """Due jobs a rate or concurrency limit holds back now, per limit, with the reason in words
+    ("rate limited until 12:03:10", "waiting for a concurrency slot of key acct-42")."""
+    from .flow import held_back_dict
+
+    return [held_back_dict(h) for h in app.store.held_back()]
 
 
 def worker_state(app: LiteQueue, worker: WorkerInfo, now: float) -> str:
@@ -92,6 +100,10 @@ class Inspect:
         now = time.time()
         jobs = self.app.store.list_jobs(states.WAITING_STATES, limit=limit, scheduled=True)
         return sorted((job_dict(self.app, j, now) for j in jobs), key=lambda j: j["eta"] or 0.0)
+
+    def held_back(self) -> list[dict]:
+        """Due jobs that a rate or concurrency limit holds back, per limit, and why."""
+        return held_back(self.app)
 
     def registered(self) -> list[str]:
         """The names of the tasks this app registers (what a worker started with it runs)."""

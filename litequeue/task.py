@@ -111,7 +111,8 @@ class TaskOptions:
                 raise ConfigurationError(f"{where}: {name} must be a function of the task's arguments, "
                                          f"not {getattr(self, name)!r}.")
         if self.concurrency_key is not None and self.concurrency is None:
-            raise ConfigurationError(f"{where}: concurrency_key needs concurrency=N (how many may run at once per key).")
+            raise ConfigurationError(
+                f"{where}: concurrency_key needs concurrency=N (how many may run at once per key).")
         if self.unique_key is not None and self.unique_for is None:
             raise ConfigurationError(f"{where}: unique_key needs unique_for=seconds (how long a job stays unique).")
 

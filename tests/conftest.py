@@ -101,6 +101,16 @@ def app(db: str, ledger: Path):
 
 
 @pytest.fixture
+def flow_app(db: str, ledger: Path):
+    """The flow-control tier's app (tests.support.flow_tasks) bound to the test's database."""
+    from tests.support import flow_tasks
+
+    flow_tasks.app.url = db
+    yield flow_tasks.app
+    flow_tasks.app.close()
+
+
+@pytest.fixture
 def worker_env(db: str, ledger: Path) -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")

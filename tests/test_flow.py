@@ -13,15 +13,6 @@ from litequeue.flow import code_limits, parse_rate
 from litequeue.store import Outcome
 
 
-@pytest.fixture
-def flow_app(db: str, ledger):
-    from tests.support import flow_tasks
-
-    flow_tasks.app.url = db
-    yield flow_tasks.app
-    flow_tasks.app.close()
-
-
 def claim(app, n=10, queues=None, limited_room=None):
     return app.store.claim("w1", queues, (), n, 30, None, limited_room)
 
@@ -198,7 +189,7 @@ def test_an_expired_lease_gives_the_slot_back_when_rescued_not_before(flow_app):
     per_account.delay("a", 0)
     second = per_account.delay("a", 0)
     [job] = claim(flow_app)
-    flow_app.store.db.execute_sql("UPDATE lq_jobs SET lease_until = 0 WHERE id = ?", (job.id,))
+    flow_app.store.db.execute_sql(flow_app.store.sql("UPDATE lq_jobs SET lease_until = 0 WHERE id = ?"), (job.id,))
     assert claim(flow_app) == []  # the lease has expired, but nobody rescued it yet
     flow_app.store.rescue_expired()
     assert [j.task_id for j in claim(flow_app)] == [job.task_id]  # first in line again, before the second
@@ -261,9 +252,9 @@ def test_a_limit_removed_from_the_code_stops_applying_when_a_worker_starts(flow_
     flow_app.conf.task_queues = (Queue("default"), Queue("slow", concurrency=1))
     try:
         declare(flow_app)
-        assert [r.name for r in flow_app.store.limits()] == [
-            "queue:slow", *(f"task:tests.support.flow_tasks.{name}"
-                            for name in ("hourly", "per_account", "rated", "two_at_a_time"))]
+        names = [r.name for r in flow_app.store.limits()]
+        assert names[0] == "queue:slow" and {f"task:{flow_app.tasks[t].name}" for t in (
+            "tests.support.flow_tasks.hourly", "tests.support.flow_tasks.two_at_a_time")} <= set(names)
         flow_app.conf.task_queues = (Queue("default"), Queue("slow"))
         declare(flow_app)
         assert "queue:slow" not in [r.name for r in flow_app.store.limits()]
@@ -326,3 +317,43 @@ def test_every_flow_statement_seeks_an_index_without_sorting(flow_app):
         steps = plan(store, sql, params)
         assert not any("TEMP B-TREE" in s for s in steps), (sql, steps)
         assert not any(s.startswith("SCAN lq_jobs") and "INDEX" not in s for s in steps), (sql, steps)
+
+
+# -- seeing it -------------------------------------------------------------------------------------
+
+
+def test_status_inspect_and_json_say_which_jobs_are_held_back_and_why(flow_app, db):
+    import json
+    import time
+
+    from tests.support.flow_tasks import hourly, per_account
+    from tests.test_cli_admin import cli
+
+    declare(flow_app)
+    for _ in range(3):
+        hourly.delay("h")
+        per_account.delay("acct-42", 0)
+    claim(flow_app)
+    until = time.strftime("%H:%M:%S", time.localtime(flow_app.store.held_until))
+    shown = cli("status", db).output
+    assert f"2 job(s) of task {hourly.name}: rate limited until {until}" in shown
+    assert f"2 job(s) of task {per_account.name}: waiting for a concurrency slot of key acct-42" in shown
+    assert "rate limited until" in cli("inspect", db, "held_back").output
+    held = {h["limit"]: h for h in json.loads(cli("status", db, "--json").output)["held_back"]}
+    assert held["concurrency"]["key"] == "acct-42" and held["concurrency"]["waiting"] == 2
+    assert held["rate"]["task"] == hourly.name and held["rate"]["until"] > time.time()
+    assert flow_app.control.inspect().held_back() == json.loads(cli("inspect", db, "held_back", "--json").output)
+
+
+def test_the_control_command_sets_and_resets_a_rate_limit_for_every_worker(flow_app, db):
+    from tests.support.flow_tasks import rated
+    from tests.test_cli_admin import cli
+
+    declare(flow_app)
+    done = cli("control", "rate-limit", db, rated.name, "5/m")
+    assert done.exit_code == 0 and "5/m" in done.output
+    assert rate_of(flow_app, rated.name) == ("10/s", "5/m", 12.0)
+    assert "reset to 10/s" in cli("control", "rate-limit", db, rated.name, "--reset").output
+    assert rate_of(flow_app, rated.name) == ("10/s", None, 0.1)
+    bad = cli("control", "rate-limit", db, rated.name, "5/x")
+    assert bad.exit_code == 1 and "is not a rate limit" in bad.output and "Traceback" not in bad.output

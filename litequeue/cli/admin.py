@@ -136,6 +136,10 @@ def status(ctx: click.Context, db: str, app_path: str | None, as_json: bool, wat
         return  # Ctrl-C is how --watch ends
 
 
+def _held_what(held: dict) -> str:
+    return f"queue {held['queue']}" if held["queue"] and not held["task"] else f"task {held['task']}"
+
+
 def _render_status(data: dict) -> str:
     lines = [f"litequeue status of {data['database']} at {_when(data['time'])}", ""]
     lines += _table(["QUEUE", "QUEUED", "SCHEDULED", "RUNNING", "RETRYING", "FAILED", "DONE 1H", "OLDEST WAITING"],
@@ -145,6 +149,9 @@ def _render_status(data: dict) -> str:
                            [[w["name"], w["hostname"], w["pid"], w["concurrency"], ",".join(w["queues"]),
                              _age(w["heartbeat_age"]) + " ago", w["processed"], w["status"].upper()
                              if w["status"] == "lost" else w["status"]] for w in data["workers"]])
+    if data.get("held_back"):
+        lines += ["", "HELD BACK"]
+        lines += [f"  {h['waiting']} job(s) of {_held_what(h)}: {h['reason']}" for h in data["held_back"]]
     if data["running"]:
         lines += ["", "RUNNING"]
         for job in data["running"]:
@@ -156,14 +163,15 @@ def _render_status(data: dict) -> str:
 
 @click.command()
 @click.argument("db")
-@click.argument("what", type=click.Choice(["active", "scheduled", "registered", "stats"]))
+@click.argument("what", type=click.Choice(["active", "scheduled", "registered", "stats", "held_back"]))
 @app_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")
 @click.pass_context
 @friendly_errors
 def inspect(ctx: click.Context, db: str, what: str, app_path: str | None, as_json: bool) -> None:
     """Celery's inspect: jobs running per worker (active), jobs waiting for their eta
-    (scheduled), the app's task names (registered, needs -A), per-worker statistics (stats)."""
+    (scheduled), the app's task names (registered, needs -A), per-worker statistics (stats), and
+    due jobs a rate or concurrency limit holds back, with the reason (held_back)."""
     if what == "registered" and not (app_path or (ctx.obj and ctx.obj.app_path)):
         raise click.ClickException("inspect registered lists the tasks of your app: give it with -A module.")
     app = open_existing(ctx, db, app_path)
@@ -174,6 +182,9 @@ def inspect(ctx: click.Context, db: str, what: str, app_path: str | None, as_jso
         click.echo("\n".join(f"  * {name}" for name in data) or "  (no tasks)")
     elif what == "scheduled":
         click.echo("\n".join(_job_line(job) + f"  eta {_when(job['eta'])}" for job in data) or "  (none)")
+    elif what == "held_back":
+        click.echo("\n".join(f"  * {h['waiting']} job(s) of {_held_what(h)}: {h['reason']}" for h in data)
+                   or "  (no job is held back by a limit)")
     else:
         for worker, value in data.items():
             click.echo(f"-> {worker}")

@@ -94,7 +94,7 @@ class ClaimStore(StoreMixin):
         if queues is None:
             queues = [q for q in self._list_claimable_queues() if q not in request.exclude]
         room = request.limit if request.limited_room is None else request.limited_room
-        rows = self._claim_limited(limits, lease, list(queues), request.queues is not None,  # type: ignore[attr-defined]
+        rows = self._claim_limited(limits, lease, list(queues), request.queues is not None,
                                    request.limit, room)
         if request.queues is None:
             return sorted(rows, key=_claim_order)

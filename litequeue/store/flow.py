@@ -21,7 +21,7 @@ import heapq
 import time
 import uuid
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from .mixin import StoreMixin
 from .models import CLAIMABLE
@@ -98,9 +98,9 @@ class FlowStore(StoreMixin):
         with self.errors():
             with self.write() as txn:
                 duplicates = self.insert_jobs(jobs, now)
-            committed = self._committed(txn)  # type: ignore[attr-defined]
+            committed = self._committed(txn)
         if len(duplicates) < len(jobs):
-            self._notify_after(committed)  # type: ignore[attr-defined]
+            self._notify_after(committed)
         return duplicates
 
     def insert_jobs(self, jobs: Sequence[NewJob], now: float) -> dict[str, str]:
@@ -224,7 +224,10 @@ class FlowStore(StoreMixin):
         version, cached = self._limits_cache
         if version == row[0]:
             return cached
-        task_rate, queue_rate, task_conc, queue_conc = set(), set(), {}, {}
+        task_rate: set[str] = set()
+        queue_rate: set[str] = set()
+        task_conc: dict[str, int] = {}
+        queue_conc: dict[str, int] = {}
         for r in self._limit_rows():
             kind, _, target = r.name.partition(":")
             if r.interval:
@@ -244,8 +247,8 @@ class FlowStore(StoreMixin):
         of ``queues`` in claim order (``ranked``: all of one queue before the next), skipping
         those a limit holds back (so they block nothing behind them), and take up to ``limit``,
         of which at most ``limited_room`` under some limit. Returns the claimed rows."""
-        from .claims import _CLAIM_SET
         from .admin import JOB_COLUMNS
+        from .claims import _CLAIM_SET
 
         now = lease[3]
         gate = _Gate(self, limits, now, limited_room)
@@ -304,7 +307,7 @@ class FlowStore(StoreMixin):
                     if waiting:
                         out.append(HeldBack(r.name, "rate", waiting, r.next_at, None, None))
                 if r.concurrency and kind == "queue":
-                    running = self._count(f"state = 'STARTED' AND queue = ?", (target,))
+                    running = self._count("state = 'STARTED' AND queue = ?", (target,))
                     waiting = self._count(f"queue = ? AND {CLAIMABLE}", (target,)) if running >= r.concurrency else 0
                     if waiting:
                         out.append(HeldBack(r.name, "concurrency", waiting, None, running, r.concurrency))

@@ -1,15 +1,19 @@
 """Tasks of the flow-control tier (issue 17), on an app of their own (``-A tests.support.flow_tasks``)
-set up like the support app: kept apart so that no other test's worker declares these limits. Each run records its start and end time (a ledger file "<key>.<n>" holding "start end
-pid"), so the tests check rates and concurrency from the tasks' own clocks.
+set up like the support app: kept apart so that no other test's worker declares these limits.
+Each run records its start and end time (a ledger file "<key>.<n>" holding "start end pid"), so
+the tests check rates and concurrency from the tasks' own clocks.
 """
 
 import os
 import time
 
 from litequeue import LiteQueue, Queue
+from litequeue.app import _apps
 from tests.support.tasks import ledger_write
 
 app = LiteQueue(os.environ.get("LQ_TEST_DB"))
+_apps.remove(app)  # the support app stays the default one (AsyncResult(id) without app=) whatever the import order
+_apps.insert(0, app)
 app.conf.worker_lease_seconds = float(os.environ.get("LQ_LEASE", "3"))
 app.conf.worker_heartbeat_interval = float(os.environ.get("LQ_HEARTBEAT", "0.5"))
 app.conf.worker_poll_interval = float(os.environ.get("LQ_POLL", "0.5"))
@@ -66,3 +70,10 @@ def span(key, seconds):
 def refresh(key):
     ledger_write(f"refresh-{key}")
     return key
+
+
+@app.task(concurrency=1, concurrency_key=lambda account, *args, **kwargs: account)
+def keyed_slow(account, seconds):
+    """Marks its start in the ledger first (a test can kill its worker meanwhile)."""
+    ledger_write(f"{account}-start")
+    record_span(account, seconds)

@@ -1,0 +1,22 @@
+"""The store-agnostic tests of tests.test_flow, run again on PostgreSQL (``db`` is a URL: see conftest)."""
+
+from tests.test_flow import (  # noqa: F401
+    test_a_beat_fire_of_a_unique_task_enqueues_once_while_the_first_counts,
+    test_a_concurrency_key_holds_back_jobs_of_a_busy_key_only_and_keeps_their_order,
+    test_a_concurrency_key_that_fails_refuses_the_call_and_enqueues_nothing,
+    test_a_duplicate_unique_job_returns_the_first_jobs_result_and_enqueues_nothing,
+    test_a_failed_or_revoked_unique_job_no_longer_counts,
+    test_a_limit_removed_from_the_code_stops_applying_when_a_worker_starts,
+    test_a_limited_claim_takes_at_most_its_limited_room,
+    test_a_queue_rate_limit_holds_back_that_queue_only,
+    test_a_rate_limited_task_starts_one_job_per_interval_and_others_pass_it,
+    test_a_rate_set_at_run_time_applies_at_the_next_claim_and_can_be_reset,
+    test_a_running_or_succeeded_unique_job_counts_until_its_window_ends,
+    test_a_store_without_limits_claims_with_the_one_statement_of_before,
+    test_a_task_concurrency_and_a_queue_concurrency_cap_running_jobs,
+    test_an_expired_lease_gives_the_slot_back_when_rescued_not_before,
+    test_keyword_order_does_not_make_a_call_unique_and_a_call_may_ask_for_uniqueness,
+    test_status_inspect_and_json_say_which_jobs_are_held_back_and_why,
+    test_the_control_command_sets_and_resets_a_rate_limit_for_every_worker,
+    test_unique_jobs_inside_a_transaction_and_in_bulk,
+)

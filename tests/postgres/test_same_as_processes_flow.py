@@ -1,0 +1,8 @@
+"""The flow-control process scenarios of tests.processes.test_flow, run again on PostgreSQL."""
+
+from tests.processes.test_flow import (  # noqa: F401
+    test_a_killed_workers_concurrency_slot_comes_back_when_its_lease_is_rescued,
+    test_a_rate_limit_is_never_exceeded_across_two_workers,
+    test_concurrency_limits_hold_per_key_task_and_queue_across_two_workers,
+    test_eight_racing_producers_create_one_unique_job,
+)

@@ -1,0 +1,23 @@
+"""Flow control with real worker processes (two workers of three children each) on SQLite; the
+PostgreSQL tier runs the same scenarios (tests/postgres/test_same_as_processes_flow.py)."""
+
+from __future__ import annotations
+
+from tests.support import flow_scenarios
+
+
+def test_a_rate_limit_is_never_exceeded_across_two_workers(flow_app, ledger, start_worker):
+    flow_scenarios.rate_is_never_exceeded(ledger, start_worker)
+
+
+def test_concurrency_limits_hold_per_key_task_and_queue_across_two_workers(flow_app, ledger, start_worker,
+                                                                          worker_env):
+    flow_scenarios.concurrency_is_never_exceeded(ledger, start_worker, worker_env)
+
+
+def test_eight_racing_producers_create_one_unique_job(flow_app, db, tmp_path, worker_env):
+    flow_scenarios.racing_producers_make_one_job(flow_app, db, tmp_path, worker_env)
+
+
+def test_a_killed_workers_concurrency_slot_comes_back_when_its_lease_is_rescued(flow_app, ledger, start_worker):
+    flow_scenarios.killed_workers_slot_comes_back_at_rescue(flow_app, ledger, start_worker)

@@ -1,0 +1,157 @@
+"""Flow-control scenarios with real worker processes, run by the SQLite and PostgreSQL tiers.
+
+Every task run records its own start and end time (tests.support.flow_tasks.record_span); the
+checks read those, not litequeue's bookkeeping.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from litequeue import states
+from tests.conftest import ROOT, ledger_counts
+from tests.support.observe import wait_until
+
+FLOW_APP = ("-A", "tests.support.flow_tasks")
+
+
+def spans(ledger: Path, prefix: str) -> list[tuple[float, float]]:
+    """(start, end) of every recorded run whose key starts with ``prefix``, by start."""
+    found = []
+    for name in os.listdir(ledger):
+        if name.startswith(prefix) and not name.rsplit(".", 1)[0].endswith("-start"):
+            text = (ledger / name).read_text().split()
+            if len(text) == 3:
+                found.append((float(text[0]), float(text[1])))
+    return sorted(found)
+
+
+def most_in_window(starts: list[float], period: float) -> int:
+    """The most starts in any half-open window [t, t + period)."""
+    starts = sorted(starts)
+    best, j = 0, 0
+    for i, start in enumerate(starts):
+        while starts[j] <= start - period:
+            j += 1
+        best = max(best, i - j + 1)
+    return best
+
+
+def most_at_once(runs: list[tuple[float, float]]) -> int:
+    """The most runs in progress at any instant."""
+    events = sorted([(s, 1) for s, _ in runs] + [(e, -1) for _, e in runs], key=lambda ev: (ev[0], ev[1]))
+    best = now = 0
+    for _, step in events:
+        now += step
+        best = max(best, now)
+    return best
+
+
+def two_workers(start_worker: Callable[..., Any]) -> list[Any]:
+    workers = [start_worker(*FLOW_APP, "-c", "3", "-n", f"flow{i}") for i in range(2)]
+    for w in workers:
+        w.wait_for_log("ready")
+    return workers
+
+
+def stop(workers: list[Any]) -> None:
+    for w in workers:
+        w.signal(signal.SIGTERM)
+    for w in workers:
+        assert w.wait() == 0, w.output()
+
+
+def rate_is_never_exceeded(ledger: Path, start_worker: Callable[..., Any]) -> None:
+    """25 jobs of a "10/s" task across two workers of three children: never more than 10 starts
+    in any one-second window, while unlimited jobs sent after them run at once."""
+    from tests.support.flow_tasks import rated, span
+
+    for i in range(25):
+        rated.delay(f"rated-{i}")
+    for i in range(12):
+        span.delay(f"free-{i}", 0.0)
+    workers = two_workers(start_worker)
+    wait_until(lambda: len(spans(ledger, "rated-")) == 25, timeout=60, what="25 rate-limited runs")
+    starts = [s for s, _ in spans(ledger, "rated-")]
+    free = [s for s, _ in spans(ledger, "free-")]
+    stop(workers)
+    assert most_in_window(starts, 1.0) <= 10, starts
+    assert len(free) == 12 and max(free) < starts[12], "unlimited jobs waited behind rate-limited ones"
+    assert starts[-1] - starts[0] >= 2.4 - 1e-6  # 25 starts, 0.1 s apart at the least
+
+
+def concurrency_is_never_exceeded(ledger: Path, start_worker: Callable[..., Any], worker_env: dict) -> None:
+    """Per key (one at a time per account, accounts side by side), per task (two at a time) and
+    per queue (reports: two at a time), across two workers of three children."""
+    from tests.support.flow_tasks import per_account, span, two_at_a_time
+
+    worker_env["LQ_FLOW_QUEUES"] = "reports=2"
+    for i in range(4):
+        for account in ("a", "b", "c"):
+            per_account.delay(account, 0.3)
+        two_at_a_time.delay(f"two-{i}", 0.3)
+        two_at_a_time.delay(f"two-{i + 4}", 0.3)
+        span.apply_async((f"report-{i}", 0.3), queue="reports")
+        span.apply_async((f"report-{i + 4}", 0.3), queue="reports")
+    workers = two_workers(start_worker)
+    wait_until(lambda: len(spans(ledger, "")) == 28, timeout=90, what="28 runs")
+    stop(workers)
+    accounts = {account: spans(ledger, f"acct-{account}.") for account in "abc"}
+    assert all(len(runs) == 4 and most_at_once(runs) == 1 for runs in accounts.values()), accounts
+    assert most_at_once([run for runs in accounts.values() for run in runs]) >= 2, "keys never ran side by side"
+    assert most_at_once(spans(ledger, "two-")) == 2
+    assert most_at_once(spans(ledger, "report-")) == 2
+
+
+def racing_producers_make_one_job(app: Any, db: str, tmp_path: Path, worker_env: dict) -> None:
+    """8 producer processes send the same unique job at the same moment: one job, one id."""
+    go = tmp_path / "go"
+    code = (
+        "import os, sys, time\n"
+        "from tests.support.flow_tasks import app, refresh\n"
+        f"app.url = {db!r}\n"
+        "refresh.app.store  # opened before the start line, so the sends race\n"
+        f"while not os.path.exists({str(go)!r}): time.sleep(0.001)\n"
+        "print(refresh.delay('shared').id)\n"
+    )
+    producers = [subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=worker_env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(8)]
+    time.sleep(0.5)  # not a synchronisation: only lets the producers reach the start line together
+    go.touch()
+    ids = []
+    for p in producers:
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+        ids.append(out.strip())
+    assert len(set(ids)) == 1, ids
+    assert app.store.count_jobs() == 1 and app.store.get(ids[0]) is not None
+
+
+def killed_workers_slot_comes_back_at_rescue(app: Any, ledger: Path, start_worker: Callable[..., Any]) -> None:
+    """The worker running a key's only slot is SIGKILLed: the key's next job waits until the lease
+    is rescued; then the killed job runs again first, and the next after it."""
+    from tests.support.flow_tasks import keyed_slow
+
+    first = keyed_slow.delay("acct", 1.0)
+    second = keyed_slow.delay("acct", 0.0)
+    doomed = start_worker(*FLOW_APP, "-c", "1", "-n", "doomed")
+    wait_until(lambda: ledger_counts(ledger).get("acct-start", 0) == 1, what="the first job to start")
+    os.killpg(doomed.pid, signal.SIGKILL)
+    doomed.wait()
+    killed_at = time.time()
+    survivor = start_worker(*FLOW_APP, "-c", "2", "-n", "survivor")
+    assert first.get(timeout=60) is None and second.get(timeout=60) is None
+    runs = spans(ledger, "acct.")
+    assert len(runs) == 2 and ledger_counts(ledger)["acct-start"] == 3  # the first ran twice, once to its end
+    (rerun_start, rerun_end), (second_start, _) = runs
+    assert second_start >= rerun_end and rerun_start >= killed_at  # one at a time, first in line first
+    assert app.store.get(first.id).attempts == 2 and app.store.get(second.id).attempts == 1
+    assert app.store.get(first.id).state == states.SUCCESS
+    stop([survivor])
