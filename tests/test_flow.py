@@ -127,7 +127,8 @@ def test_bad_flow_options_are_refused_with_the_fix():
         app.task(unique_for=-1)(lambda: None)
     with pytest.raises(ConfigurationError, match="concurrency must be"):
         Queue("q", concurrency="2")
-    assert [parse_rate(r, "x") for r in ("10/s", "120/m", "3600/h", 4, "0", None)] == [0.1, 0.5, 1.0, 0.25, None, None]
+    spacings = [parse_rate(r, "x") for r in ("10/s", "120/m", "3600/h", 4, "0", None)]  # period + margin, / count
+    assert spacings == [1.03 / 10, 60.05 / 120, 3600.05 / 3600, 1.03 / 4, None, None]
 
 
 def test_a_concurrency_key_that_fails_refuses_the_call_and_enqueues_nothing(flow_app):
@@ -173,14 +174,17 @@ def test_a_task_concurrency_and_a_queue_concurrency_cap_running_jobs(flow_app):
         flow_app.conf.task_queues = None
 
 
-def test_a_limited_claim_takes_at_most_its_limited_room(flow_app):
-    from tests.support.flow_tasks import per_account, span
+def test_a_claim_takes_at_most_its_limited_room_of_rate_limited_jobs(flow_app):
+    from tests.support.flow_tasks import per_account, rated, span
 
-    for account in "abcdef":
-        per_account.delay(account, 0)
+    declare(flow_app)
+    flow_app.control.rate_limit(rated.name, "1000/s")  # several starts fit in one claim's horizon
+    for i in range(6):
+        rated.delay(i)
+    per_account.delay("a", 0)
     span.delay("p", 0)
-    assert [j.task for j in claim(flow_app, limited_room=0)] == [span.name]
-    assert len(claim(flow_app, limited_room=2)) == 2
+    assert sorted(j.task for j in claim(flow_app, limited_room=0)) == sorted([per_account.name, span.name])
+    assert [j.task for j in claim(flow_app, limited_room=2)] == [rated.name] * 2
 
 
 def test_an_expired_lease_gives_the_slot_back_when_rescued_not_before(flow_app):
@@ -224,11 +228,11 @@ def test_a_rate_set_at_run_time_applies_at_the_next_claim_and_can_be_reset(flow_
         rated.delay(f"r{i}")
     flow_app.control.rate_limit(rated.name, "1/h")
     assert len(claim(flow_app)) == 1 and claim(flow_app) == []
-    assert rate_of(flow_app, rated.name) == ("10/s", "1/h", 3600.0)
+    assert rate_of(flow_app, rated.name) == ("10/s", "1/h", 3600.05)
     declare(flow_app)  # a worker starting with the code's rate keeps the run-time one
-    assert rate_of(flow_app, rated.name)[1:] == ("1/h", 3600.0)
+    assert rate_of(flow_app, rated.name)[1:] == ("1/h", 3600.05)
     flow_app.control.rate_limit(rated.name, None)
-    assert rate_of(flow_app, rated.name) == ("10/s", None, 0.1)
+    assert rate_of(flow_app, rated.name) == ("10/s", None, 1.03 / 10)
     flow_app.control.rate_limit(rated.name, "0")  # no limit at all, until reset
     assert len(claim(flow_app)) == 3
 
@@ -334,7 +338,8 @@ def test_status_inspect_and_json_say_which_jobs_are_held_back_and_why(flow_app, 
         hourly.delay("h")
         per_account.delay("acct-42", 0)
     claim(flow_app)
-    until = time.strftime("%H:%M:%S", time.localtime(flow_app.store.held_until))
+    [rate] = [h for h in flow_app.store.held_back() if h.kind == "rate"]
+    until = time.strftime("%H:%M:%S", time.localtime(rate.until))
     shown = cli("status", db).output
     assert f"2 job(s) of task {hourly.name}: rate limited until {until}" in shown
     assert f"2 job(s) of task {per_account.name}: waiting for a concurrency slot of key acct-42" in shown
@@ -352,8 +357,8 @@ def test_the_control_command_sets_and_resets_a_rate_limit_for_every_worker(flow_
     declare(flow_app)
     done = cli("control", "rate-limit", db, rated.name, "5/m")
     assert done.exit_code == 0 and "5/m" in done.output
-    assert rate_of(flow_app, rated.name) == ("10/s", "5/m", 12.0)
+    assert rate_of(flow_app, rated.name) == ("10/s", "5/m", 60.05 / 5)
     assert "reset to 10/s" in cli("control", "rate-limit", db, rated.name, "--reset").output
-    assert rate_of(flow_app, rated.name) == ("10/s", None, 0.1)
+    assert rate_of(flow_app, rated.name) == ("10/s", None, 1.03 / 10)
     bad = cli("control", "rate-limit", db, rated.name, "5/x")
     assert bad.exit_code == 1 and "is not a rate limit" in bad.output and "Traceback" not in bad.output

@@ -33,7 +33,7 @@ class ClaimRequest(NamedTuple):
     limit: int
     lease_seconds: float
     per_queue: int | None = None
-    limited_room: int | None = None  # at most this many jobs under a rate or concurrency limit (None: limit)
+    limited_room: int | None = None  # at most this many jobs under a rate limit (None: limit)
 
 
 class ClaimStore(StoreMixin):
@@ -56,7 +56,7 @@ class ClaimStore(StoreMixin):
 
         Rate and concurrency limits in force (store/flow.py) hold jobs back: they stay queued,
         and jobs behind them are taken instead. At most ``limited_room`` of the jobs taken are
-        under such a limit (a worker asks only for what its idle children can start at once).
+        under a rate limit (a worker asks only for what its idle children can start on time).
         """
         if limit <= 0:
             return []

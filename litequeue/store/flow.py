@@ -25,8 +25,14 @@ from typing import NamedTuple
 
 from .mixin import StoreMixin
 from .models import CLAIMABLE
-from .records import NewJob
+from .records import FIELD_NAMES, NewJob
 
+RATE_HORIZON = 0.05  # seconds ahead a claim may grant a rate limiter's next start (the child waits for it)
+# A rate-limited start is granted this far ahead of its claim (or one spacing, if shorter), so that
+# the job reaches its child before its slot and starts on time (a start delayed by a busy machine
+# could fall into the next one's window).
+RATE_LEAD = 0.02
+_ID, _STARTED_AT = FIELD_NAMES.index("id"), FIELD_NAMES.index("started_at")
 _CLEAR_UNIQUE = (  # a key stops counting once its window has passed or its job failed or was revoked
     "UPDATE lq_jobs SET unique_key = NULL WHERE unique_key = ? "
     "AND (unique_until <= ? OR state IN ('FAILURE', 'REVOKED'))"
@@ -49,10 +55,6 @@ class Limits(NamedTuple):
     queue_rate: frozenset[str]
     task_concurrency: dict[str, int]  # per concurrency key of the task
     queue_concurrency: dict[str, int]
-
-    @property
-    def limited_queues(self) -> set[str]:
-        return set(self.queue_rate) | set(self.queue_concurrency)
 
     def limits_job(self, task: str, queue: str, key: str | None) -> bool:
         return key is not None or task in self.task_rate or queue in self.queue_rate or queue in self.queue_concurrency
@@ -246,20 +248,21 @@ class FlowStore(StoreMixin):
         """The claim when limits are in force, inside the claim's transaction: walk the due jobs
         of ``queues`` in claim order (``ranked``: all of one queue before the next), skipping
         those a limit holds back (so they block nothing behind them), and take up to ``limit``,
-        of which at most ``limited_room`` under some limit. Returns the claimed rows."""
+        of which at most ``limited_room`` under a rate limit. Returns the claimed rows."""
         from .admin import JOB_COLUMNS
         from .claims import _CLAIM_SET
 
-        now = lease[3]
-        gate = _Gate(self, limits, now, limited_room)
-        chosen: list[int] = []
+        gate = _Gate(self, limits, lease[3], limited_room)
+        now = gate.now
+        chosen: dict[int, float] = {}  # job id -> when it may start (its rate limiters' slot)
         # Each round either takes a candidate or learns why one is held back (and excludes its
         # kind from the next round's query), so rounds are few; the cap bounds a pathological mix.
         for _ in range(64):
-            rows = self._candidates(queues, ranked, gate, chosen, limit - len(chosen))
+            rows = self._candidates(queues, ranked, gate, list(chosen), limit - len(chosen))
             for _, _, _, job_id, task, queue, key in rows:
-                if gate.admit(task, queue, key):
-                    chosen.append(job_id)
+                slot = gate.admit(task, queue, key)
+                if slot is not None:
+                    chosen[job_id] = slot
                     if len(chosen) == limit:
                         break
             if not rows or len(chosen) == limit:
@@ -271,7 +274,15 @@ class FlowStore(StoreMixin):
         marks = ", ".join("?" * len(chosen))
         sql = (f"{_CLAIM_SET} WHERE id IN (SELECT id FROM lq_jobs WHERE id IN ({marks}) AND {CLAIMABLE}"
                f"{self.lock_clause}) RETURNING {JOB_COLUMNS}")
-        return self.db.execute_sql(self.sql(sql), (*lease, *chosen)).fetchall()
+        rows = self.db.execute_sql(self.sql(sql), (*lease, *chosen)).fetchall()
+        later = {job_id: slot for job_id, slot in chosen.items() if slot > now}
+        if not later:
+            return rows
+        # A job granted a start a moment ahead (within RATE_HORIZON) carries it as its started_at:
+        # the child that runs it waits until then.
+        self.db.cursor().executemany(self.sql("UPDATE lq_jobs SET started_at = ? WHERE id = ?"),
+                                     [(slot, job_id) for job_id, slot in later.items()])
+        return [_with_start(row, later[row[_ID]]) if row[_ID] in later else row for row in rows]
 
     def _candidates(self, queues: list[str], ranked: bool, gate: _Gate, chosen: list[int], need: int) -> list:
         """Due jobs not held back by what ``gate`` knows, in claim order: ``need`` per queue."""
@@ -347,7 +358,7 @@ class _Gate:
         self.moved: set[str] = set()
         self.running_keys: dict[str, int] = dict(db.execute_sql(
             "SELECT flow_key, COUNT(*) FROM lq_jobs WHERE state = 'STARTED' AND flow_key IS NOT NULL "
-            "GROUP BY flow_key").fetchall())
+            "GROUP BY flow_key").fetchall()) if limits.task_concurrency else {}
         self.queue_room: dict[str, int] = {}
         for queue, concurrency in limits.queue_concurrency.items():
             running = db.execute_sql(sql("SELECT COUNT(*) FROM lq_jobs WHERE state = 'STARTED' AND queue = ?"),
@@ -356,8 +367,9 @@ class _Gate:
         self.blocked: set[str] = set()  # limiter names that hold jobs back
 
     def _open(self, name: str) -> bool:
+        """Whether the rate limiter ``name`` lets a job start within RATE_HORIZON."""
         spec = self.next_at.get(name)
-        return spec is None or spec[1] is None or spec[1] <= self.now
+        return spec is None or spec[1] is None or spec[1] <= self.now + RATE_HORIZON
 
     def queue_open(self, queue: str) -> bool:
         if queue in self.limits.queue_concurrency and self.queue_room.get(queue, 0) <= 0:
@@ -365,7 +377,7 @@ class _Gate:
         if queue in self.limits.queue_rate and not self._open("queue:" + queue):
             self.blocked.add("queue:" + queue)
             return False
-        return not (self.room <= 0 and queue in self.limits.limited_queues)
+        return not (self.room <= 0 and queue in self.limits.queue_rate)
 
     def exclusions(self) -> tuple[str, list]:
         where, params = "", []
@@ -376,41 +388,43 @@ class _Gate:
         if closed_tasks:
             where += f" AND task NOT IN ({', '.join('?' * len(closed_tasks))})"
             params += closed_tasks
-        if self.room <= 0:
-            where += " AND flow_key IS NULL"
-        else:
-            full = [k for k, n in self.running_keys.items() if n >= self._key_limit(k)]
-            if full:
-                where += f" AND (flow_key IS NULL OR flow_key NOT IN ({', '.join('?' * len(full))}))"
-                params += full
+        full = [k for k, n in self.running_keys.items() if n >= self._key_limit(k)]
+        if full:
+            where += f" AND (flow_key IS NULL OR flow_key NOT IN ({', '.join('?' * len(full))}))"
+            params += full
         return where, params
 
     def _key_limit(self, key: str) -> int:
         task = key.split("\x1f", 1)[0]
         return self.limits.task_concurrency.get(task, 1 << 30)
 
-    def admit(self, task: str, queue: str, key: str | None) -> bool:
-        """Whether this claim may take the job; if so, counts it against its limits."""
+    def admit(self, task: str, queue: str, key: str | None) -> float | None:
+        """When the job may start if this claim may take it (now, or a rate limiter's slot a
+        moment ahead), counting it against its limits; None when a limit holds it back."""
         if not self.limits.limits_job(task, queue, key):
-            return True
-        if self.room <= 0 or not self.queue_open(queue):
-            return False
+            return self.now
+        rated = task in self.limits.task_rate or queue in self.limits.queue_rate
+        if (rated and self.room <= 0) or not self.queue_open(queue):
+            return None
         if task in self.limits.task_rate and not self._open("task:" + task):
             self.blocked.add("task:" + task)
-            return False
+            return None
         if key is not None and self.running_keys.get(key, 0) >= self._key_limit(key):
-            return False
-        self.room -= 1
+            return None
+        self.room -= rated
         if key is not None:
             self.running_keys[key] = self.running_keys.get(key, 0) + 1
         if queue in self.queue_room:
             self.queue_room[queue] -= 1
-        for name in ("task:" + task, "queue:" + queue):
-            if name in self.next_at:
-                interval, next_at = self.next_at[name]
-                self.next_at[name] = (interval, max(next_at or 0.0, self.now) + interval)
-                self.moved.add(name)
-        return True
+        limiters = [name for name in ("task:" + task, "queue:" + queue) if name in self.next_at]
+        if not limiters:
+            return self.now
+        lead = min(RATE_LEAD, *(self.next_at[name][0] for name in limiters))
+        slot = max([self.now + lead, *(self.next_at[name][1] or 0.0 for name in limiters)])
+        for name in limiters:  # the next start is one spacing after this one
+            self.next_at[name] = (self.next_at[name][0], slot + self.next_at[name][0])
+            self.moved.add(name)
+        return slot
 
     def write_rates(self) -> None:
         if self.moved:
@@ -419,5 +433,10 @@ class _Gate:
                 [(self.next_at[name][1], name) for name in sorted(self.moved)])
 
     def held_until(self) -> float | None:
+        """When the first rate limiter that held jobs back (or just moved) lets another start."""
         times = [self.next_at[name][1] for name in self.blocked | self.moved if self.next_at[name][1] is not None]
-        return min(times) if times else None
+        return min(times) - RATE_HORIZON if times else None
+
+
+def _with_start(row: tuple, started_at: float) -> tuple:
+    return (*row[:_STARTED_AT], started_at, *row[_STARTED_AT + 1:])

@@ -42,11 +42,12 @@ class Work(NamedTuple):
     priority: int
     max_retries: int | None
     ignore_result: bool
+    not_before: float | None = None  # a rate limiter's slot a moment ahead: the run waits for it
 
     @classmethod
     def of(cls, job: Job) -> Work:
         return cls(job.id, job.attempts, job.task_id, job.task, job.body, job.content_type, job.eta, job.expires,
-                   job.queue, job.routing_key, job.priority, job.max_retries, job.ignore_result)
+                   job.queue, job.routing_key, job.priority, job.max_retries, job.ignore_result, job.started_at)
 
 
 class Reply(NamedTuple):
@@ -128,7 +129,11 @@ _PLAIN = frozenset({bool, int, float, str, bytes})
 
 def execute(job: Work, ctx: ChildContext) -> Reply:
     """Run one attempt of ``job`` and report what happened. Never raises."""
-    started, began = time.monotonic(), time.time()
+    began = time.time()
+    if job.not_before is not None and job.not_before > began:  # the claim granted a start slot ahead
+        time.sleep(job.not_before - began)
+        began = time.time()
+    started = time.monotonic()
     task: Task | None = None
     request: Request | None = None
     try:

@@ -224,8 +224,8 @@ class Worker:
         return self.claim_order.arrange(jobs)
 
     def _limited_room(self) -> int:
-        """How many jobs under a rate or concurrency limit a claim may take: as many as idle
-        children can start at once (such a job must not wait in the reserve holding its slot)."""
+        """How many rate-limited jobs a claim may take: as many as idle children can start at
+        their slot (a start delayed in the reserve could fall into the next one's window)."""
         assert self.pool is not None
         return max(len(self.pool.idle()) - len(self.reserved), 0)
 

@@ -2,12 +2,12 @@
 
 from tests.test_flow import (  # noqa: F401
     test_a_beat_fire_of_a_unique_task_enqueues_once_while_the_first_counts,
+    test_a_claim_takes_at_most_its_limited_room_of_rate_limited_jobs,
     test_a_concurrency_key_holds_back_jobs_of_a_busy_key_only_and_keeps_their_order,
     test_a_concurrency_key_that_fails_refuses_the_call_and_enqueues_nothing,
     test_a_duplicate_unique_job_returns_the_first_jobs_result_and_enqueues_nothing,
     test_a_failed_or_revoked_unique_job_no_longer_counts,
     test_a_limit_removed_from_the_code_stops_applying_when_a_worker_starts,
-    test_a_limited_claim_takes_at_most_its_limited_room,
     test_a_queue_rate_limit_holds_back_that_queue_only,
     test_a_rate_limited_task_starts_one_job_per_interval_and_others_pass_it,
     test_a_rate_set_at_run_time_applies_at_the_next_claim_and_can_be_reset,

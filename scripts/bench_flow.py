@@ -1,0 +1,136 @@
+"""Flow control's figures (issue 17), each the median of several runs:
+
+- the drain rate of a store with no limits, with this tree's litequeue and with a baseline tree's
+  (e.g. main's) in the same run, interleaved (the claim path without limits must not slow down);
+- the drain rate of jobs with a concurrency limit of 1 per key over 100 keys, beside that;
+- the achieved start rate under ``rate_limit="1000/s"``, and the most starts in any one-second
+  window (it must never pass 1,000).
+
+    python scripts/bench_flow.py --baseline /work/main          # 10,000 jobs, 3 runs
+    python scripts/bench_flow.py --n 2000 --runs 1              # a smoke check
+
+Workers are real ``litequeue worker ... -c 2`` processes on a fresh SQLite file per run (the
+rate part runs two of them). Nothing here is a test: no number fails anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+SCRIPTS = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, SCRIPTS)
+sys.path.insert(0, os.path.dirname(SCRIPTS))
+
+
+def no_limit_drain(python: str, scripts: str, n: int, workdir: str) -> float:
+    """The default benchmark's drain (bench_runner.py litequeue drain) run by ``python`` over
+    the tree ``scripts`` belongs to."""
+    cmd = [python, os.path.join(scripts, "bench_runner.py"), "litequeue", "drain", "--workdir", workdir,
+           "--n", str(n), "--idle-wait", "1", "--samples", "1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, stdin=subprocess.DEVNULL, cwd=scripts)
+    if proc.returncode != 0:
+        raise SystemExit(f"drain with {python} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])["drain_rate"]
+
+
+def _app(db: str):
+    os.environ["LQ_BENCH_DB"] = db
+    import bench_flow_tasks
+
+    bench_flow_tasks.app.close()
+    bench_flow_tasks.app.url = db
+    return bench_flow_tasks
+
+
+def _workers(db: str, count: int, children: int = 2) -> float:
+    """Run ``count`` burst workers of ``children`` children over ``db`` until they exit; seconds taken."""
+    litequeue = os.path.join(os.path.dirname(sys.executable), "litequeue")
+    argv = [litequeue, "worker", db, "-A", "bench_flow_tasks", "-c", str(children), "--burst", "-l", "warning"]
+    start = time.perf_counter()
+    procs = [subprocess.Popen(argv + ["-n", f"bench{i}"], cwd=SCRIPTS, env={**os.environ, "LQ_BENCH_DB": db})
+             for i in range(count)]
+    for proc in procs:
+        if proc.wait(timeout=3600) != 0:
+            raise SystemExit(f"a worker exited with {proc.returncode}")
+    return time.perf_counter() - start
+
+
+def keyed_drain(n: int, workdir: str) -> float:
+    """Jobs per second through one worker when every job holds its key's only slot (100 keys)."""
+    db = os.path.join(workdir, f"keyed-{time.time_ns()}.sqlite")
+    tasks = _app(db)
+    for start in range(0, n, 1000):
+        tasks.keyed.map(range(start, min(start + 1000, n)))
+    seconds = _workers(db, 1)
+    tasks.app.close()
+    return n / seconds
+
+
+def rate_run(n: int, workdir: str) -> dict:
+    """Two workers over ``n`` jobs of a rate_limit="1000/s" task: the achieved rate (first start to
+    last start) and the most starts in any one-second window, from the tasks' own clocks."""
+    db = os.path.join(workdir, f"rated-{time.time_ns()}.sqlite")
+    tasks = _app(db)
+    for start in range(0, n, 1000):
+        tasks.app.enqueue_many([(tasks.rated, ())] * min(1000, n - start))
+    _workers(db, 2, 4)
+    tasks.app.close()
+    conn = sqlite3.connect(db)
+    starts = sorted(json.loads(r[0]) for r in conn.execute("SELECT result FROM lq_jobs WHERE state = 'SUCCESS'"))
+    conn.close()
+    if len(starts) != n:
+        raise SystemExit(f"rate: {len(starts)} of {n} jobs done")
+    most, j = 0, 0
+    for i, t in enumerate(starts):
+        while starts[j] <= t - 1.0:
+            j += 1
+        most = max(most, i - j + 1)
+    return {"achieved": (n - 1) / (starts[-1] - starts[0]), "most_in_1s": most}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", help="a litequeue tree (with its .venv) to measure the no-limit drain of too")
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--rate-n", type=int, default=5_000, help="jobs of the rate part (default 5,000: 5 s)")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args(argv)
+    results: dict[str, list] = {"drain": [], "drain_baseline": [], "keyed": [], "rate": [], "most_in_1s": []}
+    with tempfile.TemporaryDirectory() as workdir:
+        for run in range(args.runs):
+            print(f"[bench_flow] run {run + 1}/{args.runs}", file=sys.stderr, flush=True)
+            if args.baseline:
+                base = args.baseline
+                results["drain_baseline"].append(no_limit_drain(os.path.join(base, ".venv", "bin", "python"),
+                                                                os.path.join(base, "scripts"), args.n, workdir))
+            results["drain"].append(no_limit_drain(sys.executable, SCRIPTS, args.n, workdir))
+            results["keyed"].append(keyed_drain(args.n, workdir))
+            rate = rate_run(args.rate_n, workdir)
+            results["rate"].append(rate["achieved"])
+            results["most_in_1s"].append(rate["most_in_1s"])
+    med = {k: statistics.median(v) for k, v in results.items() if v}
+    print(f"drain, no limits          {med['drain']:>9,.0f} jobs/s   runs: {_list(results['drain'])}")
+    if "drain_baseline" in med:
+        ratios = [a / b for a, b in zip(results["drain"], results["drain_baseline"], strict=True)]
+        print(f"drain, no limits, baseline{med['drain_baseline']:>9,.0f} jobs/s   runs: "
+              f"{_list(results['drain_baseline'])}   this/baseline per run: {', '.join(f'{r:.2f}' for r in ratios)}")
+    print(f"drain, 1 per key, 100 keys{med['keyed']:>9,.0f} jobs/s   runs: {_list(results['keyed'])}")
+    print(f"rate_limit 1000/s achieved{med['rate']:>9,.0f} starts/s runs: {_list(results['rate'])}   "
+          f"most starts in any 1 s: {max(results['most_in_1s'])}")
+    return 0
+
+
+def _list(values: list[float]) -> str:
+    return ", ".join(f"{v:,.0f}" for v in values)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
