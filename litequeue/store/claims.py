@@ -73,6 +73,7 @@ class ClaimStore(StoreMixin):
             return []
         now = time.time()
         lease = (owner, now + request.lease_seconds, owner, now)
+        self.held_until = None  # set again by a claim that rate limits held back
         limits = self._limits_in_force()
         if limits is not None:
             return self._claim_with_limits(limits, lease, request)

@@ -178,7 +178,8 @@ class FlowStore(StoreMixin):
                     continue
                 changed = True
                 self._write_limit(name, row, rate, override, interval, concurrency, now)
-            if changed:
+            # (A store copied by migrate-store has the limits but not their version.)
+            if changed or (current and self._version() is None):
                 self._bump()
 
     def set_rate_override(self, name: str, rate: str | None, interval: float | None) -> None:
@@ -218,13 +219,17 @@ class FlowStore(StoreMixin):
     def _bump(self) -> None:
         self.db.execute_sql(self.sql(_BUMP), (uuid.uuid4().hex,))
 
+    def _version(self) -> str | None:
+        row = self.db.execute_sql("SELECT value FROM lq_meta WHERE key = 'limits'").fetchone()
+        return row[0] if row else None
+
     def _limits_in_force(self) -> Limits | None:
         """The limits a claim must obey (None: there are none), re-read when declared anew."""
-        row = self.db.execute_sql("SELECT value FROM lq_meta WHERE key = 'limits'").fetchone()
-        if row is None:
+        current = self._version()
+        if current is None:
             return None
         version, cached = self._limits_cache
-        if version == row[0]:
+        if version == current:
             return cached
         task_rate: set[str] = set()
         queue_rate: set[str] = set()
@@ -238,7 +243,7 @@ class FlowStore(StoreMixin):
                 (task_conc if kind == "task" else queue_conc)[target] = r.concurrency
         limits = Limits(frozenset(task_rate), frozenset(queue_rate), task_conc, queue_conc) \
             if task_rate or queue_rate or task_conc or queue_conc else None
-        self._limits_cache = (row[0], limits)
+        self._limits_cache = (current, limits)
         return limits
 
     # -- the limited claim -------------------------------------------------------------------------

@@ -32,3 +32,4 @@ class StoreMixin:
 
         lock_clause: str
         row_lock: str
+        held_until: float | None
