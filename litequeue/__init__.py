@@ -13,6 +13,7 @@ from .errors import (
     TimeLimitExceeded,
     WorkerLostError,
 )
+from .log import get_task_logger
 from .result import AsyncResult
 from .routing import Queue
 from .task import Task
@@ -22,6 +23,6 @@ __version__ = "0.1.0"
 __all__ = [
     "LiteQueue", "Task", "AsyncResult", "Queue", "LiteQueueError", "Retry", "Reject",
     "MaxRetriesExceededError", "SoftTimeLimitExceeded", "TimeLimitExceeded", "TaskRevokedError",
-    "WorkerLostError", "crontab", "__version__",
+    "WorkerLostError", "crontab", "get_task_logger", "__version__",
     "Signature", "signature", "subtask", "maybe_signature",
 ]

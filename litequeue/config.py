@@ -78,7 +78,8 @@ class Settings:
     task_time_limit: float | None = None
     task_soft_time_limit: float | None = None
     task_default_max_retries: int | None = 3
-    result_expires: float | None = 86400.0
+    result_expires: float | None = 86400.0  # SUCCESS and REVOKED rows; None = keep
+    failure_expires: float | None = 30 * 86400.0  # FAILURE rows, kept apart for `failed` / `retry`; None = keep
     worker_concurrency: int | None = None
     worker_prefetch_multiplier: int = 4  # a worker reserves up to concurrency x this many jobs
     worker_max_tasks_per_child: int | None = None
@@ -284,6 +285,7 @@ _VALIDATORS = {
     "task_soft_time_limit": _positive_or_none,
     "task_default_max_retries": _max_retries,
     "result_expires": _positive_or_none,
+    "failure_expires": _positive_or_none,
     "worker_max_tasks_per_child": _positive_or_none,
     "worker_prefetch_multiplier": _positive_or_none,
     "worker_max_memory_per_child": _positive_or_none,

@@ -1,10 +1,15 @@
 """What is going on in a store, as plain JSON-ready data: ``status`` for one screen a person
 reads at a glance, and ``Inspect`` for Celery's ``inspect`` questions (active, scheduled,
-registered, stats). The command line prints these; scripts can call them directly.
+registered, stats). The command line and the dashboard print these; scripts can call them directly.
+
+One JSON convention: times are ISO-8601 strings in UTC, a missing value is ``null``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import socket
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,26 +23,43 @@ if TYPE_CHECKING:
     from .app import LiteQueue
 
 LOST_AFTER_HEARTBEATS = 3  # a worker silent for this many heartbeat intervals is shown as lost
-STOPPED_SHOWN_FOR = 3600.0  # seconds a stopped worker stays in the status
+STOPPED_SHOWN_FOR = 3600.0  # seconds a stopped, lost or dead worker stays in the status
 RECENT = 3600.0  # "done in the last hour"
 RUNNING_SHOWN = 20  # running jobs listed in the status
 
 
+def iso(epoch: float | None) -> str | None:
+    """Epoch seconds as an ISO-8601 UTC string (None stays None): the time format of every JSON
+    litequeue prints or serves."""
+    return None if epoch is None else dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="milliseconds")
+
+
 def status(app: LiteQueue, now: float | None = None) -> dict[str, Any]:
-    """Queues (counts, age of the oldest due job), workers (running, lost or stopped) and the
-    jobs running now with their progress."""
+    """Queues (counts, age of the oldest due job), workers (running, lost, dead or stopped) and
+    the jobs running now with their progress."""
     now = time.time() if now is None else now
     store = app.store
-    queues = [{
+    return {"database": describe_url(store.url), "time": iso(now), "queues": queue_rows(app, now),
+            "workers": workers(app, now), "running": [job_dict(app, job, now) for job in
+                                                       store.list_jobs([states.STARTED], limit=RUNNING_SHOWN)],
+            "held_back": held_back(app)}
+
+
+def queue_rows(app: LiteQueue, now: float) -> list[dict[str, Any]]:
+    """Per queue: queued (due), scheduled, running, retrying, failed, revoked, done in the last
+    hour, and how long the oldest due job has waited (seconds)."""
+    return [{
         "queue": q.queue, "queued": q.queued, "scheduled": q.scheduled, "running": q.running,
         "retrying": q.retrying, "failed": q.failed, "revoked": q.revoked, "done_last_hour": q.done_recently,
         "oldest_waiting_seconds": None if q.oldest_due_at is None else round(max(now - q.oldest_due_at, 0.0), 3),
-    } for q in store.queue_stats(now - RECENT)]
-    workers = [worker_dict(app, w, now) for w in store.workers()
-               if w.stopped_at is None or now - w.stopped_at <= STOPPED_SHOWN_FOR]
-    running = [job_dict(app, job, now) for job in store.list_jobs([states.STARTED], limit=RUNNING_SHOWN)]
-    return {"database": describe_url(store.url), "time": now, "queues": queues, "workers": workers,
-            "running": running, "held_back": held_back(app)}
+    } for q in app.store.queue_stats(now - RECENT)]
+
+
+def workers(app: LiteQueue, now: float) -> list[dict[str, Any]]:
+    """The workers running now, and those that stopped, were lost or died within the last hour.
+    Their job counts are read from the store (not only from their last heartbeat)."""
+    found = [w for w in app.store.workers() if now - (w.stopped_at or w.heartbeat_at) <= STOPPED_SHOWN_FOR]
+    return [worker_dict(app, w, now) for w in found]
 
 
 def held_back(app: LiteQueue) -> list[dict[str, Any]]:
@@ -49,20 +71,39 @@ def held_back(app: LiteQueue) -> list[dict[str, Any]]:
 
 
 def worker_state(app: LiteQueue, worker: WorkerInfo, now: float) -> str:
-    """``running``, ``stopped`` (it said goodbye) or ``lost`` (it stopped heartbeating)."""
+    """``running``, ``stopped`` (it said goodbye), ``dead`` (on this host, and its process is
+    gone) or ``lost`` (it stopped heartbeating)."""
     if worker.stopped_at is not None:
         return "stopped"
+    if worker.hostname == socket.gethostname() and not _process_exists(worker.pid):
+        return "dead"
     if now - worker.heartbeat_at > LOST_AFTER_HEARTBEATS * app.conf.worker_heartbeat_interval:
         return "lost"
     return "running"
 
 
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it exists
+        return True
+    return True
+
+
 def worker_dict(app: LiteQueue, worker: WorkerInfo, now: float) -> dict[str, Any]:
+    """A worker as status and the dashboard show it. A running worker's count of jobs done is
+    its last heartbeat's plus what the store shows it finished since."""
+    state = worker_state(app, worker, now)
+    processed = worker.processed
+    if state == "running":
+        processed += app.store.count_finished_by(worker.name, worker.heartbeat_at)
     return {
         "name": worker.name, "hostname": worker.hostname, "pid": worker.pid, "concurrency": worker.concurrency,
-        "queues": worker.queues.split(","), "started_at": worker.started_at, "last_heartbeat": worker.heartbeat_at,
-        "heartbeat_age": round(max(now - worker.heartbeat_at, 0.0), 3), "processed": worker.processed,
-        "stopped_at": worker.stopped_at, "status": worker_state(app, worker, now),
+        "queues": worker.queues.split(","), "started_at": iso(worker.started_at),
+        "last_heartbeat": iso(worker.heartbeat_at), "heartbeat_age": round(max(now - worker.heartbeat_at, 0.0), 3),
+        "processed": processed, "stopped_at": iso(worker.stopped_at), "status": state,
     }
 
 
@@ -74,8 +115,8 @@ def job_dict(app: LiteQueue, job: Job, now: float) -> dict[str, Any]:
         "id": job.task_id, "name": job.task, "queue": job.queue, "priority": job.priority,
         "state": (job.custom_state or job.state) if running else job.state,
         "progress": _meta(app, job) if running and job.custom_state else None,
-        "args": args, "kwargs": kwargs, "eta": job.eta, "worker": worker_name(job) if running else None,
-        "time_start": job.started_at if running else None,
+        "args": args, "kwargs": kwargs, "eta": iso(job.eta), "worker": worker_name(job) if running else None,
+        "time_start": iso(job.started_at) if running else None,
         "runtime": round(now - job.started_at, 3) if running and job.started_at else None,
         "attempts": job.attempts,
     }
@@ -99,7 +140,7 @@ class Inspect:
         """Jobs waiting for a future eta (countdown, eta, retry delay), soonest first."""
         now = time.time()
         jobs = self.app.store.list_jobs(states.WAITING_STATES, limit=limit, scheduled=True)
-        return sorted((job_dict(self.app, j, now) for j in jobs), key=lambda j: j["eta"] or 0.0)
+        return sorted((job_dict(self.app, j, now) for j in jobs), key=lambda j: j["eta"] or "")
 
     def held_back(self) -> list[dict]:
         """Due jobs that a rate or concurrency limit holds back, per limit, and why."""

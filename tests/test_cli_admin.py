@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import sqlite3
 import time
@@ -61,7 +62,8 @@ def known_store(app, db):
     host = socket.gethostname()
     for name, beat, stopped in (("alive@h", now, None), ("lost@h", now - 1000, None),
                                 ("stopped@h", now - 5, now - 5), ("gone@h", now - 9000, now - 9000)):
-        app.store.register_worker(WorkerInfo(name, host, 4242, 2, "default,busy", now - 9000, beat, 7, stopped))
+        # the pid of this test: a worker on this host whose process is gone would show as dead
+        app.store.register_worker(WorkerInfo(name, host, os.getpid(), 2, "default,busy", now - 9000, beat, 7, stopped))
     return {"running": running.task_id}
 
 
@@ -81,7 +83,7 @@ def test_status_json_reports_each_queue_and_worker_as_the_store_holds_them(known
     assert {name: w["status"] for name, w in workers.items()} == {
         "alive@h": "running", "lost@h": "lost", "stopped@h": "stopped"}
     alive = workers["alive@h"]
-    assert (alive["pid"], alive["concurrency"], alive["processed"]) == (4242, 2, 7)
+    assert (alive["pid"], alive["concurrency"], alive["processed"]) == (os.getpid(), 2, 7)
     assert alive["queues"] == ["default", "busy"]
     assert [(j["id"], j["state"], j["progress"]) for j in data["running"]] == [
         (known_store["running"], "PROGRESS", {"done": 40, "total": 100})]

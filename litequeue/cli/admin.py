@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import difflib
+import inspect as inspect_module
 import json
 import os
 import sys
@@ -13,12 +15,14 @@ from typing import Any
 
 import click
 
-from .. import monitoring, states
+from .. import browse, monitoring, states
 from ..app import LiteQueue
+from ..errors import LiteQueueError
 from ..result import AsyncResult
 from ..store import describe_url
 from ..store.sqlite import path_from_url
 from .common import app_option, friendly_errors, load_app
+from .output import paint, to_json, when
 
 
 def _json_arg(value: str | None, what: str, kind: type) -> object:
@@ -34,6 +38,61 @@ def _json_arg(value: str | None, what: str, kind: type) -> object:
         raise click.ClickException(f"{what} must be a JSON {'list' if kind is list else 'object'}, "
                                    f"like {what} {example}; got {value}.")
     return parsed
+
+
+class _Time(click.ParamType):
+    """Seconds from now, or an ISO-8601 time (UTC when it names no zone, as Celery reads a naive eta)."""
+
+    name = "time"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return float(value)
+        except ValueError:
+            pass
+        try:
+            moment = dt.datetime.fromisoformat(value)
+        except ValueError:
+            self.fail(f"{value!r} is neither seconds nor an ISO-8601 time like 2030-01-31T09:00:00Z.", param, ctx)
+        return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+TIME = _Time()
+
+
+def check_call(app: LiteQueue, name: str, args: list, kwargs: dict) -> None:
+    """Refuse a task the app does not register, or arguments its function cannot take."""
+    task = app.tasks.get(name)
+    if task is None:
+        near = difflib.get_close_matches(name, list(app.tasks), n=1)
+        hint = f" Did you mean {near[0]}?" if near else " `litequeue inspect DB registered -A ...` lists them."
+        raise click.ClickException(f"The app registers no task named {name!r}.{hint}")
+    fun = getattr(task, "fun", None) or task.run  # the function as written (run of a Task subclass)
+    bound = getattr(getattr(task, "options", None), "bind", False) and fun is not task.run
+    try:
+        signature = inspect_module.signature(fun)
+    except (TypeError, ValueError):
+        return  # a callable whose signature Python cannot read: the worker will tell
+    try:
+        signature.bind(*((None,) if bound else ()), *args, **kwargs)
+    except TypeError as exc:
+        raise click.ClickException(f"{name}{signature} cannot take --args {json.dumps(args)} "
+                                   f"--kwargs {json.dumps(kwargs)}: {exc}.") from None
+
+
+def _wait_for(result: AsyncResult, timeout: float | None) -> None:
+    try:
+        value = result.get(timeout=timeout, propagate=False)
+    except LiteQueueError as exc:  # the timeout
+        raise click.ClickException(exc.message) from None
+    if result.state == states.SUCCESS:
+        click.echo(to_json(value) if not isinstance(value, str) else value)
+        return
+    job = result.job
+    raise click.ClickException(f"{result.id} ended {result.state}"
+                               + (f": {job.exc_type}: {job.exc_message}" if job and job.exc_type else "."))
 
 
 def open_existing(ctx: click.Context, db: str, app_path: str | None) -> LiteQueue:
@@ -53,40 +112,55 @@ def open_existing(ctx: click.Context, db: str, app_path: str | None) -> LiteQueu
 @click.option("--args", "args_json", help='Positional arguments as a JSON list, e.g. "[2, 3]".')
 @click.option("--kwargs", "kwargs_json", help='Keyword arguments as a JSON object.')
 @click.option("--countdown", type=float, help="Run no sooner than this many seconds from now.")
+@click.option("--eta", type=TIME, help="Run no sooner than this time (ISO-8601; without a zone: UTC).")
+@click.option("--expires", type=TIME, metavar="SECONDS|TIME", help="Revoke it if not started by then.")
 @click.option("--queue", help="Send to this queue.")
 @click.option("--priority", type=int, help="Higher runs first within a queue.")
+@click.option("--wait", is_flag=True, help="Wait for the job to end; print its result (exit 1 if it failed).")
+@click.option("--timeout", type=click.FloatRange(min=0), help="With --wait: give up after this many seconds.")
 @click.pass_context
 @friendly_errors
 def call(ctx: click.Context, db: str, task_name: str, app_path: str | None, args_json: str | None,
-         kwargs_json: str | None, countdown: float | None, queue: str | None, priority: int | None) -> None:
-    """Send a job of TASK_NAME; prints its id."""
+         kwargs_json: str | None, countdown: float | None, eta: Any, expires: Any, queue: str | None,
+         priority: int | None, wait: bool, timeout: float | None) -> None:
+    """Send a job of TASK_NAME; prints its id (and with --wait, its result)."""
     app = load_app(ctx, db, app_path)
-    given = (("countdown", countdown), ("queue", queue), ("priority", priority))
+    given = (("countdown", countdown), ("eta", eta), ("expires", expires), ("queue", queue), ("priority", priority))
     options: dict[str, Any] = {k: v for k, v in given if v is not None}
     args, kwargs = _json_arg(args_json, "--args", list), _json_arg(kwargs_json, "--kwargs", dict)
+    if app_path or (ctx.obj and ctx.obj.app_path):
+        check_call(app, task_name, args, kwargs)  # type: ignore[arg-type]
     result = app.send_task(task_name, args, kwargs, **options)
     click.echo(result.id)
+    if wait:
+        _wait_for(result, timeout)
 
 
 @click.command()
 @click.argument("db")
 @click.argument("task_id")
 @app_option
+@click.option("--json", "as_json", is_flag=True, help="Print the job as a JSON object, for scripts.")
 @click.pass_context
 @friendly_errors
-def result(ctx: click.Context, db: str, task_id: str, app_path: str | None) -> None:
+def result(ctx: click.Context, db: str, task_id: str, app_path: str | None, as_json: bool) -> None:
     """Show a job's state, result or error, progress, attempts, worker and times."""
     app = open_existing(ctx, db, app_path)
     handle = AsyncResult(task_id, app=app)
     job = handle.job
     if job is None:
         raise click.ClickException(f"No job with id {task_id} in {db} (it was never sent, or was pruned).")
+    if as_json:
+        click.echo(to_json(browse.job_detail(app, job)))
+        return
     running_state = job.custom_state if job.state == states.STARTED and job.custom_state else job.state
-    click.echo(f"id:       {job.task_id}\ntask:     {job.task}\nstate:    {running_state}\nqueue:    {job.queue}")
+    click.echo(f"id:       {job.task_id}\ntask:     {job.task}\nstate:    {paint(running_state)}")
+    click.echo(f"queue:    {job.queue}")
     click.echo(f"attempts: {job.attempts}\nworker:   {job.worker or '-'}")
-    for label, when in (("sent", job.created_at), ("eta", job.eta), ("started", job.started_at), ("done", job.done_at)):
-        if when:
-            click.echo(f"{label + ':':9} {_when(when)}")
+    for label, moment in (("sent", job.created_at), ("eta", job.eta), ("started", job.started_at),
+                          ("done", job.done_at)):
+        if moment:
+            click.echo(f"{label + ':':9} {_when(moment)}")
     if running_state != job.state:
         click.echo(f"progress: {json.dumps(handle.info, default=str)}")
     if job.state == states.SUCCESS:
@@ -128,7 +202,7 @@ def status(ctx: click.Context, db: str, app_path: str | None, as_json: bool, wat
             data = monitoring.status(app)
             if watch and not as_json:
                 click.clear()
-            click.echo(json.dumps(data, indent=2, default=str) if as_json else _render_status(data))
+            click.echo(to_json(data, stream=watch) if as_json else _render_status(data))
             if not watch:
                 return
             time.sleep(interval)
@@ -140,15 +214,22 @@ def _held_what(held: dict) -> str:
     return f"queue {held['queue']}" if held["queue"] and not held["task"] else f"task {held['task']}"
 
 
+def _paint_last(line: str) -> str:
+    """The line with its last word (a state, at the end of a table row) in its colour."""
+    head, _, word = line.rpartition(" ")
+    return f"{head} {paint(word)}" if head else line
+
+
 def _render_status(data: dict) -> str:
-    lines = [f"litequeue status of {data['database']} at {_when(data['time'])}", ""]
+    lines = [f"litequeue status of {data['database']} at {when(data['time'])}", ""]
     lines += _table(["QUEUE", "QUEUED", "SCHEDULED", "RUNNING", "RETRYING", "FAILED", "DONE 1H", "OLDEST WAITING"],
                     [[q["queue"], q["queued"], q["scheduled"], q["running"], q["retrying"], q["failed"],
                       q["done_last_hour"], _age(q["oldest_waiting_seconds"])] for q in data["queues"]])
-    lines += [""] + _table(["WORKER", "HOST", "PID", "CONC", "QUEUES", "HEARTBEAT", "DONE", "STATUS"],
-                           [[w["name"], w["hostname"], w["pid"], w["concurrency"], ",".join(w["queues"]),
-                             _age(w["heartbeat_age"]) + " ago", w["processed"], w["status"].upper()
-                             if w["status"] == "lost" else w["status"]] for w in data["workers"]])
+    workers = _table(["WORKER", "HOST", "PID", "CONC", "QUEUES", "HEARTBEAT", "DONE", "STATUS"],
+                     [[w["name"], w["hostname"], w["pid"], w["concurrency"], ",".join(w["queues"]),
+                       _age(w["heartbeat_age"]) + " ago", w["processed"], w["status"].upper()
+                       if w["status"] in ("lost", "dead") else w["status"]] for w in data["workers"]])
+    lines += [""] + [_paint_last(line) for line in workers]
     if data.get("held_back"):
         lines += ["", "HELD BACK"]
         lines += [f"  {h['waiting']} job(s) of {_held_what(h)}: {h['reason']}" for h in data["held_back"]]
@@ -177,11 +258,11 @@ def inspect(ctx: click.Context, db: str, what: str, app_path: str | None, as_jso
     app = open_existing(ctx, db, app_path)
     data = getattr(app.control.inspect(), what)()
     if as_json:
-        click.echo(json.dumps(data, indent=2, default=str))
+        click.echo(to_json(data))
     elif what == "registered":
         click.echo("\n".join(f"  * {name}" for name in data) or "  (no tasks)")
     elif what == "scheduled":
-        click.echo("\n".join(_job_line(job) + f"  eta {_when(job['eta'])}" for job in data) or "  (none)")
+        click.echo("\n".join(_job_line(job) + f"  eta {when(job['eta'])}" for job in data) or "  (none)")
     elif what == "held_back":
         click.echo("\n".join(f"  * {h['waiting']} job(s) of {_held_what(h)}: {h['reason']}" for h in data)
                    or "  (no job is held back by a limit)")
@@ -205,16 +286,28 @@ def _job_line(job: dict) -> str:
 
 @click.command()
 @click.argument("db")
-@click.argument("task_ids", nargs=-1, required=True, metavar="ID...")
+@click.argument("task_ids", nargs=-1, metavar="[ID]...")
+@click.option("--all", "every", is_flag=True, help="Every waiting job (with --terminate, running ones too).")
+@click.option("--task", "task_name", metavar="NAME", help="Every waiting job of this task.")
+@click.option("--queue", help="Every waiting job of this queue.")
 @click.option("--terminate", is_flag=True, help="Also stop jobs that are running (their child is killed).")
+@click.option("-f", "--force", is_flag=True, help="With --all/--task/--queue: do not ask for confirmation.")
 @app_option
 @click.pass_context
 @friendly_errors
-def revoke(ctx: click.Context, db: str, task_ids: tuple[str, ...], terminate: bool, app_path: str | None) -> None:
+def revoke(ctx: click.Context, db: str, task_ids: tuple[str, ...], every: bool, task_name: str | None,
+           queue: str | None, terminate: bool, force: bool, app_path: str | None) -> None:
     """Cancel jobs for good: a waiting or scheduled job never runs, even if no worker is up now.
 
-    With --terminate, a running job is stopped too and ends REVOKED."""
+    Name jobs by ID, or pick every waiting job (--all), those of one task (--task) or one queue
+    (--queue; --task and --queue combine). With --terminate, running jobs are stopped too and
+    end REVOKED."""
+    if bool(task_ids) == bool(every or task_name or queue) or (every and (task_name or queue)):
+        raise click.UsageError("Give job IDs, or --all, or --task NAME and/or --queue NAME.")
     app = open_existing(ctx, db, app_path)
+    if not task_ids:
+        _revoke_matching(app, task_name, queue, terminate, force)
+        return
     jobs = {task_id: app.store.get(task_id) for task_id in task_ids}
     unknown = [task_id for task_id, job in jobs.items() if job is None]
     if unknown:
@@ -223,6 +316,19 @@ def revoke(ctx: click.Context, db: str, task_ids: tuple[str, ...], terminate: bo
     for task_id, job in jobs.items():
         assert job is not None
         click.echo(f"{task_id}: {_revoked_note(job.state, terminate)}")
+
+
+def _revoke_matching(app: LiteQueue, task: str | None, queue: str | None, terminate: bool, force: bool) -> None:
+    chosen = (*states.WAITING_STATES, states.STARTED) if terminate else states.WAITING_STATES
+    ids = app.store.job_ids(chosen, task, queue)
+    what = " and ".join(f"{k} {v}" for k, v in (("task", task), ("queue", queue)) if v) or "every queue"
+    if not ids:
+        click.echo(f"No {'waiting or running' if terminate else 'waiting'} jobs of {what}; nothing to revoke.")
+        return
+    if not force:
+        click.confirm(f"Revoke {len(ids)} job(s) of {what}?", abort=True, err=True)
+    done = sum(app.store.revoke(ids[i:i + BATCH], terminate=terminate) for i in range(0, len(ids), BATCH))
+    click.echo(f"Revoked {done} job(s) of {what}" + (" (running ones are being stopped)." if terminate else "."))
 
 
 def _revoked_note(state: str, terminate: bool) -> str:
@@ -335,7 +441,7 @@ def _progress(total: int, label: str) -> Any:
 
 
 def _when(epoch: float) -> str:
-    return dt.datetime.fromtimestamp(epoch).astimezone().isoformat(sep=" ", timespec="seconds")
+    return when(epoch)
 
 
 def _age(seconds: float | None) -> str:

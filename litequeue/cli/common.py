@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import logging
 import os
 import sys
 from collections.abc import Callable
@@ -12,10 +11,10 @@ from typing import Any
 
 import click
 
+from .. import log
 from ..app import LiteQueue
 from ..errors import LiteQueueError
 
-LOG_FORMAT = "[%(asctime)s: %(levelname)s/%(processName)s] %(message)s"
 LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
@@ -64,12 +63,13 @@ def import_app(path: str) -> LiteQueue:
                                f"name one with -A {module_name}:attribute.")
 
 
-def setup_logging(level: str, logfile: str | None = None) -> None:
-    handler: logging.Handler = logging.FileHandler(logfile) if logfile else logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+def setup_logging(level: str, logfile: str | None = None, fmt: str = "text") -> None:
+    log.setup(level, logfile, fmt)
+
+
+def log_format_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--log-format", "log_format", type=click.Choice(log.FORMATS), default="text",
+                        show_default=True, help="json: one JSON object per log line (for log shippers).")(fn)
 
 
 def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:

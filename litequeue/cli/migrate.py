@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from typing import Any
+
 import click
 
 from ..config import Settings
@@ -24,13 +28,29 @@ def migrate_store(src: str, dst: str) -> None:
     source = open_store(src, settings)
     target = open_store(dst, settings)
     try:
-        copied = copy_store(source, target)
+        with _progress(source.count_jobs()) as bar:
+            copied = copy_store(source, target, lambda table, n: bar.update(n) if table == "lq_jobs" else None)
     finally:
         source.close()
         target.close()
     summary = ", ".join(f"{n} {table.removeprefix('lq_')}" for table, n in copied.items())
     click.echo(f"Copied {summary} from {describe_url(src)} to {describe_url(dst)}.")
     click.echo(f"{describe_url(src)} is unchanged: point your workers and producers at {describe_url(dst)}.")
+
+
+class _Quiet:
+    def update(self, n: int) -> None:
+        pass
+
+
+def _progress(jobs: int) -> Any:
+    """A bar of jobs copied on a terminal (stderr); nothing when piped."""
+    if sys.stderr.isatty() and jobs > PROGRESS_FROM:
+        return click.progressbar(length=jobs, label="Copying jobs", file=sys.stderr, show_pos=True, show_eta=True)
+    return contextlib.nullcontext(_Quiet())
+
+
+PROGRESS_FROM = 1000  # jobs: a smaller copy is over before a bar would help
 
 
 COMMANDS = [migrate_store]

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import click
 
+from .. import log
 from ..worker.consumer import Worker
 from ..worker.options import WorkerOptions
-from .common import LEVELS, app_option, db_argument, friendly_errors, load_app, setup_logging, split_list
+from .common import (
+    LEVELS,
+    app_option,
+    db_argument,
+    friendly_errors,
+    load_app,
+    log_format_option,
+    setup_logging,
+    split_list,
+)
 
 
 @click.command()
@@ -19,6 +29,7 @@ from .common import LEVELS, app_option, db_argument, friendly_errors, load_app, 
 @click.option("-n", "--hostname", "name", help="Worker name (default: worker-PID@host).")
 @click.option("-l", "--loglevel", type=click.Choice(LEVELS, case_sensitive=False), default="warning", show_default=True)
 @click.option("-f", "--logfile", type=click.Path(dir_okay=False), help="Log to this file instead of stderr.")
+@log_format_option
 @click.option("--burst", is_flag=True, help="Run every job that is due, then exit 0.")
 @click.option("-B", "--beat", is_flag=True, help="Also run beat: send the schedule's due jobs (safe on many workers).")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Hard time limit per job (s).")
@@ -31,9 +42,11 @@ def worker(ctx: click.Context, db: str | None, app_path: str | None, concurrency
            queues: str | None, exclude_queues: str | None, queue_order: str, name: str | None,
            loglevel: str, logfile: str | None, burst: bool, time_limit: float | None,
            soft_time_limit: float | None, max_tasks_per_child: int | None,
-           max_memory_per_child: int | None, beat: bool) -> None:
-    """Run a worker: claim due jobs from DB and run them in a pool of processes."""
-    setup_logging(loglevel, logfile)
+           max_memory_per_child: int | None, beat: bool, log_format: str) -> None:
+    """Run a worker: claim due jobs from DB and run them in a pool of processes.
+
+    What tasks print goes to the worker's log (at WARNING), with the job's name and id."""
+    setup_logging(loglevel, logfile, log_format)
     app = load_app(ctx, db, app_path)
     options = WorkerOptions(
         concurrency=concurrency, queues=split_list(queues), exclude=split_list(exclude_queues) or (),
@@ -41,7 +54,9 @@ def worker(ctx: click.Context, db: str | None, app_path: str | None, concurrency
         max_tasks_per_child=max_tasks_per_child or app.conf.worker_max_tasks_per_child,
         max_memory_per_child=max_memory_per_child, queue_order=queue_order, beat=beat,
     )
-    ctx.exit(Worker(app, options).run())
+    with log.stdouts_to_log():
+        code = Worker(app, options).run()
+    ctx.exit(code)
 
 
 COMMANDS = [worker]

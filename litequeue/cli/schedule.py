@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from .. import browse
 from ..crontab import crontab
 from ..schedules import Entry, Schedule
 from .common import LEVELS, app_option, db_argument, friendly_errors, load_app, setup_logging
@@ -60,7 +61,7 @@ def list_entries(ctx: click.Context, as_json: bool = False) -> None:
     """List entries: schedule, task, next and last fire, runs, state."""
     entries = _schedule(ctx).entries()
     if as_json:
-        click.echo(json.dumps([_as_dict(e) for e in entries], indent=2, default=str))
+        click.echo(json.dumps([browse.entry_dict(e) for e in entries], indent=2, default=str))
     elif not entries:
         click.echo("No schedule entries.")
     else:
@@ -175,12 +176,6 @@ def _state(entry: Entry) -> str:
 
 def _columns(e: Entry) -> tuple[str, ...]:
     return (e.name, e.schedule_text, e.task, _when(e.next_fire), _when(e.last_fire), str(e.runs), _state(e), e.origin)
-
-
-def _as_dict(e: Entry) -> dict:
-    return {"name": e.name, "schedule": e.schedule_text, "task": e.task, "args": list(e.args), "kwargs": e.kwargs,
-            "next_fire": _when(e.next_fire), "last_fire": _when(e.last_fire), "runs": e.runs, "state": _state(e),
-            "origin": e.origin, "timezone": e.timezone, "misfire": e.misfire}
 
 
 def _table(rows: list[tuple[str, ...]]) -> None:

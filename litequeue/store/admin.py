@@ -45,12 +45,13 @@ class AdminStore(StoreMixin):
         with self.errors():
             return Job.all_from_cursor(self.db.execute_sql(self.sql(sql), (*params, limit)))
 
-    def job_ids(self, states_: Sequence[str], task: str | None = None) -> list[str]:
-        """The ids of every job in these states (of one task, if given), oldest first."""
+    def job_ids(self, states_: Sequence[str], task: str | None = None, queue: str | None = None) -> list[str]:
+        """The ids of every job in these states (of one task and one queue, if given), oldest first."""
         sql = f"SELECT task_id FROM lq_jobs WHERE state IN ({', '.join('?' * len(states_))})"
         params = list(states_)
-        if task is not None:
-            sql, params = sql + " AND task = ?", params + [task]
+        for column, value in (("task", task), ("queue", queue)):
+            if value is not None:
+                sql, params = sql + f" AND {column} = ?", params + [value]
         with self.errors():
             return [row[0] for row in self.db.execute_sql(self.sql(sql + " ORDER BY id"), params).fetchall()]
 
@@ -153,6 +154,14 @@ class AdminStore(StoreMixin):
         with self.errors():
             return self.db.execute_sql(self.sql("SELECT COUNT(*) FROM lq_jobs WHERE " + " AND ".join(where)),
                                        params).fetchone()[0]
+
+    def count_finished_by(self, worker: str, since: float) -> int:
+        """How many jobs the worker named ``worker`` (any of its runs) finished at or after
+        ``since`` (walks the done_at index from there)."""
+        prefix = worker + "/"
+        sql = "SELECT COUNT(*) FROM lq_jobs WHERE done_at >= ? AND substr(worker, 1, ?) = ?"
+        with self.errors():
+            return self.db.execute_sql(self.sql(sql), (since, len(prefix), prefix)).fetchone()[0]
 
     def queue_stats(self, since: float) -> list[QueueStats]:
         """Per queue: jobs waiting (due), scheduled (future eta), running, retrying, failed,

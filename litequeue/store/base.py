@@ -22,6 +22,7 @@ from .admin import AdminStore
 from .claims import ClaimRequest, ClaimStore
 from .flow import FlowStore
 from .models import bind_models
+from .monitor import MonitorStore
 from .records import Job, NewJob, Outcome, with_attempt
 from .schedules import ScheduleStore
 
@@ -73,7 +74,7 @@ class ErrorGuard:
             self.reraise(exc)  # type: ignore[arg-type]
 
 
-class Store(ClaimStore, FlowStore, AdminStore, ScheduleStore):
+class Store(ClaimStore, FlowStore, AdminStore, ScheduleStore, MonitorStore):
     """A job store over one SQL database (SQLite here; PostgreSQL through a subclass)."""
 
     lock_clause = ""  # appended to the claim's inner SELECT (PostgreSQL: FOR UPDATE SKIP LOCKED)

@@ -74,6 +74,12 @@ class ClaimStore(StoreMixin):
         now = time.time()
         lease = (owner, now + request.lease_seconds, owner, now)
         self.held_until = None  # set again by a claim that rate limits held back
+        paused = self.paused_queues()  # read in the claim's transaction: a pause holds from its commit
+        if paused:
+            request = request._replace(
+                queues=None if queues is None else [q for q in queues if q not in paused],
+                exclude=(*request.exclude, *paused))
+            queues = request.queues
         limits = self._limits_in_force()
         if limits is not None:
             return self._claim_with_limits(limits, lease, request)

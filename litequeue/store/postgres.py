@@ -152,6 +152,9 @@ class PostgresStore(Store):
         finally:
             self.db.execute_sql("SELECT set_config('synchronous_commit', %s, false)", (level,))
 
+    def body_contains(self) -> str:
+        return "position(? in body) > 0"
+
     def sql(self, statement: str) -> str:
         return statement.replace("%", "%%").replace("?", "%s")
 

@@ -8,6 +8,7 @@ to the processes running on the old store.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import peewee as pw
@@ -21,8 +22,9 @@ _NOT_COPIED = ("Workers", "Meta")  # runtime records and the schema version (the
 _BATCH = 500
 
 
-def copy_store(src: Store, dst: Store) -> dict[str, int]:
+def copy_store(src: Store, dst: Store, progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
     """Copy every job, schedule and fire from ``src`` into ``dst``; returns {table: rows copied}.
+    ``progress(table, rows)`` is called after each batch written (for a progress bar).
 
     Refuses while ``src`` has running jobs (their workers would finish them in the old store), and
     when ``dst`` already holds any of the rows (nothing is written then). ``src`` is left as it was.
@@ -40,7 +42,8 @@ def copy_store(src: Store, dst: Store) -> dict[str, int]:
     try:
         with dst.errors(), dst.write():
             for name, model in _models(src):
-                copied[model._meta.table_name] = _copy_table(model, getattr(dst.models, name))
+                table = model._meta.table_name
+                copied[table] = _copy_table(model, getattr(dst.models, name), table, progress)
     except StoreError as exc:
         if isinstance(exc.__cause__, pw.IntegrityError):
             raise StoreError(
@@ -58,7 +61,7 @@ def _models(store: Store) -> list[tuple[str, Any]]:
             if isinstance(value, type) and issubclass(value, pw.Model) and name not in _NOT_COPIED]
 
 
-def _copy_table(src_model: Any, dst_model: Any) -> int:
+def _copy_table(src_model: Any, dst_model: Any, table: str, progress: Callable[[str, int], None] | None) -> int:
     """Copy the rows in primary-key order; an auto-numbered id is left for the destination to assign."""
     pk = src_model._meta.primary_key
     columns = [f.name for f in src_model._meta.sorted_fields if not isinstance(f, pw.AutoField)]
@@ -74,6 +77,8 @@ def _copy_table(src_model: Any, dst_model: Any) -> int:
         last = rows[-1][pk.name]
         dst_model.insert_many([{c: _plain(row[c]) for c in columns} for row in rows]).execute()
         total += len(rows)
+        if progress is not None:
+            progress(table, len(rows))
 
 
 def _plain(value: Any) -> Any:

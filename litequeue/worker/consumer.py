@@ -12,7 +12,7 @@ import os
 import socket
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("litequeue.worker")
 PRUNE_EVERY = 60.0  # seconds between result-expiry sweeps
 FLUSH_AFTER = 0.02  # seconds an outcome may wait to be written with others
+# Rows result_expires prunes; FAILURE rows are kept for failure_expires (what `failed`/`retry` need).
+RESULT_STATES = tuple(sorted(states.READY_STATES - {states.FAILURE}))
 
 
 class Worker:
@@ -56,6 +58,8 @@ class Worker:
         self.stop_requests = StopRequests()
         self.store_guard = StoreGuard()
         self.processed = 0
+        self.ended: Counter[str] = Counter()  # outcomes recorded, by state (the --burst summary)
+        self._started = time.monotonic()
         self.pending: list[Outcome] = []  # outcomes not yet written (kept across store hiccups)
         self.reserved: deque[Job] = deque()  # claimed (leased) but not yet handed to a child
         self._began: dict[int, float] = {}  # job id -> when it was handed to a child
@@ -314,6 +318,7 @@ class Worker:
         if room:
             self._reserve(claimed, room)
         self.processed += len(applied)
+        self.ended.update(o.state for o in applied)
         if any(o.state in (states.RETRY, states.QUEUED) for o in applied):
             self._more_waiting, self._next_eta = True, 0.0  # they may be due already
         if len(applied) < len(batch):
@@ -343,14 +348,15 @@ class Worker:
             self._next_tick = time.time() + delay
         if now >= self._next_prune:
             self._next_prune = now + PRUNE_EVERY
-            expires = self.app.conf.result_expires
-            if expires:
-                self._store_call(self._prune_results, time.time() - expires)
+            conf = self.app.conf
+            for expires, kept in ((conf.result_expires, RESULT_STATES), (conf.failure_expires, (states.FAILURE,))):
+                if expires:
+                    self._store_call(self._prune_results, time.time() - expires, kept)
 
-    def _prune_results(self, before: float, batch: int = 500, max_batches: int = 20) -> None:
+    def _prune_results(self, before: float, kept: tuple[str, ...], batch: int = 500, max_batches: int = 20) -> None:
         """Delete expired results in short transactions, a bounded amount per sweep."""
         for _ in range(max_batches):
-            if self.app.store.prune(before, batch=batch) < batch:
+            if self.app.store.prune(before, kept, batch=batch) < batch:
                 return
 
     def _heartbeat(self) -> None:
@@ -386,7 +392,9 @@ class Worker:
             self._wake.close()
         self.stop_requests.close()
         signals.worker_shutdown.send(sender=self)
-        log.info("Worker %s stopped.", self.name)
+        if self.options.burst:
+            logs.burst_summary(self, time.monotonic() - self._started)
+        logs.stopped(self)
 
     # -- helpers --------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from .consumer import Worker
 
 log = logging.getLogger("litequeue.worker")
+lifecycle = logging.getLogger("litequeue.worker.lifecycle")  # shown at the default level (see litequeue.log)
 
 
 def reply(job: Job, report: Reply) -> None:
@@ -35,7 +36,7 @@ def banner(worker: Worker) -> None:
     else:
         excluded = worker.options.exclude
         queues = "all" + (f" except {', '.join(excluded)}" if excluded else "")
-    log.info("litequeue %s worker %s ready: store %s, queues %s, concurrency %d (prefork), %d task(s) registered",
+    lifecycle.info("litequeue %s worker %s ready: store %s, queues %s, concurrency %d (prefork), %d task(s) registered",
              __version__, worker.name, describe_url(worker.app.store.url), queues, worker.concurrency,
              len(worker.app.tasks))
 
@@ -48,3 +49,19 @@ def short_lease_warning(lease: float, heartbeat: float, busy_timeout: float) -> 
             "worker_lease_seconds (%g) is not above worker_heartbeat_interval + sqlite_busy_timeout "
             "(%g): when writers keep the database busy, this worker's leases may expire while it "
             "lives and its jobs run twice. Raise worker_lease_seconds.", lease, margin)
+
+
+def burst_summary(worker: Worker, seconds: float) -> None:
+    """The line a ``--burst`` run ends with: how many jobs, how fast, and how they ended."""
+    done = sum(worker.ended.values())
+    ended = ", ".join(f"{n} {_ENDED.get(state, state.lower())}" for state, n in sorted(worker.ended.items()))
+    lifecycle.info("Burst finished: %d job(s) in %.2fs (%.0f/s): %s.", done, seconds,
+                   done / seconds if seconds > 0 else 0.0, ended or "nothing was due")
+
+
+_ENDED = {states.SUCCESS: "succeeded", states.FAILURE: "failed", states.RETRY: "retried",
+          states.REVOKED: "revoked", states.QUEUED: "requeued"}
+
+
+def stopped(worker: Worker) -> None:
+    lifecycle.info("Worker %s stopped.", worker.name)

@@ -7,7 +7,7 @@ attempt with O_EXCL in the directory named by $LQ_LEDGER.
 import os
 import time
 
-from litequeue import LiteQueue
+from litequeue import LiteQueue, get_task_logger
 
 app = LiteQueue(os.environ.get("LQ_TEST_DB"))
 # Short leases and heartbeats so crash-recovery tests take seconds, not minutes.
@@ -139,6 +139,8 @@ def big_result(kib):
 # Tests may shorten result expiry (a worker prunes older finished jobs) and widen accept_content.
 if os.environ.get("LQ_RESULT_EXPIRES"):
     app.conf.result_expires = float(os.environ["LQ_RESULT_EXPIRES"])
+if os.environ.get("LQ_FAILURE_EXPIRES"):
+    app.conf.failure_expires = float(os.environ["LQ_FAILURE_EXPIRES"])
 if os.environ.get("LQ_ACCEPT"):
     app.conf.accept_content = tuple(os.environ["LQ_ACCEPT"].split(","))
 
@@ -350,6 +352,18 @@ def order_total(order_id):
 @app.task(bind=True)
 def whoami_eager(self):
     return self.request.is_eager
+
+
+# -- logs and the dashboard (issue 19) ---------------------------------------------------------------
+task_log = get_task_logger(__name__)
+
+
+@app.task
+def chatty(word):
+    """Logs through get_task_logger and prints: both must reach the worker's log."""
+    task_log.warning("logged %s", word)
+    print(f"printed {word}")
+    return word
 
 
 # -- workflows tier (issue 16) ----------------------------------------------------------------------

@@ -1,0 +1,45 @@
+"""What a worker tells its user: the banner and the --burst summary at the default log level, task
+log lines that name their job, print() in a task reaching the log file, and JSON log lines."""
+
+from __future__ import annotations
+
+import json
+
+from litequeue import states
+from tests.support import tasks
+
+
+def test_banner_and_burst_summary_show_at_the_default_log_level(app, run_burst):
+    for i in range(3):
+        tasks.add.delay(i, i)
+    tasks.fail.delay()
+    worker = run_burst("-c", "1", "-l", "warning")
+    out = worker.output()
+    assert "ready: store" in out and "queues all" in out
+    assert "Burst finished: 4 job(s)" in out and "3 succeeded" in out and "1 failed" in out
+
+
+def test_error_level_silences_the_banner(app, run_burst):
+    tasks.add.delay(1, 1)
+    assert "ready: store" not in run_burst("-c", "1", "-l", "error").output()
+
+
+def test_task_log_lines_and_prints_carry_the_task_name_and_id_into_the_log_file(app, run_burst, tmp_path):
+    result = tasks.chatty.delay("hello")
+    logfile = tmp_path / "worker.log"
+    run_burst("-c", "1", "-f", str(logfile))
+    assert result.state == states.SUCCESS
+    text = logfile.read_text()
+    assert f"tests.support.tasks.chatty[{result.id}]: logged hello" in text
+    assert f"tests.support.tasks.chatty[{result.id}]: printed hello" in text
+
+
+def test_log_format_json_writes_one_object_per_line_with_the_job(app, run_burst, tmp_path):
+    result = tasks.chatty.delay("json")
+    logfile = tmp_path / "worker.log"
+    run_burst("-c", "1", "-f", str(logfile), "--log-format", "json")
+    entries = [json.loads(line) for line in logfile.read_text().splitlines()]
+    logged = [e for e in entries if e["message"] == "logged json"]
+    assert logged and logged[0]["task_id"] == result.id and logged[0]["task_name"] == "tests.support.tasks.chatty"
+    assert logged[0]["time"].endswith("+00:00")
+    assert any(e["message"].startswith("Burst finished: 1 job(s)") for e in entries)
