@@ -99,7 +99,8 @@ def test_result_json_shows_the_job_with_iso_times(app, db):
 
 def test_call_takes_eta_countdown_and_expires(app, db):
     eta = "2031-05-01T10:00:00"  # no zone: UTC, as Celery reads a naive eta
-    sent = cli("call", db, "tests.support.tasks.add", "--args", "[1, 2]", "--eta", eta, "--expires", "2031-06-01T00:00Z")
+    sent = cli("call", db, "tests.support.tasks.add", "--args", "[1, 2]", "--eta", eta,
+               "--expires", "2031-06-01T00:00Z")
     assert sent.exit_code == 0, sent.output
     job = app.store.get(sent.output.strip())
     assert job.eta == dt.datetime(2031, 5, 1, 10, tzinfo=dt.UTC).timestamp()

@@ -17,7 +17,8 @@ from .common import pass_state
 COMMAND_MODULES = {
     "worker": "run", "call": "admin", "result": "admin", "status": "admin", "inspect": "admin",
     "revoke": "admin", "purge": "admin", "prune": "admin", "failed": "failed", "retry": "failed",
-    "queues": "queues", "beat": "schedule", "schedule": "schedule", "multi": "multi", "migrate-store": "migrate",
+    "queues": "queues", "dashboard": "dashboard",
+    "beat": "schedule", "schedule": "schedule", "multi": "multi", "migrate-store": "migrate",
     "control": "control",
 }
 

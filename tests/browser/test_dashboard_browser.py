@@ -1,0 +1,127 @@
+"""Click through the dashboard in a real headless Chromium, against a real dashboard process and
+real workers: a failing job appears live, its traceback shows, retry makes it succeed, revoke
+stops a scheduled job, a paused queue stops being worked. Each page is saved as a screenshot."""
+
+from __future__ import annotations
+
+import time
+
+from litequeue import states
+from tests.browser.conftest import screenshot
+from tests.support import tasks
+
+WAIT = 60  # seconds: generous, only to avoid hanging; every wait is on what the page shows
+
+
+def wait_for(driver, condition, timeout: float = WAIT):
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.05,
+                             ignored_exceptions=(StaleElementReferenceException,)).until(lambda d: condition(d))
+    except TimeoutException:
+        screenshot(driver, "failed-wait")
+        shown = driver.find_element("tag name", "main").text
+        raise AssertionError(f"timed out at {driver.current_url}:\n{shown}") from None
+
+
+def css(driver, selector: str):
+    from selenium.webdriver.common.by import By
+
+    return driver.find_elements(By.CSS_SELECTOR, selector)
+
+
+def text_of(driver, selector: str) -> str:
+    found = css(driver, selector)
+    return found[0].text if found else ""
+
+
+def open_page(driver, dashboard, fragment: str, loaded: str) -> None:
+    driver.get(dashboard.url + fragment)
+    wait_for(driver, lambda d: d.find_element("tag name", "body").get_attribute("data-loaded") == loaded)
+    wait_for(driver, lambda d: "live" in text_of(d, "#live"))  # the event stream is connected
+
+
+def click_and_confirm(driver, action: str) -> None:
+    wait_for(driver, lambda d: css(d, f"button[data-action={action}]"))[0].click()
+    wait_for(driver, lambda d: css(d, "dialog[open]"))
+    css(driver, "#confirm-ok")[0].click()
+    wait_for(driver, lambda d: not css(d, "dialog[open]"))
+
+
+def test_a_failing_job_appears_live_shows_its_traceback_and_retry_makes_it_succeed(
+        app, dashboard, browser, start_worker, ledger):
+    start_worker("-c", "1")
+    open_page(browser, dashboard, "#/jobs?state=FAILURE", "jobs")
+    browser.execute_script("window.__not_reloaded = true")
+    sent = tasks.fails_first_run.delay("browser-retry")
+    row = f"tr[data-row='{sent.id}']"
+    wait_for(browser, lambda d: css(d, row))  # arrived through the live update, without a reload
+    assert browser.execute_script("return window.__not_reloaded") is True
+    assert "FAILURE" in text_of(browser, row) and "first run fails" in text_of(browser, row)
+    screenshot(browser, "jobs")
+
+    css(browser, f"{row} a[data-job]")[0].click()
+    wait_for(browser, lambda d: "FlakyError" in text_of(d, "#traceback"))
+    assert "first run fails" in text_of(browser, "#traceback")
+    screenshot(browser, "job-failed")
+
+    click_and_confirm(browser, "retry")
+    wait_for(browser, lambda d: '"ran again"' in text_of(d, "#result"))  # the worker ran it again: live
+    assert sent.state == states.SUCCESS and sent.result == "ran again"
+    screenshot(browser, "job-succeeded")
+
+
+def test_revoke_stops_a_scheduled_job_after_confirmation(app, dashboard, browser, start_worker):
+    later = tasks.add.apply_async((2, 2), countdown=3600)
+    open_page(browser, dashboard, f"#/job/{later.id}", "job")
+    css(browser, "button[data-action=revoke]")[0].click()
+    wait_for(browser, lambda d: css(d, "dialog[open]"))
+    css(browser, "#confirm-cancel")[0].click()  # asked first: cancelling changes nothing
+    wait_for(browser, lambda d: not css(d, "dialog[open]"))
+    assert later.state == states.QUEUED
+    click_and_confirm(browser, "revoke")
+    wait_for(browser, lambda d: css(d, "[data-state=REVOKED]"))
+    assert later.state == states.REVOKED
+    screenshot(browser, "job-revoked")
+
+
+def test_a_paused_queue_stops_being_worked_until_resumed(app, dashboard, browser, start_worker, ledger):
+    start_worker("-c", "1")
+    open_page(browser, dashboard, "#/queues", "queues")
+    wait_for(browser, lambda d: css(d, "tr[data-queue=default] button[data-action=pause]"))
+    click_and_confirm(browser, "pause")
+    wait_for(browser, lambda d: css(d, "tr[data-queue=default] [data-state=paused]"))
+    held = tasks.record.delay("held")
+    other = tasks.record.apply_async(("other",), queue="other")
+    assert other.get(timeout=WAIT) is None  # the worker claims from every queue: it took 'other' ...
+    assert held.state == states.QUEUED  # ... and, claiming after the pause, never took 'held'
+    wait_for(browser, lambda d: "1" in text_of(d, "tr[data-queue=default] td:nth-child(2)"))
+    screenshot(browser, "queues-paused")
+    click_and_confirm(browser, "resume")
+    held.get(timeout=WAIT)
+    assert held.state == states.SUCCESS
+
+
+def test_every_page_renders_and_is_saved_as_a_screenshot(app, dashboard, browser, start_worker):
+    from litequeue.schedules import Schedule
+
+    Schedule(app).add("every-minute", "tests.support.tasks.add", 60.0, args=(1, 2))
+    for i in range(12):
+        tasks.add.delay(i, i)
+    tasks.fail.delay("for the screenshot")
+    start_worker("-c", "1", "--burst").wait(WAIT)
+    start_worker("-c", "2", "-n", "steady@here")
+    slow = tasks.slow_record.delay("busy", 30)
+    wait_for(browser, lambda d: slow.state == states.STARTED)
+    for fragment, page in (("#/", "overview"), ("#/queues", "queues"), ("#/workers", "workers"),
+                           ("#/jobs", "jobs"), ("#/schedules", "schedules")):
+        open_page(browser, dashboard, fragment, page)
+        time.sleep(0.3)  # let the chart and tables settle for the picture only (nothing is asserted on it)
+        screenshot(browser, page)
+    open_page(browser, dashboard, "#/workers", "workers")
+    assert slow.id in text_of(browser, "tr[data-worker='steady@here']")
+    open_page(browser, dashboard, "#/schedules", "schedules")
+    assert "every-minute" in text_of(browser, "tr[data-schedule=every-minute]")
+    slow.revoke(terminate=True)
