@@ -7,6 +7,7 @@
     python scripts/bench.py --compare       # also the peers, each in a virtualenv under the cache dir
     python scripts/bench.py --growth        # claim/drain with 1,000,000 jobs queued or scheduled ahead
     python scripts/bench.py --long          # worker memory over a 100,000-job drain
+    python scripts/bench.py --dashboard     # dashboard response times and drain while polled, 1,000,000 jobs
 
 Every measurement runs in a fresh interpreter (scripts/bench_runner.py) against a fresh SQLite
 file in a temporary directory; workers are real ``litequeue worker ... -c 2`` subprocesses. The raw
@@ -134,8 +135,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--growth", action="store_true", help="claim/drain with a 1,000,000-job backlog")
     parser.add_argument("--backlog", type=int, help="backlog size for --growth (default 1,000,000)")
     parser.add_argument("--long", action="store_true", help="worker memory over a 100,000-job drain")
+    parser.add_argument("--dashboard", action="store_true",
+                        help="dashboard p50/p95 response times on 1,000,000 jobs, and drain while it is polled")
     parser.add_argument("--only-extra", action="store_true",
-                        help="skip the default metrics (with --compare, --growth, --long)")
+                        help="skip the default metrics (with --compare, --growth, --long, --dashboard)")
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
     parser.add_argument("--cache-dir", default=os.path.join(cache, "litequeue-bench"),
                         help="where the peers' virtualenvs live")
@@ -167,6 +170,13 @@ def main(argv: list[str] | None = None) -> int:
             import bench_growth
 
             report["growth"] = bench_growth.run(config, workdir, run_part, repeat, quiet=args.json)
+        if args.dashboard:
+            import bench_dashboard
+
+            backlog = config.growth_backlog  # 1,000,000 (--quick: 50,000; --backlog N)
+            report["dashboard"] = bench_dashboard.run(workdir, jobs=backlog, requests=20 if args.quick else 100,
+                                                      drain_jobs=max(config.n, 2_000) * 2, rounds=config.runs,
+                                                      quiet=args.json)
         if args.compare:
             import bench_peers
 
@@ -184,7 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(bench_report.with_summaries(report), indent=2, default=str))
     else:
-        print(bench_report.render(report))
+        print(bench_report.render({k: v for k, v in report.items() if k != "dashboard"}))
+        if "dashboard" in report:
+            import bench_dashboard
+
+            print("\n" + bench_dashboard.render(report["dashboard"]))
     return 0
 
 
