@@ -43,10 +43,21 @@ def open_page(driver, dashboard, fragment: str, loaded: str) -> None:
     wait_for(driver, lambda d: "live" in text_of(d, "#live"))  # the event stream is connected
 
 
+def click(driver, selector: str) -> None:
+    """Click the element, found again if a live refresh replaced it meanwhile."""
+    def clicked(d) -> bool:
+        found = css(d, selector)
+        if found:
+            found[0].click()  # a stale element raises, and the wait tries again
+        return bool(found)
+
+    wait_for(driver, clicked)
+
+
 def click_and_confirm(driver, action: str) -> None:
-    wait_for(driver, lambda d: css(d, f"button[data-action={action}]"))[0].click()
+    click(driver, f"button[data-action={action}]")
     wait_for(driver, lambda d: css(d, "dialog[open]"))
-    css(driver, "#confirm-ok")[0].click()
+    click(driver, "#confirm-ok")
     wait_for(driver, lambda d: not css(d, "dialog[open]"))
 
 
@@ -62,7 +73,7 @@ def test_a_failing_job_appears_live_shows_its_traceback_and_retry_makes_it_succe
     assert "FAILURE" in text_of(browser, row) and "first run fails" in text_of(browser, row)
     screenshot(browser, "jobs")
 
-    css(browser, f"{row} a[data-job]")[0].click()
+    click(browser, f"{row} a[data-job]")
     wait_for(browser, lambda d: "FlakyError" in text_of(d, "#traceback"))
     assert "first run fails" in text_of(browser, "#traceback")
     screenshot(browser, "job-failed")
@@ -76,9 +87,9 @@ def test_a_failing_job_appears_live_shows_its_traceback_and_retry_makes_it_succe
 def test_revoke_stops_a_scheduled_job_after_confirmation(app, dashboard, browser, start_worker):
     later = tasks.add.apply_async((2, 2), countdown=3600)
     open_page(browser, dashboard, f"#/job/{later.id}", "job")
-    css(browser, "button[data-action=revoke]")[0].click()
+    click(browser, "button[data-action=revoke]")
     wait_for(browser, lambda d: css(d, "dialog[open]"))
-    css(browser, "#confirm-cancel")[0].click()  # asked first: cancelling changes nothing
+    click(browser, "#confirm-cancel")  # asked first: cancelling changes nothing
     wait_for(browser, lambda d: not css(d, "dialog[open]"))
     assert later.state == states.QUEUED
     click_and_confirm(browser, "revoke")
