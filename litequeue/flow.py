@@ -16,7 +16,7 @@ from .errors import ConfigurationError, InvalidOptionError
 from .store import Flow
 
 _PERIODS = {"s": 1.0, "m": 60.0, "h": 3600.0}
-RATE_MARGIN, RATE_MARGIN_MAX = 0.03, 0.05  # of the period, and at most (seconds)
+RATE_MARGIN, RATE_MARGIN_MAX = 0.02, 0.05  # of the period, and at most (seconds)
 KEY_SEPARATOR = "\x1f"  # between a key's task name and its value (no task name holds it)
 _MAX_VALUE = 160  # longer key values are stored as a hash
 
@@ -25,7 +25,7 @@ def parse_rate(value: Any, what: str) -> float | None:
     """Seconds between two starts for Celery's rate forms: ``"10/s"``, ``"100/m"``,
     ``"1000/h"``, or a number (per second). None (or 0) is no limit.
 
-    The starts are spread over the period plus a small margin (3 %, at most 50 ms), so that
+    The starts are spread over the period plus a small margin (2 %, at most 50 ms), so that
     the moments between a start granted by the store and the task's first line (which vary by
     a few milliseconds) never let one start more into any window of one period."""
     if value is None:

@@ -81,7 +81,7 @@ def rate_run(n: int, workdir: str) -> dict:
     tasks = _app(db)
     for start in range(0, n, 1000):
         tasks.app.enqueue_many([(tasks.rated, ())] * min(1000, n - start))
-    _workers(db, 2, 4)
+    _workers(db, 2, 8)
     tasks.app.close()
     conn = sqlite3.connect(db)
     starts = sorted(json.loads(r[0]) for r in conn.execute("SELECT result FROM lq_jobs WHERE state = 'SUCCESS'"))
