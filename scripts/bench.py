@@ -8,6 +8,7 @@
     python scripts/bench.py --growth        # claim/drain with 1,000,000 jobs queued or scheduled ahead
     python scripts/bench.py --long          # worker memory over a 100,000-job drain
     python scripts/bench.py --dashboard     # dashboard response times and drain while polled, 1,000,000 jobs
+    python scripts/bench.py --flow --baseline /work/main   # flow control (scripts/bench_flow.py)
 
 Every measurement runs in a fresh interpreter (scripts/bench_runner.py) against a fresh SQLite
 file in a temporary directory; workers are real ``litequeue worker ... -c 2`` subprocesses. The raw
@@ -137,6 +138,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--long", action="store_true", help="worker memory over a 100,000-job drain")
     parser.add_argument("--dashboard", action="store_true",
                         help="dashboard p50/p95 response times on 1,000,000 jobs, and drain while it is polled")
+    parser.add_argument("--flow", action="store_true",
+                        help="flow control's figures instead (scripts/bench_flow.py): drain without limits, "
+                             "1 per key over 100 keys, achieved rate under rate_limit 1000/s")
+    parser.add_argument("--baseline", help="with --flow: a litequeue tree (e.g. main's) whose no-limit drain runs too")
     parser.add_argument("--only-extra", action="store_true",
                         help="skip the default metrics (with --compare, --growth, --long, --dashboard)")
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
@@ -159,6 +164,11 @@ def make_config(args: argparse.Namespace) -> Config:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     config = make_config(args)
+    if args.flow:
+        import bench_flow
+
+        return bench_flow.main([f"--n={config.n}", f"--runs={config.runs}",
+                                *([f"--baseline={args.baseline}"] if args.baseline else [])])
     workdir = tempfile.mkdtemp(prefix="litequeue-bench-")
     report: dict = {"config": config.__dict__, "machine": bench_report.machine(), "started": time.time()}
     try:

@@ -30,12 +30,17 @@ sys.path.insert(0, SCRIPTS)
 sys.path.insert(0, os.path.dirname(SCRIPTS))
 
 
-def no_limit_drain(python: str, scripts: str, n: int, workdir: str) -> float:
-    """The default benchmark's drain (bench_runner.py litequeue drain) run by ``python`` over
-    the tree ``scripts`` belongs to."""
+def no_limit_drain(tree: str, n: int, workdir: str) -> float:
+    """The default benchmark's drain (bench_runner.py litequeue drain) of the litequeue in
+    ``tree``: with its own .venv if it has one, else this Python with the tree first on the path."""
+    python = os.path.join(tree, ".venv", "bin", "python")
+    python = python if os.path.exists(python) else sys.executable
+    scripts = os.path.join(tree, "scripts")
     cmd = [python, os.path.join(scripts, "bench_runner.py"), "litequeue", "drain", "--workdir", workdir,
            "--n", str(n), "--idle-wait", "1", "--samples", "1"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, stdin=subprocess.DEVNULL, cwd=scripts)
+    env = {**os.environ, "PYTHONPATH": tree + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, stdin=subprocess.DEVNULL, cwd=scripts,
+                          env=env)
     if proc.returncode != 0:
         raise SystemExit(f"drain with {python} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])["drain_rate"]
@@ -108,10 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         for run in range(args.runs):
             print(f"[bench_flow] run {run + 1}/{args.runs}", file=sys.stderr, flush=True)
             if args.baseline:
-                base = args.baseline
-                results["drain_baseline"].append(no_limit_drain(os.path.join(base, ".venv", "bin", "python"),
-                                                                os.path.join(base, "scripts"), args.n, workdir))
-            results["drain"].append(no_limit_drain(sys.executable, SCRIPTS, args.n, workdir))
+                results["drain_baseline"].append(no_limit_drain(args.baseline, args.n, workdir))
+            results["drain"].append(no_limit_drain(os.path.dirname(SCRIPTS), args.n, workdir))
             results["keyed"].append(keyed_drain(args.n, workdir))
             rate = rate_run(args.rate_n, workdir)
             results["rate"].append(rate["achieved"])

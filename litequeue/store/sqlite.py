@@ -233,6 +233,11 @@ class SqliteStore(Store):
     def index_hint(self, index: str) -> str:
         return f" INDEXED BY {index}"
 
+    def _version(self) -> str | None:
+        # Every claim reads it: straight on the driver's connection, a third of peewee's cost.
+        row = self.db.connection().execute("SELECT value FROM lq_meta WHERE key = 'limits'").fetchone()
+        return row[0] if row else None
+
     def execute_alone(self, sql: str, params: tuple) -> bool:
         # Straight on the driver's connection (the path of every single enqueue); outside a
         # transaction it takes the write lock as fairly as a BEGIN does.
