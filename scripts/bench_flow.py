@@ -112,9 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as workdir:
         for run in range(args.runs):
             print(f"[bench_flow] run {run + 1}/{args.runs}", file=sys.stderr, flush=True)
-            if args.baseline:
-                results["drain_baseline"].append(no_limit_drain(args.baseline, args.n, workdir))
-            results["drain"].append(no_limit_drain(os.path.dirname(SCRIPTS), args.n, workdir))
+            trees = [("drain", os.path.dirname(SCRIPTS))]
+            trees += [("drain_baseline", args.baseline)] if args.baseline else []
+            for key, tree in trees[::-1] if run % 2 else trees:  # each goes first every other run
+                results[key].append(no_limit_drain(tree, args.n, workdir))
             results["keyed"].append(keyed_drain(args.n, workdir))
             rate = rate_run(args.rate_n, workdir)
             results["rate"].append(rate["achieved"])
