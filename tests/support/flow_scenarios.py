@@ -112,6 +112,7 @@ def concurrency_is_never_exceeded(ledger: Path, start_worker: Callable[..., Any]
 
 def racing_producers_make_one_job(app: Any, db: str, tmp_path: Path, worker_env: dict) -> None:
     """8 producer processes send the same unique job at the same moment: one job, one id."""
+    app.store  # noqa: B018 - the store exists before the producers start, as in an application
     go = tmp_path / "go"
     code = (
         "import os, sys, time\n"
@@ -125,11 +126,9 @@ def racing_producers_make_one_job(app: Any, db: str, tmp_path: Path, worker_env:
                                   stderr=subprocess.PIPE, text=True) for _ in range(8)]
     time.sleep(0.5)  # not a synchronisation: only lets the producers reach the start line together
     go.touch()
-    ids = []
-    for p in producers:
-        out, err = p.communicate(timeout=60)
-        assert p.returncode == 0, err
-        ids.append(out.strip())
+    finished = [(p.communicate(timeout=60), p.returncode) for p in producers]  # every pipe read and closed
+    assert all(code == 0 for _, code in finished), [err for (_, err), code in finished if code]
+    ids = [out.strip() for (out, _), _ in finished]
     assert len(set(ids)) == 1, ids
     assert app.store.count_jobs() == 1 and app.store.get(ids[0]) is not None
 
