@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from typing import IO, Any
@@ -135,3 +136,17 @@ def setup(level: str, logfile: str | None = None, fmt: str = "text") -> None:
     root.setLevel(level.upper())
     lifecycle = logging.getLogger(LIFECYCLE_LOGGER)
     lifecycle.setLevel(logging.INFO if root.level <= logging.WARNING else root.level)
+
+
+def warn_if_new_store(url: str | None) -> None:
+    """Say so when a worker is about to create the SQLite store it was pointed at (a mistyped
+    path would otherwise leave it waiting forever on an empty new file)."""
+    from .store.sqlite import path_from_url
+
+    if not url or url.startswith(("postgres://", "postgresql://")):
+        return
+    path = path_from_url(url)
+    if path != ":memory:" and not os.path.exists(path):
+        logging.getLogger(LIFECYCLE_LOGGER).warning(
+            "No store at %s: creating a new, empty one and waiting for jobs there. If you expected "
+            "jobs, check the path (producers and workers must name the same file).", os.path.abspath(path))

@@ -198,14 +198,16 @@ class QueueSummary:
     scheduled: int = 0
     running: int = 0
     failed: int = 0
+    paused: bool = False  # workers claim nothing from it until it is resumed
 
 
 _COUNTED = {"QUEUED": "queued", "RETRY": "queued", "SCHEDULED": "scheduled", "STARTED": "running", "FAILURE": "failed"}
 
 
-def summarize_queues(conf: Any, counts: dict[tuple[str, str], int]) -> list[QueueSummary]:
+def summarize_queues(conf: Any, counts: dict[tuple[str, str], int],
+                     paused: frozenset[str] | set[str] = frozenset()) -> list[QueueSummary]:
     """The declared queues (or the default queue when none are), in declaration order, then every
-    other queue that holds jobs, each with its counts from ``Store.counts()``."""
+    other queue that holds jobs or is paused, each with its counts from ``Store.counts()``."""
     declared = conf.task_queues
     if declared is None:
         declared = (Queue(conf.task_default_queue, conf.task_default_routing_key),)
@@ -220,4 +222,7 @@ def summarize_queues(conf: Any, counts: dict[tuple[str, str], int]) -> list[Queu
                                           delivery_mode=None, declared=False))
         if state in _COUNTED:
             row[_COUNTED[state]] = row.get(_COUNTED[state], 0) + n
+    for queue in sorted(paused):
+        rows.setdefault(queue, dict(name=queue, bindings=(), exchange=conf.task_default_exchange,
+                                    delivery_mode=None, declared=False))["paused"] = True
     return [QueueSummary(**row) for row in rows.values()]

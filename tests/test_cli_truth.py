@@ -196,3 +196,18 @@ def test_migrate_store_reports_progress_per_batch(app, db, tmp_path):
     finally:
         target.close()
     assert [n for table, n in seen if table == "lq_jobs"] == [500, 500, 200]
+
+
+def test_queues_pause_and_resume_from_the_command_line(app, db):
+    from tests.support.tasks import add
+
+    add.delay(1, 1)
+    paused = cli("queues", db, "--pause", "default", "--json")
+    assert paused.exit_code == 0, paused.output
+    assert app.store.paused_queues() == {"default"}
+    assert app.store.claim(OWNER, ["default"], (), 10, 60) == []
+    listed = cli("queues", db)
+    assert "PAUSED" in listed.output
+    cli("queues", db, "--resume", "default")
+    assert app.store.paused_queues() == set()
+    assert len(app.store.claim(OWNER, ["default"], (), 10, 60)) == 1

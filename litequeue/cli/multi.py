@@ -10,6 +10,7 @@ with a separator (empty for the main process), ``%%`` a percent sign.
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import socket
 import sys
@@ -155,11 +156,26 @@ def restart(ctx: click.Context, names: tuple[str, ...], db: str, **options: Any)
 @multi.command()
 @_start_options
 def show(ctx: click.Context, names: tuple[str, ...], db: str, **options: Any) -> None:
-    """Show whether each worker runs, and the command that starts it."""
+    """Show whether each worker runs, and its command line: the running process's own (read from
+    the system), or, for a worker not running, the one start would use."""
     for node in nodes(names, options["pidfile"], options["logfile"]):
         pid = node.pidfile.running_pid()
         click.echo(f"> {node.fullname}: {f'running (pid {pid})' if pid else 'not running'}")
-        click.echo("  " + " ".join(_worker_argv(ctx, node, db, options)))
+        running = _command_of(pid) if pid else None
+        if running:
+            click.echo("  " + shlex.join(running))
+        else:
+            click.echo(("  would start: " if not pid else "  (its command line cannot be read here) ")
+                       + shlex.join(_worker_argv(ctx, node, db, options)))
+
+
+def _command_of(pid: int) -> list[str] | None:
+    """The command line of the process ``pid`` as it was started, where the system shows it."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return [arg.decode(errors="replace") for arg in f.read().split(b"\0") if arg] or None
+    except OSError:
+        return None
 
 
 # -- the work behind the commands ------------------------------------------------------------------

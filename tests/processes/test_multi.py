@@ -114,3 +114,14 @@ def test_multi_start_passes_the_worker_options_on_to_each_worker(multi, app, db,
     assert len(pids) == 3  # a 1 KiB limit: every child is replaced after its job
     multi("stopwait", "w1")
     assert "grew past max_memory_per_child" in (tmp_path / "w1.log").read_text()
+
+
+def test_multi_show_prints_the_running_workers_own_command_line(multi, app, db):
+    started = multi("start", "w1")
+    assert started.returncode == 0, started.stdout + started.stderr
+    shown = multi("show", "w1", start_args=("-Q", "elsewhere"))  # not what w1 was started with
+    assert "running (pid" in shown.stdout
+    command = shown.stdout.splitlines()[1]
+    assert " worker " in command and "elsewhere" not in command and "would start" not in command
+    multi("stopwait", "w1")
+    assert "would start: " in multi("show", "w1").stdout

@@ -43,3 +43,15 @@ def test_log_format_json_writes_one_object_per_line_with_the_job(app, run_burst,
     assert logged and logged[0]["task_id"] == result.id and logged[0]["task_name"] == "tests.support.tasks.chatty"
     assert logged[0]["time"].endswith("+00:00")
     assert any(e["message"].startswith("Burst finished: 1 job(s)") for e in entries)
+
+
+def test_a_worker_on_a_path_with_no_store_says_it_creates_one(tmp_path, start_worker):
+    fresh = tmp_path / "typo.sqlite"
+    worker = start_worker("--burst", "-c", "1", "-l", "warning", database=str(fresh))
+    assert worker.wait(60) == 0
+    assert f"No store at {fresh}: creating a new, empty one" in worker.output()
+
+
+def test_a_worker_on_an_existing_store_does_not_warn(app, run_burst):
+    tasks.add.delay(1, 1)
+    assert "No store at" not in run_burst("-c", "1").output()
