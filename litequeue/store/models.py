@@ -151,7 +151,8 @@ FLOW_INDEXES = [
     "CREATE INDEX IF NOT EXISTS lq_jobs_flow_running ON lq_jobs (flow_key) "
     "WHERE state = 'STARTED' AND flow_key IS NOT NULL",
 ]
+# Pages of these states walk them by id; counting them per queue reads the index alone.
 MONITOR_INDEXES = [
-    f"CREATE INDEX IF NOT EXISTS {name} ON lq_jobs (id) WHERE state = '{state}'"
+    f"CREATE INDEX IF NOT EXISTS {name} ON lq_jobs (id, queue) WHERE state = '{state}'"
     for state, name in (("FAILURE", "lq_jobs_failed"), ("REVOKED", "lq_jobs_revoked"), ("RETRY", "lq_jobs_retrying"))
 ]

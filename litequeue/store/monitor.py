@@ -18,7 +18,7 @@ from .records import Job
 # nothing): a page of them walks it however rare they are among the other jobs.
 INDEXED_STATES = {"FAILURE": "lq_jobs_failed", "REVOKED": "lq_jobs_revoked", "RETRY": "lq_jobs_retrying"}
 KNOWN_STATES = ("QUEUED", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED")
-SCAN_WINDOW = 200_000  # ids one page request looks through when its filters have no index
+SCAN_WINDOW = 100_000  # ids one page request looks through when its filters have no index
 
 
 class MonitorStore(StoreMixin):
@@ -92,7 +92,7 @@ class MonitorStore(StoreMixin):
         (done_at, id, task, queue, state, attempts, started_at, history, exc_type). For
         counting outcomes as they happen (/metrics)."""
         sql = ("SELECT done_at, id, task, queue, state, attempts, started_at, history, exc_type FROM lq_jobs "
-               "WHERE done_at IS NOT NULL AND (done_at > ? OR (done_at = ? AND id > ?)) "
+               "WHERE done_at IS NOT NULL AND done_at >= ? AND (done_at > ? OR id > ?) "  # a range on the index
                "ORDER BY done_at, id LIMIT ?")
         with self.errors():
             return self.db.execute_sql(self.sql(sql), (after[0], after[0], after[1], limit)).fetchall()
