@@ -197,16 +197,19 @@ def run(workdir: str, jobs: int = 1_000_000, requests: int = 100, drain_jobs: in
         result: dict = {"jobs_in_store": jobs, "latency": latencies(base, requests)}
         say("latencies measured")
         without, polled, polls = [], [], [0]
-        for i in range(rounds):  # alternate, so a busy moment of the machine hits both sides alike
-            without.append(drain_rate(root, db, drain_jobs, f"plain{i}"))
-            stop = threading.Event()
-            poller = threading.Thread(target=poll_every_second, args=(base, stop, polls), daemon=True)
-            poller.start()
-            try:
-                polled.append(drain_rate(root, db, drain_jobs, f"polled{i}"))
-            finally:
-                stop.set()
-                poller.join(30)
+        for i in range(rounds):  # alternate, in ABBA order, so a busy moment or a warm cache favours neither
+            for polled_now in ((False, True) if i % 2 == 0 else (True, False)):
+                if not polled_now:
+                    without.append(drain_rate(root, db, drain_jobs, f"plain{i}"))
+                    continue
+                stop = threading.Event()
+                poller = threading.Thread(target=poll_every_second, args=(base, stop, polls), daemon=True)
+                poller.start()
+                try:
+                    polled.append(drain_rate(root, db, drain_jobs, f"polled{i}"))
+                finally:
+                    stop.set()
+                    poller.join(30)
             say(f"drain round {i + 1}/{rounds}: {without[-1]:.0f}/s alone, {polled[-1]:.0f}/s polled")
         result["drain"] = {"jobs": drain_jobs, "rounds": rounds, "alone_per_s": [round(r) for r in without],
                            "polled_per_s": [round(r) for r in polled], "requests_while_polled": polls[0],

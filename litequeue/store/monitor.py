@@ -19,6 +19,7 @@ from .records import Job
 INDEXED_STATES = {"FAILURE": "lq_jobs_failed", "REVOKED": "lq_jobs_revoked", "RETRY": "lq_jobs_retrying"}
 KNOWN_STATES = ("QUEUED", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED")
 SCAN_WINDOW = 100_000  # ids one page request looks through when its filters have no index
+TEXT_WINDOW = 50_000  # the same for a search in the arguments (each row's body is read)
 
 
 class MonitorStore(StoreMixin):
@@ -48,7 +49,7 @@ class MonitorStore(StoreMixin):
             params.append(text.encode())
         top = before if before is not None else self._max_id() + 1
         windowed = bool(params) or (state is not None and state not in INDEXED_STATES)
-        floor = max(top - SCAN_WINDOW, 0) if windowed else 0
+        floor = max(top - (TEXT_WINDOW if text else SCAN_WINDOW), 0) if windowed else 0
         sql = (f"SELECT {JOB_COLUMNS} FROM lq_jobs WHERE id < ? AND id >= ?"
                + "".join(f" AND {w}" for w in where) + " ORDER BY id DESC LIMIT ?")
         with self.errors():
