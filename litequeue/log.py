@@ -138,15 +138,19 @@ def setup(level: str, logfile: str | None = None, fmt: str = "text") -> None:
     lifecycle.setLevel(logging.INFO if root.level <= logging.WARNING else root.level)
 
 
-def warn_if_new_store(url: str | None) -> None:
-    """Say so when a worker is about to create the SQLite store it was pointed at (a mistyped
-    path would otherwise leave it waiting forever on an empty new file)."""
+def missing_store(url: str | None) -> str | None:
+    """The absolute path of the SQLite store ``url`` names when no file is there yet, else None."""
     from .store.sqlite import path_from_url
 
     if not url or url.startswith(("postgres://", "postgresql://")):
-        return
+        return None
     path = path_from_url(url)
-    if path != ":memory:" and not os.path.exists(path):
-        logging.getLogger(LIFECYCLE_LOGGER).warning(
-            "No store at %s: creating a new, empty one and waiting for jobs there. If you expected "
-            "jobs, check the path (producers and workers must name the same file).", os.path.abspath(path))
+    return None if path == ":memory:" or os.path.exists(path) else os.path.abspath(path)
+
+
+def created_store(path: str) -> None:
+    """Say that a worker created the store it was pointed at (a mistyped path would otherwise
+    leave it waiting forever on an empty new file)."""
+    logging.getLogger(LIFECYCLE_LOGGER).warning(
+        "No store at %s: created a new, empty one; waiting for jobs there. If you expected jobs, check "
+        "the path (producers and workers must name the same file).", path)

@@ -48,7 +48,9 @@ def worker(ctx: click.Context, db: str | None, app_path: str | None, concurrency
     What tasks print goes to the worker's log (at WARNING), with the job's name and id."""
     setup_logging(loglevel, logfile, log_format)
     app = load_app(ctx, db, app_path)
-    log.warn_if_new_store(app.url)
+    missing = log.missing_store(app.url)
+    if missing is not None and app.store is not None:  # opening creates it, or says what is wrong
+        log.created_store(missing)
     options = WorkerOptions(
         concurrency=concurrency, queues=split_list(queues), exclude=split_list(exclude_queues) or (),
         name=name, burst=burst, time_limit=time_limit, soft_time_limit=soft_time_limit,

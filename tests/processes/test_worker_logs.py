@@ -49,7 +49,7 @@ def test_a_worker_on_a_path_with_no_store_says_it_creates_one(tmp_path, start_wo
     fresh = tmp_path / "typo.sqlite"
     worker = start_worker("--burst", "-c", "1", "-l", "warning", database=str(fresh))
     assert worker.wait(60) == 0
-    assert f"No store at {fresh}: creating a new, empty one" in worker.output()
+    assert f"No store at {fresh}: created a new, empty one" in worker.output()
 
 
 def test_a_worker_on_an_existing_store_does_not_warn(app, run_burst):
