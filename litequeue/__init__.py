@@ -1,9 +1,23 @@
 """litequeue: a background job queue whose broker, result store and schedule are one SQLite file."""
 
 from .app import LiteQueue
-from .canvas import Signature, maybe_signature, signature, subtask
+from .canvas import (
+    GroupResult,
+    ResultSet,
+    Signature,
+    chain,
+    chord,
+    chunks,
+    group,
+    maybe_signature,
+    signature,
+    subtask,
+    xmap,
+    xstarmap,
+)
 from .crontab import crontab
 from .errors import (
+    ChordError,
     LiteQueueError,
     MaxRetriesExceededError,
     Reject,
@@ -23,6 +37,7 @@ __version__ = "0.1.0"
 __all__ = [
     "LiteQueue", "Task", "AsyncResult", "Queue", "LiteQueueError", "Retry", "Reject",
     "MaxRetriesExceededError", "SoftTimeLimitExceeded", "TimeLimitExceeded", "TaskRevokedError",
-    "WorkerLostError", "crontab", "get_task_logger", "__version__",
-    "Signature", "signature", "subtask", "maybe_signature",
+    "WorkerLostError", "ChordError", "crontab", "get_task_logger", "__version__",
+    "Signature", "signature", "subtask", "maybe_signature", "chain", "group", "chord", "chunks", "xmap",
+    "xstarmap", "GroupResult", "ResultSet",
 ]

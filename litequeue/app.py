@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from . import pids, serialization
 from .bulk import enqueue_many, register_chunk_task
 from .calling import build_jobs, publish_policy, with_publish_retry
+from .canvas.followups import ChordJoiner
 from .config import Settings
 from .errors import ConfigurationError, NotRegistered
 from .result import AsyncResult
@@ -73,6 +74,7 @@ class LiteQueue:
                 store = self._stores.get(key)
                 if store is None:
                     store = open_store(self.url, self.conf, self.share_database)
+                    store.joiner = ChordJoiner(self)  # builds chord callbacks inside the store's join
                     self._stores[key] = store
         return store
 
@@ -122,6 +124,11 @@ class LiteQueue:
     def send_task(self, name: str, args: Any = None, kwargs: Any = None, *, _task: Task | None = None,
                   **options: Any) -> AsyncResult:
         """Send a job of the task called ``name`` without importing it; returns its AsyncResult."""
+        if "link" in options or "link_error" in options:  # a call with callbacks: a workflow
+            from .canvas import Signature, send_canvas
+
+            sig = Signature(_task or name, args, kwargs, app=self)
+            return send_canvas(self, sig, (), {}, options)
         retry, policy = self._publish_retry(options)
         jobs = build_jobs(self, name, args, kwargs, _task or self.tasks.get(name), options)
         return self._publish(name, jobs, retry, policy)

@@ -104,6 +104,11 @@ class TaskError(LiteQueueError):
         self.type_name = type_name
 
 
+class ChordError(LiteQueueError):
+    """A member of the chord's header failed or was revoked, so its callback did not run; the
+    message names the member (its task id) and what it raised."""
+
+
 class WorkerLostError(LiteQueueError):
     """The process running the job died (killed, crashed, or stopped heartbeating)."""
 

@@ -42,7 +42,7 @@ def status(app: LiteQueue, now: float | None = None) -> dict[str, Any]:
     return {"database": describe_url(store.url), "time": iso(now), "queues": queue_rows(app, now),
             "workers": workers(app, now), "running": [job_dict(app, job, now) for job in
                                                        store.list_jobs([states.STARTED], limit=RUNNING_SHOWN)],
-            "held_back": held_back(app)}
+            "held_back": held_back(app), "workflows": workflows(app, now - RECENT)}
 
 
 def queue_rows(app: LiteQueue, now: float) -> list[dict[str, Any]]:
@@ -68,6 +68,47 @@ def held_back(app: LiteQueue) -> list[dict[str, Any]]:
     from .flow import held_back_dict
 
     return [held_back_dict(h) for h in app.store.held_back()]
+
+
+def workflows(app: LiteQueue, since: float, limit: int = 20) -> list[dict[str, Any]]:
+    """The groups and chords sent since ``since``, newest first, with their progress."""
+    return [{**g, "chord": bool(g["chord"]), **group_progress(app, g["id"], g["size"])}
+            for g in app.store.recent_groups(since, limit)]
+
+
+def group_progress(app: LiteQueue, group_id: str, size: int) -> dict[str, Any]:
+    """Members done (over: succeeded, failed or revoked) of ``size``, and the count per state."""
+    counts = app.store.group_progress(group_id)
+    done = sum(n for state, n in counts.items() if state in states.READY_STATES)
+    return {"members_done": done, "members_total": size, "states": counts}
+
+
+def workflow_of(app: LiteQueue, job: Job) -> dict[str, Any] | None:
+    """Where a job stands in its workflow: its group (and that group's progress, and whether
+    it is a chord member), which step of a chain it is, what follows it; None outside one."""
+    o = job.options
+    if not o:
+        return None
+    out: dict[str, Any] = {}
+    if o.get("group_id"):
+        info = app.store.group_info(o["group_id"])
+        size = info["size"] if info else 0
+        out["group"] = {"id": o["group_id"], "index": o.get("group_index"), "chord": bool(o.get("chord")),
+                        **group_progress(app, o["group_id"], size)}
+        if info and info["callback"]:
+            out["group"]["chord_state"] = info["state"]
+    if o.get("chain_step"):
+        step, total = o["chain_step"]
+        out["chain"] = {"step": step, "of": total}
+    ref = o.get("chain")
+    steps = app.store.chain_steps(ref["id"]) if isinstance(ref, dict) else None
+    if steps and isinstance(ref, dict):
+        following = serialization.loads(steps.encode(), serialization.JSON, frozenset({serialization.JSON}))
+        out["next"] = [s.get("task") or s.get("subtask_type") for s in following[ref["next"]:]]
+    for key in ("link", "link_error"):
+        if o.get(key):
+            out[key] = [s.get("task") for s in serialization.from_plain(o[key])]
+    return out or None
 
 
 def worker_state(app: LiteQueue, worker: WorkerInfo, now: float) -> str:
@@ -118,7 +159,7 @@ def job_dict(app: LiteQueue, job: Job, now: float) -> dict[str, Any]:
         "args": args, "kwargs": kwargs, "eta": iso(job.eta), "worker": worker_name(job) if running else None,
         "time_start": iso(job.started_at) if running else None,
         "runtime": round(now - job.started_at, 3) if running and job.started_at else None,
-        "attempts": job.attempts,
+        "attempts": job.attempts, "workflow": workflow_of(app, job),
     }
 
 

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 class AsyncResult:
     """The state and result of the job with id ``id``. Each property reads the store afresh."""
 
+    parent: Any = None  # the step before it in a workflow (set when a chain or chord is sent)
+
     def __init__(self, id: str, app: LiteQueue | None = None) -> None:  # noqa: A002 - Celery's name
         self.id = str(id)
         if app is None:

@@ -89,6 +89,23 @@ def loads(data: bytes | str | None, content_type: str, accept: frozenset[str]) -
     raise ContentDisallowed(f"Unknown content type {content_type!r}.")
 
 
+def to_plain(value: Any) -> Any:
+    """``value`` as plain JSON types, tagged as ``dumps`` tags them (stored inside other JSON)."""
+    try:
+        return _tag(value)
+    except (TypeError, ValueError) as exc:
+        raise SerializationError(f"Cannot encode as JSON: {exc}.") from exc
+
+
+def from_plain(value: Any) -> Any:
+    """The value ``to_plain`` made plain."""
+    if isinstance(value, list):
+        return [from_plain(v) for v in value]
+    if isinstance(value, dict):
+        return _untag({k: from_plain(v) for k, v in value.items()})
+    return value
+
+
 def _tag(value: Any) -> Any:
     if isinstance(value, _PLAIN):
         if isinstance(value, float) and value != value:
@@ -122,6 +139,14 @@ def _tag_scalar(value: Any) -> Any:
         return {_TAG: "bytes", "v": base64.b64encode(bytes(value)).decode()}
     if isinstance(value, (set, frozenset)):
         return {_TAG: "set", "v": [_tag(v) for v in value]}
+    if isinstance(value, BaseException):  # an errback's exc argument
+        kind = type(value)
+        return {_TAG: "exception", "v": [f"{kind.__module__}.{kind.__qualname__}", str(value)]}
+    from .task import Request  # here, not at the top: task imports this module
+
+    if isinstance(value, Request):  # an errback's request argument
+        fields = {f: getattr(value, f) for f in value.__dataclass_fields__}
+        return {_TAG: "request", "v": {f: _tag(v) for f, v in fields.items() if v is not ...}}
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
@@ -136,7 +161,22 @@ _DECODERS: dict[str, Callable[[Any], Any]] = {
     "tuple": tuple,
     "set": set,
     "dict": lambda v: {_freeze(k): val for k, val in v},
+    "exception": lambda v: _exception(*v),
+    "request": lambda v: _request(v),
 }
+
+
+def _exception(type_name: str, message: str) -> BaseException:
+    from .result import rebuild_exception  # here: result imports this module
+
+    return rebuild_exception(type_name, message, None)
+
+
+def _request(fields: dict) -> Any:
+    from .task import Request  # here: task imports this module
+
+    known = Request.__dataclass_fields__
+    return Request(**{k: v for k, v in fields.items() if k in known})
 
 
 def _freeze(key: Any) -> Any:

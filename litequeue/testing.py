@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from . import serialization, signals, states
+from .canvas.followups import with_follow_ups
 from .errors import LiteQueueError
 from .store import Job, Outcome
 from .worker import outcomes
@@ -112,7 +113,8 @@ class _Runner:
             with _LeaseKeeper(self.app, self.owner, self.lease):
                 reply = execute(Work.of(job), self.ctx)
             outcome = outcomes.from_reply(job, reply, self.name)
-        outcome = dataclasses.replace(outcome, keep=True)  # a test reads the result even of a transient job
+        outcome = with_follow_ups(self.app, job, dataclasses.replace(outcome, keep=True))  # a test reads the
+        # result even of a transient job
         self.app.store.finish(self.owner, [outcome])
         return outcome
 

@@ -9,6 +9,7 @@
     python scripts/bench.py --long          # worker memory over a 100,000-job drain
     python scripts/bench.py --dashboard     # dashboard response times and drain while polled, 1,000,000 jobs
     python scripts/bench.py --flow --baseline /work/main   # flow control (scripts/bench_flow.py)
+    python scripts/bench.py --workflows --only-extra [--compare]  # group, chord and chain figures
 
 Every measurement runs in a fresh interpreter (scripts/bench_runner.py) against a fresh SQLite
 file in a temporary directory; workers are real ``litequeue worker ... -c 2`` subprocesses. The raw
@@ -142,6 +143,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="flow control's figures instead (scripts/bench_flow.py): drain without limits, "
                              "1 per key over 100 keys, achieved rate under rate_limit 1000/s")
     parser.add_argument("--baseline", help="with --flow: a litequeue tree (e.g. main's) whose no-limit drain runs too")
+    parser.add_argument("--workflows", action="store_true",
+                        help="group / chord / chain figures (with --compare: Celery's chain beside them)")
     parser.add_argument("--only-extra", action="store_true",
                         help="skip the default metrics (with --compare, --growth, --long, --dashboard)")
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
@@ -187,7 +190,12 @@ def main(argv: list[str] | None = None) -> int:
             report["dashboard"] = bench_dashboard.run(workdir, jobs=backlog, requests=20 if args.quick else 100,
                                                       drain_jobs=max(config.n, 2_000) * 2, rounds=config.runs,
                                                       quiet=args.json)
-        if args.compare:
+        if args.workflows:
+            import bench_workflows
+
+            report["workflows"] = bench_workflows.run(config, workdir, args.cache_dir, args.compare, repeat,
+                                                      quiet=args.json)
+        if args.compare and not (args.workflows and args.only_extra):  # else: Celery's chain only
             import bench_peers
 
             report["peers"] = bench_peers.run(config, workdir, args.cache_dir, run_part, repeat,

@@ -47,3 +47,11 @@ class System(PeerSystem):
     def worker_command(self, burst: bool) -> tuple[list[str], str, dict]:
         argv = [venv_bin("celery"), "-A", "bench_peer_celery", "worker", "--concurrency", "2", "--loglevel", "WARNING"]
         return argv, SCRIPTS, self.env()
+
+
+@app.task
+def chain_step(x, n):
+    """A step of bench_workflows.py's chain: the last one stamps the ledger."""
+    if x + 1 >= n:
+        bench_ledger.stamp("chain-end")
+    return x + 1

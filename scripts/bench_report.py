@@ -162,6 +162,10 @@ def render(report: dict) -> str:
     if report.get("growth"):
         growth = report["growth"]
         out += ["", f"Growth ({growth['backlog']:,}-job backlog):", growth_table(growth, config["n"])]
+    if report.get("workflows"):
+        import bench_workflows
+
+        out += ["", bench_workflows.render(report["workflows"], config)]
     if report.get("peers"):
         out += ["", "Side by side (median of runs; drain = worker start until the last job is done):",
                 compare_table(report)]

@@ -23,3 +23,24 @@ def noop():
 def stamp(tag=None):
     """Return the time this job started (the latency measurement reads it from the result)."""
     return time.time()
+
+
+# -- workflows (bench_workflows.py) ------------------------------------------------------------------
+
+@app.task
+def wf_member(i):
+    """A chord member: returns its index and the time its body ended."""
+    return [i, time.time()]
+
+
+@app.task
+def wf_callback(results):
+    """A chord callback: returns the time it started and the latest member end it was given."""
+    started = time.time()
+    return [started, max(end for _, end in results), [i for i, _ in results] == list(range(len(results)))]
+
+
+@app.task
+def wf_step(x):
+    """A chain step."""
+    return x + 1

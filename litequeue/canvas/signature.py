@@ -186,6 +186,11 @@ class Signature(dict):
 
     # -- composing and values ---------------------------------------------------------------------
 
+    def __or__(self, other: Any) -> Any:
+        from .workflows import pipe
+
+        return pipe(self, other)
+
     def __deepcopy__(self, memo: dict) -> Signature:
         return self.clone()
 
@@ -231,8 +236,12 @@ def maybe_signature(d: Any, app: LiteQueue | None = None) -> Any:
 
 
 def send(sig: Signature, args: tuple, kwargs: dict, options: dict) -> AsyncResult:
-    """Send one task call. (Workflow options -- link, link_error -- are handled by the app.)"""
+    """Send one task call (with links, it is a workflow: see plan.py)."""
     app = sig.app
+    if options.get("link") or options.get("link_error"):
+        from .plan import send_canvas
+
+        return send_canvas(app, Signature(sig.task, args, kwargs, app=app, **options), (), {}, {})
     task = sig._type if sig._type is not None else app.tasks.get(sig.task)
     return app.send_task(sig.task, args, kwargs, _task=task, **options)
 

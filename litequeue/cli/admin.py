@@ -148,6 +148,9 @@ def result(ctx: click.Context, db: str, task_id: str, app_path: str | None, as_j
     app = open_existing(ctx, db, app_path)
     handle = AsyncResult(task_id, app=app)
     job = handle.job
+    if job is None and app.store.group_info(task_id) is not None:  # the id of a group or chord
+        click.echo(_render_group(app, task_id))
+        return
     if job is None:
         raise click.ClickException(f"No job with id {task_id} in {db} (it was never sent, or was pruned).")
     if as_json:
@@ -169,12 +172,44 @@ def result(ctx: click.Context, db: str, task_id: str, app_path: str | None, as_j
         click.echo(f"error:    {job.exc_type}: {job.exc_message}")
     if job.traceback:
         click.echo(job.traceback.rstrip())
+    flow = monitoring.workflow_of(app, job)
+    if flow:
+        click.echo(f"workflow: {_render_flow(flow)}")
     for entry in job.history:  # one line per failed attempt, oldest first
         failed_at = dt.datetime.fromtimestamp(entry["time"], dt.UTC).isoformat(timespec="seconds")
         click.echo(f"history:  attempt {entry['attempt']} at {failed_at} on {entry['worker']}: "
                    f"{entry['exc_type']}: {entry['message']}")
 
 
+
+
+def _render_group(app: Any, group_id: str) -> str:
+    info = app.store.group_info(group_id)
+    progress = monitoring.group_progress(app, group_id, info["size"])
+    kind = "chord" if info["callback"] else "group"
+    lines = [f"id:       {group_id}", f"{kind}:    {progress['members_done']}/{progress['members_total']} members "
+             f"done ({', '.join(f'{n} {s}' for s, n in sorted(progress['states'].items()))})"]
+    if info["callback"]:
+        lines.append(f"join:     {info['state']}" + (f" (failed by {info['failed_member']})"
+                                                     if info["failed_member"] else ""))
+    return "\n".join(lines)
+
+
+def _render_flow(flow: dict) -> str:
+    parts = []
+    if "group" in flow:
+        g = flow["group"]
+        parts.append(f"{'chord' if g['chord'] else 'group'} {g['id']} member {g['index']}, "
+                     f"{g['members_done']}/{g['members_total']} done" +
+                     (f", join {g['chord_state']}" if g.get("chord_state") else ""))
+    if "chain" in flow:
+        parts.append(f"chain step {flow['chain']['step']} of {flow['chain']['of']}")
+    if flow.get("next"):
+        parts.append(f"then {' | '.join(map(str, flow['next']))}")
+    for key in ("link", "link_error"):
+        if flow.get(key):
+            parts.append(f"{key} {', '.join(map(str, flow[key]))}")
+    return "; ".join(parts)
 
 
 # -- status and inspect ---------------------------------------------------------------------------
@@ -233,6 +268,11 @@ def _render_status(data: dict) -> str:
     if data.get("held_back"):
         lines += ["", "HELD BACK"]
         lines += [f"  {h['waiting']} job(s) of {_held_what(h)}: {h['reason']}" for h in data["held_back"]]
+    if data.get("workflows"):
+        lines += [""] + _table(["GROUP / CHORD (LAST HOUR)", "KIND", "DONE", "JOIN"],
+                               [[g["id"], "chord" if g["chord"] else "group",
+                                 f"{g['members_done']}/{g['members_total']}", g["state"] if g["chord"] else "-"]
+                                for g in data["workflows"]])
     if data["running"]:
         lines += ["", "RUNNING"]
         for job in data["running"]:
@@ -278,7 +318,8 @@ def inspect(ctx: click.Context, db: str, what: str, app_path: str | None, as_jso
 
 
 def _job_line(job: dict) -> str:
-    return f"  * {job['id']}  {job['name']}  args={job['args']} kwargs={job['kwargs']}  {job['state']}"
+    flow = f"  [{_render_flow(job['workflow'])}]" if job.get("workflow") else ""
+    return f"  * {job['id']}  {job['name']}  args={job['args']} kwargs={job['kwargs']}  {job['state']}{flow}"
 
 
 # -- changing the store ---------------------------------------------------------------------------

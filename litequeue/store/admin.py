@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from .. import states
 from .mixin import StoreMixin
@@ -28,6 +29,10 @@ def _state_condition(states_: Sequence[str]) -> str:
 
 class AdminStore(StoreMixin):
     """Operations on jobs from outside the worker loop (a mixin of ``Store``)."""
+
+    if TYPE_CHECKING:
+        def _workflow_jobs(self, where: str, params: Sequence[Any]) -> list[Job]: ...
+        def _ended_elsewhere(self, jobs: Sequence[Job], state: str, now: float) -> None: ...
 
     # -- results and administration ------------------------------------------------------------
 
@@ -81,12 +86,14 @@ class AdminStore(StoreMixin):
         marks = ", ".join("?" * len(task_ids))
         now = time.time()
         with self.errors(), self.write():
+            flows = self._workflow_jobs(f"task_id IN ({marks}) AND state IN ('QUEUED', 'RETRY')", task_ids)
             n = self.db.execute_sql(self.sql(  # a transient job leaves nothing behind
                 f"DELETE FROM lq_jobs WHERE task_id IN ({marks}) AND state IN ('QUEUED', 'RETRY') "
                 "AND durable = ?"), (*task_ids, False)).rowcount
             n += self.db.execute_sql(self.sql(
                 "UPDATE lq_jobs SET state = 'REVOKED', done_at = ?, wait_until = NULL "
                 f"WHERE task_id IN ({marks}) AND state IN ('QUEUED', 'RETRY')"), (now, *task_ids)).rowcount
+            self._ended_elsewhere(flows, states.REVOKED, now)  # a chord it was in fails
             if terminate:
                 n += self.db.execute_sql(self.sql(
                     "UPDATE lq_jobs SET revoke_requested = ? "

@@ -21,16 +21,17 @@ from ..errors import StoreError
 from .admin import AdminStore
 from .claims import ClaimRequest, ClaimStore
 from .flow import FlowStore
+from .groups import GroupStore
 from .models import bind_models
 from .monitor import MonitorStore
-from .records import Job, NewJob, Outcome, with_attempt
+from .records import FollowUp, Job, NewChain, NewGroup, NewJob, Outcome, with_attempt
 from .schedules import ScheduleStore
 
 _INSERT = (
     "INSERT INTO lq_jobs (task_id, task, queue, routing_key, priority, state, body, content_type, "
     "eta, wait_until, due_at, expires, created_at, attempts, max_retries, acks_late, ignore_result, "
-    "durable, options, unique_key, unique_until, flow_key) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "durable, options, unique_key, unique_until, flow_key, group_id, group_index) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 # Completion is fenced on (job, attempt, owner). A job put back after its lease expired but not
 # claimed again (same attempt number, no owner) still takes its late outcome: no other attempt
@@ -74,7 +75,7 @@ class ErrorGuard:
             self.reraise(exc)  # type: ignore[arg-type]
 
 
-class Store(ClaimStore, FlowStore, AdminStore, ScheduleStore, MonitorStore):
+class Store(ClaimStore, FlowStore, AdminStore, ScheduleStore, MonitorStore, GroupStore):
     """A job store over one SQL database (SQLite here; PostgreSQL through a subclass)."""
 
     lock_clause = ""  # appended to the claim's inner SELECT (PostgreSQL: FOR UPDATE SKIP LOCKED)
@@ -165,14 +166,25 @@ class Store(ClaimStore, FlowStore, AdminStore, ScheduleStore, MonitorStore):
         a process crash does not."""
         yield
 
-    def enqueue(self, jobs: Sequence[NewJob]) -> dict[str, str]:
-        """Insert ``jobs`` in one transaction: all of them are stored, or none. Wakes workers
-        after the commit. A batch of transient jobs only (``durable=False``) commits without
-        waiting for the disk; a batch holding any durable job commits durably.
+    def enqueue(self, jobs: Sequence[NewJob], groups: Sequence[NewGroup] = (),
+                chains: Sequence[NewChain] = ()) -> dict[str, str]:
+        """Insert ``jobs`` (and the ``groups`` and ``chains`` of a workflow) in one transaction:
+        all of them are stored, or none. Wakes workers after the commit. A batch of transient
+        jobs only (``durable=False``) commits without waiting for the disk; a batch holding any
+        durable job commits durably.
 
         Returns {task_id: id of the job already there} for each unique job that was a duplicate
         (and so was not stored); see FlowStore.enqueue_flow."""
         now = time.time()
+        if groups or chains:  # a workflow: its groups, chains and jobs in one write transaction
+            with self.errors():
+                with self.write() as txn:
+                    self._add_groups(groups, now)
+                    self._add_chains(chains, now)
+                    duplicates = self.insert_jobs(jobs, now)
+                committed = self._committed(txn)
+            self._notify_after(committed)
+            return duplicates
         if jobs[0].flow is not None if len(jobs) == 1 else any(job.flow is not None for job in jobs):
             return self.enqueue_flow(jobs, now)
         rows = [_insert_row(jobs[0], now)] if len(jobs) == 1 else [_insert_row(job, now) for job in jobs]
@@ -200,6 +212,10 @@ class Store(ClaimStore, FlowStore, AdminStore, ScheduleStore, MonitorStore):
             self.db.cursor().executemany(self._insert_sql, rows)
         return self._committed(txn)
 
+    def _insert_rows(self, jobs: Sequence[NewJob], now: float) -> None:
+        """Insert jobs in the caller's transaction (a unique one already there is left out)."""
+        self.insert_jobs(jobs, now)
+
     def _committed(self, txn: Any) -> bool:
         """Whether the write transaction ``txn`` (just left) committed, rather than being a
         savepoint of the caller's transaction."""
@@ -215,7 +231,12 @@ class Store(ClaimStore, FlowStore, AdminStore, ScheduleStore, MonitorStore):
     def finish_and_claim(self, owner: str, outcomes: Sequence[Outcome],
                          claim: ClaimRequest) -> tuple[list[Outcome], list[Job]]:
         """``finish(outcomes)`` and then ``claim(**claim)``, in one transaction (one commit for a
-        worker's results and its next jobs). Returns (outcomes applied, jobs claimed)."""
+        worker's results and its next jobs). Returns (outcomes applied, jobs claimed).
+
+        What an applied outcome sets off (``Outcome.then``: a chain's next step, links,
+        errbacks, a chord's join step) is written in the same transaction, before the claim, so
+        a chain's next step can be claimed by this very worker; an outcome its fence refuses
+        sets off nothing. A chord whose last member this is enqueues its callback here."""
         now = time.time()
         batches = (  # built before the write lock is taken
             (_FINISH, [_finish_row(o, owner, now) for o in outcomes if o.keep]),
@@ -225,12 +246,21 @@ class Store(ClaimStore, FlowStore, AdminStore, ScheduleStore, MonitorStore):
             try:
                 with self.write():
                     self._finish_batches(batches)
-                    applied, rows = list(outcomes), self._claim_in_transaction(owner, claim)
+                    applied = list(outcomes)
+                    enqueued = self._follow_ups(applied, now)
+                    rows = self._claim_in_transaction(owner, claim)
             except _SomeFenced:  # rolled back: find out outcome by outcome which ones still apply
                 with self.write():
                     applied = [o for o in outcomes if self._finish_one(owner, o, now)]
+                    enqueued = self._follow_ups(applied, now)
                     rows = self._claim_in_transaction(owner, claim)
+        if enqueued > len(rows):  # not all taken by this worker: wake the others
+            self.notify()
         return applied, Job.all_from_rows(rows)  # made after the commit: not while holding the write lock
+
+    def _follow_ups(self, applied: list[Outcome], now: float) -> int:
+        follow_ups: list[FollowUp] = [o.then for o in applied if o.then]
+        return self._follow_up(follow_ups, now) if follow_ups else 0
 
     def _finish_batches(self, batches: Sequence[tuple[str, list[tuple]]]) -> None:
         """The usual case, one statement per kind for the whole batch; raises _SomeFenced when
@@ -274,6 +304,10 @@ class Store(ClaimStore, FlowStore, AdminStore, ScheduleStore, MonitorStore):
         )
         with self.errors(), self.write():
             rows = self.db.execute_sql(self.sql(sql), (False, False, now, _LOST, now)).fetchall()
+            lost = [r[3] for r in rows if r[2] == states.FAILURE]
+            if lost:  # failed for good: their workflows' errbacks, a chord they were in fails
+                flows = self._workflow_jobs(f"id IN ({', '.join('?' * len(lost))})", lost)
+                self._ended_elsewhere(flows, states.FAILURE, now)
             over = [r[3] for r in rows if not r[4] and r[2] == states.FAILURE]  # transient: leave nothing
             if over:
                 marks = ", ".join("?" * len(over))
@@ -319,6 +353,7 @@ def _insert_row(job: NewJob, now: float) -> tuple:
         eta if eta is not None and eta > now else None, now if eta is None else eta, expires, now,
         max_retries, acks_late, ignore_result, durable, json.dumps(options) if options else None,
         *(flow[:3] if flow is not None else _NO_FLOW),
+        options.get("group_id") if options else None, options.get("group_index") if options else None,
     )
 
 

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import peewee as pw
 
-from .models import FLOW_INDEXES, INDEXES, MONITOR_INDEXES
+from .models import FLOW_INDEXES, GROUP_INDEX, INDEXES, MONITOR_INDEXES
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 CLAIM_INDEXES = ("lq_jobs_claim_queue", "lq_jobs_claim_any")
 
 
@@ -64,7 +64,17 @@ def _v6(db: pw.Database, models) -> None:
         db.execute_sql(statement)
 
 
-MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4, _v5, _v6]  # MIGRATIONS[n] upgrades version n to n + 1
+def _v7(db: pw.Database, models) -> None:
+    """Workflows: the group a job's result belongs to (id and place), a row per group (its
+    members, and a chord's join counter and callback) and one per chain (its steps)."""
+    if "group_id" not in {c.name for c in db.get_columns("lq_jobs")}:
+        db.execute_sql("ALTER TABLE lq_jobs ADD COLUMN group_id VARCHAR(255)")
+        db.execute_sql("ALTER TABLE lq_jobs ADD COLUMN group_index INTEGER")
+    db.execute_sql(GROUP_INDEX)
+    db.create_tables([models.Groups, models.Chains], safe=True)
+
+
+MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]  # MIGRATIONS[n] upgrades version n to n + 1
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

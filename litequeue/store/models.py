@@ -56,6 +56,9 @@ def bind_models(db: pw.Database) -> SimpleNamespace:
         unique_key = pw.CharField(max_length=255, null=True)  # unique while it counts (see UNIQUE_COUNTS)
         unique_until = pw.DoubleField(null=True)  # the end of its uniqueness window
         flow_key = pw.CharField(max_length=255, null=True)  # its concurrency key ("task\x1fvalue")
+        # Workflows (store/groups.py): NULL for a job whose result belongs to no group.
+        group_id = pw.CharField(max_length=255, null=True)  # the group whose result it is part of
+        group_index = pw.IntegerField(null=True)  # its place in that group
 
         class Meta:
             table_name = TABLE_PREFIX + "jobs"
@@ -131,8 +134,38 @@ def bind_models(db: pw.Database) -> SimpleNamespace:
         class Meta:
             table_name = TABLE_PREFIX + "limits"
 
+    class Groups(Base):
+        """A group of jobs (Celery's GroupResult) and, for a chord, its join: the counter the
+        members' outcomes move and the callback the last one enqueues."""
+
+        id = pw.CharField(max_length=255, primary_key=True)
+        size = pw.IntegerField()
+        done = pw.IntegerField(default=0)  # chord members over (moved in their outcome's transaction)
+        state = pw.CharField(max_length=16)  # OPEN; a chord then FIRED (callback sent) or FAILED
+        members = pw.TextField()  # JSON list of the member task ids, in order
+        callback = pw.TextField(null=True)  # a chord's callback (JSON written above the store)
+        failed_member = pw.CharField(max_length=255, null=True)
+        created_at = pw.DoubleField()
+        done_at = pw.DoubleField(null=True)
+
+        class Meta:
+            table_name = TABLE_PREFIX + "groups"
+
+    class Chains(Base):
+        """A chain's steps, stored once (not copied into every step's job)."""
+
+        id = pw.CharField(max_length=255, primary_key=True)
+        size = pw.IntegerField()
+        steps = pw.TextField()  # JSON list of the steps' signatures (written above the store)
+        revoked = pw.BooleanField(default=False, constraints=[pw.SQL("DEFAULT FALSE")])  # send no more steps
+        created_at = pw.DoubleField()
+
+        class Meta:
+            table_name = TABLE_PREFIX + "chains"
+
     return SimpleNamespace(Jobs=Jobs, Workers=Workers, Meta=Meta, all=[Jobs, Workers, Meta],
-                           Schedules=Schedules, Fires=Fires, beat=[Schedules, Fires], Limits=Limits)
+                           Schedules=Schedules, Fires=Fires, beat=[Schedules, Fires], Limits=Limits,
+                           Groups=Groups, Chains=Chains)
 
 
 # Partial indexes: the claim walks the first in order and never sorts.
@@ -156,3 +189,5 @@ MONITOR_INDEXES = [
     f"CREATE INDEX IF NOT EXISTS {name} ON lq_jobs (id, queue) WHERE state = '{state}'"
     for state, name in (("FAILURE", "lq_jobs_failed"), ("REVOKED", "lq_jobs_revoked"), ("RETRY", "lq_jobs_retrying"))
 ]
+GROUP_INDEX = ("CREATE INDEX IF NOT EXISTS lq_jobs_group ON lq_jobs (group_id, group_index) "
+               "WHERE group_id IS NOT NULL")

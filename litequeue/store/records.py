@@ -145,6 +145,59 @@ _BLOBS = [FIELD_NAMES.index(n) for n in ("body", "result", "meta")]
 _HISTORY, _OPTIONS = FIELD_NAMES.index("history"), FIELD_NAMES.index("options")
 
 
+class NewGroup(NamedTuple):
+    """A group about to be stored with its jobs: its members' task ids in order and, for a
+    chord, the callback (JSON written above the store) enqueued when the last member is over."""
+
+    group_id: str
+    members: list[str]
+    callback: str | None = None
+
+
+class NewChain(NamedTuple):
+    """A chain's steps (JSON written above the store), stored once when it is sent; each step's
+    job names the chain and the index of the step after it."""
+
+    chain_id: str
+    steps: str
+
+
+class ChainStep(NamedTuple):
+    """A chain step succeeded: send step ``position`` of chain ``chain_id`` with its result."""
+
+    chain_id: str
+    position: int
+    result: bytes | None
+    result_type: str | None
+
+
+class JoinStep(NamedTuple):
+    """A chord member is over: move its group's counter (``failed``: None when it succeeded, else
+    what went wrong, which fails the chord)."""
+
+    group_id: str
+    task_id: str
+    failed: str | None = None
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """What an outcome sets off, written in the transaction that records it, and only if its
+    fence lets it apply: jobs to enqueue (links, errbacks), the groups and chains they start,
+    the next step of a chain it is in, and a step of a chord's join. ``failed`` holds jobs
+    stored as already failed, with (exc_type, message): a chord's callback when the chord fails."""
+
+    jobs: tuple[NewJob, ...] = ()
+    groups: tuple[NewGroup, ...] = ()
+    join: JoinStep | None = None
+    failed: tuple[tuple[NewJob, str, str], ...] = ()
+    chains: tuple[NewChain, ...] = ()
+    step: ChainStep | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.jobs or self.groups or self.join or self.failed or self.chains or self.step)
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What one attempt of a job produced, as the worker records it.
@@ -165,6 +218,7 @@ class Outcome:
     history: list | None = None  # the job's history including this attempt, if it failed
     keep: bool = True  # False: delete the row (transient job that is over)
     started_at: float | None = None  # when the attempt began to run (claims may come earlier)
+    then: FollowUp | None = None  # what it sets off (workflows), written with it
 
 
 @dataclass(frozen=True)

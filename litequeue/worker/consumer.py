@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import serialization, signals, states
+from ..canvas.followups import with_follow_ups
 from ..errors import StoreError, StoreUnavailable
 from ..flow import code_limits
 from ..store import Job, Outcome, WorkerInfo
@@ -212,7 +213,7 @@ class Worker:
                 return True
             self.reserved.popleft()
             log.info("Task %s[%s] expired before it started; revoked.", job.task, job.task_id)
-            self.pending.append(outcomes.expired(job))
+            self.pending.append(with_follow_ups(self.app, job, outcomes.expired(job)))
         return False
 
     def _hand_over(self, child: Child, job: Job, limits: Limits) -> None:
@@ -282,9 +283,9 @@ class Worker:
         if isinstance(report, Death):
             outcome = outcomes.from_death(job, report, self.name)
             log.error("Task %s[%s] %s: %s", job.task, job.task_id, outcome.state.lower(), report.describe())
-            return dataclasses.replace(outcome, started_at=began)
+            return with_follow_ups(self.app, job, dataclasses.replace(outcome, started_at=began))
         logs.reply(job, report)
-        return outcomes.from_reply(job, report, self.name, report.started_at or began)
+        return with_follow_ups(self.app, job, outcomes.from_reply(job, report, self.name, report.started_at or began))
 
     def _flush(self) -> None:
         """Write pending outcomes in one fenced transaction; keep them if the store is busy.

@@ -53,3 +53,21 @@ def slow_add(x, y, seconds=0.05):
 @app.task
 def pid_add(x, y):
     return [os.getpid(), x + y]
+
+
+@app.task
+def member(i, key, seconds=0.0):
+    """A chord member: records that its body began and that it completed; returns ``i``."""
+    import time
+
+    ledger_write(f"{key}-start-{i}")
+    time.sleep(seconds)
+    ledger_write(f"{key}-done-{i}")
+    return i
+
+
+@app.task
+def old_style_errback(task_id):
+    """An errback taking one argument: Celery calls it with the failed job's id."""
+    ledger_write("old-errback")
+    return task_id

@@ -1,0 +1,46 @@
+"""Celery's canvas on litequeue: signatures, chain, group, chord, links and errbacks.
+
+    python examples/workflows.py
+
+Sends each workflow, runs a worker until they are all done, and prints their results.
+"""
+
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from workflow_tasks import add, app, fail, log_result, mul, on_error, xsum  # noqa: E402
+
+from litequeue import ChordError, chain, chord, group, signature  # noqa: E402
+
+for suffix in ("", "-wal", "-shm"):
+    if os.path.exists(app.url + suffix):
+        os.remove(app.url + suffix)
+
+partial = add.s(2).delay(3)                                       # add(3, 2)
+by_name = signature("workflow_tasks.add", args=(5, 5), app=app).delay()
+piped = (add.s(4, 4) | mul.s(8))()                                # 64; its parent is 8
+chained = chain(add.s(2, 2), add.s(4), add.s(8))()                # 16
+grouped = group(add.s(i, i) for i in range(10))()                 # [0, 2, ..., 18]
+chorded = chord((add.s(i, i) for i in range(10)), xsum.s())()     # 90
+upgraded = (group(add.s(1, 1), add.s(2, 2)) | xsum.s())()         # 6: a group then a task is a chord
+linked = add.apply_async((2, 2), link=log_result.s(), link_error=on_error.s())
+broken = chord([add.s(1, 1), fail.si("no luck")], xsum.s().on_error(on_error.s()))()
+
+litequeue = os.path.join(os.path.dirname(sys.executable), "litequeue")
+subprocess.run([litequeue if os.path.exists(litequeue) else "litequeue", "worker", app.url, "-A", "workflow_tasks",
+                "-c", "2", "--burst", "-l", "warning"], cwd=HERE, check=True)
+
+print("partial: ", partial.get(timeout=10), "| by name:", by_name.get(timeout=10))
+print("pipe:    ", piped.get(timeout=10), "parent:", piped.parent.get(timeout=10))
+print("chain:   ", chained.get(timeout=10))
+print("group:   ", grouped.get(timeout=10))
+print("chord:   ", chorded.get(timeout=10), "| group | task:", upgraded.get(timeout=10))
+print("linked:  ", linked.get(timeout=10))
+try:
+    broken.get(timeout=10)
+except ChordError as exc:
+    print("chord failed as it should:", exc)
