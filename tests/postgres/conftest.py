@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
+import shutil
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -112,3 +113,20 @@ def row(url: str, task_id: str) -> dict[str, Any]:
         conn.close()
     assert found is not None, f"no row for {task_id}"
     return dict(zip(names, found, strict=True))
+
+
+@pytest.fixture(scope="module")
+def private_cluster():
+    """A PostgreSQL cluster of this module's own (see tests/support/pg_cluster.py), for tests that
+    restart or crash the server: the shared server on 5432 is never stopped by a test."""
+    from tests.support.pg_cluster import PrivateCluster, bin_dir
+
+    bindir = bin_dir()
+    if bindir is None or not shutil.which("runuser") and os.geteuid() == 0:
+        _unavailable("a private cluster needs PostgreSQL's initdb and pg_ctl")
+    cluster = PrivateCluster(bindir)  # type: ignore[arg-type]
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.remove()

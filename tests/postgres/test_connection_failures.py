@@ -1,25 +1,17 @@
-"""When PostgreSQL is not there: a wrong URL, an unknown user or database is one clear line; a
-server restarting under a running worker is survived (it reconnects, no job is lost), and the
-publish retry covers producers during the outage."""
+"""When PostgreSQL is not there: a wrong URL, an unknown user or database is one clear line.
+(A server restarting under a running worker: test_server_restart.py.)"""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import threading
-import time
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from litequeue import states
 from litequeue.errors import ConfigurationError, StoreAccessDenied
 from litequeue.store.postgres import parse_url, translate
-from tests.conftest import ROOT, ledger_counts, litequeue_command
+from tests.conftest import ROOT, litequeue_command
 from tests.postgres.conftest import ADMIN_URL
-from tests.support import tasks
-from tests.support.observe import wait_until
 
 
 def cli(env: dict, *args: str) -> subprocess.CompletedProcess:
@@ -83,51 +75,3 @@ def test_a_wrong_password_is_reported_as_a_refused_login():
 def test_a_malformed_url_names_the_problem(url, problem):
     with pytest.raises(ConfigurationError, match=problem):
         parse_url(url)
-
-
-def _cluster(action: str) -> None:
-    version = sorted(os.listdir("/etc/postgresql"))[-1]
-    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action], check=True,
-                   capture_output=True, timeout=120)
-
-
-def _server_is_up() -> bool:
-    probe = subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-t", "5"], capture_output=True)
-    return probe.returncode == 0
-
-
-@pytest.fixture
-def restartable_server():
-    """Restarting the cluster needs pg_ctlcluster (as root); the server is up again afterwards."""
-    if not os.path.isdir("/etc/postgresql") or os.geteuid() != 0:
-        pytest.skip("restarting PostgreSQL needs pg_ctlcluster run as root")
-    yield
-    if not _server_is_up():
-        _cluster("start")
-    wait_until(_server_is_up, timeout=60, what="PostgreSQL to be up again")
-
-
-def test_a_worker_survives_a_server_restart_and_no_job_is_lost(
-        restartable_server, app, ledger, start_worker, worker_env):
-    worker = start_worker("-c", "2")
-    worker.wait_for_log("ready")
-    before = [tasks.record.delay(f"before{i}") for i in range(10)]
-    wait_until(lambda: app.store.count_jobs([states.SUCCESS]) == 10, what="the first jobs to run")
-
-    restart = threading.Thread(target=_cluster, args=("restart",))
-    restart.start()
-    policy = {"max_retries": 100, "interval_start": 0.1, "interval_step": 0.1, "interval_max": 0.5}
-    during = []
-    for i in range(20):  # some of these are sent while the server is down or starting
-        during.append(tasks.record.apply_async((f"during{i}",), retry_policy=policy))
-        time.sleep(0.1)
-    restart.join(120)
-
-    wait_until(lambda: app.store.count_jobs([states.SUCCESS]) == 30, timeout=60, what="every job to run")
-    counts = ledger_counts(ledger)
-    assert sorted(counts) == sorted([f"before{i}" for i in range(10)] + [f"during{i}" for i in range(20)])
-    assert all(n >= 1 for n in counts.values())  # at least once; none lost
-    assert all(r.state == states.SUCCESS for r in before + during)
-    worker.wait_for_log("Reconnected to the store")
-    worker.signal(signal.SIGTERM)
-    assert worker.wait() == 0
