@@ -87,9 +87,9 @@ def register_chunk_task(app: LiteQueue) -> None:
 
 
 def _run_chunk(chunk: Task, name: str, items: list) -> list:
-    from .worker.registry import TaskResolver
+    from .worker.registry import resolve_task
 
-    task = TaskResolver(chunk.app).resolve(name)
+    task = resolve_task(chunk.app, name)  # the rule every job's name meets
     return [task.run(*args) for args in items]
 
 

@@ -87,6 +87,7 @@ class Settings:
     worker_lease_seconds: float = 60.0
     worker_heartbeat_interval: float = 10.0
     worker_poll_interval: float = 1.0
+    worker_import_tasks_by_name: bool = False  # litequeue's: also run Task objects found by importing a job's name
     # store
     sqlite_synchronous: str = "full"
     sqlite_busy_timeout: float = 5.0
@@ -292,6 +293,7 @@ _VALIDATORS = {
     "worker_lease_seconds": _positive_or_none,
     "worker_heartbeat_interval": _positive_or_none,
     "worker_poll_interval": _positive_or_none,
+    "worker_import_tasks_by_name": _bool,
     "sqlite_synchronous": _synchronous,
     "sqlite_busy_timeout": _positive_or_none,
     "enable_utc": _bool,

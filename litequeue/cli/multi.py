@@ -94,6 +94,8 @@ def _start_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--queue-order", type=click.Choice(["strict", "round-robin"]),
                      help="How each worker takes from its queues (default: strict)."),
         click.option("-B", "--beat", is_flag=True, help="Each worker also runs beat (safe on many workers)."),
+        click.option("--import-tasks-by-name", is_flag=True,
+                     help="Workers also run litequeue tasks found by importing a job's task name."),
         click.option("-l", "--loglevel", type=click.Choice(LEVELS, case_sensitive=False), default="info",
                      show_default=True),
         _pidfile_option,
@@ -272,6 +274,8 @@ def _worker_argv(ctx: click.Context, node: Node, db: str, options: dict[str, Any
             argv += [flag, str(options[key])]
     if options.get("beat"):
         argv.append("-B")
+    if options.get("import_tasks_by_name"):
+        argv.append("--import-tasks-by-name")
     return argv
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .. import log
+from ..app import LiteQueue
 from ..worker.consumer import Worker
 from ..worker.options import WorkerOptions
 from .common import (
@@ -36,18 +37,21 @@ from .common import (
 @click.option("--soft-time-limit", type=click.FloatRange(min=0, min_open=True), help="Soft time limit per job (s).")
 @click.option("--max-tasks-per-child", type=click.IntRange(min=1), help="Replace a child after this many jobs.")
 @click.option("--max-memory-per-child", type=click.IntRange(min=1), help="Replace a child past this RSS (KiB).")
+@click.option("--import-tasks-by-name", is_flag=True,
+              help="Also run litequeue tasks found by importing a job's task name (trusted producers only).")
 @click.pass_context
 @friendly_errors
 def worker(ctx: click.Context, db: str | None, app_path: str | None, concurrency: int | None,
            queues: str | None, exclude_queues: str | None, queue_order: str, name: str | None,
            loglevel: str, logfile: str | None, burst: bool, time_limit: float | None,
            soft_time_limit: float | None, max_tasks_per_child: int | None,
-           max_memory_per_child: int | None, beat: bool, log_format: str) -> None:
+           max_memory_per_child: int | None, beat: bool, log_format: str, import_tasks_by_name: bool) -> None:
     """Run a worker: claim due jobs from DB and run them in a pool of processes.
 
     What tasks print goes to the worker's log (at WARNING), with the job's name and id."""
     setup_logging(loglevel, logfile, log_format)
     app = load_app(ctx, db, app_path)
+    allow_import_by_name(ctx, app, app_path, import_tasks_by_name)
     missing = log.missing_store(app.url)
     if missing is not None and app.store is not None:  # opening creates it, or says what is wrong
         log.created_store(missing)
@@ -60,6 +64,18 @@ def worker(ctx: click.Context, db: str | None, app_path: str | None, concurrency
     with log.stdouts_to_log():
         code = Worker(app, options).run()
     ctx.exit(code)
+
+
+def allow_import_by_name(ctx: click.Context, app: LiteQueue, app_path: str | None, flag: bool) -> None:
+    """--import-tasks-by-name turns the setting on; a worker with neither -A nor the opt-in could
+    run no task at all, so it refuses to start rather than fail every job."""
+    if flag:
+        app.conf.worker_import_tasks_by_name = True
+    if not (app_path or (ctx.obj and ctx.obj.app_path)) and not app.conf.worker_import_tasks_by_name:
+        raise click.UsageError(
+            "A worker runs only the tasks registered with its app: give -A module (the module defining your "
+            "tasks), or --import-tasks-by-name to import each job's task by its name (litequeue tasks only)."
+        )
 
 
 COMMANDS = [worker]

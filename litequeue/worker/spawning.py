@@ -113,12 +113,14 @@ class SpawnContext:
 
     @classmethod
     def of(cls, ctx: ChildContext) -> SpawnContext:
-        return cls(AppReference.of(ctx.resolver.app), ctx.resolver.import_by_name, ctx.hostname,
+        app = ctx.resolver.app
+        return cls(AppReference.of(app), app.conf.worker_import_tasks_by_name, ctx.hostname,
                    ctx.accept, ctx.result_content_type)
 
     def rebuild(self) -> ChildContext:
-        resolver = TaskResolver(self.app.load(), self.import_by_name)
-        return ChildContext(resolver, self.hostname, self.accept, self.result_content_type)
+        app = self.app.load()
+        app.conf.worker_import_tasks_by_name = self.import_by_name  # the parent's, even if set at run time
+        return ChildContext(TaskResolver(app), self.hostname, self.accept, self.result_content_type)
 
 
 def spawned_child_main(conn: Any, ctx: SpawnContext, parent_pid: int) -> None:

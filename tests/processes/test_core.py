@@ -59,18 +59,19 @@ def test_send_task_by_name_runs_the_registered_task(app, run_burst):
     assert result.get(timeout=10) == 5
 
 
-def test_a_worker_without_an_app_imports_the_task_by_its_name(app, db, worker_env, ledger):
+def test_a_worker_without_an_app_imports_tasks_by_name_only_when_asked(app, db, worker_env, ledger):
     from litequeue import LiteQueue
 
     producer = LiteQueue(db)  # knows no tasks: it sends by name only
     try:
         as_task = producer.send_task("tests.support.tasks.add", args=[2, 3])
         as_function = producer.send_task("tests.support.tasks.plain_function", args=[6, 7])
-        proc = run_cli("worker", db, "--burst", "-c", "1", "-l", "info", env=worker_env)
+        proc = run_cli("worker", db, "--burst", "-c", "1", "-l", "info", "--import-tasks-by-name", env=worker_env)
         assert proc.returncode == 0, proc.stderr
         assert as_task.get(timeout=10) == 5
-        assert as_function.get(timeout=10) == 42
-        assert ledger_counts(ledger) == {"plain-6-7": 1}
+        assert as_function.state == states.FAILURE  # a plain function is not a task: never run
+        assert "not a litequeue task" in as_function.job.exc_message
+        assert ledger_counts(ledger) == {}
     finally:
         producer.close()
 
