@@ -11,32 +11,53 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import logging
 import os
 import socket
-import tempfile
 import threading
 import time
 
 from .. import pids
+from .private_dir import SHARED_TMP, UnsafeDirectory, is_socket, open_private_dir, open_runtime_base, uid, unlink_socket
+from .stale_wake_dirs import remember_store, sweep_stale
 
+log = logging.getLogger("litequeue.wakeup")
 _HAVE_UNIX = hasattr(socket, "AF_UNIX")
 # How long a producer trusts its list of listening workers. A worker that starts meanwhile is
 # woken from the producer's next look on, and looks for jobs once itself when that has surely
 # happened (Listener.heard_from).
 RECHECK_SECONDS = 0.01
 MTIME_TICK = 0.05  # a directory's mtime may lag behind a change by up to a clock tick
-_BASE = "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()
+_SUN_PATH_MAX = 100  # a socket's path must fit sockaddr_un (108 bytes, less on some systems)
+_warned: set[str] = set()
+_swept = False  # this process has removed the wake directories of stores that are gone
 
 
 def wake_dir(db_path: str) -> str:
-    digest = hashlib.sha1(os.path.realpath(db_path).encode()).hexdigest()[:16]
-    return os.path.join(_BASE, f"litequeue-{os.getuid() if hasattr(os, 'getuid') else 0}", digest)
+    """Where the wake-up sockets of ``db_path`` live: a directory named after its real path,
+    in $XDG_RUNTIME_DIR/litequeue, else /tmp/litequeue-<uid> (both made 0700 and checked)."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    base = os.path.join(runtime, "litequeue") if runtime and os.path.isabs(runtime) \
+        else os.path.join(SHARED_TMP, f"litequeue-{uid()}")
+    return os.path.join(base, _digest(db_path))
+
+
+def _digest(db_path: str) -> str:
+    return hashlib.sha1(os.path.realpath(db_path).encode()).hexdigest()[:16]
+
+
+def _warn_once(problem: str) -> None:
+    if problem not in _warned:
+        _warned.add(problem)
+        log.warning("Wake-ups are off: %s. Remove it (or set XDG_RUNTIME_DIR to a directory of your own); "
+                    "meanwhile workers find new jobs by polling every worker_poll_interval.", problem)
 
 
 class Wakeup:
     """Send and receive wake-ups for one database file."""
 
     def __init__(self, db_path: str) -> None:
+        self.db_path = os.path.realpath(db_path)
         self.dir = wake_dir(db_path)
         self._mtime = -1.0
         self._listed_at = 0.0  # (wall clock) when _targets was read
@@ -67,7 +88,7 @@ class Wakeup:
                 sender.sendto(b"!", socket.MSG_DONTWAIT, target)
             except OSError as exc:
                 if exc.errno in (errno.ECONNREFUSED, errno.ENOENT):  # its worker is gone
-                    _unlink_quietly(target)
+                    unlink_socket(target)  # (only a socket: never a file someone put there)
 
     def _look(self) -> None:
         """Read the listening workers again if the directory changed since the last reading,
@@ -77,7 +98,8 @@ class Wakeup:
             self._targets = []
         elif mtime != self._mtime or self._listed_at - mtime < MTIME_TICK:
             self._mtime, self._listed_at = mtime, time.time()
-            self._targets = [os.path.join(self.dir, n) for n in os.listdir(self.dir)]
+            fd = self._dir_fd
+            self._targets = [os.path.join(self.dir, n) for n in os.listdir(fd) if is_socket(n, fd)]
 
     def _dir_mtime(self) -> float | None:
         """The wake directory's mtime (None if it cannot be made). Read through an open
@@ -92,26 +114,64 @@ class Wakeup:
                     return st.st_mtime
                 os.close(self._dir_fd)  # the directory was removed (a new one may have been made)
             self._dir_fd = None  # (a number closed behind our back and reused is not ours to close)
-        try:  # made here if no worker has made it yet: one descriptor to watch from then on
-            os.makedirs(self.dir, mode=0o700, exist_ok=True)
-            fd = os.open(self.dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        except OSError:
+        fd = self._open_dir()  # made here if no worker has made it yet: one descriptor to watch from then on
+        if fd is None:
             return None
         st = os.stat(fd)
         self._dir_fd, self._dir_id, self._mtime = fd, (st.st_dev, st.st_ino), -1.0
         return st.st_mtime
 
+    def _open_dir(self, sweep: bool = False) -> int | None:
+        """A descriptor of this store's wake directory, made and checked (None, with one warning,
+        when no private directory can be had). ``sweep``: also remove those of stores now gone."""
+        global _swept
+        try:
+            base, base_fd = open_runtime_base()
+        except UnsafeDirectory as exc:
+            _warn_once(str(exc))
+            return None
+        except OSError:
+            return None
+        try:
+            if os.path.join(base, self.dir.rpartition(os.sep)[2]) != self.dir:  # XDG_RUNTIME_DIR changed
+                self.dir = os.path.join(base, self.dir.rpartition(os.sep)[2])
+            if sweep and not _swept:
+                _swept = True
+                sweep_stale(base, base_fd, keep=os.path.basename(self.dir))
+            return open_private_dir(os.path.basename(self.dir), base_fd)
+        except UnsafeDirectory as exc:
+            _warn_once(f"{base}/{exc}")
+            return None
+        except OSError:
+            return None
+        finally:
+            os.close(base_fd)
+
     def listen(self, name: str) -> Listener | None:
-        """A listener that becomes readable when a producer notifies (None without AF_UNIX)."""
+        """A listener that becomes readable when a producer notifies (None without AF_UNIX, or
+        when no private wake directory can be had: the worker then polls)."""
         if not _HAVE_UNIX:
             return None
-        os.makedirs(self.dir, mode=0o700, exist_ok=True)
-        path = os.path.join(self.dir, f"{os.getpid()}-{name}"[:60])
-        _unlink_quietly(path)
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        sock.bind(path)
-        sock.setblocking(False)
-        return Listener(sock, path)
+        fd = self._open_dir(sweep=True)
+        if fd is None:
+            return None
+        try:
+            remember_store(fd, self.db_path)
+            room = max(_SUN_PATH_MAX - len(self.dir) - 1, 8)
+            entry = f"{os.getpid()}-{name}"[:min(room, 60)]
+            unlink_socket(entry, fd)
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            try:
+                sock.bind(os.path.join(self.dir, entry))
+                sock.setblocking(False)
+                inode = os.stat(entry, dir_fd=fd, follow_symlinks=False).st_ino
+            except OSError as exc:
+                sock.close()
+                _warn_once(f"cannot listen in {self.dir} ({exc.strerror})")
+                return None
+            return Listener(sock, os.path.join(self.dir, entry), inode)
+        finally:
+            os.close(fd)
 
     def close(self) -> None:
         """Close the sending socket and the directory (made again if notify is called again)."""
@@ -138,9 +198,10 @@ class Wakeup:
 class Listener:
     """The worker's end: wait on ``fileno()``, then ``drain()``; ``close()`` when done."""
 
-    def __init__(self, sock: socket.socket, path: str) -> None:
+    def __init__(self, sock: socket.socket, path: str, inode: int = -1) -> None:
         self.sock = sock
         self.path = path
+        self.inode = inode  # the socket file this listener bound
         # (monotonic) From then on every producer on this machine wakes it; a worker looks for
         # jobs once more at that time, for those sent by producers that had not seen it yet.
         self.heard_from = time.monotonic() + 2 * RECHECK_SECONDS
@@ -164,11 +225,8 @@ class Listener:
 
     def close(self) -> None:
         self.sock.close()
-        _unlink_quietly(self.path)
-
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+        try:
+            if os.stat(self.path, follow_symlinks=False).st_ino == self.inode:  # ours, not a successor's
+                unlink_socket(self.path)
+        except OSError:
+            pass
