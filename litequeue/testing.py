@@ -110,7 +110,7 @@ class _Runner:
         if job.expires is not None and job.expires <= time.time():
             outcome = outcomes.expired(job)
         else:
-            with _LeaseKeeper(self.app, self.owner, self.lease):
+            with _LeaseKeeper(self.app, self.owner, self.lease, job.id):
                 reply = execute(Work.of(job), self.ctx)
             outcome = outcomes.from_reply(job, reply, self.name)
         outcome = with_follow_ups(self.app, job, dataclasses.replace(outcome, keep=True))  # a test reads the
@@ -123,8 +123,8 @@ class _LeaseKeeper:
     """Extends the runner's leases every heartbeat interval while a job runs, as a worker's
     heartbeat does, so a long job is not handed to a worker elsewhere."""
 
-    def __init__(self, app: LiteQueue, owner: str, lease: float) -> None:
-        self.app, self.owner, self.lease = app, owner, lease
+    def __init__(self, app: LiteQueue, owner: str, lease: float, job_id: int) -> None:
+        self.app, self.owner, self.lease, self.job_id = app, owner, lease, job_id
         self.interval = app.conf.worker_heartbeat_interval
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._keep, name="litequeue-lease", daemon=True)
@@ -141,7 +141,7 @@ class _LeaseKeeper:
         store = self.app.store
         try:
             while not self._done.wait(self.interval):
-                store.extend_leases(self.owner, self.lease)
+                store.extend_leases(self.owner, self.lease, [self.job_id])
         except LiteQueueError:
             pass  # a busy store: the lease is long enough to try again at the next run
         finally:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Iterator, Sequence
+from typing import Any, NamedTuple
 
 import peewee as pw
 
@@ -51,6 +51,14 @@ _DELETE_FENCED = "DELETE FROM lq_jobs WHERE id = ? AND attempts = ? AND " + _FEN
 _LOST = "litequeue.errors.WorkerLostError"
 # A lost job runs again unless it acknowledged early (acks_late off) or used up its retries.
 _LOST_FAILS = "(acks_late = ? OR (max_retries IS NOT NULL AND attempts > max_retries))"
+
+
+class LeaseReport(NamedTuple):
+    """What ``extend_leases`` found: {held job id: revoke requested}, and the ids of rows leased
+    to the owner that it no longer held (given up, to be put back)."""
+
+    held: dict[int, bool]
+    given_up: list[int]
 
 
 class _SomeFenced(Exception):
@@ -278,16 +286,25 @@ class Store(ClaimStore, FlowStore, AdminStore, ScheduleStore, MonitorStore, Grou
             return bool(self.db.execute_sql(self.sql(_DELETE_FENCED), (o.job_id, o.attempt, owner)).rowcount)
         return bool(self.db.execute_sql(self.sql(_FINISH), _finish_row(o, owner, now)).rowcount)
 
-    def extend_leases(self, owner: str, lease_seconds: float) -> dict[int, bool]:
-        """Extend every lease ``owner`` still holds. Returns {job id: revoke requested} for the
-        jobs it still owns; a running job missing from it was lost (its lease expired)."""
-        sql = (
-            "UPDATE lq_jobs SET lease_until = ? WHERE lease_owner = ? AND state = 'STARTED' "
-            "RETURNING id, revoke_requested"
-        )
+    def extend_leases(self, owner: str, lease_seconds: float, job_ids: Collection[int]) -> LeaseReport:
+        """Extend the leases of ``job_ids``, the jobs ``owner`` really holds (running, waiting to
+        run, or with an outcome not yet written). Rows leased to ``owner`` that it does not hold
+        (an outcome whose commit a database crash undid) get an expired lease at once, so
+        ``rescue_expired`` puts them back rather than their lease being renewed forever. One
+        transaction. Returns {job id: revoke requested} for the held jobs still owned (a held job
+        missing from it was lost: its lease expired) and the ids of the rows given up."""
+        ids = tuple(set(job_ids))
+        marks = ", ".join("?" * len(ids))
+        mine = "lease_owner = ? AND state = 'STARTED'"
         with self.errors(), self.write():
-            rows = self.db.execute_sql(self.sql(sql), (time.time() + lease_seconds, owner)).fetchall()
-        return {row[0]: bool(row[1]) for row in rows}
+            rows = self.db.execute_sql(self.sql(
+                f"UPDATE lq_jobs SET lease_until = ? WHERE {mine} AND id IN ({marks}) RETURNING id, revoke_requested"
+            ), (time.time() + lease_seconds, owner, *ids)).fetchall() if ids else []
+            given_up = [row[0] for row in self.db.execute_sql(self.sql(
+                f"UPDATE lq_jobs SET lease_until = 0 WHERE {mine}" + (f" AND id NOT IN ({marks})" if ids else "")
+                + " RETURNING id"), (owner, *ids)).fetchall()]
+        held = {row[0]: bool(row[1]) for row in rows}
+        return LeaseReport(held, given_up)
 
     def rescue_expired(self) -> list[tuple[str, str, str]]:
         """Put back every job whose lease has expired (its worker died or hung), or fail it with
@@ -298,7 +315,9 @@ class Store(ClaimStore, FlowStore, AdminStore, ScheduleStore, MonitorStore, Grou
         sql = (
             f"UPDATE lq_jobs SET state = CASE WHEN {fails} THEN 'FAILURE' ELSE 'QUEUED' END, "
             f"done_at = CASE WHEN {fails} THEN ? ELSE NULL END, exc_type = ?, "
-            "exc_message = 'the worker ' || lease_owner || ' stopped heartbeating (lease expired)', "
+            "exc_message = 'the worker ' || lease_owner || CASE WHEN lease_until = 0 "
+            "THEN ' no longer held it (its outcome was lost, as when a database crash undoes a commit)' "
+            "ELSE ' stopped heartbeating (lease expired)' END, "
             "lease_owner = NULL, lease_until = NULL WHERE state = 'STARTED' AND lease_until < ? "
             "RETURNING task_id, task, state, id, durable, attempts, worker, exc_message, history"
         )

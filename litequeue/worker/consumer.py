@@ -64,6 +64,7 @@ class Worker:
         self.pending: list[Outcome] = []  # outcomes not yet written (kept across store hiccups)
         self.reserved: deque[Job] = deque()  # claimed (leased) but not yet handed to a child
         self._began: dict[int, float] = {}  # job id -> when it was handed to a child
+        self._lost_leases: set[int] = set()  # running jobs whose lost lease was reported
         self._pending_since = 0.0  # monotonic time the oldest unwritten outcome arrived
         self.prefetch = conf.worker_prefetch_multiplier
         self._more_waiting = False
@@ -363,20 +364,34 @@ class Worker:
     def _heartbeat(self) -> None:
         assert self.pool is not None
         store = self.app.store
-        held = store.extend_leases(self.owner, self.lease)
+        held, given_up = store.extend_leases(self.owner, self.lease, self._held_ids())
+        if given_up:
+            log.warning("Job(s) %s were leased to this worker but it no longer held them (an outcome's commit "
+                        "undone by a database crash?): putting them back.", sorted(given_up))
         for child in self.pool.busy():
             job = child.job
             if job is None:
                 continue
             if job.id not in held:
-                log.warning("Task %s[%s]: lease lost (it expired); its outcome will be ignored.", job.task, job.task_id)
+                if job.id not in self._lost_leases:  # once per job, not at every heartbeat
+                    log.warning("Task %s[%s]: lease lost (it expired); its outcome will be ignored.",
+                                job.task, job.task_id)
+                self._lost_leases.add(job.id)
             elif held[job.id]:
                 log.info("Task %s[%s] revoked; terminating it.", job.task, job.task_id)
                 self.pool.terminate(job.id)
         self.reserved = deque(job for job in self.reserved if job.id in held)
+        self._lost_leases &= {job.id for job in self.pool.in_flight()}
         store.heartbeat(self.name, self.processed)
         for task_id, task, state in store.rescue_expired():
             log.warning("Task %s[%s] lost its worker (lease expired); now %s.", task, task_id, state)
+
+    def _held_ids(self) -> list[int]:
+        """The jobs this worker really holds: running or waiting in a child, claimed ahead, or
+        finished with an outcome not yet written."""
+        assert self.pool is not None
+        held = [job.id for job in self.pool.in_flight()] + [job.id for job in self.pool.unstarted]
+        return held + [job.id for job in self.reserved] + [o.job_id for o in self.pending]
 
     def _stop(self) -> None:
         if self.pool is not None:
