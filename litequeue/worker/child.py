@@ -143,7 +143,12 @@ def execute(job: Work, ctx: ChildContext) -> Reply:
         value = _run(task, request, args, kwargs)
         return _success(job, task, value, ctx, started)._replace(started_at=began)
     except BaseException as exc:  # noqa: BLE001 - a task may raise anything, even SystemExit
-        return _failure(job, task, exc, started, request or _request(job, (), {}, ctx))._replace(started_at=began)
+        try:
+            return _failure(job, task, exc, started, request or _request(job, (), {}, ctx))._replace(started_at=began)
+        except BaseException as broken:  # noqa: BLE001 - reporting it failed too: report that, plainly
+            return Reply(job.id, job.attempts, states.FAILURE, time.monotonic() - started,
+                         exc_type=encodable(_type_name(exc)), started_at=began,
+                         exc_message=f"(the task's exception could not be reported: {type(broken).__name__})")
 
 
 def _decode_arguments(job: Work, accept: frozenset[str]) -> tuple[tuple, dict]:
@@ -181,7 +186,7 @@ def _success(job: Work, task: Task, value: Any, ctx: ChildContext, started: floa
     signals.task_success.send(sender=task, result=value)
     signals.task_postrun.send(sender=task, task_id=job.task_id, task=task, retval=value, state=states.SUCCESS)
     return Reply(job.id, job.attempts, states.SUCCESS, time.monotonic() - started, data,
-                 ctx.result_content_type, _short_repr(value), rss_kib=_rss_kib())
+                 ctx.result_content_type, encodable(_short_repr(value)), rss_kib=_rss_kib())
 
 
 def _failure(job: Work, task: Task | None, exc: BaseException, started: float, request: Request) -> Reply:
@@ -195,8 +200,9 @@ def _failure(job: Work, task: Task | None, exc: BaseException, started: float, r
         signals.task_failure.send(sender=task, task_id=job.task_id, exception=info, traceback=trace, einfo=trace)
     if task is not None:
         signals.task_postrun.send(sender=task, task_id=job.task_id, task=task, retval=info, state=state)
-    return Reply(job.id, job.attempts, state, runtime, exc_type=_type_name(info),
-                 exc_message=_message(info), traceback=trace, retry_at=retry_at, rss_kib=_rss_kib())
+    return Reply(job.id, job.attempts, state, runtime, exc_type=encodable(_type_name(info)),
+                 exc_message=encodable(_message(info)), traceback=encodable(trace), retry_at=retry_at,
+                 rss_kib=_rss_kib())
 
 
 def _classify(job: Work, task: Task | None, exc: BaseException) -> tuple[str, float | None, BaseException | None]:
@@ -219,7 +225,10 @@ def _user_traceback(exc: BaseException) -> str:
     frames = exc.__traceback__
     while frames is not None and frames.tb_next is not None and _is_ours(frames.tb_frame.f_code.co_filename):
         frames = frames.tb_next
-    return "".join(tb.format_exception(type(exc), exc, frames))
+    try:
+        return "".join(tb.format_exception(type(exc), exc, frames))
+    except Exception:  # an exception that breaks even the traceback module: keep what can be had
+        return f"{_type_name(exc)}: {_message(exc)} (its traceback could not be formatted)"
 
 
 def _is_ours(filename: str) -> bool:
@@ -235,10 +244,14 @@ def _type_name(exc: BaseException) -> str:
 
 
 def _message(exc: BaseException) -> str:
-    try:
-        return str(exc)
-    except Exception:
-        return repr(exc)
+    for describe in (str, repr):
+        try:
+            text = describe(exc)
+            if isinstance(text, str):
+                return text
+        except Exception:
+            continue
+    return f"<{type(exc).__name__} whose str() and repr() fail>"
 
 
 def _short_repr(value: Any) -> str:
@@ -246,7 +259,21 @@ def _short_repr(value: Any) -> str:
         text = repr(value)
     except Exception:
         text = f"<{type(value).__name__}>"
+    if not isinstance(text, str):
+        text = f"<{type(value).__name__}>"
     return text if len(text) <= MAX_REPR else text[: MAX_REPR - 3] + "..."
+
+
+def encodable(text: str | None) -> str | None:
+    """``text`` in a form UTF-8 (and so every store) can hold: a lone surrogate, which is what
+    an undecodable byte of a file name becomes, is written as ``\\udcXX``."""
+    if text is None or text.isascii():
+        return text
+    try:
+        text.encode()
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode()
 
 
 def _rss_kib() -> int:

@@ -280,6 +280,13 @@ class Worker:
             self.pending.append(self._outcome(job, report))
 
     def _outcome(self, job: Job, report: Reply | Death) -> Outcome:
+        try:
+            return self._make_outcome(job, report)
+        except Exception as exc:  # one job's report must never stop the worker
+            log.exception("Task %s[%s]: its report could not be read.", job.task, job.task_id)
+            return outcomes.unrecordable(job.id, job.attempts, exc)
+
+    def _make_outcome(self, job: Job, report: Reply | Death) -> Outcome:
         began = self._began.pop(job.id, None)
         if isinstance(report, Death):
             outcome = outcomes.from_death(job, report, self.name)
@@ -317,6 +324,9 @@ class Worker:
             self.pending = batch + self.pending
             time.sleep(0.1)
             return
+        except Exception as exc:  # a value the store cannot take, or a bug: never fatal to the worker
+            self.pending = self._unrecordable(batch, exc) + self.pending
+            return
         if room:
             self._reserve(claimed, room)
         self.processed += len(applied)
@@ -327,6 +337,14 @@ class Worker:
             lost = {o.job_id for o in batch} - {o.job_id for o in applied}
             log.warning("Ignored %d late outcome(s) for job(s) %s: this worker's lease had expired and "
                         "another attempt owns them.", len(lost), sorted(lost))
+
+    def _unrecordable(self, batch: list[Outcome], exc: Exception) -> list[Outcome]:
+        """Failures to record instead of ``batch``; outcomes that were such failures already are
+        dropped (their jobs come back when their leases expire)."""
+        log.error("Could not record %d outcome(s) (%s); recording them as failures instead.",
+                  len(batch), outcomes.describe(exc))
+        return [outcomes.unrecordable(o.job_id, o.attempt, exc) for o in batch
+                if not (o.exc_message or "").startswith(outcomes.NOT_STORED)]
 
     def _finish_and_claim(self, batch: list[Outcome], room: int) -> tuple[list[Outcome], list[Job]]:
         """Record ``batch`` and, when the reserve is low, claim the next jobs in the same

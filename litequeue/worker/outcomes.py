@@ -38,6 +38,26 @@ def from_death(job: Job, death: Death, worker: str) -> Outcome:
     return _ended(job, states.FAILURE, error, message, worker)
 
 
+UNRECORDABLE = "litequeue.errors.SerializationError"
+NOT_STORED = "The outcome of this attempt could not be stored"
+
+
+def unrecordable(job_id: int, attempt: int, error: BaseException) -> Outcome:
+    """A FAILURE to record in place of an outcome that could not be made or stored (a value no
+    store can hold, or a bug): the job ends with a message saying so, and the worker lives on."""
+    return Outcome(job_id, attempt, states.FAILURE, exc_type=UNRECORDABLE,
+                   exc_message=f"{NOT_STORED} ({describe(error)}).")
+
+
+def describe(error: BaseException) -> str:
+    """``Type: message`` in plain ASCII, whatever the exception holds."""
+    try:
+        text = f"{type(error).__name__}: {error}"
+    except Exception:
+        text = type(error).__name__
+    return text.encode("ascii", "backslashreplace").decode()[:500]
+
+
 def expired(job: Job) -> Outcome:
     """The Outcome of a job claimed after its expiry time: revoked without running."""
     return Outcome(job.id, job.attempts, states.REVOKED, exc_message="expired before it started", keep=job.durable)

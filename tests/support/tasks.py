@@ -366,5 +366,44 @@ def chatty(word):
     return word
 
 
+# -- poison outcomes (issue 21, item 4) ---------------------------------------------------------
+
+UNDECODABLE_NAME = os.fsdecode(b"caf\xe9.txt")  # what a task gets for a Latin-1 file name: a lone surrogate
+
+
+@app.task
+def raises_undecodable(key):
+    ledger_write(key)
+    raise RuntimeError(f"could not process {UNDECODABLE_NAME}")
+
+
+class Unprintable(Exception):
+    def __str__(self):
+        raise ValueError("no str")
+
+    def __repr__(self):
+        raise ValueError("no repr")
+
+
+@app.task
+def raises_unprintable(key):
+    ledger_write(key)
+    raise Unprintable()
+
+
+@app.task
+def returns_undecodable(key):
+    ledger_write(key)
+    return UNDECODABLE_NAME
+
+
+@app.task
+def retries_at_an_impossible_time(key):
+    from litequeue.errors import Retry
+
+    ledger_write(key)
+    raise Retry("later", when=10**30)  # a retry time no database column can hold
+
+
 # -- workflows tier (issue 16) ----------------------------------------------------------------------
 from tests.support import canvas_tasks  # noqa: E402, F401
