@@ -186,7 +186,7 @@ def _success(job: Work, task: Task, value: Any, ctx: ChildContext, started: floa
     signals.task_success.send(sender=task, result=value)
     signals.task_postrun.send(sender=task, task_id=job.task_id, task=task, retval=value, state=states.SUCCESS)
     return Reply(job.id, job.attempts, states.SUCCESS, time.monotonic() - started, data,
-                 ctx.result_content_type, encodable(_short_repr(value)), rss_kib=_rss_kib())
+                 ctx.result_content_type, encodable(_short_repr(value)) or "", rss_kib=_rss_kib())
 
 
 def _failure(job: Work, task: Task | None, exc: BaseException, started: float, request: Request) -> Reply:
