@@ -4,7 +4,7 @@ Imported, not copied; tests that read the SQLite file directly stay in their own
 """
 
 from tests.processes.test_core import (  # noqa: F401
-    test_a_worker_without_an_app_imports_the_task_by_its_name,
+    test_a_worker_without_an_app_imports_tasks_by_name_only_when_asked,
     test_an_idle_worker_is_woken_by_a_new_job_without_polling,
     test_arguments_and_results_round_trip_through_a_worker,
     test_bound_task_sees_its_request,
