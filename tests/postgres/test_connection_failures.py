@@ -19,6 +19,9 @@ def cli(env: dict, *args: str) -> subprocess.CompletedProcess:
                           timeout=60)
 
 
+WORKER = ("-A", "tests.support.tasks", "--burst")
+
+
 def one_line_error(proc: subprocess.CompletedProcess) -> str:
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
@@ -37,22 +40,22 @@ def elsewhere(**parts: str) -> str:
 
 
 def test_a_port_where_no_server_listens_is_one_clear_line(worker_env, pg_database):
-    line = one_line_error(cli(worker_env, "worker", elsewhere(port="1"), "--burst"))
+    line = one_line_error(cli(worker_env, "worker", elsewhere(port="1"), *WORKER))
     assert "cannot reach PostgreSQL" in line and ":1/" in line and "host and port" in line
 
 
 def test_a_missing_database_is_one_clear_line_naming_createdb(worker_env, pg_database):
-    line = one_line_error(cli(worker_env, "worker", elsewhere(dbname="lq_no_such_db"), "--burst"))
+    line = one_line_error(cli(worker_env, "worker", elsewhere(dbname="lq_no_such_db"), *WORKER))
     assert "the database lq_no_such_db does not exist" in line and "createdb" in line
 
 
 def test_an_unknown_user_is_one_clear_line(worker_env, pg_database):
-    line = one_line_error(cli(worker_env, "worker", elsewhere(user="lq_nobody", dbname=pg_database), "--burst"))
+    line = one_line_error(cli(worker_env, "worker", elsewhere(user="lq_nobody", dbname=pg_database), *WORKER))
     assert "refused the login" in line and "user and password" in line
 
 
 def test_an_unknown_url_parameter_is_one_clear_line(worker_env, pg_database):
-    line = one_line_error(cli(worker_env, "worker", elsewhere(dbname=pg_database) + "?colour=blue", "--burst"))
+    line = one_line_error(cli(worker_env, "worker", elsewhere(dbname=pg_database) + "?colour=blue", *WORKER))
     assert 'invalid connection option "colour"' in line and "remove it from the URL" in line
 
 

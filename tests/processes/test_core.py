@@ -425,7 +425,7 @@ def test_worker_without_a_database_or_app_is_a_one_line_usage_error(tmp_path):
 def test_worker_on_a_file_that_is_not_a_database_is_a_one_line_error(tmp_path, worker_env):
     path = tmp_path / "notes.txt"
     path.write_bytes(b"just some notes\n" * 10)
-    proc = run_cli("worker", str(path), "--burst", env=worker_env)
+    proc = run_cli("worker", str(path), "-A", "tests.support.tasks", "--burst", env=worker_env)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("Error:") and "not an SQLite database" in proc.stderr
@@ -433,7 +433,8 @@ def test_worker_on_a_file_that_is_not_a_database_is_a_one_line_error(tmp_path, w
 
 
 def test_worker_on_a_missing_directory_is_a_one_line_error(tmp_path, worker_env):
-    proc = run_cli("worker", str(tmp_path / "nope" / "db.sqlite"), "--burst", env=worker_env)
+    proc = run_cli("worker", str(tmp_path / "nope" / "db.sqlite"), "-A", "tests.support.tasks", "--burst",
+                   env=worker_env)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr and "does not exist" in proc.stderr
     assert not (tmp_path / "nope").exists()
