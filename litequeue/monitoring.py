@@ -67,7 +67,7 @@ def held_back(app: LiteQueue) -> list[dict[str, Any]]:
     ("rate limited until 12:03:10", "waiting for a concurrency slot of key acct-42")."""
     from .flow import held_back_dict
 
-    return [held_back_dict(h) for h in app.store.held_back()]
+    return [{**d, "until": iso(d["until"])} for d in (held_back_dict(h) for h in app.store.held_back())]
 
 
 def workflows(app: LiteQueue, since: float, limit: int = 20) -> list[dict[str, Any]]:

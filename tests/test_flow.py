@@ -5,6 +5,8 @@ Store-agnostic: tests/postgres/test_same_as_flow.py runs them again on PostgreSQ
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from litequeue import LiteQueue, Queue, states
@@ -346,7 +348,8 @@ def test_status_inspect_and_json_say_which_jobs_are_held_back_and_why(flow_app, 
     assert "rate limited until" in cli("inspect", db, "held_back").output
     held = {h["limit"]: h for h in json.loads(cli("status", db, "--json").output)["held_back"]}
     assert held["concurrency"]["key"] == "acct-42" and held["concurrency"]["waiting"] == 2
-    assert held["rate"]["task"] == hourly.name and held["rate"]["until"] > time.time()
+    assert held["rate"]["task"] == hourly.name  # times in JSON are ISO-8601 UTC, like every other
+    assert dt.datetime.fromisoformat(held["rate"]["until"]).timestamp() > time.time()
     assert flow_app.control.inspect().held_back() == json.loads(cli("inspect", db, "held_back", "--json").output)
 
 
