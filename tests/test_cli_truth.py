@@ -21,6 +21,9 @@ from litequeue.cli import main, output
 from litequeue.store import Outcome, WorkerInfo, open_store
 from litequeue.store.transfer import copy_store
 from tests.conftest import ROOT, litequeue_command
+from tests.support.tasks import app as _support_app  # noqa: E402
+
+DEFAULT = _support_app.conf.task_default_queue  # the queue jobs sent without one go to
 
 OWNER = "w1@here/abc"
 
@@ -66,7 +69,7 @@ def test_jobs_done_since_the_last_heartbeat_count_at_once(app, db):
         add.delay(i, i)
     now = time.time()
     app.store.register_worker(WorkerInfo("w1@here", socket.gethostname(), os.getpid(), 1, "default", now, now, 5))
-    for job in app.store.claim(OWNER, ["default"], (), 10, 60):
+    for job in app.store.claim(OWNER, [DEFAULT], (), 10, 60):
         finish(app, job, states.SUCCESS, result=b"1", result_type="application/json")
     data = json.loads(cli("status", db, "--json").output)
     assert data["workers"][0]["processed"] == 5 + 3  # the heartbeat's 5, and 3 finished after it
@@ -89,7 +92,7 @@ def test_result_json_shows_the_job_with_iso_times(app, db):
     from tests.support.tasks import add
 
     sent = add.delay(2, 3)
-    [job] = app.store.claim(OWNER, ["default"], (), 1, 60)
+    [job] = app.store.claim(OWNER, [DEFAULT], (), 1, 60)
     finish(app, job, states.SUCCESS, result=b"5", result_type="application/json")
     data = json.loads(cli("result", db, sent.id, "--json").output)
     assert (data["id"], data["state"], data["result"], data["args"]) == (sent.id, "SUCCESS", 5, [2, 3])
@@ -134,7 +137,7 @@ def test_call_with_the_app_refuses_unknown_tasks_and_wrong_arguments(app, db):
     (["--all"], {"a1", "a2", "b1", "q1"}),
     (["--task", "tests.support.tasks.add"], {"a1", "a2", "q1"}),
     (["--queue", "other"], {"q1"}),
-    (["--task", "tests.support.tasks.add", "--queue", "default"], {"a1", "a2"}),
+    (["--task", "tests.support.tasks.add", "--queue", DEFAULT], {"a1", "a2"}),
 ])
 def test_revoke_by_task_queue_or_all(app, db, how, expected):
     from tests.support.tasks import add, echo
@@ -202,12 +205,12 @@ def test_queues_pause_and_resume_from_the_command_line(app, db):
     from tests.support.tasks import add
 
     add.delay(1, 1)
-    paused = cli("queues", db, "--pause", "default", "--json")
+    paused = cli("queues", db, "--pause", DEFAULT, "--json")
     assert paused.exit_code == 0, paused.output
-    assert app.store.paused_queues() == {"default"}
-    assert app.store.claim(OWNER, ["default"], (), 10, 60) == []
+    assert app.store.paused_queues() == {DEFAULT}
+    assert app.store.claim(OWNER, [DEFAULT], (), 10, 60) == []
     listed = cli("queues", db)
     assert "PAUSED" in listed.output
-    cli("queues", db, "--resume", "default")
+    cli("queues", db, "--resume", DEFAULT)
     assert app.store.paused_queues() == set()
-    assert len(app.store.claim(OWNER, ["default"], (), 10, 60)) == 1
+    assert len(app.store.claim(OWNER, [DEFAULT], (), 10, 60)) == 1

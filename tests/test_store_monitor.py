@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from litequeue import browse, states
 from litequeue.store import Outcome
+from tests.support.tasks import app as _support_app  # noqa: E402
+
+DEFAULT = _support_app.conf.task_default_queue  # the queue jobs sent without one go to
 
 OWNER = "w@h/1"
 
@@ -50,12 +53,12 @@ def test_failed_page_and_depths_come_from_indexes(app):
 
     app.enqueue_many([(add, (i, i)) for i in range(5)])
     add.apply_async((9, 9), countdown=600)
-    jobs = app.store.claim(OWNER, ["default"], (), 2, 60)
+    jobs = app.store.claim(OWNER, [DEFAULT], (), 2, 60)
     app.store.finish(OWNER, [Outcome(jobs[0].id, jobs[0].attempts, states.FAILURE, exc_type="E", exc_message="m")])
     page = browse.job_page(app, browse.JobFilter(state="FAILURE"))
     assert [j["id"] for j in page["jobs"]] == [jobs[0].task_id] and page["next"] is None
     assert page["jobs"][0]["error"] == "E: m"
-    depths = app.store.queue_depths()["default"]
+    depths = app.store.queue_depths()[DEFAULT]
     assert (depths["due"], depths["scheduled"], depths["running"], depths["failed"]) == (3, 1, 1, 1)
     plan = app.store.db.execute_sql(
         "EXPLAIN QUERY PLAN SELECT id FROM lq_jobs WHERE id < 99 AND id >= 0 AND state = 'FAILURE' "

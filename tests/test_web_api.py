@@ -26,6 +26,9 @@ from litequeue.errors import ConfigurationError  # noqa: E402
 from litequeue.schedules import Schedule  # noqa: E402
 from litequeue.store import Outcome, WorkerInfo  # noqa: E402
 from litequeue.web import Access, Dashboard, api  # noqa: E402
+from tests.support.tasks import app as _support_app  # noqa: E402
+
+DEFAULT = _support_app.conf.task_default_queue  # the queue jobs sent without one go to
 
 SPEC = json.loads((resources.files("litequeue.web") / "openapi.json").read_text())
 OPENAPI = openapi_core.OpenAPI.from_dict(SPEC)
@@ -93,7 +96,7 @@ def filled(app):
 def test_every_read_answers_as_the_openapi_file_says(serve, filled):
     server = serve()
     overview = checked(server, "GET", "/api/overview")
-    assert {q["queue"] for q in overview["queues"]} == {"default", "busy"}
+    assert {q["queue"] for q in overview["queues"]} == {DEFAULT, "busy"}
     assert [w["active"][0]["id"] for w in overview["workers"]] == ["running"]
     checked(server, "GET", "/api/queues")
     checked(server, "GET", "/api/workers")
@@ -189,4 +192,18 @@ def test_events_stream_overviews(serve, filled):
             line = stream.readline().decode()
             if line.startswith("data: "):
                 events.append(json.loads(line[6:]))
-    assert all({q["queue"] for q in e["queues"]} == {"default", "busy"} for e in events)
+    assert all({q["queue"] for q in e["queues"]} == {DEFAULT, "busy"} for e in events)
+
+
+def test_queues_show_jobs_finished_in_the_last_minute(serve, app):
+    from tests.support.tasks import add
+
+    for i in range(3):
+        add.delay(i, i)
+    server = serve()
+    jobs = app.store.claim(OWNER, [DEFAULT], (), 2, 60)
+    app.store.finish(OWNER, [Outcome(j.id, 1, states.SUCCESS, result=b"0", result_type="application/json")
+                             for j in jobs])
+    [queue] = checked(server, "GET", "/api/queues")
+    assert (queue["queue"], queue["due"], queue["done_last_minute"]) == (DEFAULT, 1, 2)
+    assert checked(server, "GET", "/api/overview")["queues"][0]["done_last_minute"] == 2

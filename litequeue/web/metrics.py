@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -28,6 +28,7 @@ BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 
 READ_BATCH = 5000  # finished jobs read per statement while catching up
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _LOST = "WorkerLostError"
+RECENT = 120  # seconds of per-queue counts kept for the queues' throughput
 
 
 class Tally:
@@ -42,6 +43,7 @@ class Tally:
         self.rescues = 0  # leases that expired and were rescued (WorkerLostError in a history)
         self.runtime: dict[str, list[int]] = {}  # task -> count per bucket
         self.runtime_sum: dict[str, float] = defaultdict(float)
+        self.per_second: dict[int, Counter[str]] = {}  # second -> jobs finished per queue (the last RECENT s)
         self.lock = threading.Lock()
 
     def catch_up(self) -> None:
@@ -52,11 +54,25 @@ class Tally:
                     self._count(*row)
                 self.cursor = (rows[-1][0], rows[-1][1])
                 if len(rows) < READ_BATCH:
-                    return
+                    break
+            horizon = int(time.time()) - RECENT
+            for second in [s for s in self.per_second if s < horizon]:
+                del self.per_second[second]
+
+    def done_last_minute(self) -> dict[str, int]:
+        """{queue: jobs finished in the last 60 seconds}, as counted so far (call catch_up first)."""
+        since = int(time.time()) - 60
+        out: Counter[str] = Counter()
+        with self.lock:
+            for second, counts in self.per_second.items():
+                if second >= since:
+                    out.update(counts)
+        return dict(out)
 
     def _count(self, done_at: float, job_id: int, task: str, queue: str, state: str, attempts: int,
                started_at: float | None, history: str | None, exc_type: str | None) -> None:
         self.outcomes[(task, state)] += 1
+        self.per_second.setdefault(int(done_at), Counter())[queue] += 1
         self.started[task] += attempts
         self.retried[task] += max(attempts - 1, 0)
         if history and _LOST in history:
@@ -151,8 +167,9 @@ class Metrics:
     """What ``/metrics`` serves for one app."""
 
     def __init__(self, app: LiteQueue, since: float | None = None) -> None:
+        self.tally = Tally(app, since)
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(StoreCollector(app, Tally(app, since)))
+        self.registry.register(StoreCollector(app, self.tally))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

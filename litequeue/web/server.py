@@ -135,7 +135,18 @@ class Handler(BaseHTTPRequestHandler):
         data = found.handler(self.server.app, query, **params)
         if found.handler is api.info:
             data["read_only"] = self.server.access.read_only
+        elif found.handler in (api.queues, api.overview):
+            self._add_throughput(data if found.handler is api.queues else data["queues"])
         self._json(200, data)
+
+    def _add_throughput(self, queues: list[dict[str, Any]]) -> None:
+        """Each queue's jobs finished in the last minute, counted from the finished jobs this
+        server reads as they come (the done_at index; the same stream /metrics counts)."""
+        tally = self.server.metrics.tally
+        tally.catch_up()
+        done = tally.done_last_minute()
+        for queue in queues:
+            queue["done_last_minute"] = done.get(queue["queue"], 0)
 
     # -- authentication ------------------------------------------------------------------------
 
@@ -211,7 +222,9 @@ class Handler(BaseHTTPRequestHandler):
         server = self.server
         while not server.stopping.is_set():
             started = time.monotonic()
-            data = json.dumps(api.overview(server.app, {}))
+            overview = api.overview(server.app, {})
+            self._add_throughput(overview["queues"])
+            data = json.dumps(overview)
             self.wfile.write(f"event: overview\ndata: {data}\n\n".encode())
             self.wfile.flush()
             server.stopping.wait(max(server.event_interval - (time.monotonic() - started), 0.05))

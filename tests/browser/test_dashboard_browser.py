@@ -9,6 +9,9 @@ import time
 from litequeue import states
 from tests.browser.conftest import screenshot
 from tests.support import tasks
+from tests.support.tasks import app as _support_app  # noqa: E402
+
+DEFAULT = _support_app.conf.task_default_queue  # the queue jobs sent without one go to
 
 WAIT = 60  # seconds: generous, only to avoid hanging; every wait is on what the page shows
 
@@ -101,14 +104,14 @@ def test_revoke_stops_a_scheduled_job_after_confirmation(app, dashboard, browser
 def test_a_paused_queue_stops_being_worked_until_resumed(app, dashboard, browser, start_worker, ledger):
     start_worker("-c", "1")
     open_page(browser, dashboard, "#/queues", "queues")
-    wait_for(browser, lambda d: css(d, "tr[data-queue=default] button[data-action=pause]"))
+    wait_for(browser, lambda d: css(d, f"tr[data-queue={DEFAULT}] button[data-action=pause]"))
     click_and_confirm(browser, "pause")
-    wait_for(browser, lambda d: css(d, "tr[data-queue=default] [data-state=paused]"))
+    wait_for(browser, lambda d: css(d, f"tr[data-queue={DEFAULT}] [data-state=paused]"))
     held = tasks.record.delay("held")
     other = tasks.record.apply_async(("other",), queue="other")
     assert other.get(timeout=WAIT) is None  # the worker claims from every queue: it took 'other' ...
     assert held.state == states.QUEUED  # ... and, claiming after the pause, never took 'held'
-    wait_for(browser, lambda d: "1" in text_of(d, "tr[data-queue=default] td:nth-child(2)"))
+    wait_for(browser, lambda d: "1" in text_of(d, f"tr[data-queue={DEFAULT}] td:nth-child(2)"))
     screenshot(browser, "queues-paused")
     click_and_confirm(browser, "resume")
     held.get(timeout=WAIT)

@@ -14,6 +14,9 @@ from prometheus_client.parser import text_string_to_metric_families  # noqa: E40
 from litequeue import states  # noqa: E402
 from litequeue.web import Dashboard  # noqa: E402
 from tests.support import tasks  # noqa: E402
+from tests.support.tasks import app as _support_app  # noqa: E402
+
+DEFAULT = _support_app.conf.task_default_queue  # the queue jobs sent without one go to
 
 
 def scrape(server: Dashboard) -> dict[tuple[str, tuple], float]:
@@ -49,8 +52,8 @@ def test_metrics_count_what_the_store_shows(app, run_burst, ledger):
     assert m[("litequeue_jobs_retried_total", (("task", flaky_name),))] == 2
     assert m[("litequeue_job_runtime_seconds_count", (("task", add),))] == len(ok)
     assert m[("litequeue_job_runtime_seconds_bucket", (("le", "+Inf"), ("task", add)))] == len(ok)
-    assert m[("litequeue_queue_jobs", (("queue", "default"), ("state", "scheduled")))] == len(waiting)
-    assert m[("litequeue_queue_jobs", (("queue", "default"), ("state", "due")))] == 1
-    assert m[("litequeue_queue_jobs", (("queue", "default"), ("state", "failed")))] == len(bad)
+    assert m[("litequeue_queue_jobs", (("queue", DEFAULT), ("state", "scheduled")))] == len(waiting)
+    assert m[("litequeue_queue_jobs", (("queue", DEFAULT), ("state", "due")))] == 1
+    assert m[("litequeue_queue_jobs", (("queue", DEFAULT), ("state", "failed")))] == len(bad)
     assert m[("litequeue_workers", (("status", "stopped"),))] == 1
     assert m[("litequeue_lease_rescues_total", ())] == 0

@@ -135,13 +135,14 @@ function chart(tp) {
 
 function queueTable(queues) {
   return table(
-    [["Queue"], ["Due", "num"], ["Scheduled", "num"], ["Running", "num"], ["Retrying", "num"], ["Failed", "num"], ["Oldest wait", "num"], ["State"], [""]],
+    [["Queue"], ["Due", "num"], ["Scheduled", "num"], ["Running", "num"], ["Retrying", "num"], ["Failed", "num"], ["Oldest wait", "num"], ["Done/min", "num"], ["State"], [""]],
     queues.map((q) => h("tr", { "data-queue": q.queue },
       h("td", {}, h("a", { href: `#/jobs?queue=${encodeURIComponent(q.queue)}` }, q.queue)),
       h("td", { class: "num" }, q.due), h("td", { class: "num" }, q.scheduled), h("td", { class: "num" }, q.running),
       h("td", { class: "num" }, q.retrying),
       h("td", { class: "num" }, h("a", { href: `#/jobs?state=FAILURE&queue=${encodeURIComponent(q.queue)}` }, q.failed)),
       h("td", { class: "num" }, age(q.oldest_waiting_seconds)),
+      h("td", { class: "num" }, q.done_last_minute ?? "–"),
       h("td", {}, q.paused ? state("paused") : "active"),
       h("td", {},
         q.paused ? actionButton("Resume", `/api/queues/${encodeURIComponent(q.queue)}/resume`, `Resume queue ${q.queue}? Workers will claim from it again.`)
