@@ -207,3 +207,22 @@ def test_queues_show_jobs_finished_in_the_last_minute(serve, app):
     [queue] = checked(server, "GET", "/api/queues")
     assert (queue["queue"], queue["due"], queue["done_last_minute"]) == (DEFAULT, 1, 2)
     assert checked(server, "GET", "/api/overview")["queues"][0]["done_last_minute"] == 2
+
+
+def test_the_dashboard_command_refuses_what_it_cannot_serve_safely(app, db, tmp_path):
+    from click.testing import CliRunner
+
+    from litequeue.cli import main
+
+    def run(*args: str):
+        return CliRunner().invoke(main, ["dashboard", *args])
+
+    missing = run(str(tmp_path / "typo.sqlite"))
+    assert missing.exit_code == 1 and "No database at" in missing.output
+    assert not (tmp_path / "typo.sqlite").exists()  # a reading command never creates a store
+    app.store.queue_depths()
+    exposed = run(db, "--host", "0.0.0.0", "--port", "0")
+    assert exposed.exit_code == 1 and "--token or --basic-auth" in exposed.output
+    assert exposed.output.count("\n") == 1  # one line, no traceback
+    bad = run(db, "--basic-auth", "no-colon")
+    assert bad.exit_code == 2 and "user:password" in bad.output
