@@ -104,3 +104,12 @@ def test_a_signature_freezes_to_the_id_its_workflow_uses(app):
     assert r.parent.id == frozen.id
     drain(app)
     assert frozen.get(timeout=10) == 2 and isinstance(s, Signature)
+
+
+def test_a_link_that_cannot_be_sent_is_logged_and_the_chord_still_completes(app, caplog):
+    member = tasks.add.s(3, 3)
+    member.link(ct.log_result.s().set(priority="high"))  # refused when it is sent, after the member ran
+    r = chord([member, tasks.add.s(1, 1)], ct.xsum.s())()
+    drain(app)
+    assert r.get(timeout=10) == 8
+    assert "its link cannot be sent" in caplog.text and "priority must be an integer" in caplog.text

@@ -59,9 +59,13 @@ def follow_ups(app: LiteQueue, job: Job, state: str, result: bytes | None, resul
         links = _plain(options.get("link")) or []
         plan = Plan(app)
         if links:
-            value = _decode(app, result, result_type)
-            for link in links:
-                plan.add(link, (value,))
+            try:
+                value = _decode(app, result, result_type)
+                for link in links:
+                    plan.add(link, (value,))
+            except LiteQueueError as exc:  # logged; the chain and the join it is in go on
+                log.error("Task %s[%s]: its link cannot be sent: %s", job.task, job.task_id, exc)
+                plan = Plan(app)
         join = JoinStep(options["group_id"], job.task_id) if options.get("chord") else None
         return FollowUp(tuple(plan.jobs), tuple(plan.groups), join, chains=tuple(plan.chains), step=step)
     if state not in (states.FAILURE, states.REVOKED):
@@ -72,7 +76,11 @@ def follow_ups(app: LiteQueue, job: Job, state: str, result: bytes | None, resul
     else:
         why = f"Dependency {job.task_id} raised {_short(exc_type)}: {exc_message or ''}".rstrip(": ")
         exc = rebuild_exception(exc_type or "Exception", exc_message or "", None)
-        errbacks = tuple(errback_jobs(app, job, _plain(options.get("link_error")) or [], exc, traceback))
+        try:
+            errbacks = tuple(errback_jobs(app, job, _plain(options.get("link_error")) or [], exc, traceback))
+        except LiteQueueError as error:  # logged; the chord it is in still fails
+            log.error("Task %s[%s]: its errback cannot be sent: %s", job.task, job.task_id, error)
+            errbacks = ()
     chord_id = _chord_of(options)
     return FollowUp(errbacks, (), JoinStep(chord_id, job.task_id, why) if chord_id else None)
 
