@@ -106,10 +106,20 @@ def test_a_signature_freezes_to_the_id_its_workflow_uses(app):
     assert frozen.get(timeout=10) == 2 and isinstance(s, Signature)
 
 
+def test_a_links_options_are_checked_at_the_call(app):
+    with pytest.raises(InvalidOptionError, match="priority must be an integer"):
+        tasks.add.apply_async((1, 1), link=ct.log_result.s().set(priority="high"))
+    assert sum(app.store.counts().values()) == 0
+
+
 def test_a_link_that_cannot_be_sent_is_logged_and_the_chord_still_completes(app, caplog):
-    member = tasks.add.s(3, 3)
-    member.link(ct.log_result.s().set(priority="high"))  # refused when it is sent, after the member ran
-    r = chord([member, tasks.add.s(1, 1)], ct.xsum.s())()
-    drain(app)
-    assert r.get(timeout=10) == 8
-    assert "its link cannot be sent" in caplog.text and "priority must be an integer" in caplog.text
+    limit, app.conf.task_max_payload_bytes = app.conf.task_max_payload_bytes, 3000
+    try:
+        member = tasks.big_result.s(1)  # a 1 KiB result
+        member.link(ct.collect.s("y" * 2500))  # with that result, over the limit: refused when sent
+        r = chord([member, tasks.echo.s("z")], ct.collect.s(key="big"))()
+        drain(app)
+        assert r.get(timeout=10) == ["x" * 1024, "z"]
+    finally:
+        app.conf.task_max_payload_bytes = limit
+    assert "its link cannot be sent" in caplog.text and "task_max_payload_bytes" in caplog.text

@@ -91,6 +91,10 @@ class Plan:
         for key in ("link", "link_error"):
             if key in flow:
                 flow[key] = [maybe_signature(s, self.app) for s in _as_list(flow[key], key)]
+                for callback in flow[key]:  # their options are checked now, not when they are sent
+                    if not isinstance(callback, (chain, group, chord)):
+                        self._template(callback, {k: v for k, v in callback.options.items()
+                                                  if k not in WORKFLOW_KEYS and k != "task_id"})
         jobs = self._template(sig, call).jobs(args, kwargs, task_id)
         if flow:
             stored = {k: v if k in _PLAIN_KEYS else serialization.to_plain(v) for k, v in flow.items()}
