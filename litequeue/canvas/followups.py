@@ -63,8 +63,8 @@ def follow_ups(app: LiteQueue, job: Job, state: str, result: bytes | None, resul
                 value = _decode(app, result, result_type)
                 for link in links:
                     plan.add(link, (value,))
-            except LiteQueueError as exc:  # logged; the chain and the join it is in go on
-                log.error("Task %s[%s]: its link cannot be sent: %s", job.task, job.task_id, exc)
+            except LiteQueueError as error:  # logged; the chain and the join it is in go on
+                log.error("Task %s[%s]: its link cannot be sent: %s", job.task, job.task_id, error)
                 plan = Plan(app)
         join = JoinStep(options["group_id"], job.task_id) if options.get("chord") else None
         return FollowUp(tuple(plan.jobs), tuple(plan.groups), join, chains=tuple(plan.chains), step=step)
@@ -75,9 +75,9 @@ def follow_ups(app: LiteQueue, job: Job, state: str, result: bytes | None, resul
         errbacks: tuple = ()
     else:
         why = f"Dependency {job.task_id} raised {_short(exc_type)}: {exc_message or ''}".rstrip(": ")
-        exc = rebuild_exception(exc_type or "Exception", exc_message or "", None)
+        raised = rebuild_exception(exc_type or "Exception", exc_message or "", None)
         try:
-            errbacks = tuple(errback_jobs(app, job, _plain(options.get("link_error")) or [], exc, traceback))
+            errbacks = tuple(errback_jobs(app, job, _plain(options.get("link_error")) or [], raised, traceback))
         except LiteQueueError as error:  # logged; the chord it is in still fails
             log.error("Task %s[%s]: its errback cannot be sent: %s", job.task, job.task_id, error)
             errbacks = ()
