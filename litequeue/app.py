@@ -6,7 +6,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar, overload
 
 from . import pids, serialization
 from .bulk import enqueue_many, register_chunk_task
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from .store import NewJob
     from .worker.inprocess import InProcessWorker
 
+P = ParamSpec("P")
+R = TypeVar("R")
 _apps: list[LiteQueue] = []
 
 
@@ -95,7 +97,17 @@ class LiteQueue:
 
     # -- tasks ----------------------------------------------------------------------------------
 
-    def task(self, *args: Any, **options: Any) -> Any:
+    @overload
+    def task(self, fun: Callable[P, R], /) -> Task[P, R]: ...
+
+    @overload
+    def task(self, *, bind: Literal[True], **options: Any) -> Callable[[Callable[Concatenate[Any, P], R]], Task[P, R]]:
+        ...
+
+    @overload
+    def task(self, *, bind: Literal[False] = ..., **options: Any) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+
+    def task(self, *args: Any, **options: Any) -> Any:  # typed by the overloads above
         """Register a function as a task: ``@app.task`` or ``@app.task(name=..., bind=True, ...)``."""
         if args and callable(args[0]) and len(args) == 1 and not options:
             return self._register(args[0], TaskOptions())
@@ -106,7 +118,7 @@ class LiteQueue:
             fun, TaskOptions.from_kwargs({"name": f"{fun.__module__}.{fun.__qualname__}", **options}))
 
     def _register(self, fun: Callable[..., Any], options: TaskOptions) -> Task:
-        task = Task(self, fun, options)
+        task: Task = Task(self, fun, options)
         self.tasks[task.name] = task
         return task
 
@@ -153,6 +165,18 @@ class LiteQueue:
         Each call is ``(task, args)``, ``(task, args, kwargs)`` or ``(task, args, kwargs, options)``
         with ``task`` a Task or a task name; ``options`` (any apply_async option) apply to all."""
         return enqueue_many(self, calls, options)
+
+    async def asend_task(self, name: str, args: Any = None, kwargs: Any = None, **options: Any) -> AsyncResult:
+        """``send_task()`` for async code: the enqueue runs off the event loop (litequeue.aio)."""
+        from .aio import in_executor
+
+        return await in_executor(self.send_task, name, args, kwargs, **options)
+
+    async def aenqueue_many(self, calls: Iterable[Any], **options: Any) -> list[AsyncResult]:
+        """``enqueue_many()`` for async code: one transaction, off the event loop."""
+        from .aio import in_executor
+
+        return await in_executor(self.enqueue_many, list(calls), **options)
 
     def _publish_retry(self, options: dict) -> tuple[bool, dict]:
         """(retry, policy) of a call; a per-call policy is checked now, the app's when it was set."""

@@ -72,6 +72,12 @@ class StoreLocked(StoreError):
     or find the long writer."""
 
 
+class SelfDeadlock(StoreError):
+    """This thread holds the SQLite write lock through another connection (an open transaction of
+    the application's on the same file), so waiting for it would never end. Send the job through
+    that transaction, or after it commits."""
+
+
 class StoreFull(StoreError):
     """The disk (or the database's size limit) is full; free space, then try again."""
 

@@ -6,7 +6,7 @@ import builtins
 import datetime as dt
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import serialization, states
 from .errors import TaskError, TaskRevokedError, TimeoutError
@@ -16,8 +16,18 @@ if TYPE_CHECKING:
     from .store import Job
 
 
-class AsyncResult:
-    """The state and result of the job with id ``id``. Each property reads the store afresh."""
+if TYPE_CHECKING:  # a default (PEP 696), so that a bare AsyncResult(id) is AsyncResult[Any]
+    from typing_extensions import TypeVar as DefaultTypeVar
+
+    R = DefaultTypeVar("R", default=Any)
+else:
+    R = TypeVar("R")
+
+
+class AsyncResult(Generic[R]):
+    """The state and result of the job with id ``id``. Each property reads the store afresh.
+
+    ``AsyncResult[R]``: ``get()`` returns the task's return type (``task.delay()`` gives one)."""
 
     parent: Any = None  # the step before it in a workflow (set when a chain or chord is sent)
 
@@ -99,7 +109,7 @@ class AsyncResult:
         """Everything the store holds about the job (a read-only value)."""
         return self._job()
 
-    def get(self, timeout: float | None = None, propagate: bool = True, interval: float = 0.05) -> Any:
+    def get(self, timeout: float | None = None, propagate: bool = True, interval: float = 0.05) -> R:
         """Wait until the job is over and return its result.
 
         Raises the task's exception (with the remote traceback as ``__notes__``) when it failed
@@ -121,6 +131,26 @@ class AsyncResult:
             pause = min(pause * 2, interval)
 
     wait = get
+
+    async def aget(self, timeout: float | None = None, propagate: bool = True, interval: float = 0.05) -> R:
+        """``get()`` for async code: waits without blocking the event loop and without a thread
+        per waiter (one poller per loop reads every awaited job; see litequeue.aio)."""
+        from .aio import wait_until_ready
+
+        job = await wait_until_ready(self.app, self.id, timeout, interval)
+        if job is None:
+            state = await self.astate()
+            raise TimeoutError(
+                f"Job {self.id} is still {state} after {timeout}s; "
+                "wait longer, or check that a worker consuming its queue is running."
+            )
+        return self._outcome(job, propagate)
+
+    async def astate(self) -> str:
+        """``state``, read without blocking the event loop."""
+        from .aio import in_executor
+
+        return await in_executor(lambda: self.state)
 
     def forget(self) -> None:
         """Delete the stored result (the job must be over)."""

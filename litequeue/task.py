@@ -6,7 +6,7 @@ import contextvars
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 from .calling import template_for
 from .canvas.signature import Signature
@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from .calling import CallTemplate
     from .result import AsyncResult
 
+P = ParamSpec("P")  # the task function's parameters (without ``self`` for bind=True)
+R = TypeVar("R")  # what it returns
 _current_request: contextvars.ContextVar[Request | None] = contextvars.ContextVar("litequeue_request", default=None)
 
 
@@ -134,8 +136,12 @@ class TaskOptions:
         return cls(**options)
 
 
-class Task:
-    """A function registered with an app, callable directly or as a background job."""
+class Task(Generic[P, R]):
+    """A function registered with an app, callable directly or as a background job.
+
+    Typed as ``Task[P, R]`` (the function's parameters and return type), so type checkers check
+    ``task(...)``, ``task.delay(...)``, ``task.s(...)`` and ``task.adelay(...)`` against the
+    function, and ``task.delay(...).get()`` has its return type."""
 
     def __init__(self, app: LiteQueue, fun: Callable[..., Any], options: TaskOptions) -> None:
         self.app = app
@@ -178,26 +184,27 @@ class Task:
         """The job being run, or an empty request when called directly."""
         return _current_request.get() or Request(task=self.name)
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         return self.run(*args, **kwargs)
 
-    def run(self, *args: Any, **kwargs: Any) -> Any:
+    def run(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """Run the function here and now (``bind=True`` passes the task first)."""
         return self.fun(self, *args, **kwargs) if self.options.bind else self.fun(*args, **kwargs)
 
-    def delay(self, *args: Any, **kwargs: Any) -> AsyncResult:
+    def delay(self, *args: P.args, **kwargs: P.kwargs) -> AsyncResult[R]:
         """Send a job with these arguments; returns its AsyncResult."""
         if not self._reuses_template or "apply_async" in self.__dict__:  # overridden, or patched
             return self.apply_async(args, kwargs)
         jobs = template_for(self.app, self.name, self, {}).jobs(args, kwargs or None)
         return self.app._publish(self.name, jobs, *self.app._publish_retry({}))
 
-    def apply_async(self, args: tuple | list | None = None, kwargs: dict | None = None, **options: Any) -> AsyncResult:
+    def apply_async(self, args: tuple | list | None = None, kwargs: dict | None = None,
+                    **options: Any) -> AsyncResult[R]:
         """Send a job with options: countdown, eta, expires, priority, queue, routing_key,
         task_id, retry, retry_policy, serializer, time_limit, soft_time_limit, ignore_result."""
         return self.app.send_task(self.name, args, kwargs, _task=self, **options)
 
-    def s(self, *args: Any, **kwargs: Any) -> Signature:
+    def s(self, *args: P.args, **kwargs: P.kwargs) -> Signature:
         """This task's call as a value (a Signature): ``add.s(2, 2).delay()``."""
         return Signature(self, args, kwargs)
 
@@ -211,12 +218,52 @@ class Task:
 
     subtask = signature
 
-    def map(self, items: Iterable[Any], **options: Any) -> list[AsyncResult]:
+    async def adelay(self, *args: P.args, **kwargs: P.kwargs) -> AsyncResult[R]:
+        """``delay()`` for async code: the enqueue runs off the event loop (litequeue.aio)."""
+        from .aio import in_executor
+
+        return await in_executor(self.delay, *args, **kwargs)
+
+    async def aapply_async(self, args: tuple | list | None = None, kwargs: dict | None = None,
+                           **options: Any) -> AsyncResult[R]:
+        """``apply_async()`` for async code: the enqueue runs off the event loop."""
+        from .aio import in_executor
+
+        return await in_executor(self.apply_async, args, kwargs, **options)
+
+    async def amap(self, items: Iterable[Any], **options: Any) -> list[AsyncResult[R]]:
+        """``map()`` for async code: one job per item, in one transaction, off the event loop."""
+        from .aio import in_executor
+
+        return await in_executor(self.map, list(items), **options)
+
+    async def astarmap(self, items: Iterable[Any], **options: Any) -> list[AsyncResult[R]]:
+        """``starmap()`` for async code."""
+        from .aio import in_executor
+
+        return await in_executor(self.starmap, list(items), **options)
+
+    def delay_on_commit(self, *args: P.args, **kwargs: P.kwargs) -> None:
+        """Django: ``delay()`` once the current ``transaction.atomic()`` block commits (never if it
+        rolls back; at once outside a transaction). Returns None, as in Celery: nothing is sent yet."""
+        from .contrib.django import on_commit
+
+        on_commit(lambda: self.delay(*args, **kwargs))
+
+    def apply_async_on_commit(self, args: tuple | list | None = None, kwargs: dict | None = None,
+                              using: str | None = None, **options: Any) -> None:
+        """Django: ``apply_async()`` once the current transaction of the database ``using``
+        commits. Returns None, as in Celery."""
+        from .contrib.django import on_commit
+
+        on_commit(lambda: self.apply_async(args, kwargs, **options), using=using)
+
+    def map(self, items: Iterable[Any], **options: Any) -> list[AsyncResult[R]]:
         """One job per item, called with that item as its one argument, all sent in one
         transaction. (Celery's ``map`` makes one job of them all; use ``chunks`` for that.)"""
         return self.app.enqueue_many(((self, (item,)) for item in items), **options)
 
-    def starmap(self, items: Iterable[Any], **options: Any) -> list[AsyncResult]:
+    def starmap(self, items: Iterable[Any], **options: Any) -> list[AsyncResult[R]]:
         """One job per item, called with the item's elements as its arguments (one transaction)."""
         return self.app.enqueue_many(((self, tuple(item)) for item in items), **options)
 

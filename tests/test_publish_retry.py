@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -20,18 +21,25 @@ RETRY_LOG = "retrying the enqueue"
 
 
 class WriteLock:
-    """Another connection holding SQLite's write lock until ``release()``."""
+    """Another process holding SQLite's write lock until ``release()``. (Not a connection of this
+    process: one held here while nothing else runs would be a self-deadlock, refused at once.)"""
+
+    _HOLD = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+             "c.execute('BEGIN IMMEDIATE'); print('held', flush=True); sys.stdin.read(); c.execute('COMMIT')")
 
     def __init__(self, db: str) -> None:
-        self.conn = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
-        self.conn.execute("BEGIN IMMEDIATE")
+        self.proc = subprocess.Popen([sys.executable, "-c", self._HOLD, db], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "held"
         self.held = True
 
     def release(self) -> None:
         if self.held:
             self.held = False
-            self.conn.execute("COMMIT")
-            self.conn.close()
+            assert self.proc.stdin is not None and self.proc.stdout is not None
+            self.proc.stdin.close()  # the holder commits and exits
+            self.proc.wait(30)
+            self.proc.stdout.close()
 
 
 class RetryWatcher(logging.Handler):

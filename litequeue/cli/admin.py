@@ -19,7 +19,7 @@ from .. import browse, monitoring, states
 from ..app import LiteQueue
 from ..errors import LiteQueueError
 from ..result import AsyncResult
-from ..store import describe_url
+from ..store import describe_url, is_postgres_url
 from ..store.sqlite import path_from_url
 from .common import app_option, friendly_errors, load_app
 from .output import paint, to_json, when
@@ -98,7 +98,7 @@ def _wait_for(result: AsyncResult, timeout: float | None) -> None:
 def open_existing(ctx: click.Context, db: str, app_path: str | None) -> LiteQueue:
     """The app on ``db``, refusing a database file that does not exist (a typo would otherwise
     create an empty one and report that it holds nothing)."""
-    path = path_from_url(db) if not db.startswith(("postgres://", "postgresql://")) else None
+    path = path_from_url(db) if not is_postgres_url(db) else None
     if path is not None and not os.path.exists(path):
         raise click.ClickException(f"No database at {path}; check the path (a worker or the first "
                                    "job sent creates it).")

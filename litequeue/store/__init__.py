@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from ..config import Settings
 
 __all__ = ["Store", "ClaimRequest", "Flow", "Job", "NewJob", "Outcome", "QueueStats", "WorkerInfo", "open_store",
-           "describe_url"]
+           "describe_url", "is_postgres_url"]
 
 
 def describe_url(url: str) -> str:
@@ -23,13 +23,19 @@ def describe_url(url: str) -> str:
     return url
 
 
+def is_postgres_url(url: str) -> bool:
+    """``postgresql://``, ``postgres://``, or either with ``+driver`` (psycopg, psycopg2)."""
+    return "://" in url and url.split("://", 1)[0].split("+", 1)[0] in ("postgres", "postgresql")
+
+
 def open_store(url: str, settings: Settings, share_database: bool = False) -> Store:
     """Open (creating if needed) the store at ``url``: a path, ``sqlite:///path``, or
-    ``postgresql://user@host:5432/dbname[?schema=name]``."""
+    ``postgresql://user@host:5432/dbname[?schema=name]`` (``postgresql+psycopg://`` or
+    ``postgresql+psycopg2://`` to choose the driver)."""
     from ..errors import ConfigurationError
     from .sqlite import SqliteStore, path_from_url
 
-    if url.startswith(("postgres://", "postgresql://")):
+    if is_postgres_url(url):
         from .postgres import PostgresStore
 
         return PostgresStore(url)

@@ -18,6 +18,7 @@ import peewee as pw
 
 from .. import states
 from ..errors import StoreError
+from . import external
 from .admin import AdminStore
 from .claims import ClaimRequest, ClaimStore
 from .flow import FlowStore
@@ -196,6 +197,10 @@ class Store(ClaimStore, FlowStore, AdminStore, ScheduleStore, MonitorStore, Grou
         if jobs[0].flow is not None if len(jobs) == 1 else any(job.flow is not None for job in jobs):
             return self.enqueue_flow(jobs, now)
         rows = [_insert_row(jobs[0], now)] if len(jobs) == 1 else [_insert_row(job, now) for job in jobs]
+        outside = external.current()
+        if outside is not None:  # inside the application's transaction, through its connection
+            self.enqueue_through(outside, rows)
+            return
         with self.errors():
             if jobs[0].durable if len(jobs) == 1 else any(job.durable for job in jobs):
                 committed = self._insert(rows)
@@ -210,6 +215,27 @@ class Store(ClaimStore, FlowStore, AdminStore, ScheduleStore, MonitorStore, Grou
             self.notify()
         else:  # inside app.transaction(): once it commits
             self.db.after_commit(self.notify)
+
+    def enqueue_through(self, conn: external.ExternalConnection, rows: list[tuple]) -> None:
+        """Insert the rows through the application's connection ``conn``, in its transaction;
+        workers are woken once it commits."""
+        if id(self) not in conn.checked:
+            self.check_same_database(conn)
+            conn.checked.add(id(self))
+        conn.execute(external.in_style(self.external_insert_sql(), conn.paramstyle), rows)
+        self.wake_through(conn)
+
+    def check_same_database(self, conn: external.ExternalConnection) -> None:
+        """Raise ConfigurationError unless ``conn`` is connected to this store's database."""
+        raise external.mismatch(conn, self.url, "this store cannot share a transaction")
+
+    def external_insert_sql(self) -> str:
+        """The INSERT of a job (``?`` placeholders) as another connection to this database runs it."""
+        return _INSERT
+
+    def wake_through(self, conn: external.ExternalConnection) -> None:
+        """Wake workers once the transaction of ``conn`` commits."""
+        conn.after_commit(self.notify)
 
     def _insert(self, rows: list[tuple]) -> bool:
         """Write the rows; True when they are committed now, False when they joined the

@@ -9,7 +9,11 @@ can sit inside an application's database without touching its tables.
 from __future__ import annotations
 
 import contextlib
+import importlib
+import os
 import re
+import threading
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -27,14 +31,30 @@ from ..errors import (
     StoreNotFound,
     StoreUnavailable,
 )
-from . import migrations, postgres_listener
+from . import external, migrations, postgres_listener
 from .base import ErrorGuard, Store
 from .postgres_listener import first_line
 
-try:
-    import psycopg2
-except ImportError:  # the optional driver: pip install 'litequeue[postgres]'
-    psycopg2 = None
+DRIVERS = ("psycopg", "psycopg2")  # psycopg 3 first; postgresql+psycopg2:// asks for the other
+
+
+def load_driver(url: str) -> Any:
+    """The driver module a URL asks for (``postgresql+psycopg://``, ``postgresql+psycopg2://``),
+    or for plain ``postgresql://`` the first of psycopg 3 and psycopg2 that is installed."""
+    scheme = url.split("://", 1)[0]
+    wanted = [scheme.split("+", 1)[1]] if "+" in scheme else list(DRIVERS)
+    if any(name not in DRIVERS for name in wanted):
+        raise ConfigurationError(f"{_safe(url)}: unknown driver {wanted[0]!r}; use postgresql+psycopg:// "
+                                 "(psycopg 3), postgresql+psycopg2://, or postgresql:// for whichever is installed.")
+    for name in wanted:
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    raise ConfigurationError(
+        f"{_safe(url)}: the PostgreSQL driver is not installed. Install it with "
+        "pip install 'litequeue-jobs[postgres]' (psycopg 3)."
+    )
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _CONNECT_TIMEOUT = 10  # seconds; a host that does not answer fails instead of hanging
@@ -104,16 +124,15 @@ class PostgresStore(Store):
     db: _Database
 
     def __init__(self, url: str) -> None:
-        if psycopg2 is None:
-            raise ConfigurationError(
-                f"{_safe(url)}: the PostgreSQL driver is not installed. Install it with "
-                "pip install 'litequeue[postgres]' (psycopg2-binary)."
-            )
+        self.driver = load_driver(url)
         self.target = parse_url(url)
         self.channel = "litequeue_" + (self.target.schema or "jobs")
-        db = _Database(self.target.dbname, **self.target.connect_params())
+        params = self.target.connect_params()
+        if self.driver.__name__ == "psycopg":  # client-side binding, as psycopg2 does it
+            params.update(prefer_psycopg3=True, cursor_factory=self.driver.ClientCursor)
+        db = _Database(self.target.dbname, **params)
         super().__init__(db, url)
-        self._errors = ErrorGuard((pw.PeeweeException, psycopg2.Error), self._reraise)
+        self._errors = ErrorGuard((pw.PeeweeException, self.driver.Error), self._reraise)
         with self.errors():
             db.connect()
             self._migrate()
@@ -130,7 +149,8 @@ class PostgresStore(Store):
             if current > migrations.SCHEMA_VERSION:
                 raise SchemaTooNew(
                     f"{self.target.where} was written by a newer litequeue (schema version {current}; this "
-                    f"litequeue knows up to {migrations.SCHEMA_VERSION}). Upgrade litequeue: pip install -U litequeue."
+                    f"litequeue knows up to {migrations.SCHEMA_VERSION}). Upgrade litequeue: "
+                    "pip install -U litequeue-jobs."
                 )
             if current < migrations.SCHEMA_VERSION:
                 migrations.upgrade(self.db, self.models, current)
@@ -162,19 +182,45 @@ class PostgresStore(Store):
         """NOTIFY every listening worker on any host. Never raises: a lost wake-up costs one poll."""
         try:
             self.db.execute_sql("SELECT pg_notify(%s, '')", (self.channel,))
-        except (pw.PeeweeException, psycopg2.Error):
+        except (pw.PeeweeException, self.driver.Error):
             self._drop_broken_connection()
+
+    def check_same_database(self, conn: external.ExternalConnection) -> None:
+        if conn.dialect != "postgresql":
+            raise external.mismatch(conn, self.target.where, f"it is a {conn.dialect} connection")
+        table = f'"{self.target.schema}".lq_jobs' if self.target.schema else "lq_jobs"
+        probe = "SELECT current_database(), inet_server_port(), to_regclass(?) IS NOT NULL"
+        [(dbname, port, has_table)] = conn.execute(external.in_style(probe, conn.paramstyle), [(table,)])
+        with self.errors():
+            [(ours, our_port)] = self.db.execute_sql("SELECT current_database(), inet_server_port()").fetchall()
+        if (dbname, port) != (ours, our_port) or not has_table:
+            raise external.mismatch(conn, self.target.where, f"it is connected to the database {dbname}")
+
+    def external_insert_sql(self) -> str:
+        # The application's connection may not have the store's search_path.
+        schema = self.target.schema
+        return super().external_insert_sql().replace("INTO lq_jobs", f'INTO "{schema}".lq_jobs') if schema else \
+            super().external_insert_sql()
+
+    def wake_through(self, conn: external.ExternalConnection) -> None:
+        # NOTIFY is transactional: the server delivers it when the transaction commits, drops it on rollback.
+        conn.execute(external.in_style("SELECT pg_notify(?, '')", conn.paramstyle), [(self.channel,)])
 
     def listener(self, name: str) -> postgres_listener.Listener | None:
         if not postgres_listener.supported():
             return None  # no selector that can be waited on inside another here: workers poll
         with self.errors():
-            return postgres_listener.Listener(self._listener_connection, self.channel, (psycopg2.Error,),
+            return postgres_listener.Listener(self._listener_connection, self.channel, (self.driver.Error,),
                                               timeout=_CONNECT_TIMEOUT)
 
     def _listener_connection(self, async_: bool) -> Any:
         """A new connection of a worker's listener (blocking, or asynchronous: see psycopg2)."""
-        return psycopg2.connect(dbname=self.target.dbname, async_=async_, **self.target.connect_params())
+        params = {"dbname": self.target.dbname, **self.target.connect_params()}
+        if self.driver.__name__ == "psycopg":
+            from .postgres_pq import Pq3Connection
+
+            return Pq3Connection(params, async_)
+        return self.driver.connect(async_=async_, **params)
 
     def _reraise(self, exc: BaseException) -> None:
         if isinstance(exc, (pw.IntegrityError, pw.DataError)):
@@ -196,16 +242,60 @@ class PostgresStore(Store):
 
 
 class _Database(pw.PostgresqlDatabase):
-    """peewee's database, with session settings reapplied to every new connection."""
+    """peewee's database, with session settings reapplied to every new connection, and each
+    thread's connection closed when the thread ends (peewee keeps one per thread and would leave
+    it to the garbage collector, which psycopg 3 reports as a ResourceWarning)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.session: dict[str, str] = {}
+        self._closers = threading.local()
+        # Also when the database object itself is dropped unclosed (the garbage collector may
+        # free a connection before its closer), and at exit: every connection this process opened.
+        self._opened: list[Any] = []
+        weakref.finalize(self, _close_all, self._opened, os.getpid())
+
+    def _connect(self) -> Any:
+        conn = super()._connect()  # type: ignore[misc]  # (peewee has no type stubs)
+        self._closers.closer = _Closer(conn)
+        self._opened[:] = [c for c in self._opened if not c.closed]
+        self._opened.append(conn)
+        return conn
+
+    def _close(self, conn: Any) -> None:
+        closer = getattr(self._closers, "closer", None)
+        if closer is not None:
+            closer.conn = None  # closed here, by peewee
+        super()._close(conn)  # type: ignore[misc]
 
     def _initialize_connection(self, conn: Any) -> None:
         with conn.cursor() as cursor:
             for name, value in self.session.items():
                 cursor.execute("SELECT set_config(%s, %s, false)", (name, value))
+
+
+def _close_all(connections: list[Any], pid: int) -> None:
+    """Close the connections a process opened (never a forked child's copies: closing one there
+    would end the parent's session on the server)."""
+    if os.getpid() != pid:
+        return
+    for conn in connections:
+        with contextlib.suppress(Exception):
+            conn.close()
+
+
+class _Closer:
+    """Closes a thread's connection when the thread ends (its thread-local value goes)."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def __del__(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                self.conn.close()
 
 
 def translate(exc: BaseException, target: Target) -> StoreError:

@@ -25,6 +25,7 @@ log = logging.getLogger("litequeue.worker")
 RETRY_MAX = 5.0  # seconds between attempts to reconnect a lost LISTEN connection
 STEADY = 60.0  # seconds since the last loss for a new one to be news (logged, retried at once)
 _READ, _WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
+POLL_OK, POLL_READ, POLL_WRITE = 0, 1, 2  # what a connection's poll() answers (psycopg2's values)
 
 
 def supported() -> bool:
@@ -38,16 +39,15 @@ class Listener:
     and by ``tend_at`` (monotonic; None when nothing is due); ``close()`` when done.
 
     ``connect(async_)`` opens a connection to the store's database (the first one blocking, so a
-    wrong URL fails at worker start; replacements asynchronous). ``errors`` are the driver's
+    wrong URL fails at worker start; replacements asynchronous): a psycopg2 connection, or a
+    ``postgres_pq.Pq3Connection`` on psycopg 3, which answers ``poll()`` the same way. ``errors`` are the driver's
     exceptions; ``timeout`` bounds how long a replacement may take to connect and LISTEN.
     """
 
     def __init__(self, connect: Callable[[bool], Any], channel: str, errors: tuple[type[BaseException], ...],
                  timeout: float) -> None:
-        from psycopg2 import extensions
-
-        self._poll_states = {extensions.POLL_READ: _READ, extensions.POLL_WRITE: _WRITE}
-        self._poll_ok = extensions.POLL_OK
+        self._poll_states = {POLL_READ: _READ, POLL_WRITE: _WRITE}
+        self._poll_ok = POLL_OK
         self._connect, self._listen_sql = connect, f'LISTEN "{channel}"'
         self._errors, self._timeout = errors + (OSError,), timeout
         self._inner = selectors.DefaultSelector()

@@ -23,13 +23,14 @@ from ..errors import (
     DuplicateJob,
     ForeignDatabase,
     SchemaTooNew,
+    SelfDeadlock,
     StoreCorrupt,
     StoreError,
     StoreFull,
     StoreLocked,
     StoreNotFound,
 )
-from . import migrations
+from . import external, migrations, selflock
 from .base import ErrorGuard, Store
 from .wakeup import Wakeup
 
@@ -110,6 +111,19 @@ class FairLockDatabase(pw.SqliteDatabase):
             return super().execute_sql(sql, params, *args, **kwargs)
         return self.fairly(super().execute_sql, sql, params, *args, **kwargs)
 
+    def refuse_self_deadlock(self, exc: BaseException) -> None:
+        """Raise SelfDeadlock when the lock is held by this very thread through another
+        connection: waiting for it would never end."""
+        own = getattr(self._state, "conn", None)  # type: ignore[attr-defined]  # peewee's per-thread state
+        if selflock.held_by_this_thread(self.database, own):
+            raise SelfDeadlock(
+                f"{self.database}: this thread holds the write lock through another connection (an open "
+                "transaction of the application's on the same file, such as SQLAlchemy's engine.begin() or "
+                "a Session, or a sqlite3 connection), so litequeue would wait for itself. Send the job "
+                "through that transaction (with litequeue.contrib.sqlalchemy.enqueue_in(session_or_connection), "
+                "or app.transaction()), or after it commits."
+            ) from exc
+
     def fairly(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         deadline = None
         while True:
@@ -118,7 +132,9 @@ class FairLockDatabase(pw.SqliteDatabase):
             except (pw.OperationalError, sqlite3.OperationalError) as exc:
                 if "locked" not in str(exc).lower():
                     raise
-                deadline = deadline or time.monotonic() + self.lock_wait
+                if deadline is None:
+                    self.refuse_self_deadlock(exc)
+                    deadline = time.monotonic() + self.lock_wait
                 if time.monotonic() >= deadline:
                     raise
             time.sleep(random.uniform(0.0002, 0.002))
@@ -271,6 +287,11 @@ class SqliteStore(Store):
     def listener(self, name: str) -> Any:
         return self.wakeup.listen(name)
 
+    def check_same_database(self, conn: external.ExternalConnection) -> None:
+        theirs = conn.sqlite_path() if conn.dialect == "sqlite" else None
+        if theirs is None or os.path.realpath(theirs) != os.path.realpath(self.path):
+            raise external.mismatch(conn, self.path, f"it is connected to {theirs or conn.dialect}, not {self.path}")
+
     def close(self) -> None:
         self.wakeup.close()
         super().close()
@@ -393,7 +414,7 @@ def _query_schema(path: str, immutable: bool) -> tuple[list[str], int]:
 def _too_new(path: str, version: int) -> str:
     return (
         f"{path} was written by a newer litequeue (schema version {version}; this litequeue "
-        f"knows up to {migrations.SCHEMA_VERSION}). Upgrade litequeue: pip install -U litequeue."
+        f"knows up to {migrations.SCHEMA_VERSION}). Upgrade litequeue: pip install -U litequeue-jobs."
     )
 
 

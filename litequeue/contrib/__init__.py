@@ -1,0 +1,1 @@
+"""Integrations with other frameworks, one package each; they use litequeue's public API only."""

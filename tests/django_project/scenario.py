@@ -1,0 +1,65 @@
+"""Run by tests/test_django.py in a process of its own: ``send`` migrates and sends jobs in
+committed and rolled-back transactions; ``check`` reports what became of them. Prints JSON."""
+
+import json
+import sys
+
+import django
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import transaction  # noqa: E402
+from shop.models import Order  # noqa: E402
+from shop.queue import app, send_receipt  # noqa: E402
+from shop.tasks import ship  # noqa: E402
+
+from litequeue.contrib.django import enqueue_in  # noqa: E402
+
+
+class Rollback(Exception):
+    pass
+
+
+def send() -> dict:
+    app.store  # noqa: B018 - litequeue's tables, then the project's
+    call_command("migrate", verbosity=0)
+    out: dict = {}
+    with transaction.atomic():
+        kept = Order.objects.create(item="book")
+        send_receipt.delay_on_commit(kept.id)
+        out["ship"] = ship.enqueue(kept.id).id  # through Django's connection (ENQUEUE_IN)
+        with enqueue_in():
+            out["receipt_in_txn"] = send_receipt.delay(kept.id).id
+        out["before_commit"] = app.store.get(out["ship"]) is not None  # the store's own connection
+    try:
+        with transaction.atomic():
+            lost = Order.objects.create(item="pen")
+            send_receipt.delay_on_commit(lost.id)
+            out["lost_ship"] = ship.enqueue(lost.id).id
+            with enqueue_in():
+                out["lost_receipt"] = send_receipt.delay(lost.id).id
+            raise Rollback
+    except Rollback:
+        pass
+    out["kept"] = kept.id
+    return out
+
+
+def check(ids: dict) -> dict:
+    result = ship.get_result(ids["ship"])
+    order = Order.objects.get(id=ids["kept"])
+    try:
+        ship.get_result(ids["lost_ship"])
+        lost = "found"
+    except Exception as exc:
+        lost = type(exc).__name__
+    return {"status": str(result.status), "return_value": result.return_value, "shipped": order.shipped,
+            "receipt_sent": order.receipt_sent, "lost_ship": lost,
+            "lost_receipt": app.store.get(ids["lost_receipt"]) is None,
+            "receipt": app.AsyncResult(ids["receipt_in_txn"]).get(timeout=10),
+            "orders": Order.objects.count()}
+
+
+if __name__ == "__main__":
+    print(json.dumps(send() if sys.argv[1] == "send" else check(json.loads(sys.argv[2]))))
