@@ -185,3 +185,11 @@ def test_another_threads_short_transaction_is_waited_for_not_reported(shared, db
         thread.join()
         timer.cancel()
     assert stored(db, result.id) == ("tests.support.tasks.add", "QUEUED")
+
+
+def test_a_unique_job_inside_the_block_is_refused_with_the_fix(shared, db):
+    app, engine = shared
+    from tests.support.tasks import add
+
+    with engine.begin() as conn, enqueue_in(conn), pytest.raises(ConfigurationError, match="outside the enqueue_in"):
+        add.apply_async((1, 2), unique_for=60)

@@ -185,7 +185,10 @@ class Store(ClaimStore, FlowStore, AdminStore, ScheduleStore, MonitorStore, Grou
         Returns {task_id: id of the job already there} for each unique job that was a duplicate
         (and so was not stored); see FlowStore.enqueue_flow."""
         now = time.time()
+        outside = external.current()
         if groups or chains:  # a workflow: its groups, chains and jobs in one write transaction
+            if outside is not None:
+                raise external.refused(outside, "a workflow (a chain, group or chord)")
             with self.errors():
                 with self.write() as txn:
                     self._add_groups(groups, now)
@@ -195,12 +198,13 @@ class Store(ClaimStore, FlowStore, AdminStore, ScheduleStore, MonitorStore, Grou
             self._notify_after(committed)
             return duplicates
         if jobs[0].flow is not None if len(jobs) == 1 else any(job.flow is not None for job in jobs):
+            if outside is not None:
+                raise external.refused(outside, "unique, or rate- or concurrency-limited")
             return self.enqueue_flow(jobs, now)
         rows = [_insert_row(jobs[0], now)] if len(jobs) == 1 else [_insert_row(job, now) for job in jobs]
-        outside = external.current()
         if outside is not None:  # inside the application's transaction, through its connection
             self.enqueue_through(outside, rows)
-            return
+            return {}
         with self.errors():
             if jobs[0].durable if len(jobs) == 1 else any(job.durable for job in jobs):
                 committed = self._insert(rows)

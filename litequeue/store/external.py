@@ -73,3 +73,11 @@ def mismatch(conn: ExternalConnection, where: str, why: str) -> ConfigurationErr
         "app on that database (on SQLite, LiteQueue(path, share_database=True)), or send the job "
         "outside this block."
     )
+
+
+def refused(conn: ExternalConnection, what: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"Cannot send this job through {conn.description}: it is {what}, which the store decides in "
+        "its own transaction. Send it outside the enqueue_in() block (Django: delay_on_commit(); "
+        "SQLAlchemy: after the commit)."
+    )
