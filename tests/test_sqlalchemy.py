@@ -193,3 +193,27 @@ def test_a_unique_job_inside_the_block_is_refused_with_the_fix(shared, db):
 
     with engine.begin() as conn, enqueue_in(conn), pytest.raises(ConfigurationError, match="outside the enqueue_in"):
         add.apply_async((1, 2), unique_for=60)
+
+
+def test_the_check_never_evaluates_lazy_objects_lying_around(app, db, monkeypatch):
+    """Django's settings (a lazy object) raise when touched unconfigured; the check must not touch them."""
+    django_conf = pytest.importorskip("django.conf")
+    monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)
+    lazy = django_conf.LazySettings()  # unconfigured: any attribute access raises
+    app.share_database = True
+    app.conf.sqlite_busy_timeout = 30.0
+    from tests.support.tasks import add
+
+    add.delay(0, 0)
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS notes (text TEXT)")
+        conn.execute("INSERT INTO notes VALUES ('x')")
+        with pytest.raises(SelfDeadlock):
+            add.delay(1, 2)
+    finally:
+        conn.rollback()
+        conn.close()
+        app.conf.sqlite_busy_timeout = 5.0
+        app.share_database = False
+    assert not lazy.configured

@@ -76,7 +76,7 @@ def _lock_holder(path: str) -> int | None:
 def _connections_in_transaction(real: str) -> Iterator[sqlite3.Connection]:
     """This process's sqlite3 connections with a transaction open on the file ``real``."""
     for obj in gc.get_objects():
-        if isinstance(obj, sqlite3.Connection) and _in_transaction_on(obj, real):
+        if issubclass(type(obj), sqlite3.Connection) and _in_transaction_on(obj, real):
             yield obj
 
 
@@ -124,19 +124,20 @@ def _reachable_connections() -> set[Any]:
         frame = frame.f_back
     while todo and len(seen) < _MAX_VISITS:
         obj, depth = todo.pop()
-        if id(obj) in seen or obj is None or isinstance(obj, (str, bytes, int, float, bool)):
+        kind = type(obj)  # never isinstance(): a lazy object (Django's settings) evaluates on __class__
+        if id(obj) in seen or obj is None or issubclass(kind, (str, bytes, int, float, bool)):
             continue
         seen.add(id(obj))
-        if isinstance(obj, sqlite3.Connection):
+        if issubclass(kind, sqlite3.Connection):
             if depth > 0:  # held by an SQLAlchemy Connection or Session of this thread's
                 found.add(obj)
             continue  # (a bare one may be shared with a thread that commits it: not proof)
         if depth >= 7:
             continue
-        if isinstance(obj, (dict, tuple, list)):
+        if issubclass(kind, (dict, tuple, list)):
             if depth > 0:  # inside an SQLAlchemy object (a Session's connections), not any local
-                todo.extend((v, depth + 1) for v in list(obj.values() if isinstance(obj, dict) else obj)[:20])
-        elif type(obj).__module__.startswith("sqlalchemy."):
+                todo.extend((v, depth + 1) for v in list(obj.values() if issubclass(kind, dict) else obj)[:20])
+        elif kind.__module__.startswith("sqlalchemy."):
             todo.extend((value, depth + 1) for name in _LEADS if (value := _plain_attribute(obj, name)) is not None)
     return found
 
