@@ -33,6 +33,7 @@ class AdminStore(StoreMixin):
     if TYPE_CHECKING:
         def _workflow_jobs(self, where: str, params: Sequence[Any]) -> list[Job]: ...
         def _ended_elsewhere(self, jobs: Sequence[Job], state: str, now: float) -> None: ...
+        def _deleted(self, jobs: Sequence[Job], how: str, now: float) -> None: ...
 
     # -- results and administration ------------------------------------------------------------
 
@@ -72,11 +73,14 @@ class AdminStore(StoreMixin):
             return [row[0] for row in self.db.execute_sql(self.sql(sql + " ORDER BY id"), params).fetchall()]
 
     def forget(self, task_id: str) -> bool:
-        """Delete a finished job's row and result. A job still waiting or running is kept."""
+        """Delete a finished job's row and result. A job still waiting or running is kept. A
+        chord still waiting for this member's result fails (ChordError naming it)."""
         marks = ", ".join("?" * len(states.READY_STATES))
-        sql = f"DELETE FROM lq_jobs WHERE task_id = ? AND state IN ({marks})"
+        sql = f"DELETE FROM lq_jobs WHERE task_id = ? AND state IN ({marks}) RETURNING {JOB_COLUMNS}"
         with self.errors(), self.write():
-            return bool(self.db.execute_sql(self.sql(sql), (task_id, *sorted(states.READY_STATES))).rowcount)
+            gone = Job.all_from_cursor(self.db.execute_sql(self.sql(sql), (task_id, *sorted(states.READY_STATES))))
+            self._deleted([job for job in gone if job.options], "forget", time.time())
+        return bool(gone)
 
     def revoke(self, task_ids: Sequence[str], terminate: bool = False) -> int:
         """Cancel jobs durably: waiting ones become REVOKED and never run; with ``terminate``,
@@ -124,24 +128,37 @@ class AdminStore(StoreMixin):
 
     def purge(self, queue: str | None = None, batch: int | None = None) -> int:
         """Delete every waiting job (of one queue, or all), or up to ``batch`` of them per call
-        to keep each transaction short. Running and finished jobs stay."""
+        to keep each transaction short. Running and finished jobs stay. A chord waiting for a
+        member deleted here fails (ChordError naming it), in the same transaction."""
         where = "state IN ('QUEUED', 'RETRY')"
         params: tuple = ()
         if queue is not None:
             where, params = where + " AND queue = ?", (queue,)
+        # Workflow jobs first, read back as they are deleted (RETURNING: exactly those deleted).
+        flows_sql = f"DELETE FROM lq_jobs WHERE {where} AND options IS NOT NULL RETURNING {JOB_COLUMNS}"
         sql = f"DELETE FROM lq_jobs WHERE {where}"
         if batch is not None:
+            flows_sql = (f"DELETE FROM lq_jobs WHERE id IN (SELECT id FROM lq_jobs WHERE {where} "
+                         f"AND options IS NOT NULL LIMIT ?) RETURNING {JOB_COLUMNS}")
             sql = f"DELETE FROM lq_jobs WHERE id IN (SELECT id FROM lq_jobs WHERE {where} LIMIT ?)"
-            params = (*params, batch)
         with self.errors(), self.write():
-            return self.db.execute_sql(self.sql(sql), params).rowcount
+            flows = Job.all_from_cursor(self.db.execute_sql(
+                self.sql(flows_sql), params if batch is None else (*params, batch)))
+            n = len(flows)
+            if batch is None or n < batch:
+                rest = params if batch is None else (*params, batch - n)
+                n += self.db.execute_sql(self.sql(sql), rest).rowcount
+            self._deleted(flows, "purge", time.time())
+        return n
 
     def prune(self, before: float, states_: Sequence[str] = tuple(states.READY_STATES), batch: int = 500) -> int:
-        """Delete up to ``batch`` finished jobs done before ``before``; short transactions."""
+        """Delete up to ``batch`` finished jobs done before ``before``; short transactions. The
+        members of a chord still waiting for others are kept until its join (it reads them)."""
         marks = ", ".join("?" * len(states_))
         sql = (
             "DELETE FROM lq_jobs WHERE id IN (SELECT id FROM lq_jobs WHERE done_at IS NOT NULL "
-            f"AND done_at < ? AND state IN ({marks}) LIMIT ?)"
+            f"AND done_at < ? AND state IN ({marks}) AND (group_id IS NULL OR group_id NOT IN "
+            "(SELECT id FROM lq_groups WHERE state = 'OPEN' AND callback IS NOT NULL)) LIMIT ?)"
         )
         with self.errors(), self.write():
             return self.db.execute_sql(self.sql(sql), (before, *states_, batch)).rowcount

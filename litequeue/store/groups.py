@@ -12,11 +12,13 @@ does it (``completed`` / ``failed``), from plain values, inside the transaction.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from .. import states
 from .admin import JOB_COLUMNS
 from .mixin import StoreMixin
 from .records import ChainStep, FollowUp, Job, JoinStep, NewChain, NewGroup, NewJob
@@ -117,6 +119,21 @@ class GroupStore(StoreMixin):
         if jobs and self.joiner is not None:
             follow_ups = [self.joiner.ended(job, state) for job in jobs]
             self._follow_up([f for f in follow_ups if f], now)
+
+    def _deleted(self, jobs: Sequence[Job], how: str, now: float) -> None:
+        """In the transaction that deleted these jobs (``purge``, ``forget``): a chord waiting
+        for one of them can never hear from it, so it fails now with ChordError naming it (its
+        errbacks run), as if the member had been revoked; a chain ending in a chord fails it too."""
+        if not jobs or self.joiner is None:
+            return
+        waiting = [dataclasses.replace(job, exc_message=f"deleted by {how} before it ran")
+                   for job in jobs if job.state in (states.QUEUED, states.RETRY)]
+        self._ended_elsewhere(waiting, states.REVOKED, now)
+        # A member that succeeded was counted, but the callback needs its result, now gone.
+        joins = [FollowUp(join=JoinStep(job.options["group_id"], job.task_id,
+                                        f"Dependency {job.task_id} was deleted by {how} before the chord's join"))
+                 for job in jobs if job.state == states.SUCCESS and job.options.get("chord")]
+        self._follow_up(joins, now)
 
     def _next_step(self, step: ChainStep, now: float) -> FollowUp:
         """A chain's next step; in a chain revoked meanwhile it is stored REVOKED instead (and

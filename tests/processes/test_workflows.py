@@ -165,3 +165,27 @@ def test_revoking_a_chain_stops_the_steps_not_yet_run(app, run_burst, ledger):
         r.get(timeout=30)
     assert ledger_counts(ledger)["d2"] == 1 and "d3" not in ledger_counts(ledger)
     assert app.store.get(r.id).state == states.REVOKED
+
+
+def test_a_chord_member_deleted_before_the_join_fails_the_chord_naming_it(app, run_burst, ledger):
+    default = app.conf.task_default_queue
+    on_error = ct.on_error.s(key="deleted-errback")
+    purged = chord([tasks.add.s(1, 1), tasks.add.s(2, 2).set(queue="parked")],
+                   ct.collect.s(key="purged-chord").on_error(on_error))()
+    forgotten = chord([tasks.add.s(1, 1), tasks.add.s(3, 3).set(queue="parked")], ct.collect.s(key="forgotten-chord"))()
+    run_burst("-Q", default)  # the first member of each; the second waits in a queue no worker reads
+    done = forgotten.parent.results[0]
+    assert app.store.prune(time.time() + 60) == 0  # prune keeps members a chord still waits for
+    done.forget()  # its result, which the callback needs, is gone: the chord fails now
+    with pytest.raises(ChordError, match="forget") as info:
+        forgotten.get(timeout=30)
+    assert done.id in str(info.value)
+    assert app.store.purge("parked") == 2  # a waiting member deleted: its chord fails, in that transaction
+    with pytest.raises(ChordError, match="purge") as info:
+        purged.get(timeout=30)
+    assert purged.parent.results[1].id in str(info.value)
+    assert app.store.group_info(purged.parent.id)["failed_member"] == purged.parent.results[1].id
+    run_burst("-Q", default)  # the errbacks
+    counts = ledger_counts(ledger)
+    assert "purged-chord" not in counts and "forgotten-chord" not in counts  # no callback ran
+    assert counts.get("deleted-errback-ChordError") == 1
