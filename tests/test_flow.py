@@ -365,3 +365,23 @@ def test_the_control_command_sets_and_resets_a_rate_limit_for_every_worker(flow_
     assert rate_of(flow_app, rated.name) == ("10/s", None, 1.02 / 10)
     bad = cli("control", "rate-limit", db, rated.name, "5/x")
     assert bad.exit_code == 1 and "is not a rate limit" in bad.output and "Traceback" not in bad.output
+
+
+def test_starts_granted_a_moment_ahead_are_kept_by_the_child_that_runs_them(flow_app):
+    from litequeue import serialization
+    from litequeue.worker.child import ChildContext, Work, execute
+    from litequeue.worker.registry import TaskResolver
+    from tests.support.flow_tasks import rated
+
+    declare(flow_app)
+    flow_app.control.rate_limit(rated.name, "100/s")  # a start every 10.2 ms: several fit in the 50 ms ahead
+    for i in range(3):
+        rated.delay(f"ahead-{i}")
+    jobs = sorted(claim(flow_app, limited_room=3), key=lambda j: j.started_at)
+    assert len(jobs) == 3
+    gaps = [b.started_at - a.started_at for a, b in zip(jobs, jobs[1:], strict=False)]
+    assert all(gap >= 1.02 / 100 - 1e-9 for gap in gaps), gaps
+    ctx = ChildContext(TaskResolver(flow_app), "here", serialization.accepted_types(flow_app.conf.accept_content),
+                       serialization.content_type_for(flow_app.conf.result_serializer))
+    replies = [execute(Work.of(job), ctx) for job in jobs]
+    assert all(reply.started_at >= job.started_at for reply, job in zip(replies, jobs, strict=True))

@@ -16,6 +16,7 @@ from tests.test_flow import (  # noqa: F401
     test_a_task_concurrency_and_a_queue_concurrency_cap_running_jobs,
     test_an_expired_lease_gives_the_slot_back_when_rescued_not_before,
     test_keyword_order_does_not_make_a_call_unique_and_a_call_may_ask_for_uniqueness,
+    test_starts_granted_a_moment_ahead_are_kept_by_the_child_that_runs_them,
     test_status_inspect_and_json_say_which_jobs_are_held_back_and_why,
     test_the_control_command_sets_and_resets_a_rate_limit_for_every_worker,
     test_unique_jobs_inside_a_transaction_and_in_bulk,
