@@ -10,7 +10,8 @@
     python scripts/bench_flow.py --n 2000 --runs 1              # a smoke check
 
 Workers are real ``litequeue worker ... -c 2`` processes on a fresh SQLite file per run (the
-rate part runs two of them). Nothing here is a test: no number fails anything.
+rate part runs two of eight children each, $LQ_BENCH_RATE_CHILDREN to change). Nothing here is a
+test: no number fails anything.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import tempfile
 import time
 
 SCRIPTS = os.path.dirname(os.path.abspath(__file__))
+RATE_CHILDREN = int(os.environ.get("LQ_BENCH_RATE_CHILDREN", "8"))  # per worker, two workers
 sys.path.insert(0, SCRIPTS)
 sys.path.insert(0, os.path.dirname(SCRIPTS))
 
@@ -86,7 +88,7 @@ def rate_run(n: int, workdir: str) -> dict:
     tasks = _app(db)
     for start in range(0, n, 1000):
         tasks.app.enqueue_many([(tasks.rated, ())] * min(1000, n - start))
-    _workers(db, 2, 8)
+    _workers(db, 2, RATE_CHILDREN)
     tasks.app.close()
     conn = sqlite3.connect(db)
     starts = sorted(json.loads(r[0]) for r in conn.execute("SELECT result FROM lq_jobs WHERE state = 'SUCCESS'"))
