@@ -14,7 +14,9 @@ from litequeue import states
 from litequeue.store import Job
 from litequeue.worker.consumer import Worker
 from litequeue.worker.options import WorkerOptions
-from litequeue.worker.pool import Child, Limits, Pool
+from litequeue.worker.child import Reply, began
+from litequeue.worker.pool import Child, Death, Limits, Pool
+from litequeue.worker.wire import Channel, Feed
 
 
 def job(n: int, expires: float | None = None, body: bytes = b"[[],{}]") -> Job:
@@ -25,25 +27,27 @@ def job(n: int, expires: float | None = None, body: bytes = b"[[],{}]") -> Job:
 
 
 class RecordingPool:
-    """The pool's interface, recording what it is handed; every child is busy and takes more."""
+    """The pool's interface, recording what it is handed; its one child is busy, and the feed
+    takes everything."""
 
     def __init__(self) -> None:
         self.children = [object()]
         self.unstarted: list[Job] = []
+        self.queued: dict[int, Job] = {}
         self.handed: list[Job] = []
+        self.began: list = []
+        self.free = lambda: 0
+        self.running = lambda: [job(99)]
 
-    def idle(self):
-        return []
+    def holding(self):
+        return len(self.running()) + len(self.queued)
 
-    def busy(self):
-        return self.children
-
-    def may_queue(self, child, job, limits):
-        return True
-
-    def dispatch(self, child, job, limits):
+    def submit(self, job, limits):
         self.handed.append(job)
         return True
+
+    def take_back(self):
+        return []
 
 
 @pytest.fixture
@@ -68,7 +72,7 @@ def test_an_expired_job_ahead_of_a_live_one_is_revoked_and_the_live_one_still_ha
 
 
 def test_no_claim_is_made_once_the_pool_has_stopped(worker):
-    worker.pool.idle = lambda: worker.pool.children  # a child sits idle: a claim is due
+    worker.pool.free = lambda: 1  # a child sits idle: a claim is due
     assert worker._claim_room() > 0
     worker.pool.children = []
     assert worker._claim_room() == 0
@@ -81,8 +85,8 @@ def test_a_burst_run_is_not_over_while_jobs_of_a_dead_child_wait_to_run_again(tm
     w = Worker(app, WorkerOptions(concurrency=1, burst=True))
     try:
         w.pool = RecordingPool()
-        w.pool.busy = lambda: []  # the child that held them has died; its replacement is idle
-        w.pool.idle = lambda: w.pool.children
+        w.pool.running = lambda: []  # the child that held them has died; its replacement is idle
+        w.pool.free = lambda: 1
         w._more_waiting, w._next_eta = False, None  # the last claim came back short; nothing waits for an eta
         w.pool.unstarted = [job(1)]
         assert not w._finished()
@@ -95,7 +99,7 @@ def test_a_burst_run_is_not_over_while_jobs_of_a_dead_child_wait_to_run_again(tm
 
 
 def test_a_new_worker_looks_for_jobs_once_more_when_every_producer_has_seen_it(worker):
-    worker.pool.busy = lambda: worker.pool.children  # nothing else would wake it for a second
+    # nothing else would wake it for a second: its child is busy
     worker.pool.next_deadline = lambda: None
     worker._next_eta, worker.pending, worker._next_beat = None, [], time.monotonic() + 100
     assert worker._timeout() == pytest.approx(worker.app.conf.worker_poll_interval, abs=0.05)
@@ -106,7 +110,6 @@ def test_a_new_worker_looks_for_jobs_once_more_when_every_producer_has_seen_it(w
 
 
 def test_a_worker_whose_listener_reconnects_wakes_when_the_listener_has_work(worker):
-    worker.pool.busy = lambda: worker.pool.children
     worker.pool.next_deadline = lambda: None
     worker._next_eta, worker.pending, worker._next_beat = None, [], time.monotonic() + 100
     worker._wake = SimpleNamespace(tend_at=time.monotonic() + 0.03)  # a retry, or a connect deadline
@@ -116,7 +119,7 @@ def test_a_worker_whose_listener_reconnects_wakes_when_the_listener_has_work(wor
 
 
 def test_a_worker_finishing_a_long_job_at_a_warm_shutdown_does_not_spin(worker):
-    worker.pool.idle = lambda: worker.pool.children  # one child idle, another still running
+    worker.pool.free = lambda: 1  # one child idle, another still running
     worker.pool.next_deadline = lambda: None
     worker._next_eta, worker._next_beat = None, time.monotonic() + 100
     worker.reserved = deque([job(1)])
@@ -127,46 +130,77 @@ def test_a_worker_finishing_a_long_job_at_a_warm_shutdown_does_not_spin(worker):
 
 
 @pytest.fixture
-def child_with():
-    """child_with(jobs) -> a Child holding ``jobs`` (the first running), over a real pipe."""
+def pool():
+    """A Pool whose children are stand-ins over real pipes: ``pool.add_child()`` makes one,
+    ``say(child, *frames)`` sends what a real child would."""
+    p = Pool(2, ctx=None)
+    p._replace = lambda child: p.children.remove(child)  # no process to start again
     ends = []
 
-    def make(jobs: list[Job]) -> Child:
+    def add_child() -> Child:
         parent_end, child_end = multiprocessing.Pipe()
         ends.extend((parent_end, child_end))
-        child = Child(SimpleNamespace(pid=0, sentinel=None), parent_end)
-        child.in_flight.extend((j, Limits()) for j in jobs)
+        child = Child(SimpleNamespace(pid=0, sentinel=object(), join=lambda timeout: None, exitcode=-9), parent_end)
+        child.child_end = Channel(child_end)
+        p.children.append(child)
         return child
 
-    yield make
+    def queue(*jobs: Job) -> None:
+        for j in jobs:
+            p.queued[j.id] = (j, Limits())
+
+    p.add_child, p.queue = add_child, queue
+    yield p
     for end in ends:
         end.close()
 
 
-def test_a_kill_meant_for_a_job_that_just_finished_sends_the_jobs_behind_it_elsewhere(child_with):
-    pool = Pool(1, ctx=None)
-    child = child_with([job(1), job(2), job(3)])
-    child.killed_for = "terminated"  # revoked with terminate while job 1 was running
-    assert pool._finished_one(child).id == 1  # ... but job 1 replied first
-    assert [j.id for j in pool.unstarted] == [2, 3] and not child.in_flight and child.retiring
+def say(pool: Pool, child: Child, *frames: tuple, died: bool = False) -> list:
+    child.child_end.send_all(list(frames))
+    ready = ({child.conn} if frames else set()) | ({child.process.sentinel} if died else set())
+    return pool.collect(ready)
 
 
-def test_a_finished_job_lets_the_next_one_in_the_pipe_run_on_its_own_clock(child_with):
-    pool = Pool(1, ctx=None)
-    child = child_with([job(1), job(2)])
-    child.started = 0.0
-    assert pool._finished_one(child).id == 1
-    assert child.job.id == 2 and child.started > 0 and not pool.unstarted
+def reply(j: Job) -> tuple:
+    return tuple(Reply(j.id, j.attempts, states.SUCCESS, 0.001))
 
 
-def test_only_short_small_unlimited_jobs_wait_in_a_pipe(child_with):
-    pool = Pool(1, ctx=None, max_tasks_per_child=3)
-    child = child_with([job(1)])
-    assert not pool.may_queue(child, job(2), Limits())  # no run time seen yet
-    pool.note_runtime(0.0001)
-    assert pool.may_queue(child, job(2), Limits())
-    assert not pool.may_queue(child, job(2), Limits(hard=5.0))
-    assert not pool.may_queue(child, job(2, body=b"x" * 9000), Limits())
-    child.in_flight.append((job(2), Limits()))
-    child.jobs_done = 1
-    assert not pool.may_queue(child, job(3), Limits())  # a third would pass max_tasks_per_child
+def test_a_job_runs_on_the_child_that_said_it_began_it_and_is_reported_once_it_replies(pool):
+    a, b = pool.add_child(), pool.add_child()
+    pool.queue(job(1), job(2))
+    assert say(pool, b, began(2)) == []
+    assert b.job.id == 2 and a.job is None and list(pool.queued) == [1]
+    assert [(j.id for j in pool.running())] and [j.id for j, _ in pool.began] == [2]
+    [(done, report)] = say(pool, b, reply(job(2)), began(1))
+    assert done.id == 2 and report.state == states.SUCCESS
+    assert b.job.id == 1 and not pool.queued and pool.free() == 1
+
+
+def test_a_kill_meant_for_a_job_that_just_finished_sends_the_job_begun_after_it_elsewhere(pool):
+    child = pool.add_child()
+    pool.queue(job(1), job(2))
+    say(pool, child, began(1))
+    child.killed_for, child.kill_target = "terminated", 1  # revoked with terminate while job 1 ran
+    reported = say(pool, child, reply(job(1)), began(2), died=True)  # ... but job 1 replied first
+    assert [(j.id, r.state) for j, r in reported] == [(1, states.SUCCESS)]
+    assert [j.id for j in pool.unstarted] == [2]
+
+
+def test_a_job_a_child_took_from_the_feed_but_died_before_beginning_is_handed_over_again(pool):
+    pool.feed = Feed()
+    child, other = pool.add_child(), pool.add_child()
+    for j in (job(1), job(2)):
+        pool.submit(j, Limits())
+    pool.feed.out.take()  # the child took job 1 ...
+    assert say(pool, child, died=True) == []  # ... and died before saying so
+    pool._audit_at = time.monotonic()  # (an audit follows AUDIT_AFTER seconds later)
+    say(pool, other)
+    assert [j.id for j in pool.unstarted] == [1, 2] and not pool.queued and pool.feed.take_all() == []
+    pool.feed.close()
+
+
+def test_a_dead_childs_job_is_reported_as_its_death(pool):
+    child = pool.add_child()
+    pool.queue(job(1))
+    [(done, death)] = say(pool, child, began(1), died=True)
+    assert done.id == 1 and isinstance(death, Death) and death.reason == "crashed"

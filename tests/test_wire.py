@@ -3,8 +3,10 @@ is reported rather than read as an empty job."""
 
 from __future__ import annotations
 
+import ast
 import multiprocessing
 import os
+import time
 
 import pytest
 
@@ -93,3 +95,30 @@ def test_replies_of_a_process_that_died_with_jobs_unread_are_still_read(ends):
     left.send((1, "the reply it wrote before dying"))
     left.close()  # closing with unread data makes the other end's next read fail with ECONNRESET
     assert right.receive_rest() == [(1, "the reply it wrote before dying")]
+
+
+def test_every_message_in_the_feed_is_taken_whole_by_exactly_one_of_several_readers(tmp_path):
+    import multiprocessing
+
+    from litequeue.worker.wire import Feed, FeedReader
+
+    def drain(end, out_path):
+        reader, got = FeedReader(end), []
+        while (message := reader.take()) is not None:
+            got.append(message)
+        out_path.write_text(repr(got))
+
+    feed = Feed()
+    ctx = multiprocessing.get_context("fork")
+    readers = [ctx.Process(target=drain, args=(feed.reader, tmp_path / f"r{i}")) for i in range(3)]
+    for p in readers:
+        p.start()
+    sent = [(i, "x" * (i % 700)) for i in range(3000)]
+    for message in [*sent, None, None, None]:
+        while not feed.put(message):
+            time.sleep(0.001)
+    for p in readers:
+        p.join(30)
+    taken = [m for i in range(3) for m in ast.literal_eval((tmp_path / f"r{i}").read_text())]
+    assert sorted(taken) == sent
+    feed.close()

@@ -21,7 +21,7 @@ from ..errors import MaxRetriesExceededError, NotRegistered, Reject, Retry, Seri
 from ..store import Job
 from ..task import Request, Task, run_with_request
 from .registry import TaskResolver
-from .wire import Channel
+from .wire import EMPTY, Channel, FeedReader
 
 MAX_REPR = 200
 
@@ -80,34 +80,93 @@ class ChildContext:
 
 
 _running = threading.Event()  # set while a task's code runs: only then may SIGUSR1 interrupt it
+_current = [0]  # the id of the job running in this child (what a soft limit is checked against)
 
 
-def child_main(conn: Any, ctx: ChildContext, parent_pid: int) -> None:
-    """The child's loop: jobs in, one Reply out per job, in order, until told to stop (None) or
-    the parent is gone. Several jobs may wait in the pipe; they run one after another."""
+@dataclass(frozen=True)
+class ChildSettings:
+    """How a pool child recycles itself, and where the main process names the job a soft
+    time limit is meant for (a shared integer: the signal alone cannot say)."""
+
+    max_tasks: int | None = None
+    max_memory_kib: int | None = None
+    soft_target: Any = None  # multiprocessing RawValue("q"): the job id SIGUSR1 is meant for
+
+
+def began(job_id: int) -> tuple:
+    """The frame a child sends as it begins a job: (job id, monotonic time, wall time)."""
+    return (job_id, time.monotonic(), time.time())
+
+
+def retiring(reason: str) -> tuple:
+    """The frame a child sends before it exits on its own (a recycling limit reached)."""
+    return (reason,)
+
+
+def child_main(conn: Any, feed_end: Any, ctx: ChildContext, parent_pid: int,
+               settings: ChildSettings = ChildSettings()) -> None:
+    """The child's loop: take the next job from the shared feed whenever free, say so on its
+    own pipe ("began"), run it, reply, until the feed says stop (None) or the parent is gone.
+
+    The reply to one job is sent together with the "began" of the next (one write), unless the
+    feed is empty: then the reply goes at once and the child waits for work."""
     _become_child(parent_pid)
+    feed = FeedReader(feed_end)
+    global _soft_target
+    _soft_target = settings.soft_target
     signals.worker_process_init.send(sender=ctx.hostname)
     channel = Channel(conn)
-    while True:
-        try:
-            messages = channel.receive()
-        except (EOFError, OSError):
-            return
-        for message in messages:
+    done, reply = 0, None
+    try:
+        while True:
+            message = feed.take(wait=reply is None)
+            if message is EMPTY:
+                channel.send_all([_encodable(reply)])
+                reply = None
+                continue
+            frames = [] if reply is None else [_encodable(reply)]
             if message is None:
+                channel.send_all(frames)
                 return
-            reply = execute(Work._make(message), ctx)
-            try:
-                _send_reply(channel, reply)
-            except OSError:
+            channel.send_all([*frames, began(message[0])])
+            work = Work._make(message) if len(message) > 1 else Work._make(channel.receive()[0])  # a big one
+            _current[0] = work.id
+            reply = execute(work, ctx)
+            done += 1
+            reason = _recycling(done, settings)
+            if reason:
+                channel.send_all([_encodable(reply), retiring(reason)])
                 return
+    except (EOFError, OSError):
+        return
+
+
+def _recycling(done: int, settings: ChildSettings) -> str | None:
+    """Why this child should exit after ``done`` jobs (max_tasks_per_child, max_memory_per_child)."""
+    if settings.max_tasks and done >= settings.max_tasks:
+        return "max_tasks_per_child"
+    if settings.max_memory_kib and _current_rss_kib() > settings.max_memory_kib:
+        return "max_memory_per_child"
+    return None
+
+
+def _current_rss_kib() -> int:
+    """Resident memory of this process in KiB (Linux /proc; 0 where unknown)."""
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") // 1024
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def _send_reply(channel: Channel, reply: Reply) -> None:
-    try:
-        channel.send(tuple(reply))
-    except ValueError:  # a field of a subclass type (nothing was written): send it as plain values
-        channel.send(_plain(reply))
+    channel.send(_encodable(reply))
+
+
+def _encodable(reply: Reply) -> tuple:
+    """The reply as a tuple the pipe can encode (marshal refuses subclasses of its types)."""
+    return tuple(reply) if all(v is None or type(v) in _PLAIN for v in reply) else _plain(reply)
 
 
 def _plain(reply: Reply) -> tuple:
@@ -295,8 +354,12 @@ def _become_child(parent_pid: int) -> None:
     _die_with_parent(parent_pid)
 
 
+_soft_target: Any = None  # set by child_main
+
+
 def _soft_limit(signum: int, frame: Any) -> None:
-    if _running.is_set():
+    target = _soft_target.value if _soft_target is not None else _current[0]
+    if _running.is_set() and target == _current[0]:  # not one meant for the job before
         raise SoftTimeLimitExceeded("The job ran past its soft_time_limit.")
 
 

@@ -144,7 +144,7 @@ class Worker:
 
     def _finished(self) -> bool:
         assert self.pool is not None
-        busy = bool(self.pool.busy())
+        busy = bool(self.pool.holding())
         if self.cold or (self.stopping and not busy):
             return True
         if (self.options.burst and not busy and not self.reserved and not self.pool.unstarted
@@ -173,8 +173,9 @@ class Worker:
         assert self.pool is not None
         if self.stopping or not self.pool.children:  # stopping, or the pool is gone (_stop)
             return 0
-        room = self.concurrency * self.prefetch - len(self.reserved) - len(self.pool.busy())
-        low = len(self.reserved) < len(self.pool.idle()) or len(self.reserved) < self.concurrency // 2
+        waiting = len(self.reserved) + len(self.pool.queued)  # claimed, not begun
+        room = self.concurrency * self.prefetch - waiting - len(self.pool.running())
+        low = waiting < self.pool.free() or waiting < self.concurrency // 2 or not waiting
         return room if room > 0 and low else 0
 
     def _reserve(self, jobs: list[Job], asked: int) -> None:
@@ -182,24 +183,16 @@ class Worker:
         self._more_waiting = len(jobs) == asked  # a full batch: more may be due
 
     def _dispatch_reserved(self) -> None:
-        """Hand reserved jobs to idle children, then (while jobs are short) more to busy children,
-        to wait in their pipes (``Pool.may_queue`` says how many)."""
+        """Hand reserved jobs to the pool's shared feed, where the next free child takes each
+        (fair dispatch: no job waits for a busy child while another is idle)."""
         assert self.pool is not None
-        if self.pool.unstarted:  # handed to a child that died before starting them: first in line again
+        if self.pool.unstarted:  # handed over, never begun (a child died): first in line again
             self.reserved.extendleft(reversed(self.pool.unstarted))
             self.pool.unstarted = []
-        for child in self.pool.idle():
-            job = self._next_reserved()
-            if job is None:
+        while (job := self._next_reserved()) is not None:
+            if not self.pool.submit(job, self._limits(job)):
+                self.reserved.appendleft(job)  # the feed is full: later
                 return
-            self._hand_over(child, job, self._limits(job))
-        for child in self.pool.busy():
-            while self._drop_expired_head():
-                job = self.reserved[0]
-                limits = self._limits(job)
-                if not self.pool.may_queue(child, job, limits):
-                    break
-                self._hand_over(child, self.reserved.popleft(), limits)
 
     def _next_reserved(self) -> Job | None:
         """The next reserved job that has not expired (expired ones are recorded as revoked)."""
@@ -217,12 +210,6 @@ class Worker:
             self.pending.append(with_follow_ups(self.app, job, outcomes.expired(job)))
         return False
 
-    def _hand_over(self, child: Child, job: Job, limits: Limits) -> None:
-        assert self.pool is not None
-        self._began[job.id] = time.time()
-        if self.pool.dispatch(child, job, limits):
-            log.info("Task %s[%s] received", job.task, job.task_id)  # after: the child starts meanwhile
-
     def _claim(self, n: int) -> list[Job]:
         store = self.app.store
         jobs = store.claim(self.owner, *self.claim_order.request(n, self._limited_room()))
@@ -233,15 +220,15 @@ class Worker:
         """How many rate-limited jobs a claim may take: as many as idle children can start at
         their slot (a start delayed in the reserve could fall into the next one's window)."""
         assert self.pool is not None
-        return max(len(self.pool.idle()) - len(self.reserved), 0)
+        return max(self.pool.free() - len(self.reserved), 0)
 
     def _timeout(self) -> float:
         assert self.pool is not None
-        if self.cold or (self.stopping and not self.pool.busy()):
+        if self.cold or (self.stopping and not self.pool.holding()):
             return 0.0
-        if not self.stopping and (self._more_waiting or self.reserved or self.pool.unstarted) and self.pool.idle():
+        if not self.stopping and (self._more_waiting or self.reserved or self.pool.unstarted) and self.pool.free():
             return 0.0
-        if self.options.burst and not self.pool.busy() and self._held_until is None:
+        if self.options.burst and not self.pool.holding() and self._held_until is None:
             return 0.0  # nothing runs and the last claim came back short: the next check ends the run
         timeout = self.app.conf.worker_poll_interval
         if self.pending:  # outcomes waiting to be written with others are written by FLUSH_AFTER
@@ -250,7 +237,7 @@ class Worker:
         now = time.time()
         if self._next_eta is not None:
             timeout = min(timeout, max(self._next_eta - now, 0.0))
-        if self._held_until is not None and self.pool.idle():  # a rate limiter opens: claim then
+        if self._held_until is not None and self.pool.free():  # a rate limiter opens: claim then
             timeout = min(timeout, max(self._held_until - now, 0.0))
         if self.scheduler is not None:
             timeout = min(timeout, max(self._next_tick - now, 0.0))
@@ -275,9 +262,13 @@ class Worker:
             self._next_eta = 0.0  # a new job may have an earlier eta than we knew of
         if self.stop_requests in ready:
             self._on_stop_request()
-        self.pool.enforce_limits()
         for job, report in self.pool.collect(ready):
             self.pending.append(self._outcome(job, report))
+        for job, when in self.pool.began:
+            self._began[job.id] = when
+            log.info("Task %s[%s] received", job.task, job.task_id)
+        self.pool.began.clear()
+        self.pool.enforce_limits()
 
     def _outcome(self, job: Job, report: Reply | Death) -> Outcome:
         try:
@@ -306,8 +297,9 @@ class Worker:
         assert self.pool is not None
         now = time.monotonic()
         self._pending_since = self._pending_since or now
-        if (len(self.pending) < max(self.concurrency * self.prefetch // 2, 1) and self.reserved
-                and not self.stopping and self.pool.busy() and now - self._pending_since < FLUSH_AFTER):
+        if (len(self.pending) < max(self.concurrency * self.prefetch // 2, 1)
+                and (self.reserved or self.pool.queued) and not self.stopping and self.pool.running()
+                and now - self._pending_since < FLUSH_AFTER):
             return
         if self.store_guard.waiting:
             return  # the server is unreachable: keep the outcomes until it is back
@@ -386,10 +378,7 @@ class Worker:
         if given_up:
             log.warning("Job(s) %s were leased to this worker but it no longer held them (an outcome's commit "
                         "undone by a database crash?): putting them back.", sorted(given_up))
-        for child in self.pool.busy():
-            job = child.job
-            if job is None:
-                continue
+        for job in self.pool.running():
             if job.id not in held:
                 if job.id not in self._lost_leases:  # once per job, not at every heartbeat
                     log.warning("Task %s[%s]: lease lost (it expired); its outcome will be ignored.",
@@ -399,25 +388,27 @@ class Worker:
                 log.info("Task %s[%s] revoked; terminating it.", job.task, job.task_id)
                 self.pool.terminate(job.id)
         self.reserved = deque(job for job in self.reserved if job.id in held)
-        self._lost_leases &= {job.id for job in self.pool.in_flight()}
+        self._lost_leases &= {job.id for job in self.pool.held()}
         store.heartbeat(self.name, self.processed)
         for task_id, task, state in store.rescue_expired():
             log.warning("Task %s[%s] lost its worker (lease expired); now %s.", task, task_id, state)
 
     def _held_ids(self) -> list[int]:
-        """The jobs this worker really holds: running or waiting in a child, claimed ahead, or
-        finished with an outcome not yet written."""
+        """The jobs this worker really holds: running, waiting in the pool's feed, claimed ahead,
+        or finished with an outcome not yet written."""
         assert self.pool is not None
-        held = [job.id for job in self.pool.in_flight()] + [job.id for job in self.pool.unstarted]
+        held = [job.id for job in self.pool.held()] + [job.id for job in self.pool.unstarted]
         return held + [job.id for job in self.reserved] + [o.job_id for o in self.pending]
 
     def _stop(self) -> None:
         if self.pool is not None:
-            running = [job.id for job in self.pool.in_flight()]
+            queued = self.pool.take_back()
+            running = [job.id for job in self.pool.running()]
             self.pool.stop(kill=bool(running))
             if running:  # cold shutdown: hand the jobs back at once
                 log.warning("Cold shutdown: releasing %d running job(s) back to the queue.", len(running))
-            unstarted = [job.id for job in [*self.pool.unstarted, *self.reserved]]
+            unstarted = [job.id for job in [*self.pool.unstarted, *queued, *self.reserved]]
+            self.pool.unstarted = []
             self.reserved.clear()
             self._store_call(self.app.store.release, self.owner, running + unstarted)
         self._flush()
@@ -443,11 +434,12 @@ class Worker:
 
     def _on_stop_request(self) -> None:
         self.stop_requests.drain()
-        if self.reserved:  # prefetched jobs not started go back now, for other workers
-            self._store_call(self.app.store.release, self.owner, [job.id for job in self.reserved])
+        waiting = [*self.reserved, *self.pool.take_back()] if self.pool else list(self.reserved)
+        if waiting:  # prefetched jobs not begun go back now, for other workers
+            self._store_call(self.app.store.release, self.owner, [job.id for job in waiting])
             self.reserved.clear()
         if self.cold:
             log.warning("Cold shutdown: releasing running jobs.")
         elif self.stopping:
             hint = "send the signal again to stop now" if in_main_thread() else "stop(cold=True) stops now"
-            log.info("Warm shutdown: finishing %d running job(s); %s.", len(self.pool.busy()) if self.pool else 0, hint)
+            log.info("Warm shutdown: finishing %d running job(s); %s.", len(self.pool.running()) if self.pool else 0, hint)

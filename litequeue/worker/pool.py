@@ -1,13 +1,16 @@
 """The prefork pool: N children that only run tasks, supervised by the worker's main process.
 
-The main process hands jobs to a child over a pipe, enforces time limits on the monotonic clock
-(SIGUSR1 for the soft limit, SIGKILL for the hard one), notices a child that died, and replaces
-children that crashed, overran, or reached their recycling limits.
+Fair dispatch: the main process puts claimed jobs into one shared feed (wire.Feed), and
+whichever child is free takes the next, so a job never waits behind a long one while another
+child is idle, and a child starts its next job without a round trip through the main process.
+A child says "began job X" on its own pipe as it takes X (with the reply to the job before it,
+in the same write), so the main process always knows which child runs what: it enforces time
+limits on the monotonic clock (SIGUSR1 for the soft limit, SIGKILL for the hard one), notices a
+child that died, and replaces children that crashed, overran, or recycled themselves
+(max_tasks_per_child, max_memory_per_child: a child counts and exits by itself).
 
-A child runs one job at a time. While jobs are short, more wait in its pipe (one while they
-average under 10 ms, seven while they average under 1 ms), so the child starts the next the
-moment it replies instead of idling for a round trip through the main process, and the main
-process writes results and claims in bigger batches (see ``may_queue`` for when it is allowed).
+Jobs bigger than FEED_MESSAGE_MAX go into the feed as a marker; the child that takes it is sent
+the job on its own pipe.
 """
 
 from __future__ import annotations
@@ -15,31 +18,31 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import select
 import selectors
 import signal
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
 from ..store import Job
-from .child import ChildContext, Reply, Work, child_main
+from .child import ChildContext, ChildSettings, Reply, Work, child_main
 from .spawning import SpawnContext, spawned_child_main
-from .wire import Channel
+from .wire import FEED_MESSAGE_MAX, Channel, Feed
 
 log = logging.getLogger("litequeue.worker")
 
-QUEUE_BELOW = 0.01  # seconds: the average run time under which one more job may wait in a pipe
-QUEUE_DEEP_BELOW, QUEUE_DEEP = 0.001, 8  # and under which seven may wait (jobs of well under 1 ms)
-QUEUE_MAX_BODY = 8 * 1024  # bytes: a bigger job never waits (seven must fit the pipe's buffer)
-_RUNTIME_WEIGHT = 0.2  # of the newest run time in the moving average
+AUDIT_AFTER = 2.0  # seconds after an unexplained child death before its taken job is looked for
+_BEGAN, _RETIRING = 3, 1  # lengths of the frames a child sends besides a Reply
+_RECYCLED = {"max_tasks_per_child": "ran its max_tasks_per_child jobs",
+             "max_memory_per_child": "grew past max_memory_per_child"}
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Time limits (seconds) for one job and the child recycling thresholds."""
+    """Time limits (seconds) for one job."""
 
     soft: float | None = None
     hard: float | None = None
@@ -69,17 +72,18 @@ class Death:
 
 
 class Child:
-    """One pool process and the jobs handed to it: the first is running, any after it wait."""
+    """One pool process and the job it runs (if any)."""
 
-    def __init__(self, process: Any, conn: Connection) -> None:
+    def __init__(self, process: Any, conn: Connection, soft_target: Any = None) -> None:
         self.process = process
         self.channel = Channel(conn)
-        self.in_flight: deque[tuple[Job, Limits]] = deque()
-        self.started = 0.0  # when the running job started (monotonic)
+        self.soft_target = soft_target  # shared with the child: which job a SIGUSR1 is meant for
+        self.running: tuple[Job, Limits] | None = None
+        self.started = 0.0  # when the running job began (monotonic, the child's reading)
         self.soft_sent = False
         self.killed_for: str | None = None
-        self.jobs_done = 0
-        self.retiring = False  # takes no more jobs; replaced once its last one is done
+        self.kill_target = 0  # the job id the kill was meant for
+        self.retiring = False  # exits by itself after its last reply (recycling)
 
     @property
     def pid(self) -> int:
@@ -92,18 +96,16 @@ class Child:
     @property
     def job(self) -> Job | None:
         """The job running now, if any."""
-        return self.in_flight[0][0] if self.in_flight else None
+        return self.running[0] if self.running else None
 
     @property
     def limits(self) -> Limits:
-        return self.in_flight[0][1] if self.in_flight else NO_LIMITS
-
-    def begin_next(self) -> None:
-        self.started, self.soft_sent, self.killed_for = time.monotonic(), False, None
+        return self.running[1] if self.running else NO_LIMITS
 
 
 class Pool:
-    """A fixed number of children; ``collect`` returns what finished and who died."""
+    """A fixed number of children fed from one shared feed; ``collect`` returns what finished
+    and who died."""
 
     def __init__(self, size: int, ctx: ChildContext, max_tasks_per_child: int | None = None,
                  max_memory_kib: int | None = None, start_method: str = "fork") -> None:
@@ -117,8 +119,14 @@ class Pool:
         self._child_ctx: Any = ctx if start_method == "fork" else SpawnContext.of(ctx)
         self.children: list[Child] = []
         self.selector = selectors.DefaultSelector()  # children's pipes and sentinels, plus watch()ed
-        self.unstarted: list[Job] = []  # jobs that waited in the pipe of a child that died
+        self.feed: Feed | None = None
+        self.queued: dict[int, tuple[Job, Limits]] = {}  # in the feed, not begun (in feed order)
+        self._big: dict[int, Work] = {}  # queued jobs too big for the feed, by id
+        self.unstarted: list[Job] = []  # jobs handed over that never began (to be handed over again)
+        self.began: list[tuple[Job, float]] = []  # (job, wall time) begun since the caller last looked
+        self.cancelled: set[int] = set()  # queued jobs to be terminated the moment they begin
         self.average_runtime: float | None = None  # seconds, a moving average of recent jobs
+        self._audit_at: float | None = None
 
     def watch(self, obj: Any) -> None:
         """Also wake ``select`` when ``obj`` (anything with fileno()) becomes readable."""
@@ -126,132 +134,149 @@ class Pool:
 
     def select(self, timeout: float | None) -> set[Any]:
         """Wait until a child reports or dies, or a watched object is readable."""
+        if self._audit_at is not None:
+            timeout = min(timeout if timeout is not None else AUDIT_AFTER, max(self._audit_at - time.monotonic(), 0))
         return {key.data for key, _ in self.selector.select(timeout)}
 
     def start(self) -> None:
+        self.feed = Feed()
         self.children = [self._spawn() for _ in range(self.size)]
 
     def _spawn(self) -> Child:
+        assert self.feed is not None
         parent_end, child_end = self.mp.Pipe()
-        process = self.mp.Process(target=self._target, args=(child_end, self._child_ctx, os.getpid()),
+        soft_target = self.mp.RawValue("q", 0)
+        settings = ChildSettings(self.max_tasks_per_child, self.max_memory_kib, soft_target)
+        process = self.mp.Process(target=self._target,
+                                  args=(child_end, self.feed.reader, self._child_ctx, os.getpid(), settings),
                                   name="litequeue-child", daemon=False)
         process.start()
         child_end.close()
         self.selector.register(parent_end, selectors.EVENT_READ, parent_end)
         self.selector.register(process.sentinel, selectors.EVENT_READ, process.sentinel)
-        return Child(process, parent_end)
+        return Child(process, parent_end, soft_target)
 
-    def idle(self) -> list[Child]:
-        return [c for c in self.children if not c.in_flight and not c.retiring]
+    # -- what the worker asks -------------------------------------------------------------------
 
-    def busy(self) -> list[Child]:
-        return [c for c in self.children if c.in_flight]
+    def running(self) -> list[Job]:
+        """The jobs a child has begun and not finished."""
+        return [c.running[0] for c in self.children if c.running]
 
-    def in_flight(self) -> list[Job]:
-        """Every job handed to a child and not reported yet (running or waiting in its pipe)."""
-        return [job for child in self.children for job, _ in child.in_flight]
+    def held(self) -> list[Job]:
+        """Every job handed to the pool and not reported yet: running, or queued in the feed."""
+        return self.running() + [job for job, _ in self.queued.values()]
 
-    def may_queue(self, child: Child, job: Job, limits: Limits) -> bool:
-        """Whether ``job`` may wait in the pipe of ``child`` behind the ones it holds: only while
-        recent jobs were short, no job involved has a time limit (a limit's signal must reach the
-        job it is meant for), the job is small, and it would not take the child past
-        max_tasks_per_child."""
-        return (1 <= len(child.in_flight) < self._depth() and not child.retiring
-                and limits == NO_LIMITS and child.limits == NO_LIMITS
-                and len(job.body or b"") <= QUEUE_MAX_BODY
-                and (not self.max_tasks_per_child
-                     or child.jobs_done + len(child.in_flight) + 1 <= self.max_tasks_per_child))
+    def holding(self) -> int:
+        return len(self.queued) + sum(1 for c in self.children if c.running)
 
-    def _depth(self) -> int:
-        """How many jobs a child may hold (running plus waiting), by the recent average run time."""
-        average = self.average_runtime
-        if average is None or average >= QUEUE_BELOW:
-            return 1
-        return QUEUE_DEEP if average < QUEUE_DEEP_BELOW else 2
+    def free(self) -> int:
+        """How many children would start a job now if one were handed over."""
+        return max(sum(1 for c in self.children if not c.running and not c.retiring) - len(self.queued), 0)
 
-    def dispatch(self, child: Child, job: Job, limits: Limits) -> bool:
-        """Send ``job`` to ``child``; True if sent. If the child has just died (its death not
-        collected yet), the job goes to ``unstarted`` and the child takes no more."""
-        try:
-            child.channel.send(tuple(Work.of(job)))
-        except OSError:
-            self.unstarted.append(job)
-            child.retiring = True
+    def submit(self, job: Job, limits: Limits) -> bool:
+        """Queue ``job`` in the feed for the next free child; False if the feed is full."""
+        assert self.feed is not None
+        work = tuple(Work.of(job))
+        if len(job.body or b"") + len(job.task) + 512 > FEED_MESSAGE_MAX:
+            if not self.feed.put((job.id,)):  # a marker: the child is sent the job when it begins it
+                return False
+            self._big[job.id] = Work.of(job)
+        elif not self.feed.put(work):
             return False
-        child.in_flight.append((job, limits))
-        if len(child.in_flight) == 1:
-            child.begin_next()
+        self.queued[job.id] = (job, limits)
         return True
+
+    def take_back(self) -> list[Job]:
+        """Take every job no child has begun yet out of the feed (a stop); in feed order."""
+        if self.feed is None:
+            return []
+        self.feed.take_all()
+        jobs = [job for job, _ in self.queued.values()]
+        self.queued.clear()
+        self._big.clear()
+        return jobs
+
+    # -- what the children say ------------------------------------------------------------------
 
     def collect(self, ready: set[Any]) -> list[tuple[Job, Reply | Death]]:
         """Replies from children that finished, and deaths of children (replaced at once).
-        Jobs that waited in a dead child's pipe never started: they are left in ``unstarted``."""
+        A job a dead child had taken but not begun, or that a kill meant for another job ended,
+        is put in ``unstarted``."""
         out: list[tuple[Job, Reply | Death]] = []
         for child in list(self.children):
             died = child.process.sentinel in ready
-            if child.conn in ready or died:  # a dead child's last replies are read first
-                for reply in self._receive(child, died):
-                    out.append((self._finished_one(child), reply))
-                    self.note_runtime(reply.runtime)
-                self._recycle(child)
-            if child not in self.children:  # retired just now (recycling); already replaced
-                continue
+            if child.conn in ready or died:  # a dead child's last frames are read first
+                self._read(child, died, out)
             if died:
-                child.process.join(timeout=1)
-                if child.in_flight:
-                    job = child.in_flight[0][0]
-                    out.append((job, Death(job, child.process.exitcode, child.killed_for or "crashed")))
-                    self.unstarted += [waiting for waiting, _ in list(child.in_flight)[1:]]
-                self._replace(child)
+                self._bury(child, out)
+        if self._audit_at is not None and time.monotonic() >= self._audit_at:
+            self._audit(out)
         return out
 
-    def _receive(self, child: Child, died: bool = False) -> list[Reply]:
-        """The replies a child whose pipe was found readable has sent ([] if it closed); of a
-        dead child, every reply it wrote, however long."""
+    def _read(self, child: Child, died: bool, out: list[tuple[Job, Reply | Death]]) -> None:
         try:
-            messages = child.channel.receive_rest() if died else child.channel.receive(wait=False)
+            frames = child.channel.receive_rest() if died else child.channel.receive(wait=False)
         except (EOFError, OSError):
-            return []
-        return [Reply._make(message) for message in messages]
+            return
+        for frame in frames:
+            if len(frame) == _BEGAN:
+                self._on_began(child, *frame)
+            elif len(frame) == _RETIRING:
+                child.retiring = True
+                log.info("Child %s %s; replacing it.", child.pid, _RECYCLED.get(frame[0], frame[0]))
+            else:
+                reply = Reply._make(frame)
+                if child.running is None or child.running[0].id != reply.job_id:
+                    log.warning("Ignored a reply for job %s that child %s was not known to run.",
+                                reply.job_id, child.pid)
+                    continue
+                out.append((child.running[0], reply))
+                child.running = None
+                self.note_runtime(reply.runtime)
 
-    def _finished_one(self, child: Child) -> Job:
-        """The running job has replied: the one waiting behind it (if any) is now running."""
-        job, _ = child.in_flight.popleft()
-        child.jobs_done += 1
-        if child.killed_for is not None:  # the kill meant for the job that just finished is on its
-            self.unstarted += [waiting for waiting, _ in child.in_flight]  # way: the waiting jobs
-            child.in_flight.clear()  # run elsewhere, and the child takes no more
-            child.retiring = True
-        elif child.in_flight:
-            child.begin_next()
-        return job
+    def _on_began(self, child: Child, job_id: int, started: float, wall: float) -> None:
+        entry = self.queued.pop(job_id, None)
+        if entry is None:
+            log.warning("Child %s began job %s, which was not queued.", child.pid, job_id)
+            return
+        child.running, child.started, child.soft_sent = entry, started, False
+        big = self._big.pop(job_id, None)
+        if big is not None:
+            try:
+                child.channel.send(tuple(big))
+            except OSError:
+                pass  # it died: reported by collect
+        self.began.append((entry[0], wall))
+        if job_id in self.cancelled:
+            self.cancelled.discard(job_id)
+            self.terminate(job_id)
+
+    def _bury(self, child: Child, out: list[tuple[Job, Reply | Death]]) -> None:
+        child.process.join(timeout=1)
+        if child.running is not None:
+            job = child.running[0]
+            if child.killed_for is not None and child.kill_target != job.id:
+                self.unstarted.append(job)  # the kill was meant for the job before it: run it elsewhere
+            else:
+                out.append((job, Death(job, child.process.exitcode, child.killed_for or "crashed")))
+        elif not child.retiring:
+            # It may have died between taking a job from the feed and saying so: look for it soon.
+            self._audit_at = time.monotonic() + AUDIT_AFTER
+        self._replace(child)
+
+    def _audit(self, out: list[tuple[Job, Reply | Death]]) -> None:
+        """After an unexplained death: every queued job no child has begun and that is no longer
+        in the feed was taken by the dead child; all of them are handed over again."""
+        self._audit_at = None
+        readable, _, _ = select.select([c.conn for c in self.children], [], [], 0)
+        for child in self.children:  # "began" frames sent meanwhile are read first
+            if child.conn in readable:
+                self._read(child, False, out)
+        self.unstarted += self.take_back()
 
     def note_runtime(self, seconds: float) -> None:
         average = self.average_runtime
-        self.average_runtime = seconds if average is None else average + _RUNTIME_WEIGHT * (seconds - average)
-
-    def _recycle(self, child: Child) -> None:
-        """Replace a child that reached max_tasks_per_child or max_memory_per_child once its
-        jobs are done (until then it takes no more)."""
-        if self.max_tasks_per_child and child.jobs_done >= self.max_tasks_per_child and not child.retiring:
-            log.info("Child %s ran %d jobs (max_tasks_per_child); replacing it.", child.pid, child.jobs_done)
-            child.retiring = True
-        elif self.max_memory_kib and not child.retiring and _rss_of(child) > self.max_memory_kib:
-            log.info("Child %s grew past max_memory_per_child; replacing it.", child.pid)
-            child.retiring = True
-        if child.retiring and not child.in_flight:
-            self._retire(child)
-
-    def _retire(self, child: Child) -> None:
-        try:
-            child.channel.send(None)
-        except OSError:
-            pass
-        child.process.join(timeout=5)
-        if child.process.is_alive():
-            child.process.kill()
-            child.process.join()
-        self._replace(child)
+        self.average_runtime = seconds if average is None else average + 0.2 * (seconds - average)
 
     def _forget(self, child: Child) -> None:
         for obj in (child.conn, child.process.sentinel):
@@ -266,22 +291,29 @@ class Pool:
         index = self.children.index(child)
         self.children[index] = self._spawn()
 
+    # -- limits and termination -----------------------------------------------------------------
+
     def enforce_limits(self) -> None:
         """Send SIGUSR1 past the soft limit and SIGKILL past the hard one (reported by collect)."""
         now = time.monotonic()
-        for child in self.busy():
+        for child in self.children:
+            if child.running is None:
+                continue
             elapsed = now - child.started
             if child.limits.hard is not None and elapsed >= child.limits.hard and child.killed_for is None:
-                child.killed_for = "time_limit"
-                _signal(child.pid, signal.SIGKILL)
+                self._kill(child, "time_limit")
             elif child.limits.soft is not None and elapsed >= child.limits.soft and not child.soft_sent:
                 child.soft_sent = True
+                if child.soft_target is not None:
+                    child.soft_target.value = child.running[0].id
                 _signal(child.pid, signal.SIGUSR1)
 
     def next_deadline(self) -> float | None:
         """Seconds until the next time limit falls due, or None."""
         now, soonest = time.monotonic(), None
-        for child in self.busy():
+        for child in self.children:
+            if child.running is None:
+                continue
             for limit, done in ((child.limits.soft, child.soft_sent), (child.limits.hard, child.killed_for)):
                 if limit is not None and not done:
                     left = child.started + limit - now
@@ -289,24 +321,32 @@ class Pool:
         return None if soonest is None else max(soonest, 0.0)
 
     def terminate(self, job_id: int) -> bool:
-        """Kill the child running ``job_id`` (revoke with terminate); collect reports it."""
-        for child in self.busy():
-            if child.job is not None and child.job.id == job_id and child.killed_for is None:
-                child.killed_for = "terminated"
-                _signal(child.pid, signal.SIGKILL)
+        """Kill the child running ``job_id`` (revoke with terminate); collect reports it. A job
+        still queued is killed the moment it begins."""
+        for child in self.children:
+            if child.running is not None and child.running[0].id == job_id:
+                if child.killed_for is None:
+                    self._kill(child, "terminated")
                 return True
+        if job_id in self.queued:
+            self.cancelled.add(job_id)
+            return True
         return False
 
+    def _kill(self, child: Child, reason: str) -> None:
+        assert child.running is not None
+        child.killed_for, child.kill_target = reason, child.running[0].id
+        _signal(child.pid, signal.SIGKILL)
+
     def stop(self, kill: bool = False, timeout: float = 10.0) -> None:
-        """Stop every child: ask idle ones to exit; with ``kill``, kill them all at once."""
+        """Stop every child: ask them to exit once their job is done; with ``kill``, kill them
+        all at once. Jobs still queued should have been taken back first (``take_back``)."""
+        self.take_back()
         for child in self.children:
             if kill:
                 _signal(child.pid, signal.SIGKILL)
-            else:
-                try:
-                    child.channel.send(None)
-                except OSError:
-                    pass
+            elif self.feed is not None:
+                self.feed.put(None)
         deadline = time.monotonic() + timeout
         for child in self.children:
             child.process.join(timeout=max(deadline - time.monotonic(), 0.1))
@@ -315,6 +355,8 @@ class Pool:
                 child.process.join()
             self._forget(child)
         self.children = []
+        if self.feed is not None:
+            self.feed.close()
 
 
 def _signal(pid: int, signum: int) -> None:
@@ -322,13 +364,3 @@ def _signal(pid: int, signum: int) -> None:
         os.kill(pid, signum)
     except ProcessLookupError:
         pass
-
-
-def _rss_of(child: Child) -> int:
-    """Resident memory of a child in KiB (Linux /proc; 0 where unknown)."""
-    try:
-        with open(f"/proc/{child.pid}/statm") as f:
-            pages = int(f.read().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE") // 1024
-    except (OSError, ValueError, IndexError):
-        return 0

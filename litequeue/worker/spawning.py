@@ -123,9 +123,9 @@ class SpawnContext:
         return ChildContext(TaskResolver(app), self.hostname, self.accept, self.result_content_type)
 
 
-def spawned_child_main(conn: Any, ctx: SpawnContext, parent_pid: int) -> None:
+def spawned_child_main(conn: Any, feed: Any, ctx: SpawnContext, parent_pid: int, settings: Any) -> None:
     """A spawned child's entry point: import the app, then run the usual child loop."""
     # Under forkserver the child's parent is the fork server, which lives exactly as long as
     # the program that started the worker: watch that process instead.
     watched = parent_pid if os.getppid() == parent_pid else os.getppid()
-    child_main(conn, ctx.rebuild(), watched)
+    child_main(conn, feed, ctx.rebuild(), watched, settings)

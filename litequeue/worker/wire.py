@@ -8,8 +8,10 @@ read, not two per reply as with ``Connection.recv``.
 
 from __future__ import annotations
 
+import contextlib
 import marshal
 import os
+import socket
 import struct
 from typing import Any
 
@@ -27,8 +29,17 @@ class Channel:
         self._buffer = bytearray()
 
     def send(self, message: Any) -> None:
-        data = marshal.dumps(message)
-        view = memoryview(_HEADER.pack(len(data)) + data)
+        self.send_all([message])
+
+    def send_all(self, messages: list[Any]) -> None:
+        """Send several frames in one write."""
+        if not messages:
+            return
+        parts = []
+        for message in messages:
+            data = marshal.dumps(message)
+            parts += (_HEADER.pack(len(data)), data)
+        view = memoryview(b"".join(parts))
         while view:
             written = os.write(self.fd, view)
             view = view[written:]
@@ -80,3 +91,63 @@ class Channel:
 
     def close(self) -> None:
         self.conn.close()
+
+
+FEED_MESSAGE_MAX = 16 * 1024  # bytes: a bigger job crosses its child's own pipe (see Pool.submit)
+_FEED_BUFFER = 4 << 20  # bytes the feed may hold (the system may grant less: put() then says full)
+EMPTY = object()  # what Feed.take returns when nothing is there and it was told not to wait
+
+
+class Feed:
+    """The pool's shared job channel: the main process puts jobs in, and whichever child is free
+    takes the next one (so no job waits behind another while a child is idle).
+
+    A ``SOCK_SEQPACKET`` socket pair: every message is read whole by exactly one reader, with no
+    lock, so a child that dies can never leave the others waiting. The main process holds both
+    ends: it can take back what no child has taken yet (a stop, a lost child)."""
+
+    def __init__(self) -> None:
+        self.writer, self.reader = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        with contextlib.suppress(OSError):
+            self.writer.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _FEED_BUFFER)
+        self.out = FeedReader(self.reader)
+
+    def put(self, message: Any) -> bool:
+        """Queue ``message`` (at most FEED_MESSAGE_MAX bytes encoded); False if the feed is full."""
+        try:
+            self.writer.send(marshal.dumps(message), socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return False
+        return True
+
+    def take_all(self) -> list[Any]:
+        """Everything no child has taken yet (the main process takes it back)."""
+        return self.out.take_all()
+
+    def close(self) -> None:
+        self.writer.close()
+        self.reader.close()
+
+
+class FeedReader:
+    """The reading end of a Feed (what a child holds)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._buffer = bytearray(FEED_MESSAGE_MAX + 1)
+
+    def take(self, wait: bool = True) -> Any:
+        """The next message (waiting for one if ``wait``, else EMPTY when there is none)."""
+        try:
+            size = self.sock.recv_into(self._buffer, 0, 0 if wait else socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return EMPTY
+        if not size:
+            raise EOFError("the pool's feed closed")
+        return marshal.loads(memoryview(self._buffer)[:size])
+
+    def take_all(self) -> list[Any]:
+        taken = []
+        while (message := self.take(wait=False)) is not EMPTY:
+            taken.append(message)
+        return taken

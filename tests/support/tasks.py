@@ -405,5 +405,16 @@ def retries_at_an_impossible_time(key):
     raise Retry("later", when=10**30)  # a retry time no database column can hold
 
 
+# -- the pool (issue 18) ----------------------------------------------------------------------------
+
+
+@app.task
+def span(seconds):
+    """Sleep; return [start, end] (wall clock), to see how jobs were spread over the pool."""
+    start = time.time()
+    time.sleep(seconds)
+    return [start, time.time()]
+
+
 # -- workflows tier (issue 16) ----------------------------------------------------------------------
 from tests.support import canvas_tasks  # noqa: E402, F401
