@@ -46,10 +46,12 @@ def status(app: LiteQueue, now: float | None = None) -> dict[str, Any]:
 
 
 def queue_rows(app: LiteQueue, now: float) -> list[dict[str, Any]]:
-    """Per queue: queued (due), scheduled, running, retrying, failed, revoked, done in the last
-    hour, and how long the oldest due job has waited (seconds)."""
+    """Per queue: queued (due), scheduled, reserved (claimed ahead by a worker, not begun), running,
+    retrying, failed, revoked, done in the last hour, and how long the oldest due job has waited
+    (seconds)."""
     return [{
-        "queue": q.queue, "queued": q.queued, "scheduled": q.scheduled, "running": q.running,
+        "queue": q.queue, "queued": q.queued, "scheduled": q.scheduled, "reserved": q.reserved,
+        "running": q.running,
         "retrying": q.retrying, "failed": q.failed, "revoked": q.revoked, "done_last_hour": q.done_recently,
         "oldest_waiting_seconds": None if q.oldest_due_at is None else round(max(now - q.oldest_due_at, 0.0), 3),
     } for q in app.store.queue_stats(now - RECENT)]
@@ -152,11 +154,12 @@ def job_dict(app: LiteQueue, job: Job, now: float) -> dict[str, Any]:
     """A job as inspect and status show it (Celery's field names where it has them)."""
     args, kwargs = _arguments(app, job)
     running = job.state == states.STARTED
+    held = job.state in states.LEASED_STATES
     return {
         "id": job.task_id, "name": job.task, "queue": job.queue, "priority": job.priority,
         "state": (job.custom_state or job.state) if running else job.state,
         "progress": _meta(app, job) if running and job.custom_state else None,
-        "args": args, "kwargs": kwargs, "eta": iso(job.eta), "worker": worker_name(job) if running else None,
+        "args": args, "kwargs": kwargs, "eta": iso(job.eta), "worker": worker_name(job) if held else None,
         "time_start": iso(job.started_at) if running else None,
         "runtime": round(now - job.started_at, 3) if running and job.started_at else None,
         "attempts": job.attempts, "workflow": workflow_of(app, job),
@@ -174,6 +177,14 @@ class Inspect:
         now = time.time()
         out: dict[str, list[dict]] = {}
         for job in self.app.store.list_jobs([states.STARTED], limit=10_000):
+            out.setdefault(worker_name(job) or "?", []).append(job_dict(self.app, job, now))
+        return out
+
+    def reserved(self) -> dict[str, list[dict]]:
+        """{worker name: the jobs it has claimed ahead and not begun} (Celery's reserved)."""
+        now = time.time()
+        out: dict[str, list[dict]] = {}
+        for job in self.app.store.list_jobs([states.RESERVED], limit=10_000):
             out.setdefault(worker_name(job) or "?", []).append(job_dict(self.app, job, now))
         return out
 
@@ -237,12 +248,14 @@ class QueueSummary:
     declared: bool
     queued: int = 0
     scheduled: int = 0
+    reserved: int = 0
     running: int = 0
     failed: int = 0
     paused: bool = False  # workers claim nothing from it until it is resumed
 
 
-_COUNTED = {"QUEUED": "queued", "RETRY": "queued", "SCHEDULED": "scheduled", "STARTED": "running", "FAILURE": "failed"}
+_COUNTED = {"QUEUED": "queued", "RETRY": "queued", "SCHEDULED": "scheduled", "RESERVED": "reserved",
+            "STARTED": "running", "FAILURE": "failed"}
 
 
 def summarize_queues(conf: Any, counts: dict[tuple[str, str], int],

@@ -46,13 +46,14 @@ class AsyncResult(Generic[R]):
 
     @property
     def state(self) -> str:
-        """PENDING, QUEUED, STARTED, RETRY, SUCCESS, FAILURE, REVOKED, or a custom state such as PROGRESS."""
+        """PENDING, QUEUED, STARTED, RETRY, SUCCESS, FAILURE, REVOKED, or a custom state such as
+        PROGRESS. A job a worker has reserved (claimed ahead, not begun) reads PENDING, as in Celery."""
         job = self._job()
         if job is None:
             return states.PENDING
-        if job.state == states.STARTED and job.custom_state:
+        if job.state in states.LEASED_STATES and job.custom_state:
             return job.custom_state
-        return job.state
+        return states.PENDING if job.state == states.RESERVED else job.state
 
     status = state
 
@@ -173,7 +174,7 @@ class AsyncResult(Generic[R]):
     def _value(self, job: Job) -> Any:
         if job.state in (states.FAILURE, states.RETRY, states.REVOKED) and job.exc_type:
             return rebuild_exception(job.exc_type, job.exc_message or "", job.traceback)
-        if job.state == states.STARTED and job.custom_state:
+        if job.state in states.LEASED_STATES and job.custom_state:
             return self._decode(job.meta, job.result_type)
         if job.state == states.SUCCESS:
             return self._decode(job.result, job.result_type)

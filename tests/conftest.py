@@ -119,12 +119,30 @@ def worker_env(db: str, ledger: Path) -> dict:
     return env
 
 
+POOLS = ("prefork", "threads", "solo")
+
+
 @pytest.fixture
-def start_worker(db: str, worker_env: dict, tmp_path: Path):
-    """start_worker(*args) -> a running WorkerProcess on the test's database."""
+def pool() -> str:
+    """The pool workers run with (-P); a module runs its tests under every pool by overriding
+    this fixture with ``params=POOLS``. Tests marked ``prefork_only`` are skipped under others."""
+    return "prefork"
+
+
+@pytest.fixture(autouse=True)
+def _prefork_only(request: pytest.FixtureRequest) -> None:
+    marker = request.node.get_closest_marker("prefork_only")
+    if marker is not None and "pool" in request.fixturenames and request.getfixturevalue("pool") != "prefork":
+        pytest.skip(f"prefork only: {marker.args[0] if marker.args else 'it needs pool processes'}")
+
+
+@pytest.fixture
+def start_worker(db: str, worker_env: dict, tmp_path: Path, pool: str):
+    """start_worker(*args) -> a running WorkerProcess on the test's database (with -P pool)."""
     started: list[WorkerProcess] = []
 
     def start(*args: str, database: str | None = None) -> WorkerProcess:
+        args = ("-P", pool, *args) if pool != "prefork" else args
         w = WorkerProcess(database or db, list(args), worker_env, tmp_path / f"worker{len(started)}.log")
         started.append(w)
         return w

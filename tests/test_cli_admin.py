@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from litequeue import states
 from litequeue.cli import main
-from litequeue.store import Outcome, WorkerInfo
+from litequeue.store import ClaimRequest, Outcome, WorkerInfo
 
 OWNER = "tester@host/1"
 
@@ -54,6 +54,7 @@ def known_store(app, db):
     for n in range(4):
         add.apply_async((n, 0), queue="busy", task_id=f"busy-{n}")
     running, failed, succeeded, retrying = claim_all(app, "busy")
+    app.store.finish_and_claim(OWNER, [], ClaimRequest(None, (), 0, 0.0), [(running.id, running.attempts, time.time())])
     finish(app, failed, states.FAILURE, exc_type="ValueError", exc_message="boom")
     finish(app, succeeded, states.SUCCESS, result=b"1", result_type="application/json")
     finish(app, retrying, states.RETRY, retry_at=time.time() + 3600, exc_type="OSError", exc_message="later")

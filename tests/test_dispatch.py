@@ -12,9 +12,9 @@ import pytest
 
 from litequeue import states
 from litequeue.store import Job
+from litequeue.worker.child import Reply, began
 from litequeue.worker.consumer import Worker
 from litequeue.worker.options import WorkerOptions
-from litequeue.worker.child import Reply, began
 from litequeue.worker.pool import Child, Death, Limits, Pool
 from litequeue.worker.wire import Channel, Feed
 

@@ -206,7 +206,7 @@ def test_claims_walk_a_partial_index_in_order_without_sorting(queue_app, claim):
     for p in (0, 5, -1):
         queue_app.send_task("t.add", args=[1, p], priority=p)
     statements = capture_sql(store, lambda: claim(store))
-    assert any("SET state = 'STARTED'" in sql for sql, _ in statements), "the claim ran no UPDATE"
+    assert any("SET state = 'RESERVED'" in sql for sql, _ in statements), "the claim ran no UPDATE"
     plans = [plan(store, sql, params) for sql, params in statements]
     assert any(any("USING INDEX lq_jobs_claim_queue" in s for s in steps) for steps in plans), plans
     for steps in plans:  # every statement seeks an index: no scan of the table, no sort
@@ -219,7 +219,7 @@ def test_claim_plan_would_notice_an_index_that_forces_a_sort(queue_app):
     """The check above can fail: with the claim index in the wrong order, SQLite must sort."""
     store = queue_app.store
     statements = capture_sql(store, lambda: CLAIMS["named queues"](store))
-    sql, params = next((s, p) for s, p in statements if "SET state = 'STARTED'" in s)
+    sql, params = next((s, p) for s, p in statements if "SET state = 'RESERVED'" in s)
     store.db.execute_sql("DROP INDEX lq_jobs_claim_queue")
     store.db.execute_sql("CREATE INDEX lq_jobs_claim_queue ON lq_jobs (queue, id, priority DESC) "
                          "WHERE state IN ('QUEUED', 'RETRY') AND wait_until IS NULL")
@@ -292,7 +292,7 @@ def test_forget_deletes_only_finished_jobs(queue_app):
 def test_enqueue_then_claim_returns_the_job_as_sent(queue_app):
     r = queue_app.send_task("t.add", args=[1, 2], priority=4, queue="q1")
     [job] = queue_app.store.claim("me", ["q1"], (), 5, 30)
-    assert (job.task_id, job.task, job.queue, job.priority, job.state) == (r.id, "t.add", "q1", 4, states.STARTED)
+    assert (job.task_id, job.task, job.queue, job.priority, job.state) == (r.id, "t.add", "q1", 4, states.RESERVED)
     assert job.lease_owner == "me" and job.attempts == 1
     assert queue_app.store.claim("other", ["q1"], (), 5, 30) == []  # a claimed job is invisible
 
@@ -380,9 +380,9 @@ def test_a_batch_of_outcomes_applies_those_its_fences_accept_and_only_those(queu
              for j in (first, third)]
     applied = store.finish("w", [batch[0], stale, batch[1]])
     assert applied == batch
-    assert [store.get(f"j{i}").state for i in range(3)] == [states.SUCCESS, states.STARTED, states.SUCCESS]
+    assert [store.get(f"j{i}").state for i in range(3)] == [states.SUCCESS, states.RESERVED, states.SUCCESS]
     assert store.finish("someone-else", [Outcome(second.id, second.attempts, states.SUCCESS)]) == []
-    assert store.get("j1").state == states.STARTED
+    assert store.get("j1").state == states.RESERVED
 
 
 def test_a_claim_on_every_queue_finds_a_new_queue_once_the_known_ones_are_empty(queue_app):
@@ -417,7 +417,7 @@ def test_finish_and_claim_records_outcomes_and_takes_the_next_jobs_even_when_one
     for batch, applied_expected in (([ok], [ok]), ([stale], [])):
         applied, claimed = store.finish_and_claim("w", batch, ClaimRequest(["default"], (), 1, 30))
         assert applied == applied_expected and len(claimed) == 1
-    assert [store.get(f"j{i}").state for i in range(4)] == [states.SUCCESS] + [states.STARTED] * 3
+    assert [store.get(f"j{i}").state for i in range(4)] == [states.SUCCESS] + [states.RESERVED] * 3
 
 
 # -- the store's own write transactions --------------------------------------------------------------

@@ -156,7 +156,7 @@ def result(ctx: click.Context, db: str, task_id: str, app_path: str | None, as_j
     if as_json:
         click.echo(to_json(browse.job_detail(app, job)))
         return
-    running_state = job.custom_state if job.state == states.STARTED and job.custom_state else job.state
+    running_state = job.custom_state if job.state in states.LEASED_STATES and job.custom_state else job.state
     click.echo(f"id:       {job.task_id}\ntask:     {job.task}\nstate:    {paint(running_state)}")
     click.echo(f"queue:    {job.queue}")
     click.echo(f"attempts: {job.attempts}\nworker:   {job.worker or '-'}")
@@ -227,7 +227,8 @@ def _render_flow(flow: dict) -> str:
 def status(ctx: click.Context, db: str, app_path: str | None, as_json: bool, watch: bool, interval: float) -> None:
     """Queues, workers and running jobs at a glance.
 
-    Per queue: queued (due), scheduled (future eta), running, retrying, failed, done in the last
+    Per queue: queued (due), scheduled (future eta), reserved (claimed ahead by a worker, not
+    begun), running, retrying, failed, done in the last
     hour, and how long the oldest due job has waited. Workers that stopped heartbeating (for 3
     heartbeat intervals of the app given with -A, or the default 10 s) show as lost.
     """
@@ -257,8 +258,9 @@ def _paint_last(line: str) -> str:
 
 def _render_status(data: dict) -> str:
     lines = [f"litequeue status of {data['database']} at {when(data['time'])}", ""]
-    lines += _table(["QUEUE", "QUEUED", "SCHEDULED", "RUNNING", "RETRYING", "FAILED", "DONE 1H", "OLDEST WAITING"],
-                    [[q["queue"], q["queued"], q["scheduled"], q["running"], q["retrying"], q["failed"],
+    lines += _table(["QUEUE", "QUEUED", "SCHEDULED", "RESERVED", "RUNNING", "RETRYING", "FAILED", "DONE 1H",
+                     "OLDEST WAITING"],
+                    [[q["queue"], q["queued"], q["scheduled"], q["reserved"], q["running"], q["retrying"], q["failed"],
                       q["done_last_hour"], _age(q["oldest_waiting_seconds"])] for q in data["queues"]])
     workers = _table(["WORKER", "HOST", "PID", "CONC", "QUEUES", "HEARTBEAT", "DONE", "STATUS"],
                      [[w["name"], w["hostname"], w["pid"], w["concurrency"], ",".join(w["queues"]),
@@ -284,15 +286,16 @@ def _render_status(data: dict) -> str:
 
 @click.command()
 @click.argument("db")
-@click.argument("what", type=click.Choice(["active", "scheduled", "registered", "stats", "held_back"]))
+@click.argument("what", type=click.Choice(["active", "reserved", "scheduled", "registered", "stats", "held_back"]))
 @app_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")
 @click.pass_context
 @friendly_errors
 def inspect(ctx: click.Context, db: str, what: str, app_path: str | None, as_json: bool) -> None:
-    """Celery's inspect: jobs running per worker (active), jobs waiting for their eta
-    (scheduled), the app's task names (registered, needs -A), per-worker statistics (stats), and
-    due jobs a rate or concurrency limit holds back, with the reason (held_back)."""
+    """Celery's inspect: jobs running per worker (active), jobs claimed ahead and not begun per
+    worker (reserved), jobs waiting for their eta (scheduled), the app's task names (registered,
+    needs -A), per-worker statistics (stats), and due jobs a rate or concurrency limit holds back,
+    with the reason (held_back)."""
     if what == "registered" and not (app_path or (ctx.obj and ctx.obj.app_path)):
         raise click.ClickException("inspect registered lists the tasks of your app: give it with -A module.")
     app = open_existing(ctx, db, app_path)
@@ -309,12 +312,12 @@ def inspect(ctx: click.Context, db: str, what: str, app_path: str | None, as_jso
     else:
         for worker, value in data.items():
             click.echo(f"-> {worker}")
-            if what == "active":
+            if what in ("active", "reserved"):
                 click.echo("\n".join(_job_line(job) for job in value))
             else:
                 click.echo("\n".join(f"    {key}: {value[key]}" for key in sorted(value)))
         if not data:
-            click.echo("  (no workers)" if what == "stats" else "  (nothing running)")
+            click.echo({"stats": "  (no workers)", "reserved": "  (nothing reserved)"}.get(what, "  (nothing running)"))
 
 
 def _job_line(job: dict) -> str:
@@ -360,7 +363,8 @@ def revoke(ctx: click.Context, db: str, task_ids: tuple[str, ...], every: bool, 
 
 
 def _revoke_matching(app: LiteQueue, task: str | None, queue: str | None, terminate: bool, force: bool) -> None:
-    chosen = (*states.WAITING_STATES, states.STARTED) if terminate else states.WAITING_STATES
+    held = (states.RESERVED, states.STARTED) if terminate else (states.RESERVED,)  # reserved: never runs
+    chosen = (*states.WAITING_STATES, *held)
     ids = app.store.job_ids(chosen, task, queue)
     what = " and ".join(f"{k} {v}" for k, v in (("task", task), ("queue", queue)) if v) or "every queue"
     if not ids:
@@ -375,6 +379,8 @@ def _revoke_matching(app: LiteQueue, task: str | None, queue: str | None, termin
 def _revoked_note(state: str, terminate: bool) -> str:
     if state in states.WAITING_STATES:
         return "revoked"
+    if state == states.RESERVED:
+        return "reserved by a worker, not begun; it will not run"
     if state == states.STARTED:
         return "running; its worker will stop it" if terminate else "running; left to finish (--terminate stops it)"
     return f"already over ({state}); nothing to do"
@@ -392,6 +398,10 @@ def purge(ctx: click.Context, db: str, queue: str | None, force: bool, app_path:
     app = open_existing(ctx, db, app_path)
     total = app.store.count_jobs(states.WAITING_STATES, queue=queue)
     where = f"queue {queue}" if queue else "every queue"
+    reserved = app.store.count_jobs([states.RESERVED], queue=queue)
+    if reserved:
+        click.echo(f"{reserved} job(s) in {where} are reserved by workers (claimed ahead, not begun) and are "
+                   "not purged; revoke them to stop them running.")
     if not total:
         click.echo(f"No waiting jobs in {where}; nothing to purge.")
         return

@@ -7,7 +7,7 @@ import click
 from .. import log
 from ..app import LiteQueue
 from ..worker.consumer import Worker
-from ..worker.options import WorkerOptions
+from ..worker.options import POOLS, WorkerOptions
 from .common import (
     LEVELS,
     app_option,
@@ -23,7 +23,14 @@ from .common import (
 @click.command()
 @db_argument
 @app_option
-@click.option("-c", "--concurrency", type=click.IntRange(min=1), help="Pool processes (default: CPU count).")
+@click.option("-c", "--concurrency", type=click.IntRange(min=1),
+              help="Pool processes, or threads with -P threads (default: CPU count).")
+@click.option("-P", "--pool", type=click.Choice(POOLS), default="prefork", show_default=True,
+              help="prefork: child processes; threads: threads in the worker (I/O-bound tasks); "
+                   "solo: one job at a time in the worker's loop (debugging).")
+@click.option("-O", "optimization", type=click.Choice(["fair", "fast", "default"]), default="fair",
+              help="Celery's dispatch flag, accepted: litequeue's dispatch is always fair (a free "
+                   "child takes the next job), which is also its fastest.")
 @click.option("-Q", "--queues", help="Only these queues, comma-separated, in strict priority order.")
 @click.option("-X", "--exclude-queues", help="All queues but these, comma-separated.")
 @click.option("--queue-order", type=click.Choice(["strict", "round-robin"]), default="strict", show_default=True)
@@ -42,11 +49,12 @@ from .common import (
 @click.pass_context
 @friendly_errors
 def worker(ctx: click.Context, db: str | None, app_path: str | None, concurrency: int | None,
-           queues: str | None, exclude_queues: str | None, queue_order: str, name: str | None,
+           pool: str, optimization: str, queues: str | None, exclude_queues: str | None, queue_order: str,
+           name: str | None,
            loglevel: str, logfile: str | None, burst: bool, time_limit: float | None,
            soft_time_limit: float | None, max_tasks_per_child: int | None,
            max_memory_per_child: int | None, beat: bool, log_format: str, import_tasks_by_name: bool) -> None:
-    """Run a worker: claim due jobs from DB and run them in a pool of processes.
+    """Run a worker: claim due jobs from DB and run them in a pool of processes (or threads).
 
     What tasks print goes to the worker's log (at WARNING), with the job's name and id."""
     setup_logging(loglevel, logfile, log_format)
@@ -59,7 +67,8 @@ def worker(ctx: click.Context, db: str | None, app_path: str | None, concurrency
         concurrency=concurrency, queues=split_list(queues), exclude=split_list(exclude_queues) or (),
         name=name, burst=burst, time_limit=time_limit, soft_time_limit=soft_time_limit,
         max_tasks_per_child=max_tasks_per_child or app.conf.worker_max_tasks_per_child,
-        max_memory_per_child=max_memory_per_child, queue_order=queue_order, beat=beat,
+        max_memory_per_child=max_memory_per_child, queue_order=queue_order, beat=beat, pool=pool,
+        optimization=optimization,
     )
     with log.stdouts_to_log():
         code = Worker(app, options).run()

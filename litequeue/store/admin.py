@@ -83,8 +83,10 @@ class AdminStore(StoreMixin):
         return bool(gone)
 
     def revoke(self, task_ids: Sequence[str], terminate: bool = False) -> int:
-        """Cancel jobs durably: waiting ones become REVOKED and never run; with ``terminate``,
-        running ones are flagged for their worker to kill. Returns how many changed."""
+        """Cancel jobs durably: waiting ones become REVOKED and never run; reserved ones (claimed
+        ahead by a worker, not begun) are flagged, and their worker records them REVOKED without
+        running them; with ``terminate``, running ones are flagged for their worker to kill.
+        Returns how many changed."""
         if not task_ids:
             return 0
         marks = ", ".join("?" * len(task_ids))
@@ -98,15 +100,16 @@ class AdminStore(StoreMixin):
                 "UPDATE lq_jobs SET state = 'REVOKED', done_at = ?, wait_until = NULL "
                 f"WHERE task_id IN ({marks}) AND state IN ('QUEUED', 'RETRY')"), (now, *task_ids)).rowcount
             self._ended_elsewhere(flows, states.REVOKED, now)  # a chord it was in fails
-            if terminate:
-                n += self.db.execute_sql(self.sql(
-                    "UPDATE lq_jobs SET revoke_requested = ? "
-                    f"WHERE task_id IN ({marks}) AND state = 'STARTED'"), (True, *task_ids)).rowcount
+            held = "state IN ('RESERVED', 'STARTED')" if terminate else "state = 'RESERVED'"
+            n += self.db.execute_sql(self.sql(
+                f"UPDATE lq_jobs SET revoke_requested = ? WHERE task_id IN ({marks}) AND {held}"),
+                (True, *task_ids)).rowcount
         return n
 
     def set_state(self, task_id: str, state: str, meta: bytes | None, content_type: str) -> None:
         """Store a running job's custom state and metadata (``update_state``)."""
-        sql = "UPDATE lq_jobs SET custom_state = ?, meta = ?, result_type = ? WHERE task_id = ? AND state = 'STARTED'"
+        sql = ("UPDATE lq_jobs SET custom_state = ?, meta = ?, result_type = ? "
+               "WHERE task_id = ? AND state IN ('RESERVED', 'STARTED')")  # begun, perhaps not yet marked
         with self.errors(), self.write():
             self.db.execute_sql(self.sql(sql), (state, meta, content_type, task_id))
 
@@ -200,7 +203,8 @@ class AdminStore(StoreMixin):
 
     def queue_stats(self, since: float) -> list[QueueStats]:
         """Per queue: jobs waiting (due), scheduled (future eta), running, retrying, failed,
-        revoked, finished since ``since``, and when the oldest due job became due. One read."""
+        revoked, finished since ``since``, when the oldest due job became due, and reserved
+        (claimed ahead by a worker, not begun). One read."""
         sql = (
             "SELECT queue, "
             "SUM(CASE WHEN state = 'QUEUED' AND wait_until IS NULL THEN 1 ELSE 0 END), "
@@ -211,7 +215,8 @@ class AdminStore(StoreMixin):
             "SUM(CASE WHEN state = 'REVOKED' THEN 1 ELSE 0 END), "
             "SUM(CASE WHEN done_at IS NOT NULL AND done_at >= ? THEN 1 ELSE 0 END), "
             "MIN(CASE WHEN state IN ('QUEUED', 'RETRY') AND wait_until IS NULL "
-            "THEN COALESCE(eta, created_at) END) "
+            "THEN COALESCE(eta, created_at) END), "
+            "SUM(CASE WHEN state = 'RESERVED' THEN 1 ELSE 0 END) "
             "FROM lq_jobs GROUP BY queue ORDER BY queue"
         )
         with self.errors():

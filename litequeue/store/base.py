@@ -39,7 +39,9 @@ _INSERT = (
 # owns it, and running it again would only repeat work that is done. (A job claimed again and then
 # requeued by Reject gets that attempt number back, and so takes a late outcome too, for the
 # same reason.)
-_FENCE = "((lease_owner = ? AND state = 'STARTED') OR (lease_owner IS NULL AND state = 'QUEUED'))"
+_FENCE = "((lease_owner = ? AND state IN ('RESERVED', 'STARTED')) OR (lease_owner IS NULL AND state = 'QUEUED'))"
+_BEGAN = ("UPDATE lq_jobs SET state = 'STARTED', started_at = ? "
+          "WHERE id = ? AND attempts = ? AND lease_owner = ? AND state = 'RESERVED'")
 _FINISH = (
     "UPDATE lq_jobs SET state = ?, result = ?, result_type = ?, exc_type = ?, exc_message = ?, "
     "traceback = ?, custom_state = NULL, meta = NULL, history = COALESCE(?, history), "
@@ -266,16 +268,20 @@ class Store(ClaimStore, FlowStore, AdminStore, ScheduleStore, MonitorStore, Grou
         that lost its lease changes nothing. Returns the outcomes that were applied."""
         return self.finish_and_claim(owner, outcomes, ClaimRequest(None, (), 0, 0.0))[0]
 
-    def finish_and_claim(self, owner: str, outcomes: Sequence[Outcome],
-                         claim: ClaimRequest) -> tuple[list[Outcome], list[Job]]:
+    def finish_and_claim(self, owner: str, outcomes: Sequence[Outcome], claim: ClaimRequest,
+                         began: Sequence[tuple[int, int, float]] = ()) -> tuple[list[Outcome], list[Job]]:
         """``finish(outcomes)`` and then ``claim(**claim)``, in one transaction (one commit for a
-        worker's results and its next jobs). Returns (outcomes applied, jobs claimed).
+        worker's results and its next jobs). ``began`` marks RESERVED jobs that a child has begun
+        (job id, attempt, when) as STARTED in the same transaction: a job that begins and ends
+        between two commits goes from RESERVED to its outcome with no write of its own.
+        Returns (outcomes applied, jobs claimed).
 
         What an applied outcome sets off (``Outcome.then``: a chain's next step, links,
         errbacks, a chord's join step) is written in the same transaction, before the claim, so
         a chain's next step can be claimed by this very worker; an outcome its fence refuses
         sets off nothing. A chord whose last member this is enqueues its callback here."""
         now = time.time()
+        marks = [(when, job_id, attempt, owner) for job_id, attempt, when in began]
         batches = (  # built before the write lock is taken
             (_FINISH, [_finish_row(o, owner, now) for o in outcomes if o.keep]),
             (_DELETE_FENCED, [(o.job_id, o.attempt, owner) for o in outcomes if not o.keep]),
@@ -283,12 +289,14 @@ class Store(ClaimStore, FlowStore, AdminStore, ScheduleStore, MonitorStore, Grou
         with self.errors():
             try:
                 with self.write():
+                    self._mark_began(marks)
                     self._finish_batches(batches)
                     applied = list(outcomes)
                     enqueued = self._follow_ups(applied, now)
                     rows = self._claim_in_transaction(owner, claim)
             except _SomeFenced:  # rolled back: find out outcome by outcome which ones still apply
                 with self.write():
+                    self._mark_began(marks)
                     applied = [o for o in outcomes if self._finish_one(owner, o, now)]
                     enqueued = self._follow_ups(applied, now)
                     rows = self._claim_in_transaction(owner, claim)
@@ -299,6 +307,12 @@ class Store(ClaimStore, FlowStore, AdminStore, ScheduleStore, MonitorStore, Grou
     def _follow_ups(self, applied: list[Outcome], now: float) -> int:
         follow_ups: list[FollowUp] = [o.then for o in applied if o.then]
         return self._follow_up(follow_ups, now) if follow_ups else 0
+
+    def _mark_began(self, rows: list[tuple]) -> None:
+        """Inside the caller's transaction: RESERVED jobs begun become STARTED (a job no longer
+        reserved by this owner, its lease lost, is left alone)."""
+        if rows:
+            self.db.cursor().executemany(self.sql(_BEGAN), rows)
 
     def _finish_batches(self, batches: Sequence[tuple[str, list[tuple]]]) -> None:
         """The usual case, one statement per kind for the whole batch; raises _SomeFenced when
@@ -325,7 +339,7 @@ class Store(ClaimStore, FlowStore, AdminStore, ScheduleStore, MonitorStore, Grou
         missing from it was lost: its lease expired) and the ids of the rows given up."""
         ids = tuple(set(job_ids))
         marks = ", ".join("?" * len(ids))
-        mine = "lease_owner = ? AND state = 'STARTED'"
+        mine = "lease_owner = ? AND state IN ('RESERVED', 'STARTED')"
         with self.errors(), self.write():
             rows = self.db.execute_sql(self.sql(
                 f"UPDATE lq_jobs SET lease_until = ? WHERE {mine} AND id IN ({marks}) RETURNING id, revoke_requested"
@@ -348,7 +362,7 @@ class Store(ClaimStore, FlowStore, AdminStore, ScheduleStore, MonitorStore, Grou
             "exc_message = 'the worker ' || lease_owner || CASE WHEN lease_until = 0 "
             "THEN ' no longer held it (its outcome was lost, as when a database crash undoes a commit)' "
             "ELSE ' stopped heartbeating (lease expired)' END, "
-            "lease_owner = NULL, lease_until = NULL WHERE state = 'STARTED' AND lease_until < ? "
+            "lease_owner = NULL, lease_until = NULL WHERE state IN ('RESERVED', 'STARTED') AND lease_until < ? "
             "RETURNING task_id, task, state, id, durable, attempts, worker, exc_message, history"
         )
         with self.errors(), self.write():
@@ -370,13 +384,13 @@ class Store(ClaimStore, FlowStore, AdminStore, ScheduleStore, MonitorStore, Grou
         return [tuple(r[:3]) for r in rows]
 
     def release(self, owner: str, job_ids: Sequence[int]) -> int:
-        """Give running jobs back at once (cold shutdown): queued again, the attempt refunded."""
+        """Give reserved or running jobs back at once (a stop): queued again, the attempt refunded."""
         if not job_ids:
             return 0
         marks = ", ".join("?" * len(job_ids))
         sql = (
             "UPDATE lq_jobs SET state = 'QUEUED', attempts = attempts - 1, lease_owner = NULL, "
-            f"lease_until = NULL WHERE lease_owner = ? AND state = 'STARTED' AND id IN ({marks})"
+            f"lease_until = NULL WHERE lease_owner = ? AND state IN ('RESERVED', 'STARTED') AND id IN ({marks})"
         )
         with self.errors(), self.write():
             return self.db.execute_sql(self.sql(sql), (owner, *job_ids)).rowcount

@@ -19,9 +19,10 @@ from .models import CLAIMABLE
 from .records import FIELD_NAMES, Job
 
 _CLAIM_SET = (
-    "UPDATE lq_jobs SET state = 'STARTED', attempts = attempts + 1, lease_owner = ?, lease_until = ?, "
+    "UPDATE lq_jobs SET state = 'RESERVED', attempts = attempts + 1, lease_owner = ?, lease_until = ?, "
     "worker = ?, started_at = ?"
 )
+_CLAIM_NOW = _CLAIM_SET.replace("'RESERVED'", "'STARTED'")  # a claim to run at once, in this process
 QUEUE_LIST_SECONDS = 1.0  # how long a claim on every queue trusts its list of queues holding jobs
 
 
@@ -45,7 +46,8 @@ class ClaimStore(StoreMixin):
     def claim(self, owner: str, queues: Sequence[str] | None, exclude: Sequence[str],
               limit: int, lease_seconds: float, per_queue: int | None = None,
               limited_room: int | None = None) -> list[Job]:
-        """Atomically take up to ``limit`` due jobs and lease them to ``owner``.
+        """Atomically take up to ``limit`` due jobs and lease them to ``owner``: they are
+        RESERVED until the worker marks them begun (``finish_and_claim``'s ``began``).
 
         ``queues`` in strict order (all of the first before any of the second), or ``None`` for
         every queue but ``exclude``. With ``per_queue``, a first pass takes at most that many from
@@ -170,7 +172,7 @@ class ClaimStore(StoreMixin):
         """Atomically take the one waiting job ``task_id``, due or not, and lease it to ``owner``
         (eager runs and ``testing.drain``). None when it is not waiting."""
         sql = (
-            f"{_CLAIM_SET}, wait_until = NULL WHERE task_id = ? AND state IN ('QUEUED', 'RETRY') "
+            f"{_CLAIM_NOW}, wait_until = NULL WHERE task_id = ? AND state IN ('QUEUED', 'RETRY') "
             f"RETURNING {JOB_COLUMNS}"
         )
         now = time.time()

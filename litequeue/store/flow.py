@@ -11,7 +11,7 @@ until a limit is declared there is no such row and the claim is today's one stat
 
 Rate limits are spacings: a limiter lets one job start, then none until ``interval`` seconds
 later (a token bucket of capacity one), so the starts in any window of one period never exceed
-the limit. Concurrency is counted from running (STARTED) rows, so a job whose worker died holds
+the limit. Concurrency is counted from held (RESERVED or STARTED) rows, so a job whose worker died holds
 its slot until its lease is rescued, and no longer.
 """
 
@@ -323,7 +323,7 @@ class FlowStore(StoreMixin):
                     if waiting:
                         out.append(HeldBack(r.name, "rate", waiting, r.next_at, None, None))
                 if r.concurrency and kind == "queue":
-                    running = self._count("state = 'STARTED' AND queue = ?", (target,))
+                    running = self._count("state IN ('RESERVED', 'STARTED') AND queue = ?", (target,))
                     waiting = self._count(f"queue = ? AND {CLAIMABLE}", (target,)) if running >= r.concurrency else 0
                     if waiting:
                         out.append(HeldBack(r.name, "concurrency", waiting, None, running, r.concurrency))
@@ -332,7 +332,7 @@ class FlowStore(StoreMixin):
         return out
 
     def _held_keys(self, task: str, concurrency: int) -> list[HeldBack]:
-        sql = ("SELECT flow_key, COUNT(*) FROM lq_jobs WHERE state = 'STARTED' AND flow_key IS NOT NULL "
+        sql = ("SELECT flow_key, COUNT(*) FROM lq_jobs WHERE state IN ('RESERVED', 'STARTED') AND flow_key IS NOT NULL "
                "GROUP BY flow_key")
         full = [(k, n) for k, n in self.db.execute_sql(sql).fetchall()
                 if n >= concurrency and (k == task or k.startswith(task + "\x1f"))]
@@ -362,11 +362,11 @@ class _Gate:
         self.next_at = {name: (interval, next_at) for name, interval, next_at in rows if interval}
         self.moved: set[str] = set()
         self.running_keys: dict[str, int] = dict(db.execute_sql(
-            "SELECT flow_key, COUNT(*) FROM lq_jobs WHERE state = 'STARTED' AND flow_key IS NOT NULL "
+            "SELECT flow_key, COUNT(*) FROM lq_jobs WHERE state IN ('RESERVED', 'STARTED') AND flow_key IS NOT NULL "
             "GROUP BY flow_key").fetchall()) if limits.task_concurrency else {}
         self.queue_room: dict[str, int] = {}
         for queue, concurrency in limits.queue_concurrency.items():
-            running = db.execute_sql(sql("SELECT COUNT(*) FROM lq_jobs WHERE state = 'STARTED' AND queue = ?"),
+            running = db.execute_sql(sql("SELECT COUNT(*) FROM lq_jobs WHERE state IN ('RESERVED', 'STARTED') AND queue = ?"),
                                      (queue,)).fetchone()[0]
             self.queue_room[queue] = concurrency - running
         self.blocked: set[str] = set()  # limiter names that hold jobs back

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import peewee as pw
 
-from .models import FLOW_INDEXES, GROUP_INDEX, INDEXES, MONITOR_INDEXES
+from .models import FLOW_INDEXES, GROUP_INDEX, INDEXES, LEASES_INDEX, MONITOR_INDEXES
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 CLAIM_INDEXES = ("lq_jobs_claim_queue", "lq_jobs_claim_any")
 
 
@@ -74,7 +74,15 @@ def _v7(db: pw.Database, models) -> None:
     db.create_tables([models.Groups, models.Chains], safe=True)
 
 
-MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]  # MIGRATIONS[n] upgrades version n to n + 1
+def _v8(db: pw.Database, models) -> None:
+    """A claimed job is RESERVED until a child begins it (then STARTED): the index of leases
+    rescue_expired walks, and flow control's index of jobs holding a concurrency slot, cover both."""
+    for name, statement in (("lq_jobs_leases", LEASES_INDEX), ("lq_jobs_flow_running", FLOW_INDEXES[1])):
+        db.execute_sql(f"DROP INDEX IF EXISTS {name}")
+        db.execute_sql(statement)
+
+
+MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]  # MIGRATIONS[n] upgrades version n to n + 1
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

@@ -171,10 +171,13 @@ def bind_models(db: pw.Database) -> SimpleNamespace:
 # Partial indexes: the claim walks the first in order and never sorts.
 # The predicate is repeated verbatim in the claim statements so the planner can use them.
 CLAIMABLE = "state IN ('QUEUED', 'RETRY') AND wait_until IS NULL"
+# The jobs a worker holds (reserved, then started), by lease expiry: what rescue_expired walks.
+LEASES_INDEX = ("CREATE INDEX IF NOT EXISTS lq_jobs_leases ON lq_jobs (lease_until) "
+                "WHERE state IN ('RESERVED', 'STARTED')")
 INDEXES = [
     f"CREATE INDEX IF NOT EXISTS lq_jobs_claim_queue ON lq_jobs (queue, priority DESC, due_at, id) WHERE {CLAIMABLE}",
     "CREATE INDEX IF NOT EXISTS lq_jobs_waiting ON lq_jobs (wait_until) WHERE wait_until IS NOT NULL",
-    "CREATE INDEX IF NOT EXISTS lq_jobs_leases ON lq_jobs (lease_until) WHERE state = 'STARTED'",
+    LEASES_INDEX,
     "CREATE INDEX IF NOT EXISTS lq_jobs_done ON lq_jobs (done_at) WHERE done_at IS NOT NULL",
 ]
 # Flow control's indexes: only jobs with a unique key or a concurrency key are in them, so a store
@@ -182,7 +185,7 @@ INDEXES = [
 FLOW_INDEXES = [
     "CREATE UNIQUE INDEX IF NOT EXISTS lq_jobs_unique ON lq_jobs (unique_key) WHERE unique_key IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS lq_jobs_flow_running ON lq_jobs (flow_key) "
-    "WHERE state = 'STARTED' AND flow_key IS NOT NULL",
+    "WHERE state IN ('RESERVED', 'STARTED') AND flow_key IS NOT NULL",
 ]
 # Pages of these states walk them by id; counting them per queue reads the index alone.
 MONITOR_INDEXES = [

@@ -17,7 +17,7 @@ from .records import Job
 # States with a partial index of their own (rarely entered, so the index costs the hot path
 # nothing): a page of them walks it however rare they are among the other jobs.
 INDEXED_STATES = {"FAILURE": "lq_jobs_failed", "REVOKED": "lq_jobs_revoked", "RETRY": "lq_jobs_retrying"}
-KNOWN_STATES = ("QUEUED", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED")
+KNOWN_STATES = ("QUEUED", "RESERVED", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED")
 SCAN_WINDOW = 100_000  # ids one page request looks through when its filters have no index
 TEXT_WINDOW = 50_000  # the same for a search in the arguments (each row's body is read)
 
@@ -74,7 +74,7 @@ class MonitorStore(StoreMixin):
 
         def put(sql: str, *names: str) -> None:
             for queue, *values in self.db.execute_sql(self.sql(sql)).fetchall():
-                row = out.setdefault(queue, {"due": 0, "scheduled": 0, "running": 0, "retrying": 0,
+                row = out.setdefault(queue, {"due": 0, "scheduled": 0, "reserved": 0, "running": 0, "retrying": 0,
                                              "failed": 0, "oldest_due_at": None})
                 row.update(zip(names, values, strict=True))
 
@@ -83,6 +83,7 @@ class MonitorStore(StoreMixin):
             put(f"SELECT queue, COUNT(*), MIN(due_at) FROM lq_jobs{hint} WHERE {CLAIMABLE} GROUP BY queue",
                 "due", "oldest_due_at")
             put("SELECT queue, COUNT(*) FROM lq_jobs WHERE wait_until IS NOT NULL GROUP BY queue", "scheduled")
+            put("SELECT queue, COUNT(*) FROM lq_jobs WHERE state = 'RESERVED' GROUP BY queue", "reserved")
             put("SELECT queue, COUNT(*) FROM lq_jobs WHERE state = 'STARTED' GROUP BY queue", "running")
             put("SELECT queue, COUNT(*) FROM lq_jobs WHERE state = 'RETRY' GROUP BY queue", "retrying")
             put("SELECT queue, COUNT(*) FROM lq_jobs WHERE state = 'FAILURE' GROUP BY queue", "failed")

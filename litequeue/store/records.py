@@ -134,7 +134,7 @@ class Job:
     @property
     def retries(self) -> int:
         """Retries so far: attempts beyond the first that have started or been scheduled."""
-        if self.state in (states.STARTED, states.SUCCESS, states.FAILURE):
+        if self.state in (states.RESERVED, states.STARTED, states.SUCCESS, states.FAILURE):
             return max(self.attempts - 1, 0)
         return self.attempts
 
@@ -234,6 +234,7 @@ class QueueStats:
     revoked: int
     done_recently: int  # finished (any outcome) since the time asked about
     oldest_due_at: float | None  # since when the longest-waiting due job has been due
+    reserved: int = 0  # claimed ahead by a worker, not begun
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ def copy_store(src: Store, dst: Store, progress: Callable[[str, int], None] | No
     if src.url == dst.url:
         raise StoreError(f"{describe_url(src.url)}: the source and the destination are the same store; "
                          "name two different ones.")
-    running = src.count_jobs([states.STARTED])
+    running = src.count_jobs(states.LEASED_STATES)
     if running:
         raise StoreError(
             f"{describe_url(src.url)} has {running} running job(s). Stop its workers first (they finish or hand back "

@@ -7,6 +7,8 @@ A child never touches the database; the main process records every Reply.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import os
 import signal
 import sys
@@ -119,12 +121,12 @@ def child_main(conn: Any, feed_end: Any, ctx: ChildContext, parent_pid: int,
     done, reply = 0, None
     try:
         while True:
-            message = feed.take(wait=reply is None)
-            if message is EMPTY:
-                channel.send_all([_encodable(reply)])
+            frames: list[tuple] = [] if reply is None else [_encodable(reply)]
+            message = feed.take(wait=not frames)
+            if message is EMPTY:  # nothing more to do now: the reply goes at once
+                channel.send_all(frames)
                 reply = None
                 continue
-            frames = [] if reply is None else [_encodable(reply)]
             if message is None:
                 channel.send_all(frames)
                 return
@@ -228,9 +230,37 @@ def _run(task: Task, request: Request, args: tuple, kwargs: dict) -> Any:
     signals.task_prerun.send(sender=task, task_id=request.id, task=task, args=args, kwargs=kwargs)
     _running.set()
     try:
-        return run_with_request(request, lambda: task.run(*args, **kwargs))
+        return run_with_request(request, lambda: _awaited(task.run(*args, **kwargs)))
     finally:
         _running.clear()
+
+
+def _awaited(value: Any) -> Any:
+    """What an ``async def`` task's coroutine returns, run to its end on this thread's event
+    loop (one per process or thread, kept from job to job); any other value as it is."""
+    if not inspect.iscoroutine(value):
+        return value
+    loop = getattr(_loops, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = _loops.loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(value)
+    except BaseException:
+        if asyncio.all_tasks(loop):  # interrupted (a soft limit): the next job gets a fresh loop
+            close_event_loop()
+        raise
+
+
+def close_event_loop() -> None:
+    """Close this thread's event loop for async tasks, if it has one (a thread that ends)."""
+    loop, _loops.loop = getattr(_loops, "loop", None), None
+    if loop is not None and not loop.is_running():
+        for pending in asyncio.all_tasks(loop):
+            pending.cancel()
+        loop.close()
+
+
+_loops = threading.local()
 
 
 def _success(job: Work, task: Task, value: Any, ctx: ChildContext, started: float) -> Reply:

@@ -24,11 +24,13 @@ from ..store import Job, Outcome, WorkerInfo
 from . import logs, outcomes
 from .child import ChildContext, Reply
 from .options import WorkerOptions, limits_for
-from .pool import Child, Death, Limits, Pool
+from .pool import Death, Limits, Pool
 from .queues import ClaimOrder, select_queues
 from .registry import TaskResolver
+from .solo import SoloPool
 from .stopping import StopRequests, in_main_thread
 from .store_guard import StoreGuard
+from .threads import ThreadPool
 
 if TYPE_CHECKING:
     from ..app import LiteQueue
@@ -51,7 +53,8 @@ class Worker:
         self.hostname = socket.gethostname()
         self.name = options.name or f"worker-{os.getpid()}@{self.hostname}"
         self.owner = f"{self.name}/{uuid.uuid4().hex[:8]}"  # unique per run: what leases are fenced on
-        self.concurrency = options.concurrency or conf.worker_concurrency or os.cpu_count() or 1
+        self.concurrency = 1 if options.pool == "solo" else (
+            options.concurrency or conf.worker_concurrency or os.cpu_count() or 1)
         self.resolver = TaskResolver(app)
         self.lease = conf.worker_lease_seconds
         self.queues = select_queues(app, options.queues, options.exclude)
@@ -63,11 +66,13 @@ class Worker:
         self._started = time.monotonic()
         self.pending: list[Outcome] = []  # outcomes not yet written (kept across store hiccups)
         self.reserved: deque[Job] = deque()  # claimed (leased) but not yet handed to a child
-        self._began: dict[int, float] = {}  # job id -> when it was handed to a child
+        self._began: dict[int, float] = {}  # job id -> when a child began it
+        self._unmarked: dict[int, tuple[int, int, float]] = {}  # begun, still RESERVED in the store
         self._lost_leases: set[int] = set()  # running jobs whose lost lease was reported
         self._pending_since = 0.0  # monotonic time the oldest unwritten outcome arrived
         self.prefetch = conf.worker_prefetch_multiplier
         self._more_waiting = False
+        self._stop_heard = False  # the stop request was acted on (logged, reserve released)
         self._next_eta: float | None = 0.0
         self._held_until: float | None = None  # when a rate limiter holding jobs back opens (epoch)
         self._next_beat = 0.0
@@ -75,7 +80,7 @@ class Worker:
         self.scheduler: Beat | None = None  # -B
         self._next_tick = 0.0
         self._wake = None
-        self.pool: Pool | None = None
+        self.pool: Pool | ThreadPool | SoloPool | None = None
 
     @property
     def stopping(self) -> bool:
@@ -114,9 +119,7 @@ class Worker:
         self._start_beat()
         ctx = ChildContext(self.resolver, self.name, serialization.accepted_types(self.app.conf.accept_content),
                            serialization.content_type_for(self.app.conf.result_serializer))
-        self.pool = Pool(self.concurrency, ctx, self.options.max_tasks_per_child,
-                         self.options.max_memory_per_child or self.app.conf.worker_max_memory_per_child,
-                         self.options.start_method)
+        self.pool = self._make_pool(ctx)
         self.pool.start()
         self._wake = store.listener(self.name)
         for watched in (self._wake, self.stop_requests):
@@ -131,6 +134,22 @@ class Worker:
         logs.short_lease_warning(self.lease, conf.worker_heartbeat_interval, conf.sqlite_busy_timeout)
         signals.worker_ready.send(sender=self)
 
+    def _make_pool(self, ctx: ChildContext) -> Pool | ThreadPool | SoloPool:
+        """The pool -P asked for: prefork (default), threads, or solo."""
+        options = self.options
+        max_memory = options.max_memory_per_child or self.app.conf.worker_max_memory_per_child
+        if options.pool == "prefork":
+            return Pool(self.concurrency, ctx, options.max_tasks_per_child, max_memory, options.start_method)
+        for name, value in (("max_tasks_per_child", options.max_tasks_per_child), ("max_memory_per_child", max_memory)):
+            if value:
+                log.warning("%s applies to pool processes; it is ignored with -P %s.", name, options.pool)
+        if options.pool == "threads":
+            return ThreadPool(self.concurrency, ctx)
+        if options.time_limit or self.app.conf.task_time_limit:
+            log.warning("-P solo cannot enforce a hard time_limit (nothing runs beside the job); "
+                        "only soft_time_limit applies.")
+        return SoloPool(1, ctx)
+
     def _start_beat(self) -> None:
         """With -B, beat runs inside this main loop rather than in a thread: no thread is
         running when the pool forks (or re-forks a replacement child), and the schedule's
@@ -144,6 +163,8 @@ class Worker:
 
     def _finished(self) -> bool:
         assert self.pool is not None
+        if self.stopping and not self._stop_heard:  # asked while a solo job ran: the loop never slept
+            self._on_stop_request()
         busy = bool(self.pool.holding())
         if self.cold or (self.stopping and not busy):
             return True
@@ -231,7 +252,7 @@ class Worker:
         if self.options.burst and not self.pool.holding() and self._held_until is None:
             return 0.0  # nothing runs and the last claim came back short: the next check ends the run
         timeout = self.app.conf.worker_poll_interval
-        if self.pending:  # outcomes waiting to be written with others are written by FLUSH_AFTER
+        if self.pending or self._unmarked:  # written with others, by FLUSH_AFTER
             waited = time.monotonic() - (self._pending_since or time.monotonic())
             timeout = min(timeout, max(FLUSH_AFTER - waited, 0.0))
         now = time.time()
@@ -262,12 +283,15 @@ class Worker:
             self._next_eta = 0.0  # a new job may have an earlier eta than we knew of
         if self.stop_requests in ready:
             self._on_stop_request()
-        for job, report in self.pool.collect(ready):
-            self.pending.append(self._outcome(job, report))
-        for job, when in self.pool.began:
+        reports = self.pool.collect(ready)
+        for job, when in self.pool.began:  # first: a job may have begun and ended since the last look
             self._began[job.id] = when
+            self._unmarked[job.id] = (job.id, job.attempts, when)
+            self._pending_since = self._pending_since or time.monotonic()
             log.info("Task %s[%s] received", job.task, job.task_id)
         self.pool.began.clear()
+        for job, report in reports:
+            self.pending.append(self._outcome(job, report))
         self.pool.enforce_limits()
 
     def _outcome(self, job: Job, report: Reply | Death) -> Outcome:
@@ -279,6 +303,7 @@ class Worker:
 
     def _make_outcome(self, job: Job, report: Reply | Death) -> Outcome:
         began = self._began.pop(job.id, None)
+        self._unmarked.pop(job.id, None)  # its outcome records when it began
         if isinstance(report, Death):
             outcome = outcomes.from_death(job, report, self.name)
             log.error("Task %s[%s] %s: %s", job.task, job.task_id, outcome.state.lower(), report.describe())
@@ -290,8 +315,9 @@ class Worker:
         """Write pending outcomes in one fenced transaction; keep them if the store is busy.
 
         While children are busy and jobs are reserved, outcomes gather into larger batches (up to
-        half the prefetch window, or FLUSH_AFTER seconds)."""
-        if not self.pending:
+        half the prefetch window, or FLUSH_AFTER seconds). Jobs begun since the last write are
+        marked STARTED in the same transaction."""
+        if not self.pending and not self._unmarked:
             self._pending_since = 0.0
             return
         assert self.pool is not None
@@ -304,16 +330,17 @@ class Worker:
         if self.store_guard.waiting:
             return  # the server is unreachable: keep the outcomes until it is back
         batch, self.pending, self._pending_since = self.pending, [], 0.0
+        began, self._unmarked = self._unmarked, {}
         room = self._claim_room()
         try:
-            applied, claimed = self._finish_and_claim(batch, room)
+            applied, claimed = self._finish_and_claim(batch, room, list(began.values()))
         except StoreUnavailable as exc:
             self.store_guard.lost(exc)
-            self.pending = batch + self.pending
+            self.pending, self._unmarked = batch + self.pending, {**began, **self._unmarked}
             return
         except StoreError as exc:
             log.warning("Could not record %d outcome(s), will retry: %s", len(batch), exc)
-            self.pending = batch + self.pending
+            self.pending, self._unmarked = batch + self.pending, {**began, **self._unmarked}
             time.sleep(0.1)
             return
         except Exception as exc:  # a value the store cannot take, or a bug: never fatal to the worker
@@ -338,11 +365,13 @@ class Worker:
         return [outcomes.unrecordable(o.job_id, o.attempt, exc) for o in batch
                 if not (o.exc_message or "").startswith(outcomes.NOT_STORED)]
 
-    def _finish_and_claim(self, batch: list[Outcome], room: int) -> tuple[list[Outcome], list[Job]]:
-        """Record ``batch`` and, when the reserve is low, claim the next jobs in the same
-        transaction: one commit instead of two."""
+    def _finish_and_claim(self, batch: list[Outcome], room: int,
+                          began: list[tuple[int, int, float]]) -> tuple[list[Outcome], list[Job]]:
+        """Record ``batch`` (and mark ``began`` STARTED) and, when the reserve is low, claim the
+        next jobs in the same transaction: one commit instead of two."""
         store = self.app.store
-        applied, jobs = store.finish_and_claim(self.owner, batch, self.claim_order.request(room, self._limited_room()))
+        applied, jobs = store.finish_and_claim(self.owner, batch, self.claim_order.request(room, self._limited_room()),
+                                               began)
         if room:
             self._held_until = store.held_until
         return applied, self.claim_order.arrange(jobs)
@@ -387,6 +416,7 @@ class Worker:
             elif held[job.id]:
                 log.info("Task %s[%s] revoked; terminating it.", job.task, job.task_id)
                 self.pool.terminate(job.id)
+        self._drop_revoked_reserved({job_id for job_id, revoked in held.items() if revoked})
         self.reserved = deque(job for job in self.reserved if job.id in held)
         self._lost_leases &= {job.id for job in self.pool.held()}
         store.heartbeat(self.name, self.processed)
@@ -399,6 +429,18 @@ class Worker:
         assert self.pool is not None
         held = [job.id for job in self.pool.held()] + [job.id for job in self.pool.unstarted]
         return held + [job.id for job in self.reserved] + [o.job_id for o in self.pending]
+
+    def _drop_revoked_reserved(self, revoked: set[int]) -> None:
+        """Record reserved jobs revoked before they began as REVOKED, without running them."""
+        assert self.pool is not None
+        if not revoked or not (revoked & {job.id for job in self.reserved} or revoked & set(self.pool.queued)):
+            return
+        waiting = [*self.pool.take_back(), *self.reserved]  # the feed's come first
+        for job in waiting:
+            if job.id in revoked:
+                log.info("Task %s[%s] revoked before it began.", job.task, job.task_id)
+                self.pending.append(outcomes.revoked_unstarted(job))
+        self.reserved = deque(job for job in waiting if job.id not in revoked)
 
     def _stop(self) -> None:
         if self.pool is not None:
@@ -433,6 +475,7 @@ class Worker:
         return self.store_guard.call(fn, *args, default=default)
 
     def _on_stop_request(self) -> None:
+        self._stop_heard = True
         self.stop_requests.drain()
         waiting = [*self.reserved, *self.pool.take_back()] if self.pool else list(self.reserved)
         if waiting:  # prefetched jobs not begun go back now, for other workers
@@ -442,4 +485,5 @@ class Worker:
             log.warning("Cold shutdown: releasing running jobs.")
         elif self.stopping:
             hint = "send the signal again to stop now" if in_main_thread() else "stop(cold=True) stops now"
-            log.info("Warm shutdown: finishing %d running job(s); %s.", len(self.pool.running()) if self.pool else 0, hint)
+            running = len(self.pool.running()) if self.pool else 0
+            log.info("Warm shutdown: finishing %d running job(s); %s.", running, hint)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from .. import signals
 from ..errors import ConfigurationError, LiteQueueError
 from .consumer import Worker
-from .options import WorkerOptions
+from .options import POOLS, WorkerOptions
 
 if TYPE_CHECKING:
     from ..app import LiteQueue
@@ -44,9 +44,10 @@ def default_start_method() -> str:
 class InProcessWorker:
     """A worker in a background thread. ``start()`` / ``stop()``, or use it as a context manager.
 
-    Options are the command line's: ``concurrency``, ``queues``, ``exclude``, ``name``,
-    ``time_limit``, ``soft_time_limit``, ``max_tasks_per_child``, ``max_memory_per_child``,
-    ``queue_order``, and ``start_method`` for the pool children.
+    Options are the command line's: ``concurrency``, ``pool`` (``"threads"`` runs jobs in
+    threads of this program: no child processes, no re-import of the app), ``queues``,
+    ``exclude``, ``name``, ``time_limit``, ``soft_time_limit``, ``max_tasks_per_child``,
+    ``max_memory_per_child``, ``queue_order``, and ``start_method`` for the pool children.
     """
 
     def __init__(self, app: LiteQueue, *, start_method: str | None = None, queues: Any = None,
@@ -55,9 +56,11 @@ class InProcessWorker:
         if start_method not in _START_METHODS:
             raise ConfigurationError(f"start_method must be one of {', '.join(_START_METHODS)}, not {start_method!r}.")
         unknown = set(options) - {"concurrency", "time_limit", "soft_time_limit", "max_tasks_per_child",
-                                  "max_memory_per_child", "queue_order"}
+                                  "max_memory_per_child", "queue_order", "pool"}
         if unknown:
             raise ConfigurationError(f"Unknown app.worker() option(s) {sorted(unknown)}.")
+        if options.get("pool", "prefork") not in POOLS:
+            raise ConfigurationError(f"pool must be one of {', '.join(POOLS)}, not {options['pool']!r}.")
         name = name or f"worker-{os.getpid()}-{next(_numbers)}@{socket.gethostname()}"
         self.options = WorkerOptions(queues=_names(queues), exclude=_names(exclude) or (), name=name,
                                      start_method=start_method, **options)

@@ -25,6 +25,11 @@ class WorkerOptions:
     queue_order: str = "strict"  # or "round-robin"
     start_method: str = "fork"
     beat: bool = False  # -B: also send due schedule entries, from this main loop (no thread)
+    pool: str = "prefork"  # -P: prefork (child processes), threads, or solo (in the main loop)
+    optimization: str = "fair"  # -O: Celery's flag; fair and fast are the same dispatch here
+
+
+POOLS = ("prefork", "threads", "solo")
 
 
 def limits_for(job: Job, task: Any, options: WorkerOptions, conf: Any) -> Limits:

@@ -63,6 +63,11 @@ def expired(job: Job) -> Outcome:
     return Outcome(job.id, job.attempts, states.REVOKED, exc_message="expired before it started", keep=job.durable)
 
 
+def revoked_unstarted(job: Job) -> Outcome:
+    """The Outcome of a reserved job revoked before it began: revoked without running."""
+    return Outcome(job.id, job.attempts, states.REVOKED, exc_message="revoked before it started", keep=job.durable)
+
+
 def _ended(job: Job, state: str, error: type | None, message: str, worker: str) -> Outcome:
     exc_type = _name(error) if error else None
     history = _with_attempt(job, worker, exc_type, message, None) if error else None

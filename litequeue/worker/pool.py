@@ -187,14 +187,15 @@ class Pool:
         return True
 
     def take_back(self) -> list[Job]:
-        """Take every job no child has begun yet out of the feed (a stop); in feed order."""
+        """Take every job still in the feed back out (a stop, a revoke); in feed order. A queued
+        job not found there was taken by a child meanwhile: it stays queued (its "began" is on
+        the way)."""
         if self.feed is None:
             return []
-        self.feed.take_all()
-        jobs = [job for job, _ in self.queued.values()]
-        self.queued.clear()
-        self._big.clear()
-        return jobs
+        ids = [message[0] for message in self.feed.take_all() if message is not None]
+        for job_id in ids:
+            self._big.pop(job_id, None)
+        return [self.queued.pop(job_id)[0] for job_id in ids if job_id in self.queued]
 
     # -- what the children say ------------------------------------------------------------------
 
@@ -268,11 +269,15 @@ class Pool:
         """After an unexplained death: every queued job no child has begun and that is no longer
         in the feed was taken by the dead child; all of them are handed over again."""
         self._audit_at = None
-        readable, _, _ = select.select([c.conn for c in self.children], [], [], 0)
-        for child in self.children:  # "began" frames sent meanwhile are read first
+        still_there = self.take_back()  # first: no child can take another
+        readable, _, _ = select.select([c.conn for c in self.children], [], [], 0.05)
+        for child in self.children:  # "began" frames sent meanwhile are read next
             if child.conn in readable:
                 self._read(child, False, out)
-        self.unstarted += self.take_back()
+        lost = [job for job, _ in self.queued.values()]  # earlier in the feed than those still there
+        self.queued.clear()
+        self._big.clear()
+        self.unstarted += lost + still_there
 
     def note_runtime(self, seconds: float) -> None:
         average = self.average_runtime

@@ -35,7 +35,7 @@ class Channel:
         """Send several frames in one write."""
         if not messages:
             return
-        parts = []
+        parts: list[bytes] = []
         for message in messages:
             data = marshal.dumps(message)
             parts += (_HEADER.pack(len(data)), data)

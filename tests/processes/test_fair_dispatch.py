@@ -18,7 +18,7 @@ def idle_wait(spans: list[list[float]], children: int) -> list[float]:
     waits = []
     for start, _ in spans:
         waited = 0.0
-        for a, b in zip(edges, edges[1:]):
+        for a, b in zip(edges, edges[1:], strict=False):
             if a < origin or b > start:
                 continue
             running = sum(1 for s, e in spans if s <= a and e >= b)

@@ -12,7 +12,13 @@ import subprocess
 import pytest
 
 from litequeue import MaxRetriesExceededError, WorkerLostError, states
-from tests.conftest import ROOT, ledger_counts, litequeue_command
+from tests.conftest import POOLS, ROOT, ledger_counts, litequeue_command
+
+
+@pytest.fixture(params=POOLS)
+def pool(request: pytest.FixtureRequest) -> str:
+    """Every test here runs under each pool (-P prefork, threads, solo)."""
+    return request.param
 
 
 def make_due(db: str, task_id: str) -> None:
@@ -242,6 +248,7 @@ def test_reject_with_requeue_puts_the_job_back_to_run_again(app, run_burst, ledg
 # -- worker lost and signals ---------------------------------------------------------------------
 
 
+@pytest.mark.prefork_only("the task kills the process it runs in: under threads or solo, the worker")
 def test_a_job_that_kills_its_worker_process_counts_against_max_retries(app, run_burst, ledger):
     from tests.support.tasks import exits_hard
 

@@ -4,6 +4,7 @@ Each execution can be counted without trusting litequeue: ``record`` creates one
 attempt with O_EXCL in the directory named by $LQ_LEDGER.
 """
 
+import asyncio
 import os
 import time
 
@@ -414,6 +415,35 @@ def span(seconds):
     start = time.time()
     time.sleep(seconds)
     return [start, time.time()]
+
+
+@app.task
+async def async_double(x):
+    await asyncio.sleep(0.01)
+    return 2 * x
+
+
+@app.task
+async def async_sleep(seconds):
+    """Await a sleep; return [start, end] (wall clock)."""
+    start = time.time()
+    await asyncio.sleep(seconds)
+    return [start, time.time()]
+
+
+@app.task
+def steps_until_soft_limit(key, seconds):
+    """Work in short steps (a thread's soft limit lands between Python instructions)."""
+    from litequeue.errors import SoftTimeLimitExceeded
+
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            time.sleep(0.02)
+    except SoftTimeLimitExceeded:
+        ledger_write(f"{key}-cleanup")
+        return "cleaned up"
+    return "not interrupted"
 
 
 # -- workflows tier (issue 16) ----------------------------------------------------------------------

@@ -1,0 +1,88 @@
+"""The threads and solo pools, and async def tasks under every pool: what only they promise
+(the worker's shared behaviour is checked under each pool by test_core and test_retries)."""
+
+from __future__ import annotations
+
+import pytest
+
+from litequeue import states
+from litequeue.errors import TimeLimitExceeded
+from tests.conftest import POOLS, ledger_counts
+from tests.processes.test_operations import run_cli, wait_until
+from tests.support import tasks
+
+
+@pytest.mark.parametrize("pool", POOLS)
+def test_an_async_def_task_runs_and_returns_its_value_under_every_pool(app, run_burst, pool):
+    results = [tasks.async_double.delay(i) for i in range(4)]
+    run_burst("-c", "2")
+    assert [r.get(timeout=5) for r in results] == [0, 2, 4, 6]
+
+
+@pytest.mark.parametrize("pool", ["threads"])
+def test_fifty_async_sleeps_run_at_once_on_fifty_threads(app, run_burst, pool):
+    results = [tasks.async_sleep.delay(1.0) for _ in range(50)]
+    run_burst("-c", "50")
+    spans = [r.get(timeout=5) for r in results]
+    assert max(end for _, end in spans) - min(start for start, _ in spans) < 5.0  # not 50 s one after another
+
+
+@pytest.mark.parametrize("pool", ["threads"])
+def test_a_thread_past_its_hard_limit_is_recorded_and_replaced(app, run_burst, ledger, pool):
+    over = tasks.slow_record.apply_async(("over", 3), time_limit=0.5)
+    after = [tasks.record.delay(f"after{i}") for i in range(3)]
+    run_burst("-c", "1")
+    assert over.state == states.FAILURE
+    with pytest.raises(TimeLimitExceeded):
+        over.get(timeout=1)
+    assert all(r.state == states.SUCCESS for r in after)  # the replacement thread ran them
+
+
+@pytest.mark.parametrize("pool", ["threads", "solo"])
+def test_the_soft_limit_reaches_the_task_under_threads_and_solo(app, run_burst, ledger, pool):
+    result = tasks.steps_until_soft_limit.apply_async(("soft", 10), soft_time_limit=0.3)
+    run_burst("-c", "1")
+    assert result.get(timeout=1) == "cleaned up" and "soft-cleanup" in ledger_counts(ledger)
+
+
+@pytest.mark.parametrize("pool", ["threads"])
+def test_revoke_terminate_ends_a_running_job_in_a_thread(app, db, ledger, worker_env, start_worker, pool):
+    worker = start_worker("-c", "1")
+    running = tasks.slow_record.delay("long", 30)
+    wait_until(lambda: "long-start" in ledger_counts(ledger), what="the job to start")
+    assert run_cli("revoke", db, running.id, "--terminate", env=worker_env).returncode == 0
+    wait_until(lambda: running.state == states.REVOKED, what="the job to be revoked")
+    after = tasks.add.delay(1, 2)
+    assert after.get(timeout=30) == 3 and worker.proc.poll() is None
+
+
+def test_an_in_process_worker_with_threads_runs_tasks_of_an_app_made_in_a_function(tmp_path):
+    from litequeue import LiteQueue
+
+    app = LiteQueue(tmp_path / "desk.sqlite")  # not importable by a child: threads need no child
+
+    @app.task
+    async def greet(name):
+        return f"hello {name}"
+
+    @app.task
+    def add(x, y):
+        return x + y
+
+    with app.worker(pool="threads", concurrency=4):
+        assert greet.delay("you").get(timeout=10) == "hello you"
+        assert add.delay(2, 3).get(timeout=10) == 5
+    app.close()
+
+
+def test_an_unknown_pool_is_refused_clearly(app, worker_env, db):
+    done = run_cli("worker", db, "-A", "tests.support.tasks", "-P", "gevent", env=worker_env)
+    assert done.returncode == 2 and "gevent" in done.stderr and "Traceback" not in done.stderr
+    with pytest.raises(Exception, match="pool must be one of"):
+        app.worker(pool="gevent")
+
+
+def test_celery_dispatch_flags_are_accepted(app, run_burst):
+    result = tasks.add.delay(1, 1)
+    run_burst("-c", "1", "-O", "fair")
+    assert result.get(timeout=1) == 2
