@@ -404,15 +404,15 @@ def test_queues_command_lists_bindings_modes_and_counts(db, tmp_path, monkeypatc
     assert table.exit_code == 0, table.output
     lines = [line.split() for line in table.output.splitlines()]
     assert lines == [
-        ["queue", "mode", "exchange", "bindings", "queued", "scheduled", "running", "failed", "state"],
-        ["default", "persistent", "tasks", "task.#", "0", "0", "0", "0", "active"],
-        ["web_tasks", "persistent", "tasks", "web.#", "1", "1", "1", "1", "active"],
-        ["transient", "transient", "tasks", "transient", "1", "0", "0", "0", "active"],
-        ["adhoc", "-", "tasks", "-", "1", "0", "0", "0", "active"],
+        ["queue", "mode", "exchange", "bindings", "queued", "scheduled", "reserved", "running", "failed", "state"],
+        ["default", "persistent", "tasks", "task.#", "0", "0", "0", "0", "0", "active"],
+        ["web_tasks", "persistent", "tasks", "web.#", "1", "1", "1", "0", "1", "active"],
+        ["transient", "transient", "tasks", "transient", "1", "0", "0", "0", "0", "active"],
+        ["adhoc", "-", "tasks", "-", "1", "0", "0", "0", "0", "active"],
     ]
     listed = json.loads(runner.invoke(main, ["queues", db, "-A", "routed_app", "--json"]).output)
     assert listed[1] == {"name": "web_tasks", "bindings": ["web.#"], "exchange": "tasks", "delivery_mode": 2,
-                         "declared": True, "queued": 1, "scheduled": 1, "running": 1, "failed": 1,
+                         "declared": True, "queued": 1, "scheduled": 1, "reserved": 1, "running": 0, "failed": 1,
                          "paused": False}
     app.close()
 

@@ -12,7 +12,8 @@ from ..routing import PERSISTENT, TRANSIENT
 from .common import app_option, db_argument, friendly_errors, load_app
 
 _MODES: dict[int | None, str] = {PERSISTENT: "persistent", TRANSIENT: "transient"}
-_COLUMNS = ("queue", "mode", "exchange", "bindings", "queued", "scheduled", "running", "failed", "state")
+_COLUMNS = ("queue", "mode", "exchange", "bindings", "queued", "scheduled", "reserved", "running", "failed",
+            "state")
 
 
 @click.command()
@@ -27,7 +28,8 @@ _COLUMNS = ("queue", "mode", "exchange", "bindings", "queued", "scheduled", "run
 def queues(ctx: click.Context, db: str | None, app_path: str | None, as_json: bool, to_pause: tuple[str, ...],
            to_resume: tuple[str, ...]) -> None:
     """List queues: the app's declared ones (task_queues) and any that hold jobs, with their
-    bindings, delivery mode, counts of queued, scheduled, running and failed jobs, and whether
+    bindings, delivery mode, counts of queued, scheduled, reserved (claimed ahead
+    by a worker, not begun), running and failed jobs, and whether
     they are paused. --pause / --resume change that first (the claim itself obeys it)."""
     app = load_app(ctx, db, app_path)
     for queue in to_pause:
@@ -40,7 +42,7 @@ def queues(ctx: click.Context, db: str | None, app_path: str | None, as_json: bo
         return
     rows: list[tuple[str, ...]] = [_COLUMNS] + [
         (s.name, _MODES.get(s.delivery_mode, "-"), s.exchange,
-         ",".join(s.bindings) or "-", *map(str, (s.queued, s.scheduled, s.running, s.failed)),
+         ",".join(s.bindings) or "-", *map(str, (s.queued, s.scheduled, s.reserved, s.running, s.failed)),
          "PAUSED" if s.paused else "active")
         for s in summaries
     ]
