@@ -366,8 +366,8 @@ class _Gate:
             "GROUP BY flow_key").fetchall()) if limits.task_concurrency else {}
         self.queue_room: dict[str, int] = {}
         for queue, concurrency in limits.queue_concurrency.items():
-            running = db.execute_sql(sql(
-                "SELECT COUNT(*) FROM lq_jobs WHERE state IN ('RESERVED', 'STARTED') AND queue = ?"), (queue,)).fetchone()[0]
+            held = "SELECT COUNT(*) FROM lq_jobs WHERE state IN ('RESERVED', 'STARTED') AND queue = ?"
+            running = db.execute_sql(sql(held), (queue,)).fetchone()[0]
             self.queue_room[queue] = concurrency - running
         self.blocked: set[str] = set()  # limiter names that hold jobs back
 
