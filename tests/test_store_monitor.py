@@ -59,7 +59,8 @@ def test_failed_page_and_depths_come_from_indexes(app):
     assert [j["id"] for j in page["jobs"]] == [jobs[0].task_id] and page["next"] is None
     assert page["jobs"][0]["error"] == "E: m"
     depths = app.store.queue_depths()[DEFAULT]
-    assert (depths["due"], depths["scheduled"], depths["running"], depths["failed"]) == (3, 1, 1, 1)
+    assert (depths["due"], depths["scheduled"], depths["reserved"], depths["running"], depths["failed"]) == (
+        3, 1, 1, 0, 1)  # the claimed job not failed is reserved: nothing began it
     plan = app.store.db.execute_sql(
         "EXPLAIN QUERY PLAN SELECT id FROM lq_jobs WHERE id < 99 AND id >= 0 AND state = 'FAILURE' "
         "ORDER BY id DESC LIMIT 5").fetchall()
