@@ -88,6 +88,7 @@ class Settings:
     worker_heartbeat_interval: float = 10.0
     worker_poll_interval: float = 1.0
     worker_import_tasks_by_name: bool = False  # litequeue's: also run Task objects found by importing a job's name
+    worker_autoscale_keepalive: float = 30.0  # --autoscale: seconds a child idles before it is stopped
     # store
     sqlite_synchronous: str = "full"
     sqlite_busy_timeout: float = 5.0
@@ -291,6 +292,7 @@ _VALIDATORS = {
     "worker_prefetch_multiplier": _positive_or_none,
     "worker_max_memory_per_child": _positive_or_none,
     "worker_lease_seconds": _positive_or_none,
+    "worker_autoscale_keepalive": _positive_or_none,
     "worker_heartbeat_interval": _positive_or_none,
     "worker_poll_interval": _positive_or_none,
     "worker_import_tasks_by_name": _bool,

@@ -39,6 +39,7 @@ class Request:
     hostname: str | None = None
     is_eager: bool = False
     called_directly: bool = True
+    revoked_check: Callable[[], bool] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -303,6 +304,18 @@ class Task(Generic[P, R]):
     def _retry_limit(self, request: Request) -> int | None:
         """The job's max_retries as sent (apply_async may override the task's), else the task's."""
         return self.max_retries if request.max_retries is ... else request.max_retries  # type: ignore[return-value]
+
+    def is_revoked(self) -> bool:
+        """Whether the job running now has been revoked (``revoke(id)`` while it runs): check it
+        between steps of long work and stop cleanly. ``revoke(id, terminate=True)`` ends the job
+        without asking (a thread of ``-P threads`` is told this way too, as it cannot be killed).
+        Under ``-P solo`` nothing hears a revoke while the job runs."""
+        check = self.request.revoked_check
+        return bool(check is not None and check())
+
+    def is_aborted(self) -> bool:
+        """Celery's ``AbortableTask`` spelling of ``is_revoked()``."""
+        return self.is_revoked()
 
     def update_state(self, task_id: str | None = None, state: str | None = None, meta: Any = None) -> None:
         """Store a custom state (e.g. PROGRESS) and metadata for a running job."""

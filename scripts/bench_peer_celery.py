@@ -6,6 +6,8 @@ default settings otherwise; no result backend, as Celery ships).
 
 from __future__ import annotations
 
+import time
+
 import bench_ledger
 from bench_peer_common import REDIS_URL, SCRIPTS, PeerSystem, flush_redis, venv_bin
 from celery import Celery, group
@@ -22,6 +24,12 @@ def noop():
 @app.task
 def stamp(tag):
     bench_ledger.stamp(tag)
+
+
+@app.task
+def work(tag, seconds):
+    bench_ledger.stamp(tag)
+    time.sleep(seconds)
 
 
 class System(PeerSystem):
@@ -43,6 +51,9 @@ class System(PeerSystem):
 
     def send_stamp(self, tag: str) -> None:
         stamp.delay(tag)
+
+    def send_work(self, tag: str, seconds: float) -> None:
+        work.delay(tag, seconds)
 
     def worker_command(self, burst: bool) -> tuple[list[str], str, dict]:
         argv = [venv_bin("celery"), "-A", "bench_peer_celery", "worker", "--concurrency", "2", "--loglevel", "WARNING"]

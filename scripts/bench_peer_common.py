@@ -51,6 +51,9 @@ class PeerSystem:
     def stamps(self) -> dict[str, float]:
         return self.ledger.stamps()
 
+    def work_stamps(self) -> dict[str, float]:
+        return {tag: t for tag, t in self.ledger.stamps().items() if tag.startswith("w")}
+
     def done_time(self, tag: str) -> float:
         return self.ledger.stamps()[tag]
 

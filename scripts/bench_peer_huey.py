@@ -6,6 +6,7 @@ Worker: ``huey_consumer bench_peer_huey.huey -k process -w 2`` (default settings
 from __future__ import annotations
 
 import os
+import time
 
 import bench_ledger
 from bench_peer_common import REDIS_DB, REDIS_HOST, REDIS_PORT, SCRIPTS, PeerSystem, option, venv_bin
@@ -28,6 +29,12 @@ def stamp(tag):
     bench_ledger.stamp(tag)
 
 
+@huey.task()
+def work(tag, seconds):
+    bench_ledger.stamp(tag)
+    time.sleep(seconds)
+
+
 class System(PeerSystem):
     bulk_api = "noop.map(...) per 1,000 (Huey enqueues each)" if hasattr(noop, "map") else None
 
@@ -48,6 +55,9 @@ class System(PeerSystem):
 
     def send_stamp(self, tag: str) -> None:
         stamp(tag)
+
+    def send_work(self, tag: str, seconds: float) -> None:
+        work(tag, seconds)
 
     def worker_command(self, burst: bool) -> tuple[list[str], str, dict]:
         return [venv_bin("huey_consumer"), "bench_peer_huey.huey", "-k", "process", "-w", "2"], SCRIPTS, self.env()

@@ -185,6 +185,76 @@ def part_long(system, args) -> dict:
             "long_rss_max_kib": max(kib for _, kib in samples)}
 
 
+MIXED_SHORT, MIXED_LONG, MIXED_EVERY = 0.001, 0.2, 20  # one job in 20 (5 %) is long
+MIXED_LOAD = 0.7  # the steady stream's arrival rate, as a share of the 2-process worker's capacity
+
+
+def _mixed_seconds(i: int) -> float:
+    return MIXED_LONG if i % MIXED_EVERY == MIXED_EVERY // 2 else MIXED_SHORT
+
+
+def part_mixed(system, args) -> dict:
+    """95 % 1 ms jobs and 5 % 200 ms jobs on a 2-process worker: all pre-queued (makespan against
+    the ideal, the work divided by the two processes), then a steady stream at 70 % of capacity
+    (how long short jobs wait to start: p50 and p99)."""
+    out = _mixed_prequeued(system, args)
+    out.update(_mixed_stream(system, args))
+    return out
+
+
+def _run_worker_until(system, args, log_name: str, done) -> None:
+    argv, cwd, env = system.worker_command(burst=False)
+    proc = procs.start(argv, cwd, env, os.path.join(args.workdir, log_name))
+    try:
+        if not procs.wait_until(done, max(120.0, args.n / 20), 0.01, proc):
+            raise RuntimeError(f"mixed: the jobs did not all run;\n{procs.tail(os.path.join(args.workdir, log_name))}")
+        time.sleep(MIXED_LONG)  # the last long job ends
+    finally:
+        procs.stop(proc)
+
+
+def _mixed_prequeued(system, args) -> dict:
+    system.reset()
+    seconds = {f"w{i:06d}": _mixed_seconds(i) for i in range(args.n)}
+    for tag, s in seconds.items():
+        system.send_work(tag, s)
+    _run_worker_until(system, args, "mixed-worker.log", lambda: len(system.work_stamps()) >= args.n)
+    starts = system.work_stamps()
+    makespan = max(starts[t] + seconds[t] for t in seconds) - min(starts.values())
+    ideal = sum(seconds.values()) / 2
+    return {"mixed_makespan_s": makespan, "mixed_ideal_s": ideal, "mixed_makespan_ratio": makespan / ideal}
+
+
+def _mixed_stream(system, args) -> dict:
+    system.reset()
+    mean = (MIXED_LONG + (MIXED_EVERY - 1) * MIXED_SHORT) / MIXED_EVERY
+    interval = mean / (2 * MIXED_LOAD)
+    argv, cwd, env = system.worker_command(burst=False)
+    log = os.path.join(args.workdir, "mixed-stream-worker.log")
+    proc = procs.start(argv, cwd, env, log)
+    sent: dict[str, float] = {}
+    try:
+        system.send_stamp("probe")  # the worker is up and has run a job before the stream starts
+        if not procs.wait_until(lambda: "probe" in system.stamps(), 60, 0.01, proc):
+            raise RuntimeError(f"mixed: the worker never ran the first job;\n{procs.tail(log)}")
+        next_send = time.perf_counter()
+        for i in range(args.n):
+            while (delay := next_send - time.perf_counter()) > 0:
+                time.sleep(delay)
+            tag = f"w{i:06d}"
+            sent[tag] = time.time()
+            system.send_work(tag, _mixed_seconds(i))
+            next_send += interval
+        if not procs.wait_until(lambda: len(system.work_stamps()) >= args.n, 120, 0.01, proc):
+            raise RuntimeError(f"mixed: the stream's jobs did not all run;\n{procs.tail(log)}")
+    finally:
+        procs.stop(proc)
+    starts = system.work_stamps()
+    waits = [1000 * (starts[tag] - t) for i, (tag, t) in enumerate(sent.items()) if _mixed_seconds(i) == MIXED_SHORT]
+    return {"mixed_stream_rate": 1 / interval, "mixed_short_wait_p50_ms": procs.percentile(waits, 50),
+            "mixed_short_wait_p99_ms": procs.percentile(waits, 99), "mixed_jobs": args.n}
+
+
 def part_claim(system, args) -> dict:
     """In-process claim+ack rate, one job at a time and 32 at a time (litequeue only)."""
     out = {}
@@ -195,7 +265,7 @@ def part_claim(system, args) -> dict:
 
 
 PARTS = {"claim": part_claim, "enqueue": part_enqueue, "bulk": part_bulk, "drain": part_drain, "session": part_session,
-         "long": part_long}
+         "long": part_long, "mixed": part_mixed}
 
 
 def main(argv: list[str] | None = None) -> int:

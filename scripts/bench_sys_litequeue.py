@@ -91,6 +91,13 @@ class System:
     def send_stamp(self, tag: str) -> None:
         self.tasks.stamp.apply_async(task_id=tag)
 
+    def send_work(self, tag: str, seconds: float) -> None:
+        self.tasks.work.apply_async((tag, seconds), task_id=tag)
+
+    def work_stamps(self) -> dict[str, float]:
+        rows = self._query("SELECT task_id, result FROM lq_jobs WHERE task = 'bench_tasks.work' AND state = 'SUCCESS'")
+        return {task_id: json.loads(result) for task_id, result in rows}
+
     def worker_command(self, burst: bool) -> tuple[list[str], str, dict]:
         argv = litequeue_command() + ["worker", self.db, "-A", "bench_tasks", "-c", "2"]
         env = {**os.environ, "LQ_BENCH_SYNC": self.sync}

@@ -20,6 +20,14 @@ def noop():
 
 
 @app.task
+def work(tag, seconds):
+    """The mixed workload's job: sleep ``seconds``; return when it started."""
+    start = time.time()
+    time.sleep(seconds)
+    return start
+
+
+@app.task
 def stamp(tag=None):
     """Return the time this job started (the latency measurement reads it from the result)."""
     return time.time()

@@ -382,7 +382,9 @@ def _revoked_note(state: str, terminate: bool) -> str:
     if state == states.RESERVED:
         return "reserved by a worker, not begun; it will not run"
     if state == states.STARTED:
-        return "running; its worker will stop it" if terminate else "running; left to finish (--terminate stops it)"
+        if terminate:
+            return "running; its worker will stop it"
+        return "running; told (its self.is_revoked() is now true), left to finish (--terminate stops it)"
     return f"already over ({state}); nothing to do"
 
 

@@ -28,6 +28,8 @@ from .common import (
 @click.option("-P", "--pool", type=click.Choice(POOLS), default="prefork", show_default=True,
               help="prefork: child processes; threads: threads in the worker (I/O-bound tasks); "
                    "solo: one job at a time in the worker's loop (debugging).")
+@click.option("--autoscale", callback=lambda ctx, param, value: _autoscale(value), metavar="MAX,MIN",
+              help="Grow the pool up to MAX processes while jobs wait, shrink it to MIN when idle.")
 @click.option("-O", "optimization", type=click.Choice(["fair", "fast", "default"]), default="fair",
               help="Celery's dispatch flag, accepted: litequeue's dispatch is always fair (a free "
                    "child takes the next job), which is also its fastest.")
@@ -49,7 +51,8 @@ from .common import (
 @click.pass_context
 @friendly_errors
 def worker(ctx: click.Context, db: str | None, app_path: str | None, concurrency: int | None,
-           pool: str, optimization: str, queues: str | None, exclude_queues: str | None, queue_order: str,
+           pool: str, autoscale: tuple[int, int] | None, optimization: str, queues: str | None,
+           exclude_queues: str | None, queue_order: str,
            name: str | None,
            loglevel: str, logfile: str | None, burst: bool, time_limit: float | None,
            soft_time_limit: float | None, max_tasks_per_child: int | None,
@@ -68,7 +71,7 @@ def worker(ctx: click.Context, db: str | None, app_path: str | None, concurrency
         name=name, burst=burst, time_limit=time_limit, soft_time_limit=soft_time_limit,
         max_tasks_per_child=max_tasks_per_child or app.conf.worker_max_tasks_per_child,
         max_memory_per_child=max_memory_per_child, queue_order=queue_order, beat=beat, pool=pool,
-        optimization=optimization,
+        optimization=optimization, autoscale=autoscale,
     )
     with log.stdouts_to_log():
         code = Worker(app, options).run()
@@ -85,6 +88,21 @@ def allow_import_by_name(ctx: click.Context, app: LiteQueue, app_path: str | Non
             "A worker runs only the tasks registered with its app: give -A module (the module defining your "
             "tasks), or --import-tasks-by-name to import each job's task by its name (litequeue tasks only)."
         )
+
+
+def _autoscale(value: str | None) -> tuple[int, int] | None:
+    """--autoscale=MAX,MIN (Celery's order); MIN may be left out (0)."""
+    if value is None:
+        return None
+    try:
+        numbers = [int(part) for part in value.split(",")]
+        most, least = (numbers + [0])[:2] if len(numbers) in (1, 2) else (0, -1)
+    except ValueError:
+        most, least = 0, -1
+    if not 1 <= most or not 0 <= least <= most:
+        raise click.BadParameter(f"{value!r}: give MAX,MIN with 1 <= MAX and 0 <= MIN <= MAX, e.g. 10,3.",
+                                 param_hint="--autoscale")
+    return most, least
 
 
 COMMANDS = [worker]

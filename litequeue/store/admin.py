@@ -85,8 +85,9 @@ class AdminStore(StoreMixin):
     def revoke(self, task_ids: Sequence[str], terminate: bool = False) -> int:
         """Cancel jobs durably: waiting ones become REVOKED and never run; reserved ones (claimed
         ahead by a worker, not begun) are flagged, and their worker records them REVOKED without
-        running them; with ``terminate``, running ones are flagged for their worker to kill.
-        Returns how many changed."""
+        running them; running ones are flagged too: their worker kills them with ``terminate``,
+        else tells them (``self.is_revoked()``). Workers are woken to act at once. Returns how
+        many changed."""
         if not task_ids:
             return 0
         marks = ", ".join("?" * len(task_ids))
@@ -100,11 +101,22 @@ class AdminStore(StoreMixin):
                 "UPDATE lq_jobs SET state = 'REVOKED', done_at = ?, wait_until = NULL "
                 f"WHERE task_id IN ({marks}) AND state IN ('QUEUED', 'RETRY')"), (now, *task_ids)).rowcount
             self._ended_elsewhere(flows, states.REVOKED, now)  # a chord it was in fails
-            held = "state IN ('RESERVED', 'STARTED')" if terminate else "state = 'RESERVED'"
             n += self.db.execute_sql(self.sql(
-                f"UPDATE lq_jobs SET revoke_requested = ? WHERE task_id IN ({marks}) AND {held}"),
-                (True, *task_ids)).rowcount
+                "UPDATE lq_jobs SET revoke_requested = ?, revoke_terminate = ? "
+                f"WHERE task_id IN ({marks}) AND state IN ('RESERVED', 'STARTED')"),
+                (True, terminate, *task_ids)).rowcount
+        self.db.after_commit(self.notify)  # the workers holding them act now, not at their next heartbeat
         return n
+
+    def revoke_requests(self, job_ids: Sequence[int]) -> dict[int, bool]:
+        """{job id: kill it} for the jobs among ``job_ids`` whose revoke was asked for: what a
+        worker reads when woken (one read by primary key)."""
+        if not job_ids:
+            return {}
+        marks = ", ".join("?" * len(job_ids))
+        sql = f"SELECT id, revoke_terminate FROM lq_jobs WHERE revoke_requested = ? AND id IN ({marks})"
+        with self.errors():
+            return {row[0]: bool(row[1]) for row in self.db.execute_sql(self.sql(sql), (True, *job_ids)).fetchall()}
 
     def set_state(self, task_id: str, state: str, meta: bytes | None, content_type: str) -> None:
         """Store a running job's custom state and metadata (``update_state``)."""
@@ -121,11 +133,11 @@ class AdminStore(StoreMixin):
         marks = ", ".join("?" * len(task_ids))
         sql = (
             "UPDATE lq_jobs SET state = 'QUEUED', attempts = 0, wait_until = NULL, done_at = NULL, "
-            "result = NULL, revoke_requested = ?, due_at = ? "
+            "result = NULL, revoke_requested = ?, revoke_terminate = ?, due_at = ? "
             f"WHERE task_id IN ({marks}) AND state IN ('FAILURE', 'REVOKED', 'SUCCESS')"
         )
         with self.errors(), self.write():
-            n = self.db.execute_sql(self.sql(sql), (False, time.time(), *task_ids)).rowcount
+            n = self.db.execute_sql(self.sql(sql), (False, False, time.time(), *task_ids)).rowcount
         self.db.after_commit(self.notify)
         return n
 

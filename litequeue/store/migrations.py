@@ -76,7 +76,10 @@ def _v7(db: pw.Database, models) -> None:
 
 def _v8(db: pw.Database, models) -> None:
     """A claimed job is RESERVED until a child begins it (then STARTED): the index of leases
-    rescue_expired walks, and flow control's index of jobs holding a concurrency slot, cover both."""
+    rescue_expired walks, and flow control's index of jobs holding a concurrency slot, cover both.
+    A revoke says whether to kill a running job or only tell it (``self.is_revoked()``)."""
+    if "revoke_terminate" not in {c.name for c in db.get_columns("lq_jobs")}:
+        db.execute_sql("ALTER TABLE lq_jobs ADD COLUMN revoke_terminate BOOLEAN NOT NULL DEFAULT FALSE")
     for name, statement in (("lq_jobs_leases", LEASES_INDEX), ("lq_jobs_flow_running", FLOW_INDEXES[1])):
         db.execute_sql(f"DROP INDEX IF EXISTS {name}")
         db.execute_sql(statement)

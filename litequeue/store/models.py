@@ -43,6 +43,7 @@ def bind_models(db: pw.Database) -> SimpleNamespace:
         lease_owner = pw.CharField(max_length=255, null=True)
         lease_until = pw.DoubleField(null=True)
         revoke_requested = pw.BooleanField(default=False, constraints=[pw.SQL("DEFAULT FALSE")])
+        revoke_terminate = pw.BooleanField(default=False, constraints=[pw.SQL("DEFAULT FALSE")])  # kill it
         result = pw.BlobField(null=True)
         result_type = pw.CharField(max_length=64, null=True)
         exc_type = pw.CharField(max_length=255, null=True)

@@ -8,6 +8,8 @@ A child never touches the database; the main process records every Reply.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import inspect
 import os
 import signal
@@ -15,6 +17,7 @@ import sys
 import threading
 import time
 import traceback as tb
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -79,6 +82,7 @@ class ChildContext:
     accept: frozenset[str]
     result_content_type: str
     eager: bool = False  # running inline for task_always_eager / testing.drain
+    revoked: Callable[[int], bool] | None = None  # whether the job with this id was revoked (is_revoked())
 
 
 _running = threading.Event()  # set while a task's code runs: only then may SIGUSR1 interrupt it
@@ -93,6 +97,7 @@ class ChildSettings:
     max_tasks: int | None = None
     max_memory_kib: int | None = None
     soft_target: Any = None  # multiprocessing RawValue("q"): the job id SIGUSR1 is meant for
+    revoked: Any = None  # RawValue("q"): the id of a running job revoked without terminate
 
 
 def began(job_id: int) -> tuple:
@@ -114,6 +119,9 @@ def child_main(conn: Any, feed_end: Any, ctx: ChildContext, parent_pid: int,
     feed is empty: then the reply goes at once and the child waits for work."""
     _become_child(parent_pid)
     feed = FeedReader(feed_end)
+    if settings.revoked is not None:
+        revoked = settings.revoked
+        ctx = dataclasses.replace(ctx, revoked=lambda job_id: revoked.value == job_id)
     global _soft_target
     _soft_target = settings.soft_target
     signals.worker_process_init.send(sender=ctx.hostname)
@@ -222,6 +230,7 @@ def _request(job: Work, args: tuple, kwargs: dict, ctx: ChildContext) -> Request
         id=job.task_id, task=job.task, args=args, kwargs=kwargs, retries=max(job.attempts - 1, 0),
         max_retries=job.max_retries, eta=job.eta, expires=job.expires, hostname=ctx.hostname,
         called_directly=False, is_eager=ctx.eager,
+        revoked_check=None if ctx.revoked is None else functools.partial(ctx.revoked, job.id),
         delivery_info={"queue": job.queue, "routing_key": job.routing_key, "priority": job.priority},
     )
 

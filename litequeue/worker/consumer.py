@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("litequeue.worker")
 PRUNE_EVERY = 60.0  # seconds between result-expiry sweeps
 FLUSH_AFTER = 0.02  # seconds an outcome may wait to be written with others
+MARK_AFTER = 0.1  # seconds a begun job may read RESERVED when no outcome is written meanwhile
+REVOKE_LOOK_EVERY = 0.005  # seconds: how often a woken worker may look for revokes of its jobs
 # Rows result_expires prunes; FAILURE rows are kept for failure_expires (what `failed`/`retry` need).
 RESULT_STATES = tuple(sorted(states.READY_STATES - {states.FAILURE}))
 
@@ -54,7 +56,8 @@ class Worker:
         self.name = options.name or f"worker-{os.getpid()}@{self.hostname}"
         self.owner = f"{self.name}/{uuid.uuid4().hex[:8]}"  # unique per run: what leases are fenced on
         self.concurrency = 1 if options.pool == "solo" else (
-            options.concurrency or conf.worker_concurrency or os.cpu_count() or 1)
+            options.autoscale[0] if options.autoscale else
+            options.concurrency or conf.worker_concurrency or os.cpu_count() or 1)  # the most children
         self.resolver = TaskResolver(app)
         self.lease = conf.worker_lease_seconds
         self.queues = select_queues(app, options.queues, options.exclude)
@@ -70,9 +73,12 @@ class Worker:
         self._unmarked: dict[int, tuple[int, int, float]] = {}  # begun, still RESERVED in the store
         self._lost_leases: set[int] = set()  # running jobs whose lost lease was reported
         self._pending_since = 0.0  # monotonic time the oldest unwritten outcome arrived
+        self._marks_since = 0.0  # monotonic time the oldest unwritten "began" mark arrived
         self.prefetch = conf.worker_prefetch_multiplier
         self._more_waiting = False
         self._stop_heard = False  # the stop request was acted on (logged, reserve released)
+        self._next_revoke_look = 0.0
+        self._told_revoked: set[int] = set()  # running jobs already terminated or told of their revoke
         self._next_eta: float | None = 0.0
         self._held_until: float | None = None  # when a rate limiter holding jobs back opens (epoch)
         self._next_beat = 0.0
@@ -139,7 +145,13 @@ class Worker:
         options = self.options
         max_memory = options.max_memory_per_child or self.app.conf.worker_max_memory_per_child
         if options.pool == "prefork":
-            return Pool(self.concurrency, ctx, options.max_tasks_per_child, max_memory, options.start_method)
+            least = options.autoscale[1] if options.autoscale else self.concurrency
+            pool = Pool(least, ctx, options.max_tasks_per_child, max_memory, options.start_method)
+            if options.autoscale:
+                pool.scale_to, pool.keepalive = options.autoscale, self.app.conf.worker_autoscale_keepalive
+            return pool
+        if options.autoscale:
+            log.warning("--autoscale applies to -P prefork; -P %s runs %d at once.", options.pool, self.concurrency)
         for name, value in (("max_tasks_per_child", options.max_tasks_per_child), ("max_memory_per_child", max_memory)):
             if value:
                 log.warning("%s applies to pool processes; it is ignored with -P %s.", name, options.pool)
@@ -183,6 +195,8 @@ class Worker:
         if room:
             self._reserve(self._store_call(self._claim, room, default=[]), room)
         self._dispatch_reserved()  # what is due now starts first; jobs whose eta came are made due after
+        if isinstance(self.pool, Pool):
+            self.pool.autoscale(len(self.reserved) + len(self.pool.queued))
         if self._due_now():
             promoted = self._store_call(self.app.store.promote_due, default=0)
             self._next_eta = self._store_call(self.app.store.next_eta, default=0.0)
@@ -192,7 +206,7 @@ class Worker:
         """How many jobs to claim now: none until the reserve has run low (or a child would sit
         idle), then up to the prefetch window (concurrency x worker_prefetch_multiplier)."""
         assert self.pool is not None
-        if self.stopping or not self.pool.children:  # stopping, or the pool is gone (_stop)
+        if self.stopping or self.pool.closed:  # stopping, or the pool is gone (_stop)
             return 0
         waiting = len(self.reserved) + len(self.pool.queued)  # claimed, not begun
         room = self.concurrency * self.prefetch - waiting - len(self.pool.running())
@@ -252,9 +266,11 @@ class Worker:
         if self.options.burst and not self.pool.holding() and self._held_until is None:
             return 0.0  # nothing runs and the last claim came back short: the next check ends the run
         timeout = self.app.conf.worker_poll_interval
-        if self.pending or self._unmarked:  # written with others, by FLUSH_AFTER
+        if self.pending:  # written with others, by FLUSH_AFTER
             waited = time.monotonic() - (self._pending_since or time.monotonic())
             timeout = min(timeout, max(FLUSH_AFTER - waited, 0.0))
+        elif self._unmarked:  # begun jobs alone are marked STARTED by MARK_AFTER
+            timeout = min(timeout, max(self._marks_since + MARK_AFTER - time.monotonic(), 0.0))
         now = time.time()
         if self._next_eta is not None:
             timeout = min(timeout, max(self._next_eta - now, 0.0))
@@ -262,9 +278,9 @@ class Worker:
             timeout = min(timeout, max(self._held_until - now, 0.0))
         if self.scheduler is not None:
             timeout = min(timeout, max(self._next_tick - now, 0.0))
-        deadline = self.pool.next_deadline()
-        if deadline is not None:
-            timeout = min(timeout, deadline)
+        for deadline in (self.pool.next_deadline(), self.pool.next_scale() if isinstance(self.pool, Pool) else None):
+            if deadline is not None:
+                timeout = min(timeout, deadline)
         # Until every producer knows of this worker, one more look (a poll) when they all do.
         heard_in = getattr(self._wake, "heard_from", 0.0) - time.monotonic()
         if heard_in > 0:
@@ -281,13 +297,14 @@ class Worker:
             self._next_eta, self._more_waiting = 0.0, True  # producers we cannot hear (a burst run ends instead)
         if self._wake is not None and self._wake in ready and self._wake.drain():
             self._next_eta = 0.0  # a new job may have an earlier eta than we knew of
+            self._store_call(self._look_for_revokes)  # or a job this worker holds was revoked
         if self.stop_requests in ready:
             self._on_stop_request()
         reports = self.pool.collect(ready)
         for job, when in self.pool.began:  # first: a job may have begun and ended since the last look
             self._began[job.id] = when
             self._unmarked[job.id] = (job.id, job.attempts, when)
-            self._pending_since = self._pending_since or time.monotonic()
+            self._marks_since = self._marks_since or time.monotonic()
             log.info("Task %s[%s] received", job.task, job.task_id)
         self.pool.began.clear()
         for job, report in reports:
@@ -304,6 +321,9 @@ class Worker:
     def _make_outcome(self, job: Job, report: Reply | Death) -> Outcome:
         began = self._began.pop(job.id, None)
         self._unmarked.pop(job.id, None)  # its outcome records when it began
+        if not self._unmarked:
+            self._marks_since = 0.0
+        self._told_revoked.discard(job.id)
         if isinstance(report, Death):
             outcome = outcomes.from_death(job, report, self.name)
             log.error("Task %s[%s] %s: %s", job.task, job.task_id, outcome.state.lower(), report.describe())
@@ -317,20 +337,21 @@ class Worker:
         While children are busy and jobs are reserved, outcomes gather into larger batches (up to
         half the prefetch window, or FLUSH_AFTER seconds). Jobs begun since the last write are
         marked STARTED in the same transaction."""
-        if not self.pending and not self._unmarked:
-            self._pending_since = 0.0
-            return
-        assert self.pool is not None
         now = time.monotonic()
+        if not self.pending:
+            self._pending_since = 0.0
+            if not self._unmarked or now - self._marks_since < MARK_AFTER:
+                return  # a job that begins and ends within MARK_AFTER costs no write of its own
+        assert self.pool is not None
         self._pending_since = self._pending_since or now
-        if (len(self.pending) < max(self.concurrency * self.prefetch // 2, 1)
+        if (self.pending and len(self.pending) < max(self.concurrency * self.prefetch // 2, 1)
                 and (self.reserved or self.pool.queued) and not self.stopping and self.pool.running()
                 and now - self._pending_since < FLUSH_AFTER):
             return
         if self.store_guard.waiting:
             return  # the server is unreachable: keep the outcomes until it is back
         batch, self.pending, self._pending_since = self.pending, [], 0.0
-        began, self._unmarked = self._unmarked, {}
+        began, self._unmarked, self._marks_since = self._unmarked, {}, 0.0
         room = self._claim_room()
         try:
             applied, claimed = self._finish_and_claim(batch, room, list(began.values()))
@@ -413,10 +434,9 @@ class Worker:
                     log.warning("Task %s[%s]: lease lost (it expired); its outcome will be ignored.",
                                 job.task, job.task_id)
                 self._lost_leases.add(job.id)
-            elif held[job.id]:
-                log.info("Task %s[%s] revoked; terminating it.", job.task, job.task_id)
-                self.pool.terminate(job.id)
-        self._drop_revoked_reserved({job_id for job_id, revoked in held.items() if revoked})
+        flagged = [job_id for job_id, revoked in held.items() if revoked]
+        if flagged:  # (a wake-up has usually acted on them already)
+            self._act_on_revokes(store.revoke_requests(flagged))
         self.reserved = deque(job for job in self.reserved if job.id in held)
         self._lost_leases &= {job.id for job in self.pool.held()}
         store.heartbeat(self.name, self.processed)
@@ -429,6 +449,35 @@ class Worker:
         assert self.pool is not None
         held = [job.id for job in self.pool.held()] + [job.id for job in self.pool.unstarted]
         return held + [job.id for job in self.reserved] + [o.job_id for o in self.pending]
+
+    def _look_for_revokes(self) -> None:
+        """After a wake-up: whether a job this worker holds was revoked (one read by primary key,
+        at most every REVOKE_LOOK_EVERY seconds): a revoke reaches a running job in milliseconds."""
+        assert self.pool is not None
+        now = time.monotonic()
+        if now < self._next_revoke_look:
+            return
+        ids = [job.id for job in self.pool.held()] + [job.id for job in self.reserved]
+        if ids:
+            self._next_revoke_look = now + REVOKE_LOOK_EVERY
+            self._act_on_revokes(self.app.store.revoke_requests(ids))
+
+    def _act_on_revokes(self, requests: dict[int, bool]) -> None:
+        """Kill (terminate) or tell (``is_revoked()``) running jobs revoked; reserved ones are
+        recorded REVOKED without running."""
+        assert self.pool is not None
+        running = {job.id: job for job in self.pool.running()}
+        for job_id, terminate in requests.items():
+            job = running.get(job_id)
+            if job is None or job_id in self._told_revoked:
+                continue
+            self._told_revoked.add(job_id)
+            if terminate:
+                log.info("Task %s[%s] revoked; terminating it.", job.task, job.task_id)
+                self.pool.terminate(job_id)
+            elif self.pool.revoke_running(job_id):
+                log.info("Task %s[%s] revoked while running; its is_revoked() is now true.", job.task, job.task_id)
+        self._drop_revoked_reserved(set(requests) - set(running))
 
     def _drop_revoked_reserved(self, revoked: set[int]) -> None:
         """Record reserved jobs revoked before they began as REVOKED, without running them."""

@@ -20,7 +20,9 @@ import logging
 import multiprocessing
 import os
 import socket
+import sys
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from .. import signals
@@ -100,15 +102,25 @@ class InProcessWorker:
 
     def stop(self, cold: bool = False, timeout: float | None = None) -> None:
         """Stop the worker: warm (finish running jobs) by default; ``cold`` hands running jobs
-        back to the queue at once. With ``timeout``, a warm stop turns cold after that long."""
+        back to the queue at once. With ``timeout`` (seconds), a warm stop turns cold after that
+        long. Ctrl-C while a warm stop waits turns it cold (the jobs are handed back)."""
         atexit.unregister(self.stop)
         if self.worker is None or self._thread is None:
             return
         self.worker.request_stop(cold=cold)
-        self._thread.join(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while self._thread.is_alive() and (deadline is None or time.monotonic() < deadline):
+                self._thread.join(0.1 if deadline is None else max(min(deadline - time.monotonic(), 0.1), 0))
+        except KeyboardInterrupt:
+            print(f"litequeue: handing {self._running()} running job(s) back to the queue.", file=sys.stderr)
         if self._thread.is_alive():
             self.worker.request_stop(cold=True)
             self._thread.join()
+
+    def _running(self) -> int:
+        pool = self.worker.pool if self.worker is not None else None
+        return len(pool.running()) if pool is not None else 0
 
     def is_alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
@@ -116,7 +128,10 @@ class InProcessWorker:
     def __enter__(self) -> InProcessWorker:
         return self.start()
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *exc_info: Any) -> None:
+        if kind is KeyboardInterrupt and self._running():
+            print(f"litequeue: waiting for {self._running()} running job(s) (Ctrl-C again to hand them back).",
+                  file=sys.stderr)
         self.stop()
 
     def _on_ready(self, sender: Any = None, **kwargs: Any) -> None:

@@ -27,6 +27,7 @@ class WorkerOptions:
     beat: bool = False  # -B: also send due schedule entries, from this main loop (no thread)
     pool: str = "prefork"  # -P: prefork (child processes), threads, or solo (in the main loop)
     optimization: str = "fair"  # -O: Celery's flag; fair and fast are the same dispatch here
+    autoscale: tuple[int, int] | None = None  # --autoscale=max,min: pool processes between min and max
 
 
 POOLS = ("prefork", "threads", "solo")

@@ -74,10 +74,11 @@ class Death:
 class Child:
     """One pool process and the job it runs (if any)."""
 
-    def __init__(self, process: Any, conn: Connection, soft_target: Any = None) -> None:
+    def __init__(self, process: Any, conn: Connection, soft_target: Any = None, revoked: Any = None) -> None:
         self.process = process
         self.channel = Channel(conn)
         self.soft_target = soft_target  # shared with the child: which job a SIGUSR1 is meant for
+        self.revoked = revoked  # shared with the child: a running job revoked without terminate
         self.running: tuple[Job, Limits] | None = None
         self.started = 0.0  # when the running job began (monotonic, the child's reading)
         self.soft_sent = False
@@ -120,6 +121,7 @@ class Pool:
         self.children: list[Child] = []
         self.selector = selectors.DefaultSelector()  # children's pipes and sentinels, plus watch()ed
         self.feed: Feed | None = None
+        self.closed = False  # stopped: takes no more jobs
         self.queued: dict[int, tuple[Job, Limits]] = {}  # in the feed, not begun (in feed order)
         self._big: dict[int, Work] = {}  # queued jobs too big for the feed, by id
         self.unstarted: list[Job] = []  # jobs handed over that never began (to be handed over again)
@@ -127,6 +129,10 @@ class Pool:
         self.cancelled: set[int] = set()  # queued jobs to be terminated the moment they begin
         self.average_runtime: float | None = None  # seconds, a moving average of recent jobs
         self._audit_at: float | None = None
+        self.scale_to: tuple[int, int] | None = None  # --autoscale (max, min): size moves between them
+        self.keepalive = 30.0  # seconds a child idles before autoscale stops it
+        self._idle_since: float | None = None
+        self._shrinking = 0  # children asked to exit (a None in the feed) and not gone yet
 
     def watch(self, obj: Any) -> None:
         """Also wake ``select`` when ``obj`` (anything with fileno()) becomes readable."""
@@ -145,8 +151,8 @@ class Pool:
     def _spawn(self) -> Child:
         assert self.feed is not None
         parent_end, child_end = self.mp.Pipe()
-        soft_target = self.mp.RawValue("q", 0)
-        settings = ChildSettings(self.max_tasks_per_child, self.max_memory_kib, soft_target)
+        soft_target, revoked = self.mp.RawValue("q", 0), self.mp.RawValue("q", 0)
+        settings = ChildSettings(self.max_tasks_per_child, self.max_memory_kib, soft_target, revoked)
         process = self.mp.Process(target=self._target,
                                   args=(child_end, self.feed.reader, self._child_ctx, os.getpid(), settings),
                                   name="litequeue-child", daemon=False)
@@ -154,7 +160,37 @@ class Pool:
         child_end.close()
         self.selector.register(parent_end, selectors.EVENT_READ, parent_end)
         self.selector.register(process.sentinel, selectors.EVENT_READ, process.sentinel)
-        return Child(process, parent_end, soft_target)
+        return Child(process, parent_end, soft_target, revoked)
+
+    def autoscale(self, waiting: int) -> None:
+        """--autoscale: one more child while jobs wait and every child is busy (up to max); one
+        fewer once a child has idled for ``keepalive`` seconds (down to min). The one that stops
+        is whichever idle child takes the None put in the feed."""
+        if self.scale_to is None or self.feed is None:
+            return
+        most, least = self.scale_to
+        idle = sum(1 for c in self.children if not c.running and not c.retiring) - len(self.queued)
+        size = len(self.children) - self._shrinking
+        now = time.monotonic()
+        if waiting and idle <= 0 and size < most:
+            self.children.append(self._spawn())
+            log.info("Autoscale: grew to %d pool processes (%d jobs waiting, every one busy).", size + 1, waiting)
+            self._idle_since = None
+        elif idle > 0 and not waiting and size > least:
+            if self._idle_since is None:
+                self._idle_since = now
+            elif now - self._idle_since >= self.keepalive and self.feed.put(None):
+                self._shrinking += 1
+                self._idle_since = now
+                log.info("Autoscale: shrank to %d pool processes (one idled %g s).", size - 1, self.keepalive)
+        else:
+            self._idle_since = None
+
+    def next_scale(self) -> float | None:
+        """Seconds until autoscale may stop an idle child, or None."""
+        if self.scale_to is None or self._idle_since is None:
+            return None
+        return max(self._idle_since + self.keepalive - time.monotonic(), 0.0)
 
     # -- what the worker asks -------------------------------------------------------------------
 
@@ -260,6 +296,11 @@ class Pool:
                 self.unstarted.append(job)  # the kill was meant for the job before it: run it elsewhere
             else:
                 out.append((job, Death(job, child.process.exitcode, child.killed_for or "crashed")))
+        elif self._shrinking and child.killed_for is None and child.process.exitcode == 0:
+            self._shrinking -= 1  # autoscale asked an idle child to go: it is not replaced
+            self._forget(child)
+            self.children.remove(child)
+            return
         elif not child.retiring:
             # It may have died between taking a job from the feed and saying so: look for it soon.
             self._audit_at = time.monotonic() + AUDIT_AFTER
@@ -338,6 +379,14 @@ class Pool:
             return True
         return False
 
+    def revoke_running(self, job_id: int) -> bool:
+        """Tell the running job ``job_id`` it was revoked (its ``self.is_revoked()`` turns true)."""
+        for child in self.children:
+            if child.running is not None and child.running[0].id == job_id and child.revoked is not None:
+                child.revoked.value = job_id
+                return True
+        return False
+
     def _kill(self, child: Child, reason: str) -> None:
         assert child.running is not None
         child.killed_for, child.kill_target = reason, child.running[0].id
@@ -360,6 +409,7 @@ class Pool:
                 child.process.join()
             self._forget(child)
         self.children = []
+        self.closed = True
         if self.feed is not None:
             self.feed.close()
 

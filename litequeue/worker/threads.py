@@ -15,6 +15,7 @@ thread takes its place, and whatever the old one returns later is dropped.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import logging
 import queue
 import selectors
@@ -61,12 +62,15 @@ class InlinePool:
         self._wake_writer.setblocking(False)
         self.selector.register(self._wake_reader, selectors.EVENT_READ, self._wake_reader)
         self.children: list[Runner] = []
+        self.closed = False  # stopped: takes no more jobs
         self.queued: dict[int, tuple[Job, Limits]] = {}
         self.unstarted: list[Job] = []
         self.began: list[tuple[Job, float]] = []
         self.cancelled: set[int] = set()
         self._events: deque[tuple] = deque()  # ("began", runner, job id, monotonic, wall) / ("reply", runner, Reply)
         self._deaths: list[tuple[Job, str]] = []  # jobs given up on (hard limit, terminate) and why
+        self.revoked: set[int] = set()  # running jobs revoked (their is_revoked() is true)
+        self.ctx = dataclasses.replace(ctx, revoked=self.revoked.__contains__)
 
     def watch(self, obj: Any) -> None:
         self.selector.register(obj, selectors.EVENT_READ, obj)
@@ -113,6 +117,7 @@ class InlinePool:
                 self._on_began(runner, *rest)
             elif runner.running is not None:
                 out.append((runner.running[0], rest[0]))
+                self.revoked.discard(runner.running[0].id)
                 runner.running = None
         return out
 
@@ -125,6 +130,13 @@ class InlinePool:
         if job_id in self.cancelled:
             self.cancelled.discard(job_id)
             self.terminate(job_id)
+
+    def revoke_running(self, job_id: int) -> bool:
+        """Tell the running job ``job_id`` it was revoked (its ``self.is_revoked()`` turns true)."""
+        if job_id in {job.id for job in self.running()}:
+            self.revoked.add(job_id)
+            return True
+        return False
 
     def terminate(self, job_id: int) -> bool:
         """Revoke with terminate: a job still queued is revoked as it begins (a running one is
@@ -146,6 +158,7 @@ class InlinePool:
         return None if soonest is None else max(soonest, 0.0)
 
     def close(self) -> None:
+        self.closed = True
         self.selector.close()
         self._wake_reader.close()
         self._wake_writer.close()
@@ -233,6 +246,7 @@ class ThreadPool(InlinePool):
         by itself (told to, at its next instruction) and a new one takes its place."""
         assert runner.running is not None
         job = runner.running[0]
+        self.revoked.add(job.id)  # if it looks before the exception reaches it
         runner.abandoned = True
         self._raise_in(runner, SystemExit)
         self._deaths.append((job, reason))

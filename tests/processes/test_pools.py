@@ -86,3 +86,20 @@ def test_celery_dispatch_flags_are_accepted(app, run_burst):
     result = tasks.add.delay(1, 1)
     run_burst("-c", "1", "-O", "fair")
     assert result.get(timeout=1) == 2
+
+
+def test_autoscale_grows_the_pool_under_backlog_and_shrinks_it_when_idle(app, worker_env, start_worker):
+    worker_env["LQ_KEEPALIVE"] = "0.5"
+    worker = start_worker("--autoscale", "3,1")
+    worker.wait_for_log("ready")
+    spans = [r.get(timeout=30) for r in [tasks.span.delay(1.0) for _ in range(3)]]
+    starts = sorted(start for start, _ in spans)
+    assert starts[-1] - starts[0] < 0.9  # the three ran side by side: the pool grew to three
+    worker.wait_for_log("shrank to 2 pool processes", timeout=30)
+    worker.wait_for_log("shrank to 1 pool processes", timeout=30)
+    assert tasks.add.delay(2, 2).get(timeout=30) == 4
+
+
+def test_autoscale_refuses_a_bad_range(app, worker_env, db):
+    done = run_cli("worker", db, "-A", "tests.support.tasks", "--autoscale", "2,5", env=worker_env)
+    assert done.returncode == 2 and "MAX,MIN" in done.stderr and "Traceback" not in done.stderr

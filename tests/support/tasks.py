@@ -15,6 +15,7 @@ app = LiteQueue(os.environ.get("LQ_TEST_DB"))
 app.conf.worker_lease_seconds = float(os.environ.get("LQ_LEASE", "3"))
 app.conf.worker_heartbeat_interval = float(os.environ.get("LQ_HEARTBEAT", "0.5"))
 app.conf.worker_poll_interval = float(os.environ.get("LQ_POLL", "0.5"))
+app.conf.worker_autoscale_keepalive = float(os.environ.get("LQ_KEEPALIVE", "30"))
 
 
 def ledger_write(key: str) -> str:
@@ -444,6 +445,19 @@ def steps_until_soft_limit(key, seconds):
         ledger_write(f"{key}-cleanup")
         return "cleaned up"
     return "not interrupted"
+
+
+@app.task(bind=True)
+def until_revoked(self, key, seconds=30):
+    """Work in short steps until revoked (self.is_revoked()); return how it ended."""
+    ledger_write(f"{key}-start")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if self.is_revoked():
+            ledger_write(f"{key}-stopped")
+            return "stopped"
+        time.sleep(0.01)
+    return "ran out"
 
 
 # -- workflows tier (issue 16) ----------------------------------------------------------------------
