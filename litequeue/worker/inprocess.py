@@ -70,6 +70,7 @@ class InProcessWorker:
         self.worker: Worker | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
+        self._done = threading.Event()  # set when the worker's thread has finished its loop
         self._error: BaseException | None = None
 
     @property
@@ -108,15 +109,16 @@ class InProcessWorker:
         if self.worker is None or self._thread is None:
             return
         self.worker.request_stop(cold=cold)
-        deadline = None if timeout is None else time.monotonic() + timeout
+        # Waiting on an Event, not Thread.join: a join interrupted by Ctrl-C leaves the thread
+        # looking finished on Python 3.11 (its lock half-released), and we would not wait for it.
         try:
-            while self._thread.is_alive() and (deadline is None or time.monotonic() < deadline):
-                self._thread.join(0.1 if deadline is None else max(min(deadline - time.monotonic(), 0.1), 0))
+            self._done.wait(timeout)
         except KeyboardInterrupt:
             print(f"litequeue: handing {self._running()} running job(s) back to the queue.", file=sys.stderr)
-        if self._thread.is_alive():
+        if not self._done.is_set():
             self.worker.request_stop(cold=True)
-            self._thread.join()
+            self._done.wait()
+        self._thread.join()
 
     def _running(self) -> int:
         pool = self.worker.pool if self.worker is not None else None
@@ -150,6 +152,7 @@ class InProcessWorker:
                 log.exception("In-process worker %s stopped on an error.", self.name)
         finally:
             _close_thread_connection(self.app)
+            self._done.set()
 
     def __repr__(self) -> str:
         state = "running" if self.is_alive() else "stopped"
