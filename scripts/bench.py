@@ -10,6 +10,7 @@
     python scripts/bench.py --dashboard     # dashboard response times and drain while polled, 1,000,000 jobs
     python scripts/bench.py --flow --baseline /work/main   # flow control (scripts/bench_flow.py)
     python scripts/bench.py --workflows --only-extra [--compare]  # group, chord and chain figures
+    python scripts/bench.py --mixed --only-extra [--compare]  # 95 % short, 5 % long jobs (issue 18)
 
 Every measurement runs in a fresh interpreter (scripts/bench_runner.py) against a fresh SQLite
 file in a temporary directory; workers are real ``litequeue worker ... -c 2`` subprocesses. The raw
@@ -145,8 +146,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--baseline", help="with --flow: a litequeue tree (e.g. main's) whose no-limit drain runs too")
     parser.add_argument("--workflows", action="store_true",
                         help="group / chord / chain figures (with --compare: Celery's chain beside them)")
+    parser.add_argument("--mixed", action="store_true",
+                        help="95 %% 1 ms / 5 %% 200 ms jobs: makespan, short jobs' wait (--compare: Celery, Huey)")
     parser.add_argument("--only-extra", action="store_true",
-                        help="skip the default metrics (with --compare, --growth, --long, --dashboard)")
+                        help="skip the default metrics (with --compare, --growth, --long, --dashboard, --mixed)")
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
     parser.add_argument("--cache-dir", default=os.path.join(cache, "litequeue-bench"),
                         help="where the peers' virtualenvs live")
@@ -190,6 +193,11 @@ def main(argv: list[str] | None = None) -> int:
             report["dashboard"] = bench_dashboard.run(workdir, jobs=backlog, requests=20 if args.quick else 100,
                                                       drain_jobs=max(config.n, 2_000) * 2, rounds=config.runs,
                                                       quiet=args.json)
+        if args.mixed:
+            import bench_mixed
+
+            report["mixed"] = bench_mixed.run(config, workdir, args.cache_dir, run_part, repeat, args.compare,
+                                              quiet=args.json)
         if args.workflows:
             import bench_workflows
 

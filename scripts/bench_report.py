@@ -166,6 +166,10 @@ def render(report: dict) -> str:
         import bench_workflows
 
         out += ["", bench_workflows.render(report["workflows"], config)]
+    if report.get("mixed"):
+        import bench_mixed
+
+        out += ["", bench_mixed.render(report["mixed"])]
     if report.get("peers"):
         out += ["", "Side by side (median of runs; drain = worker start until the last job is done):",
                 compare_table(report)]

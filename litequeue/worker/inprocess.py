@@ -22,7 +22,6 @@ import os
 import socket
 import sys
 import threading
-import time
 from typing import TYPE_CHECKING, Any
 
 from .. import signals
