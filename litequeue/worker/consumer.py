@@ -210,7 +210,7 @@ class Worker:
             return 0
         waiting = len(self.reserved) + len(self.pool.queued)  # claimed, not begun
         room = self.concurrency * self.prefetch - waiting - len(self.pool.running())
-        low = waiting < self.pool.free() or waiting < self.concurrency // 2 or not waiting
+        low = waiting < self.pool.free() or waiting <= self.concurrency * self.prefetch // 2  # refill at half
         return room if room > 0 and low else 0
 
     def _reserve(self, jobs: list[Job], asked: int) -> None:

@@ -12,8 +12,9 @@ from tests.support import tasks
 
 
 def test_jobs_claimed_behind_a_running_one_are_reserved_and_a_revoked_one_never_runs(
-        app, db, ledger, worker_env, start_worker):
-    long = tasks.slow_record.delay("long", 4)
+        app, db, ledger, worker_env, start_worker, tmp_path):
+    gate = tmp_path / "gate"
+    long = tasks.until_file.delay("long", str(gate))
     behind = [tasks.record.delay(f"r{i}") for i in range(3)]
     worker = start_worker("-c", "1")
     wait_until(lambda: "long-start" in ledger_counts(ledger), what="the long job to start")
@@ -31,6 +32,8 @@ def test_jobs_claimed_behind_a_running_one_are_reserved_and_a_revoked_one_never_
 
     revoked = run_cli("revoke", db, behind[0].id, env=worker_env)
     assert "reserved by a worker" in revoked.stdout
+    wait_until(lambda: behind[0].state == states.REVOKED, what="the reserved job to be recorded revoked")
+    gate.touch()  # the long job ends: the others run
     wait_until(lambda: all(r.state in states.READY_STATES for r in [long, *behind]), timeout=60,
                what="every job to end")
     assert behind[0].state == states.REVOKED

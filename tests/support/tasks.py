@@ -447,6 +447,16 @@ def steps_until_soft_limit(key, seconds):
     return "not interrupted"
 
 
+@app.task
+def until_file(key, path, seconds=60):
+    """Run until ``path`` exists (the test says when), then record ``key``."""
+    ledger_write(f"{key}-start")
+    deadline = time.monotonic() + seconds
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    ledger_write(key)
+
+
 @app.task(bind=True)
 def until_revoked(self, key, seconds=30):
     """Work in short steps until revoked (self.is_revoked()); return how it ended."""
