@@ -52,7 +52,7 @@ def test_reserved_jobs_are_leased_rescued_and_released_like_running_ones(app):
     ids = [app.send_task("t.add", args=[i, i]).id for i in range(3)]
     jobs = app.store.claim("w/1", None, (), 3, 30)
     app.store.finish_and_claim("w/1", [], NO_CLAIM, [(jobs[0].id, jobs[0].attempts, time.time())])
-    assert set(app.store.extend_leases("w/1", 0.01)) == {j.id for j in jobs}
+    assert set(app.store.extend_leases("w/1", 0.01, [j.id for j in jobs]).held) == {j.id for j in jobs}
     time.sleep(0.05)
     assert sorted(state for _, _, state in app.store.rescue_expired()) == [states.QUEUED] * 3
     again = app.store.claim("w/2", None, (), 3, 30)
@@ -76,4 +76,4 @@ def test_revoking_a_reserved_job_flags_it_for_its_worker_without_terminate(app):
     result = app.send_task("t.add", args=[1, 2])
     [job] = app.store.claim("w/1", None, (), 1, 30)
     app.control.revoke([result.id])
-    assert app.store.extend_leases("w/1", 30) == {job.id: True}
+    assert app.store.extend_leases("w/1", 30, [job.id]).held == {job.id: True}

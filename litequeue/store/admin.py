@@ -55,8 +55,10 @@ class AdminStore(StoreMixin):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
-        running_only = list(states_) == [states.STARTED] and not scheduled  # few rows: walk their index
-        sql = f"SELECT {JOB_COLUMNS} FROM lq_jobs{self.index_hint('lq_jobs_leases') if running_only else ''}"
+        held_only = bool(states_) and set(states_) <= set(states.LEASED_STATES) and not scheduled
+        if held_only:  # few rows: walk their index (its predicate, stated, lets the planner use it)
+            where.insert(0, "state IN ('RESERVED', 'STARTED')")
+        sql = f"SELECT {JOB_COLUMNS} FROM lq_jobs{self.index_hint('lq_jobs_leases') if held_only else ''}"
         sql += (" WHERE " + " AND ".join(where)) if where else ""
         sql += " ORDER BY id LIMIT ?"
         with self.errors():

@@ -82,7 +82,9 @@ class InlinePool:
         return [r.running[0] for r in self.children if r.running]
 
     def held(self) -> list[Job]:
-        return self.running() + [job for job, _ in self.queued.values()]
+        """Every job handed over and not reported yet: running, queued, or given up on (its
+        Death not collected yet)."""
+        return self.running() + [job for job, _ in self.queued.values()] + [job for job, _ in self._deaths]
 
     def holding(self) -> int:
         return len(self.queued) + len(self.running())
