@@ -43,6 +43,9 @@ class RecordingPool:
     def holding(self):
         return len(self.running()) + len(self.queued)
 
+    def lookahead(self):
+        return 0
+
     def submit(self, job, limits):
         self.handed.append(job)
         return True

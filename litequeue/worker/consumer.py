@@ -76,6 +76,7 @@ class Worker:
         self._marks_since = 0.0  # monotonic time the oldest unwritten "began" mark arrived
         self.prefetch = conf.worker_prefetch_multiplier
         self._more_waiting = False
+        self._singles = 0  # outcomes to write one at a time (a batch held one the store refused)
         self._stop_heard = False  # the stop request was acted on (logged, reserve released)
         self._next_revoke_look = 0.0
         self._told_revoked: set[int] = set()  # running jobs already terminated or told of their revoke
@@ -204,13 +205,16 @@ class Worker:
 
     def _claim_room(self) -> int:
         """How many jobs to claim now: none until the reserve has run low (or a child would sit
-        idle), then up to the prefetch window (concurrency x worker_prefetch_multiplier)."""
+        idle), then up to the prefetch window: concurrency x worker_prefetch_multiplier, and
+        while jobs are very short a few more per child (Pool.lookahead), so that children never
+        wait for the main process's next claim."""
         assert self.pool is not None
         if self.stopping or self.pool.closed:  # stopping, or the pool is gone (_stop)
             return 0
+        window = self.concurrency * self.prefetch + self.pool.lookahead()
         waiting = len(self.reserved) + len(self.pool.queued)  # claimed, not begun
-        room = self.concurrency * self.prefetch - waiting - len(self.pool.running())
-        low = waiting < self.pool.free() or waiting <= self.concurrency * self.prefetch // 2  # refill at half
+        room = window - waiting - len(self.pool.running())
+        low = waiting < self.pool.free() or waiting <= window // 2  # refilled at half
         return room if room > 0 and low else 0
 
     def _reserve(self, jobs: list[Job], asked: int) -> None:
@@ -350,7 +354,11 @@ class Worker:
             return
         if self.store_guard.waiting:
             return  # the server is unreachable: keep the outcomes until it is back
-        batch, self.pending, self._pending_since = self.pending, [], 0.0
+        if self._singles:  # after a batch the store refused: one at a time, to find the culprit
+            batch, self.pending, self._singles = self.pending[:1], self.pending[1:], self._singles - 1
+        else:
+            batch, self.pending = self.pending, []
+        self._pending_since = 0.0
         began, self._unmarked, self._marks_since = self._unmarked, {}, 0.0
         room = self._claim_room()
         try:
@@ -365,6 +373,10 @@ class Worker:
             time.sleep(0.1)
             return
         except Exception as exc:  # a value the store cannot take, or a bug: never fatal to the worker
+            self._unmarked = {**began, **self._unmarked}
+            if len(batch) > 1:  # one of them: the others must not fail with it
+                self.pending, self._singles = batch + self.pending, len(batch)
+                return
             self.pending = self._unrecordable(batch, exc) + self.pending
             return
         if room:

@@ -34,6 +34,7 @@ from .wire import FEED_MESSAGE_MAX, Channel, Feed
 
 log = logging.getLogger("litequeue.worker")
 
+LOOKAHEAD_BELOW, LOOKAHEAD_DEEP_BELOW, LOOKAHEAD_DEEP = 0.01, 0.001, 8  # see Pool.lookahead
 AUDIT_AFTER = 2.0  # seconds after an unexplained child death before its taken job is looked for
 _BEGAN, _RETIRING = 3, 1  # lengths of the frames a child sends besides a Reply
 _RECYCLED = {"max_tasks_per_child": "ran its max_tasks_per_child jobs",
@@ -319,6 +320,15 @@ class Pool:
         self.queued.clear()
         self._big.clear()
         self.unstarted += lost + still_there
+
+    def lookahead(self) -> int:
+        """Jobs claimed beyond the prefetch window while recent jobs are short (a child runs
+        several in the time the main process takes to claim more): 8 per child under 1 ms on
+        average, 2 under 10 ms, else none. They wait in the shared feed, so fairness holds."""
+        average = self.average_runtime
+        if average is None or average >= LOOKAHEAD_BELOW:
+            return 0
+        return len(self.children) * (LOOKAHEAD_DEEP if average < LOOKAHEAD_DEEP_BELOW else 2)
 
     def note_runtime(self, seconds: float) -> None:
         average = self.average_runtime

@@ -81,6 +81,10 @@ class InlinePool:
     def running(self) -> list[Job]:
         return [r.running[0] for r in self.children if r.running]
 
+    def lookahead(self) -> int:
+        """No claims beyond the prefetch window (threads are told of new jobs at once)."""
+        return 0
+
     def held(self) -> list[Job]:
         """Every job handed over and not reported yet: running, queued, or given up on (its
         Death not collected yet)."""
