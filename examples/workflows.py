@@ -29,10 +29,11 @@ chorded = chord((add.s(i, i) for i in range(10)), xsum.s())()     # 90
 upgraded = (group(add.s(1, 1), add.s(2, 2)) | xsum.s())()         # 6: a group then a task is a chord
 linked = add.apply_async((2, 2), link=log_result.s(), link_error=on_error.s())
 broken = chord([add.s(1, 1), fail.si("no luck")], xsum.s().on_error(on_error.s()))()
+parked = chord([add.s(1, 1), add.s(2, 2).set(queue="parked")], xsum.s())()  # no worker reads "parked"
 
 litequeue = os.path.join(os.path.dirname(sys.executable), "litequeue")
 subprocess.run([litequeue if os.path.exists(litequeue) else "litequeue", "worker", app.url, "-A", "workflow_tasks",
-                "-c", "2", "--burst", "-l", "warning"], cwd=HERE, check=True)
+                "-c", "2", "--burst", "-l", "warning", "-Q", app.conf.task_default_queue], cwd=HERE, check=True)
 
 print("partial: ", partial.get(timeout=10), "| by name:", by_name.get(timeout=10))
 print("pipe:    ", piped.get(timeout=10), "parent:", piped.parent.get(timeout=10))
@@ -44,3 +45,8 @@ try:
     broken.get(timeout=10)
 except ChordError as exc:
     print("chord failed as it should:", exc)
+app.store.purge("parked")  # a member deleted before the join: its chord fails now, it never hangs
+try:
+    parked.get(timeout=10)
+except ChordError as exc:
+    print("purged member:", exc)
