@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import serialization, states
 from .errors import LiteQueueError
-from .monitoring import _arguments, iso, worker_name
+from .monitoring import _arguments, iso, worker_name, workflow_of
 from .store import Job
 
 if TYPE_CHECKING:
@@ -27,7 +27,8 @@ PAGE_MAX = 500  # jobs one page may ask for
 
 def job_detail(app: LiteQueue, job: Job) -> dict[str, Any]:
     """Everything about one job, JSON-ready: arguments, result or error and traceback, progress,
-    attempts (each failed one with its traceback) and a timeline."""
+    attempts (each failed one with its traceback), a timeline, and where it stands in its
+    workflow (group or chord and its progress, chain step, what follows; null outside one)."""
     args, kwargs = _arguments(app, job)
     running = job.state == states.STARTED
     return {
@@ -41,7 +42,7 @@ def job_detail(app: LiteQueue, job: Job) -> dict[str, Any]:
         "attempts": job.attempts, "retries": job.retries, "max_retries": job.max_retries,
         "worker": worker_name(job), "sent_at": iso(job.created_at), "eta": iso(job.eta),
         "expires": iso(job.expires), "started_at": iso(job.started_at), "done_at": iso(job.done_at),
-        "options": job.options,
+        "options": job.options, "workflow": workflow_of(app, job),
         "history": [{**entry, "time": iso(entry.get("time"))} for entry in job.history],
         "timeline": timeline(job),
     }

@@ -226,3 +226,23 @@ def test_the_dashboard_command_refuses_what_it_cannot_serve_safely(app, db, tmp_
     assert exposed.output.count("\n") == 1  # one line, no traceback
     bad = run(db, "--basic-auth", "no-colon")
     assert bad.exit_code == 2 and "user:password" in bad.output
+
+
+def test_a_job_page_shows_where_the_job_stands_in_its_workflow(serve, app):
+    from litequeue import chain, chord
+    from litequeue.testing import drain
+    from tests.support import canvas_tasks as ct
+    from tests.support import tasks
+
+    c = chord([tasks.add.s(i, i) for i in range(3)], ct.xsum.s())()
+    chain(tasks.add.s(1, 1), ct.mul.s(3))()
+    drain(app, limit=1)
+    server = serve()
+    member = checked(server, "GET", f"/api/jobs/{c.parent.results[0].id}")
+    group = member["workflow"]["group"]
+    assert (group["id"], group["chord"], group["members_total"]) == (c.parent.id, True, 3)
+    first = app.store.list_jobs(task=tasks.add.name, states_=["QUEUED"])[-1]
+    step = checked(server, "GET", f"/api/jobs/{first.task_id}")["workflow"]
+    assert step["chain"] == {"step": 1, "of": 2} and step["next"] == [ct.mul.name]
+    plain = tasks.add.delay(0, 0)
+    assert checked(server, "GET", f"/api/jobs/{plain.id}")["workflow"] is None

@@ -139,3 +139,14 @@ def test_every_page_renders_and_is_saved_as_a_screenshot(app, dashboard, browser
     open_page(browser, dashboard, "#/schedules", "schedules")
     assert "every-minute" in text_of(browser, "tr[data-schedule=every-minute]")
     slow.revoke(terminate=True)
+
+
+def test_a_job_page_shows_its_workflow(app, dashboard, browser):
+    from litequeue import chord
+    from tests.support import canvas_tasks
+
+    c = chord([tasks.add.s(i, i) for i in range(3)], canvas_tasks.xsum.s())()
+    open_page(browser, dashboard, f"#/job/{c.parent.results[1].id}", "job")
+    shown = wait_for(browser, lambda d: text_of(d, "#workflow"))
+    assert "Chord header" in shown and c.parent.id in shown and "0 of 3 done" in shown
+    screenshot(browser, "job-workflow")

@@ -233,8 +233,23 @@ async function jobPage(id) {
     job.history.length ? [h("h2", {}, "Failed attempts"), table([["Attempt", "num"], ["Time"], ["Worker"], ["Error"]],
       job.history.map((a) => h("tr", {}, h("td", { class: "num" }, a.attempt), h("td", {}, when(a.time)), h("td", {}, a.worker || "–"),
         h("td", {}, `${a.exc_type}: ${a.message}`, a.traceback ? h("pre", {}, a.traceback) : null))), "–")] : null,
+    job.workflow ? workflowSection(job.workflow) : null,
     job.options && Object.keys(job.options).length ? [h("h2", {}, "Options"), h("pre", {}, JSON.stringify(job.options, null, 2))] : null,
   );
+}
+
+function workflowSection(wf) {
+  const rows = [];
+  if (wf.group) {
+    const g = wf.group;
+    rows.push([g.chord ? "Chord header" : "Group", h("span", {}, h("code", {}, g.id), ` — member ${g.index ?? "?"}; `,
+      `${g.members_done} of ${g.members_total} done`, g.chord_state ? ` (join ${g.chord_state})` : "")]);
+  }
+  if (wf.chain) rows.push(["Chain", `step ${wf.chain.step} of ${wf.chain.of}`]);
+  if (wf.next && wf.next.length) rows.push(["Then", wf.next.join(" → ")]);
+  if (wf.link && wf.link.length) rows.push(["On success", wf.link.join(", ")]);
+  if (wf.link_error && wf.link_error.length) rows.push(["On failure", wf.link_error.join(", ")]);
+  return [h("h2", {}, "Workflow"), h("dl", { class: "fields", id: "workflow" }, rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]))];
 }
 
 async function schedulesPage() {
