@@ -2,7 +2,7 @@
 
     python examples/routing.py
 
-Declares the queues of the README's routing guide, sends jobs that land in each of them, shows
+Declares the queues of the routing guide (docs/guide/routing.md), sends jobs that land in each of them, shows
 `litequeue queues`, then runs two real workers (`--burst`: run what is due, then exit): one only
 on `web_tasks`, one on every other queue. Each job returns the name of the worker that ran it.
 This file is also the workers' app module (`-A routing`).

@@ -155,7 +155,7 @@ def _unknown_key_message(key: str) -> str:
 
     close = difflib.get_close_matches(key, sorted(_FIELDS), n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    return f"Unknown setting {key!r}.{hint} See the README's configuration reference."
+    return f"Unknown setting {key!r}.{hint} See the configuration reference (docs/reference/configuration.md)."
 
 
 def _positive_or_none(key: str, value: Any) -> Any:

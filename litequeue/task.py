@@ -64,7 +64,7 @@ class TaskOptions:
     retry_backoff: bool | float = False
     retry_backoff_max: float = 600.0
     retry_jitter: bool = True
-    # Flow control (README "Flow control"): enforced by the store across all workers.
+    # Flow control (docs/guide/flow-control.md): enforced by the store across all workers.
     rate_limit: str | float | None = None  # Celery's forms: "10/s", "100/m", "1000/h", a number per second
     concurrency: int | None = None  # at most this many running at once (per concurrency_key)
     concurrency_key: Callable[..., Any] | None = None  # f(*args, **kwargs) -> key, evaluated at enqueue

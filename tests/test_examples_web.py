@@ -1,5 +1,5 @@
-"""The web and ORM recipes of the README run as they are: each example exits 0, having checked
-its own outcome (a real burst worker ran its jobs)."""
+"""The web and ORM recipes of the docs (docs/guide/web-apps-and-orms.md) run as they are: each
+example exits 0, having checked its own outcome (a real burst worker ran its jobs)."""
 
 from __future__ import annotations
 

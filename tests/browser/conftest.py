@@ -22,7 +22,7 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1360,900")
 # Where the tests save a screenshot of each page: build/screenshots (not kept in git) unless
-# $LQ_SCREENSHOTS names another folder; the README's are made with LQ_SCREENSHOTS=docs/screenshots.
+# $LQ_SCREENSHOTS names another folder; the docs' are made with LQ_SCREENSHOTS=docs/screenshots.
 SCREENSHOTS = Path(os.environ.get("LQ_SCREENSHOTS") or ROOT / "build" / "screenshots")
 
 
