@@ -25,6 +25,7 @@ from litequeue import states  # noqa: E402
 from litequeue.errors import ConfigurationError  # noqa: E402
 from litequeue.schedules import Schedule  # noqa: E402
 from litequeue.store import Outcome, WorkerInfo  # noqa: E402
+from litequeue.store.claims import ClaimRequest  # noqa: E402
 from litequeue.web import Access, Dashboard, api  # noqa: E402
 from tests.support.tasks import app as _support_app  # noqa: E402
 
@@ -84,6 +85,8 @@ def filled(app):
         ids[name] = add.apply_async((3, 3), queue="busy", task_id=name).id
     fail.apply_async(("never",), queue="busy")
     jobs = {j.task_id: j for j in app.store.claim(OWNER, ["busy"], (), 3, 60)}
+    running = jobs["running"]  # claimed jobs are RESERVED until a child begins them
+    app.store.finish_and_claim(OWNER, [], ClaimRequest(None, (), 0, 0.0), [(running.id, running.attempts, time.time())])
     app.store.finish(OWNER, [Outcome(jobs["ok"].id, 1, states.SUCCESS, result=b"6", result_type="application/json"),
                              Outcome(jobs["bad"].id, 1, states.FAILURE, exc_type="ValueError", exc_message="no",
                                      traceback="Traceback...\nValueError: no")])
