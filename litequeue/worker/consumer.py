@@ -359,7 +359,7 @@ class Worker:
         else:
             batch, self.pending = self.pending, []
         self._pending_since = 0.0
-        began, self._unmarked, self._marks_since = self._unmarked, {}, 0.0
+        began = self._due_marks()
         room = self._claim_room()
         try:
             applied, claimed = self._finish_and_claim(batch, room, list(began.values()))
@@ -389,6 +389,17 @@ class Worker:
             lost = {o.job_id for o in batch} - {o.job_id for o in applied}
             log.warning("Ignored %d late outcome(s) for job(s) %s: this worker's lease had expired and "
                         "another attempt owns them.", len(lost), sorted(lost))
+
+    def _due_marks(self) -> dict[int, tuple[int, int, float]]:
+        """The "began" marks to write now: those of jobs running for MARK_AFTER or more (a job
+        that ends sooner is recorded by its outcome, with no mark of its own)."""
+        cutoff = time.time() - MARK_AFTER
+        due = {job_id: mark for job_id, mark in self._unmarked.items() if mark[2] <= cutoff}
+        for job_id in due:
+            del self._unmarked[job_id]
+        oldest = min((mark[2] for mark in self._unmarked.values()), default=None)  # wall clock
+        self._marks_since = 0.0 if oldest is None else time.monotonic() - (time.time() - oldest)
+        return due
 
     def _unrecordable(self, batch: list[Outcome], exc: Exception) -> list[Outcome]:
         """Failures to record instead of ``batch``; outcomes that were such failures already are
