@@ -46,10 +46,11 @@ class LiteQueue:
     """
 
     def __init__(self, url: str | os.PathLike | None = None, *, main: str | None = None,
-                 share_database: bool = False, **settings: Any) -> None:
+                 share_database: bool = False, readonly: bool = False, **settings: Any) -> None:
         self.url = os.fspath(url) if url is not None else None
         self.main = main
         self.share_database = share_database
+        self.readonly = readonly  # open the store read-only (monitoring): see store.open_store
         self.conf = Settings()
         self.conf.update(settings)
         self.tasks: dict[str, Task] = {}
@@ -75,7 +76,7 @@ class LiteQueue:
             with self._lock:
                 store = self._stores.get(key)
                 if store is None:
-                    store = open_store(self.url, self.conf, self.share_database)
+                    store = open_store(self.url, self.conf, self.share_database, self.readonly)
                     store.joiner = ChordJoiner(self)  # builds chord callbacks inside the store's join
                     self._stores[key] = store
         return store

@@ -21,7 +21,7 @@ from ..errors import LiteQueueError
 from ..result import AsyncResult
 from ..store import describe_url, is_postgres_url
 from ..store.sqlite import path_from_url
-from .common import app_option, friendly_errors, load_app
+from .common import app_option, friendly_errors, load_app, load_app_readonly
 from .output import paint, to_json, when
 
 
@@ -145,7 +145,7 @@ def call(ctx: click.Context, db: str, task_name: str, app_path: str | None, args
 @friendly_errors
 def result(ctx: click.Context, db: str, task_id: str, app_path: str | None, as_json: bool) -> None:
     """Show a job's state, result or error, progress, attempts, worker and times."""
-    app = open_existing(ctx, db, app_path)
+    app = load_app_readonly(ctx, db, app_path)
     handle = AsyncResult(task_id, app=app)
     job = handle.job
     if job is None and app.store.group_info(task_id) is not None:  # the id of a group or chord
@@ -232,7 +232,7 @@ def status(ctx: click.Context, db: str, app_path: str | None, as_json: bool, wat
     hour, and how long the oldest due job has waited. Workers that stopped heartbeating (for 3
     heartbeat intervals of the app given with -A, or the default 10 s) show as lost.
     """
-    app = open_existing(ctx, db, app_path)
+    app = load_app_readonly(ctx, db, app_path)
     try:
         while True:
             data = monitoring.status(app)
@@ -298,7 +298,7 @@ def inspect(ctx: click.Context, db: str, what: str, app_path: str | None, as_jso
     with the reason (held_back)."""
     if what == "registered" and not (app_path or (ctx.obj and ctx.obj.app_path)):
         raise click.ClickException("inspect registered lists the tasks of your app: give it with -A module.")
-    app = open_existing(ctx, db, app_path)
+    app = load_app_readonly(ctx, db, app_path)
     data = getattr(app.control.inspect(), what)()
     if as_json:
         click.echo(to_json(data))

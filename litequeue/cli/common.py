@@ -38,6 +38,14 @@ def load_app(ctx: click.Context, db: str | None, app_path: str | None) -> LiteQu
     return app
 
 
+def load_app_readonly(ctx: click.Context, db: str | None, app_path: str | None) -> LiteQueue:
+    """``load_app`` for commands that only read: the store is opened read-only, so it must exist
+    already, is never created or changed, and read access to it is enough."""
+    app = load_app(ctx, db, app_path)
+    app.readonly = True
+    return app
+
+
 def import_app(path: str) -> LiteQueue:
     """Import ``module[:attr]`` and find its LiteQueue app."""
     if os.getcwd() not in sys.path:

@@ -11,7 +11,7 @@ import click
 
 from .. import states
 from ..store import Job, Store
-from .common import app_option, friendly_errors, load_app
+from .common import app_option, friendly_errors, load_app, load_app_readonly
 
 REQUEUE_BATCH = 500  # job ids per requeue transaction
 ERROR_WIDTH = 60  # characters of the last error shown per line
@@ -29,7 +29,7 @@ ERROR_WIDTH = 60  # characters of the last error shown per line
 def failed(ctx: click.Context, db: str, app_path: str | None, task_name: str | None, queue: str | None,
            limit: int, as_json: bool) -> None:
     """List the failed jobs in DB, oldest first: id, task, attempts, last error."""
-    store = load_app(ctx, db, app_path).store
+    store = load_app_readonly(ctx, db, app_path).store
     jobs = store.list_jobs([states.FAILURE], queue=queue, task=task_name, limit=limit + 1)
     more, jobs = len(jobs) > limit, jobs[:limit]
     if as_json:

@@ -28,22 +28,26 @@ def is_postgres_url(url: str) -> bool:
     return "://" in url and url.split("://", 1)[0].split("+", 1)[0] in ("postgres", "postgresql")
 
 
-def open_store(url: str, settings: Settings, share_database: bool = False) -> Store:
+def open_store(url: str, settings: Settings, share_database: bool = False, readonly: bool = False) -> Store:
     """Open (creating if needed) the store at ``url``: a path, ``sqlite:///path``, or
     ``postgresql://user@host:5432/dbname[?schema=name]`` (``postgresql+psycopg://`` or
-    ``postgresql+psycopg2://`` to choose the driver)."""
+    ``postgresql+psycopg2://`` to choose the driver).
+
+    ``readonly=True`` is for reading commands and monitoring: the store must exist already (it is
+    never created or upgraded), nothing is ever written to it, and read access is enough (an
+    SQLite file opened ``mode=ro``; a PostgreSQL session with read-only transactions)."""
     from ..errors import ConfigurationError
     from .sqlite import SqliteStore, path_from_url
 
     if is_postgres_url(url):
         from .postgres import PostgresStore
 
-        return PostgresStore(url)
+        return PostgresStore(url, readonly=readonly)
     path = path_from_url(url)
     if path in ("", ":memory:"):
         raise ConfigurationError(
             "An in-memory database cannot be shared with worker processes; give a file path "
             "(for tests, a file in a temporary directory)."
         )
-    return SqliteStore(path, synchronous=settings.sqlite_synchronous,
-                       busy_timeout=settings.sqlite_busy_timeout, share_database=share_database)
+    return SqliteStore(path, synchronous=settings.sqlite_synchronous, busy_timeout=settings.sqlite_busy_timeout,
+                       share_database=share_database, readonly=readonly)

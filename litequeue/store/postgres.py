@@ -123,7 +123,7 @@ class PostgresStore(Store):
     row_lock = " FOR UPDATE"
     db: _Database
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, readonly: bool = False) -> None:
         self.driver = load_driver(url)
         self.target = parse_url(url)
         self.channel = "litequeue_" + (self.target.schema or "jobs")
@@ -133,9 +133,28 @@ class PostgresStore(Store):
         db = _Database(self.target.dbname, **params)
         super().__init__(db, url)
         self._errors = ErrorGuard((pw.PeeweeException, self.driver.Error), self._reraise)
+        self.readonly = readonly
+        if readonly:  # every transaction of this session, also after a reconnect
+            db.session["default_transaction_read_only"] = "on"
         with self.errors():
             db.connect()
-            self._migrate()
+            if readonly:
+                self._check_readable()
+            else:
+                self._migrate()
+
+    def _check_readable(self) -> None:
+        """A reading session never creates or upgrades the schema: refuse one it cannot read."""
+        version = migrations.read_version(self.db)
+        if version == 0:
+            raise StoreNotFound(f"{self.target.where} holds no litequeue store; check the URL (and its schema=).")
+        if version > migrations.SCHEMA_VERSION:
+            raise SchemaTooNew(
+                f"{self.target.where} was written by a newer litequeue (schema version {version}). Upgrade "
+                "litequeue: pip install -U litequeue-jobs.")
+        if version < migrations.SCHEMA_VERSION:
+            raise StoreError(f"{self.target.where} was written by an older litequeue (schema version {version}); "
+                             "start a worker on it once (it upgrades the schema), then read it again.")
 
     def _migrate(self) -> None:
         if migrations.read_version(self.db) == migrations.SCHEMA_VERSION:

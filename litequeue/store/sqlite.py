@@ -12,6 +12,7 @@ import contextlib
 import os
 import random
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -198,26 +199,63 @@ class SqliteStore(Store):
     db: FairLockDatabase
 
     def __init__(self, path: str, synchronous: str = "full", busy_timeout: float = 5.0,
-                 share_database: bool = False) -> None:
+                 share_database: bool = False, readonly: bool = False) -> None:
         self.path = os.path.abspath(path)
         self.busy_timeout = busy_timeout
-        _check_file(self.path, share_database)
+        self.readonly = readonly
+        if readonly:
+            _check_readable(self.path)
+        else:
+            _check_file(self.path, share_database)
+        pragmas: dict[str, Any] = {"busy_timeout": int(_ATTEMPT_WAIT * 1000), "foreign_keys": 0}
+        if not readonly:
+            pragmas.update(journal_mode="wal", synchronous=synchronous)
         db = FairLockDatabase(
-            self.path,
+            f"file:{_uri_quote(self.path)}?mode=ro" if readonly else self.path,
             lock_wait=busy_timeout,
             timeout=_ATTEMPT_WAIT,
             lock_type="IMMEDIATE",
             check_same_thread=False,  # see _Closer
-            pragmas={"journal_mode": "wal", "synchronous": synchronous,
-                     "busy_timeout": int(_ATTEMPT_WAIT * 1000), "foreign_keys": 0},
+            uri=readonly,
+            pragmas=pragmas,
         )
         super().__init__(db, "sqlite:///" + self.path)
         self._errors = ErrorGuard((pw.OperationalError, pw.DatabaseError, sqlite3.Error), self._reraise)
         self.wakeup = Wakeup(self.path)
         self.notify = self.wakeup.notify  # type: ignore[method-assign]  # Store.notify, one call less per enqueue
         with self.errors():
-            db.connect()
-            self._migrate()
+            if readonly:
+                self._connect_readonly()
+            else:
+                self._connect()
+                self._migrate()
+
+    def _connect(self) -> None:
+        """Connect and set the pragmas, retrying while another process holds the lock (two
+        processes opening a new file at once both switch it to WAL, which takes the lock)."""
+        def attempt() -> None:
+            try:
+                self.db.connect(reuse_if_open=True)
+            except BaseException:
+                if not self.db.is_closed():
+                    self.db.close()
+                raise
+
+        self.db.fairly(attempt)
+
+    def _connect_readonly(self) -> None:
+        """``mode=ro``; when that cannot open the file (no -shm, and no right to create one) and no
+        writer has it open (no -wal), read it as immutable, which needs no -shm."""
+        try:
+            self.db.connect()
+            self.db.execute_sql("SELECT value FROM lq_meta LIMIT 1").fetchall()
+        except (pw.OperationalError, sqlite3.OperationalError):
+            if os.path.exists(self.path + "-wal"):
+                raise
+            if not self.db.is_closed():
+                self.db.close()
+            self.db.database = f"file:{_uri_quote(self.path)}?immutable=1"
+            self.db.connect()
 
     def _migrate(self) -> None:
         current = migrations.read_version(self.db)
@@ -298,6 +336,9 @@ class SqliteStore(Store):
 
     def _reraise(self, exc: BaseException) -> None:
         exc = _original(exc)
+        if self.readonly and "readonly" in str(exc).lower():
+            raise StoreError(f"{self.path} was opened read-only (for reading); open it without readonly "
+                             "to change it.") from exc
         raise translate(exc, self.path, self.busy_timeout) from exc
 
 
@@ -347,8 +388,7 @@ def _check_file(path: str, share_database: bool) -> None:
                 f"{path}: the directory {directory} is not writable. Fix its permissions, or choose another path.")
         _create_private(path)
         return
-    if os.path.isdir(path):
-        raise StoreNotFound(f"{path} is a directory; give the path of a database file inside it.")
+    _check_kind(path)
     if not os.access(path, os.R_OK | os.W_OK):
         raise StoreNotFound(f"{path}: the file is not readable and writable by this user. Fix its permissions.")
     with open(path, "rb") as f:
@@ -357,6 +397,43 @@ def _check_file(path: str, share_database: bool) -> None:
         raise StoreCorrupt(f"{path} is not an SQLite database. Point litequeue at its own database file.")
     if header:
         _inspect_existing(path, share_database)
+
+
+_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _check_kind(path: str) -> None:
+    """Refuse anything but a regular file (followed through symlinks): reading a FIFO would hang,
+    and /dev/null would swallow every write."""
+    mode = os.stat(path).st_mode
+    if stat.S_ISDIR(mode):
+        raise StoreNotFound(f"{path} is a directory; give the path of a database file inside it.")
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+        raise StoreNotFound(f"{path} is {kind}, not a database file; give the path of a regular file.")
+
+
+def _check_readable(path: str) -> None:
+    """Refuse a path a reading command cannot use: no file there (it is never created), not a
+    regular file, not SQLite, not a litequeue store, or a schema this litequeue cannot read."""
+    if not os.path.exists(path):
+        raise StoreNotFound(f"No database at {path}; check the path (a worker or the first job sent creates it).")
+    _check_kind(path)
+    if not os.access(path, os.R_OK):
+        raise StoreNotFound(f"{path}: the file is not readable by this user. Fix its permissions.")
+    with open(path, "rb") as f:
+        header = f.read(len(_HEADER))
+    if header != _HEADER:
+        raise StoreCorrupt(f"{path} is not an SQLite database. Point litequeue at its own database file.")
+    tables, version = _read_schema(path)
+    if "lq_meta" not in tables:
+        raise StoreNotFound(f"{path} holds no litequeue store; check the path.")
+    if version > migrations.SCHEMA_VERSION:
+        raise SchemaTooNew(_too_new(path, version))
+    if version < migrations.SCHEMA_VERSION:
+        raise StoreError(f"{path} was written by an older litequeue (schema version {version}); start a worker "
+                         "on it once (it upgrades the file), then read it again.")
 
 
 def _create_private(path: str) -> None:
