@@ -59,6 +59,11 @@ class StoreCorrupt(StoreError):
     """The file is not a usable SQLite database; point litequeue at its own database file."""
 
 
+class StoreFileChanged(StoreError):
+    """The database file (or its -wal or -shm) was deleted or replaced while in use, which loses
+    work silently; stop every process using it, restore the file, then start them again."""
+
+
 class ForeignDatabase(StoreError):
     """The database holds another application's tables; use a file of its own, or pass share_database=True."""
 

@@ -127,3 +127,21 @@ def test_processes_opening_a_new_file_at_the_same_moment_all_succeed(tmp_path):
             p.join(60)
             assert p.exitcode == 0
     assert errors.empty(), errors.get()
+
+
+def test_the_wal_and_shm_of_a_store_file_the_user_made_0644_are_private(tmp_path):
+    path = tmp_path / "jobs.sqlite"
+    path.touch(mode=0o644)
+    os.chmod(path, 0o644)
+    app = LiteQueue(str(path))
+    app.send_task("tests.support.tasks.add", args=[1, 2])
+    assert {suffix: os.stat(str(path) + suffix).st_mode & 0o777 for suffix in ("-wal", "-shm")} == {
+        "-wal": 0o600, "-shm": 0o600}
+    app.close()
+
+
+def test_a_new_store_file_is_private(tmp_path):
+    app = LiteQueue(str(tmp_path / "jobs.sqlite"))
+    app.send_task("tests.support.tasks.add", args=[1, 2])
+    assert {os.stat(str(tmp_path / "jobs.sqlite") + s).st_mode & 0o777 for s in ("", "-wal", "-shm")} == {0o600}
+    app.close()

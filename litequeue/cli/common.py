@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import os
@@ -72,6 +73,9 @@ def import_app(path: str) -> LiteQueue:
 
 
 def setup_logging(level: str, logfile: str | None = None, fmt: str = "text") -> None:
+    if logfile:  # made private first: a worker's log holds results and tracebacks
+        with contextlib.suppress(OSError):  # (the handler then reports what is wrong with the path)
+            os.close(os.open(logfile, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
     log.setup(level, logfile, fmt)
 
 

@@ -142,6 +142,10 @@ class Store(ClaimStore, FlowStore, AdminStore, ScheduleStore, MonitorStore, Grou
         (an undone claim is claimed again, an undone ack runs the job again). Producers keep
         full durability."""
 
+    def check_file(self) -> None:
+        """Raise StoreFileChanged if the database's files were deleted or replaced under this
+        process (SQLite; a server has no such hazard). Cheap: a worker calls it every heartbeat."""
+
     def close(self) -> None:
         self.db.close()
 

@@ -27,6 +27,7 @@ from ..errors import (
     SelfDeadlock,
     StoreCorrupt,
     StoreError,
+    StoreFileChanged,
     StoreFull,
     StoreLocked,
     StoreNotFound,
@@ -203,6 +204,8 @@ class SqliteStore(Store):
         self.path = os.path.abspath(path)
         self.busy_timeout = busy_timeout
         self.readonly = readonly
+        self._wal = False  # whether the file is in WAL mode (then -wal and -shm exist while it is open)
+        self._files: dict[str, tuple[int, int] | None] | None = None  # what check_file expects
         if readonly:
             _check_readable(self.path)
         else:
@@ -229,6 +232,27 @@ class SqliteStore(Store):
             else:
                 self._connect()
                 self._migrate()
+                self._wal = self.db.execute_sql("PRAGMA journal_mode").fetchone()[0].lower() == "wal"
+                self._files = self._identities()
+                _make_private(self.path + "-wal", self.path + "-shm")
+
+    def check_file(self) -> None:
+        now, before = self._identities(), self._files or {}
+        if any(before.get(name) is not None and now[name] != before[name] for name in now):
+            raise StoreFileChanged(_changed(self.path, before, now))
+        self._files = {name: before.get(name) or now[name] for name in now}  # (one missing at open is taken now)
+
+    def _identities(self) -> dict[str, tuple[int, int] | None]:
+        """(device, inode) of the database file and, in WAL mode, of its -wal and -shm (which
+        exist for as long as any connection is open): None for one that is missing."""
+        found: dict[str, tuple[int, int] | None] = {}
+        for suffix in ("", "-wal", "-shm") if self._wal else ("",):
+            try:
+                st = os.stat(self.path + suffix)
+                found[suffix] = (st.st_dev, st.st_ino)
+            except FileNotFoundError:
+                found[suffix] = None
+        return found
 
     def _connect(self) -> None:
         """Connect and set the pragmas, retrying while another process holds the lock (two
@@ -412,6 +436,28 @@ def _check_kind(path: str) -> None:
     if not stat.S_ISREG(mode):
         kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
         raise StoreNotFound(f"{path} is {kind}, not a database file; give the path of a regular file.")
+
+
+def _make_private(*paths: str) -> None:
+    """SQLite gives the -wal and -shm the database file's mode, which may be a user's 0644: they
+    hold job data too, so ours are made 0600."""
+    for path in paths:
+        with contextlib.suppress(OSError):
+            st = os.stat(path)
+            if st.st_uid == os.geteuid() and st.st_mode & 0o077:
+                os.chmod(path, 0o600)
+
+
+def _changed(path: str, before: dict, now: dict) -> str:
+    if now[""] is None:
+        what = "was deleted"
+    elif now[""] != before[""]:
+        what = "was replaced by another file (renamed over it)"
+    else:
+        lost = [path + suffix for suffix in ("-wal", "-shm") if now.get(suffix) != before.get(suffix)]
+        what = f"lost {' and '.join(lost)} (deleted or replaced), which holds committed work"
+    return (f"{path} {what} while this process had it open: work written now would be lost. Stop every "
+            "process using it, restore the database from a backup if needed, then start them again.")
 
 
 def _check_readable(path: str) -> None:

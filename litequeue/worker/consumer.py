@@ -29,7 +29,7 @@ from .queues import ClaimOrder, select_queues
 from .registry import TaskResolver
 from .solo import SoloPool
 from .stopping import StopRequests, in_main_thread
-from .store_guard import StoreGuard
+from .store_guard import FATAL, StoreGuard
 from .threads import ThreadPool
 
 if TYPE_CHECKING:
@@ -106,7 +106,8 @@ class Worker:
     # -- the loop -------------------------------------------------------------------------------
 
     def run(self) -> int:
-        """Run until a shutdown signal (or, with ``burst``, until nothing is due). Returns 0."""
+        """Run until a shutdown signal (or, with ``burst``, until nothing is due). Returns 0, or
+        1 when it stopped because the store can no longer be trusted (corrupt, file replaced)."""
         self._start()
         try:
             while not self._finished():
@@ -116,7 +117,7 @@ class Worker:
                 self._housekeeping()
         finally:
             self._stop()
-        return 0
+        return 0 if self.store_guard.fatal is None else 1
 
     def _start(self) -> None:
         store = self.app.store
@@ -179,7 +180,7 @@ class Worker:
         if self.stopping and not self._stop_heard:  # asked while a solo job ran: the loop never slept
             self._on_stop_request()
         busy = bool(self.pool.holding())
-        if self.cold or (self.stopping and not busy):
+        if self.cold or (self.stopping and not busy) or self.store_guard.fatal is not None:
             return True
         if (self.options.burst and not busy and not self.reserved and not self.pool.unstarted
                 and not self._more_waiting and not self.pending and self._held_until is None):
@@ -352,8 +353,8 @@ class Worker:
                 and (self.reserved or self.pool.queued) and not self.stopping and self.pool.running()
                 and now - self._pending_since < FLUSH_AFTER):
             return
-        if self.store_guard.waiting:
-            return  # the server is unreachable: keep the outcomes until it is back
+        if self.store_guard.waiting or self.store_guard.fatal is not None:
+            return  # the server is unreachable (keep the outcomes until it is back), or untrustworthy
         if self._singles:  # after a batch the store refused: one at a time, to find the culprit
             batch, self.pending, self._singles = self.pending[:1], self.pending[1:], self._singles - 1
         else:
@@ -365,6 +366,10 @@ class Worker:
             applied, claimed = self._finish_and_claim(batch, room, list(began.values()))
         except StoreUnavailable as exc:
             self.store_guard.lost(exc)
+            self.pending, self._unmarked = batch + self.pending, {**began, **self._unmarked}
+            return
+        except FATAL as exc:
+            self.store_guard.fail(exc)
             self.pending, self._unmarked = batch + self.pending, {**began, **self._unmarked}
             return
         except StoreError as exc:
@@ -447,6 +452,7 @@ class Worker:
     def _heartbeat(self) -> None:
         assert self.pool is not None
         store = self.app.store
+        store.check_file()  # a deleted or replaced database file stops the worker (StoreFileChanged)
         held, given_up = store.extend_leases(self.owner, self.lease, self._held_ids())
         if given_up:
             log.warning("Job(s) %s were leased to this worker but it no longer held them (an outcome's commit "

@@ -135,7 +135,7 @@ def _become_worker(argv: list[str], pidfile: Pidfile, output: str, env: dict[str
                    report_w: int) -> None:
     """The grandchild: lock the pidfile, write the pid, detach stdio, exec. Never returns."""
     try:
-        fd = os.open(pidfile.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(pidfile.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -157,7 +157,7 @@ def _redirect_stdio(output: str) -> None:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
-    log = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    log = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)  # logs hold results and tracebacks
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.close(log)

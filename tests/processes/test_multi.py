@@ -125,3 +125,15 @@ def test_multi_show_prints_the_running_workers_own_command_line(multi, app, db):
     assert " worker " in command and "elsewhere" not in command and "would start" not in command
     multi("stopwait", "w1")
     assert "would start: " in multi("show", "w1").stdout
+
+
+def test_multi_log_and_pid_files_are_private_whatever_the_umask(multi, db, tmp_path):
+    old = os.umask(0o022)  # the usual umask: files would be 0644 (logs hold results and tracebacks)
+    try:
+        started = multi("start", "w1")
+    finally:
+        os.umask(old)
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert oct(os.stat(tmp_path / "w1.pid").st_mode & 0o777) == oct(0o600)
+    assert oct(os.stat(tmp_path / "w1.log").st_mode & 0o777) == oct(0o600)
+    multi("stopwait", "w1")
