@@ -42,12 +42,38 @@ CALL_OPTIONS = frozenset({
 _RUN_OPTIONS = ("time_limit", "soft_time_limit")
 
 
+# Times a job may be scheduled for: a later one cannot be shown as a date (and is surely a bug).
+LATEST = 32503680000.0  # 3000-01-01 UTC
+
+
+def bounded(epoch: float, what: str) -> float:
+    """``epoch`` if it is a time a job can be scheduled for (1970 to 3000), else an error naming ``what``."""
+    if not 0.0 <= epoch < LATEST:
+        raise InvalidOptionError(f"{what} must be between 1970 and the year 3000 (got {_as_date(epoch)}).")
+    return epoch
+
+
+def _as_date(epoch: float) -> str:
+    try:
+        return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(sep=" ", timespec="seconds")
+    except (OverflowError, ValueError, OSError):
+        return f"{epoch:g} seconds since 1970"
+
+
+def _timestamp(value: dt.datetime, what: str) -> float:
+    try:
+        return value.timestamp()  # naive datetimes are taken as local time
+    except (OverflowError, ValueError, OSError):
+        raise InvalidOptionError(f"{what} {value!r} is not a time a job can be scheduled for; give a datetime "
+                                 "between 1970 and the year 3000.") from None
+
+
 def to_epoch(value: Any, what: str) -> float:
     """A datetime (naive = local time) or epoch number -> epoch seconds."""
     if isinstance(value, dt.datetime):
-        return value.timestamp()  # naive datetimes are taken as local time
+        return bounded(_timestamp(value, what), what)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        return bounded(float(value), what)
     raise InvalidOptionError(f"{what} must be a datetime, not {type(value).__name__} ({value!r}).")
 
 
@@ -57,7 +83,8 @@ def retry_time(countdown: Any, eta: Any, default_delay: float) -> float:
         raise InvalidOptionError("Give retry() either countdown or eta, not both.")
     if eta is not None:
         return to_epoch(eta, "retry() eta")
-    return time.time() + (default_delay if countdown is None else _seconds(countdown, "retry() countdown"))
+    return bounded(time.time() + (default_delay if countdown is None else _seconds(countdown, "retry() countdown")),
+                   "retry() countdown")
 
 
 def _seconds(value: Any, what: str) -> float:
@@ -79,12 +106,12 @@ def _eta(options: dict, now: float) -> float | None:
     if countdown is not None and eta is not None:
         raise InvalidOptionError("Give either countdown or eta, not both.")
     if countdown is not None:
-        return now + _seconds(countdown, "countdown")
+        return bounded(now + _seconds(countdown, "countdown"), "countdown")
     if eta is not None:
         if not isinstance(eta, dt.datetime):
             raise InvalidOptionError(
                 f"eta must be a datetime, not {type(eta).__name__} ({eta!r}); for seconds from now use countdown.")
-        return eta.timestamp()
+        return bounded(_timestamp(eta, "eta"), "eta")
     return None
 
 
@@ -92,8 +119,8 @@ def _expires(value: Any, now: float) -> float | None:
     if value is None:
         return None
     if isinstance(value, dt.datetime):
-        return value.timestamp()
-    return now + _seconds(value, "expires")
+        return bounded(_timestamp(value, "expires"), "expires")
+    return bounded(now + _seconds(value, "expires"), "expires")
 
 
 def new_task_id() -> str:

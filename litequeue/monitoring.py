@@ -7,7 +7,6 @@ One JSON convention: times are ISO-8601 strings in UTC, a missing value is ``nul
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import socket
 import time
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import serialization, states
+from .display import utc_datetime
 from .errors import LiteQueueError
 from .routing import Queue
 from .store import Job, WorkerInfo, describe_url
@@ -31,7 +31,8 @@ RUNNING_SHOWN = 20  # running jobs listed in the status
 def iso(epoch: float | None) -> str | None:
     """Epoch seconds as an ISO-8601 UTC string (None stays None): the time format of every JSON
     litequeue prints or serves."""
-    return None if epoch is None else dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="milliseconds")
+    moment = utc_datetime(epoch)  # (a stored time no date can hold: None rather than an error)
+    return None if moment is None else moment.isoformat(timespec="milliseconds")
 
 
 def status(app: LiteQueue, now: float | None = None) -> dict[str, Any]:

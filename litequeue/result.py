@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import serialization, states
+from .display import utc_datetime
 from .errors import TaskError, TaskRevokedError, TimeoutError
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ class AsyncResult(Generic[R]):
     @property
     def date_done(self) -> dt.datetime | None:
         job = self._job()
-        return dt.datetime.fromtimestamp(job.done_at, dt.UTC) if job and job.done_at else None
+        return utc_datetime(job.done_at) if job and job.done_at else None
 
     @property
     def retries(self) -> int:

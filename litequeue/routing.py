@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from .display import printable, unsafe_character
 from .errors import ConfigurationError, InvalidOptionError
 
 log = logging.getLogger("litequeue.routing")
@@ -35,6 +36,10 @@ def check_name(value: Any, what: str) -> str:
         raise InvalidOptionError(f"{what} must be a non-empty string, not {value!r}.")
     if "\x00" in value:
         raise InvalidOptionError(f"{what} {value!r} contains a NUL character; remove it.")
+    bad = unsafe_character(value)
+    if bad is not None:  # a control character forges log lines; a lone surrogate cannot be stored
+        raise InvalidOptionError(f"{what} {printable(value)!r} contains the character {printable(bad)}; names "
+                                 "and ids may hold only printable characters.")
     if len(value) > MAX_NAME_LENGTH:
         raise InvalidOptionError(f"{what} is {len(value)} characters long; the limit is {MAX_NAME_LENGTH}.")
     return value

@@ -49,6 +49,10 @@ def dumps(value: Any, content_type: str = JSON) -> bytes:
             raise SerializationError(f"Cannot pickle {type(value).__name__}: {exc}") from exc
     try:
         return json.dumps(_tag(value), separators=(",", ":"), allow_nan=False).encode()
+    except RecursionError:
+        raise SerializationError(
+            "Cannot encode as JSON: the value is nested too deeply (or contains itself). Pass a flatter "
+            "structure, or a reference (a path or an id) to the data.") from None
     except (TypeError, ValueError) as exc:
         raise SerializationError(
             f"Cannot encode as JSON: {exc}. Pass JSON-friendly values (str, numbers, lists, dicts, "

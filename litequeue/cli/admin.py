@@ -17,6 +17,7 @@ import click
 
 from .. import browse, monitoring, states
 from ..app import LiteQueue
+from ..display import printable, printable_block, utc_datetime
 from ..errors import LiteQueueError
 from ..result import AsyncResult
 from ..store import describe_url, is_postgres_url
@@ -157,9 +158,10 @@ def result(ctx: click.Context, db: str, task_id: str, app_path: str | None, as_j
         click.echo(to_json(browse.job_detail(app, job)))
         return
     running_state = job.custom_state if job.state in states.LEASED_STATES and job.custom_state else job.state
-    click.echo(f"id:       {job.task_id}\ntask:     {job.task}\nstate:    {paint(running_state)}")
-    click.echo(f"queue:    {job.queue}")
-    click.echo(f"attempts: {job.attempts}\nworker:   {job.worker or '-'}")
+    p = printable  # a stored value is shown, never obeyed: no terminal controls, no forged lines
+    click.echo(f"id:       {p(job.task_id)}\ntask:     {p(job.task)}\nstate:    {paint(p(running_state))}")
+    click.echo(f"queue:    {p(job.queue)}")
+    click.echo(f"attempts: {job.attempts}\nworker:   {p(job.worker or '-')}")
     for label, moment in (("sent", job.created_at), ("eta", job.eta), ("started", job.started_at),
                           ("done", job.done_at)):
         if moment:
@@ -167,18 +169,19 @@ def result(ctx: click.Context, db: str, task_id: str, app_path: str | None, as_j
     if running_state != job.state:
         click.echo(f"progress: {json.dumps(handle.info, default=str)}")
     if job.state == states.SUCCESS:
-        click.echo(f"result:   {handle.result!r}")
+        click.echo(f"result:   {p(repr(handle.result))}")
     if job.exc_type:
-        click.echo(f"error:    {job.exc_type}: {job.exc_message}")
+        click.echo(f"error:    {p(job.exc_type)}: {p(job.exc_message)}")
     if job.traceback:
-        click.echo(job.traceback.rstrip())
+        click.echo(printable_block(job.traceback.rstrip()))
     flow = monitoring.workflow_of(app, job)
     if flow:
-        click.echo(f"workflow: {_render_flow(flow)}")
+        click.echo(f"workflow: {printable(_render_flow(flow))}")
     for entry in job.history:  # one line per failed attempt, oldest first
-        failed_at = dt.datetime.fromtimestamp(entry["time"], dt.UTC).isoformat(timespec="seconds")
-        click.echo(f"history:  attempt {entry['attempt']} at {failed_at} on {entry['worker']}: "
-                   f"{entry['exc_type']}: {entry['message']}")
+        failed_at = utc_datetime(entry["time"])
+        click.echo(f"history:  attempt {entry['attempt']} at "
+                   f"{failed_at.isoformat(timespec='seconds') if failed_at else when(entry['time'])} on "
+                   f"{p(entry['worker'])}: {p(entry['exc_type'])}: {p(entry['message'])}")
 
 
 
@@ -257,13 +260,14 @@ def _paint_last(line: str) -> str:
 
 
 def _render_status(data: dict) -> str:
-    lines = [f"litequeue status of {data['database']} at {when(data['time'])}", ""]
+    p = printable
+    lines = [f"litequeue status of {p(data['database'])} at {when(data['time'])}", ""]
     lines += _table(["QUEUE", "QUEUED", "SCHEDULED", "RESERVED", "RUNNING", "RETRYING", "FAILED", "DONE 1H",
                      "OLDEST WAITING"],
-                    [[q["queue"], q["queued"], q["scheduled"], q["reserved"], q["running"], q["retrying"], q["failed"],
+                    [[p(q["queue"]), q["queued"], q["scheduled"], q["reserved"], q["running"], q["retrying"], q["failed"],
                       q["done_last_hour"], _age(q["oldest_waiting_seconds"])] for q in data["queues"]])
     workers = _table(["WORKER", "HOST", "PID", "CONC", "QUEUES", "HEARTBEAT", "DONE", "STATUS"],
-                     [[w["name"], w["hostname"], w["pid"], w["concurrency"], ",".join(w["queues"]),
+                     [[p(w["name"]), p(w["hostname"]), w["pid"], w["concurrency"], p(",".join(w["queues"])),
                        _age(w["heartbeat_age"]) + " ago", w["processed"], w["status"].upper()
                        if w["status"] in ("lost", "dead") else w["status"]] for w in data["workers"]])
     lines += [""] + [_paint_last(line) for line in workers]
@@ -279,8 +283,8 @@ def _render_status(data: dict) -> str:
         lines += ["", "RUNNING"]
         for job in data["running"]:
             progress = f" {json.dumps(job['progress'], default=str)}" if job["progress"] is not None else ""
-            lines.append(f"  {job['id']}  {job['name']}  on {job['worker']}  for {_age(job['runtime'])}  "
-                         f"{job['state']}{progress}")
+            lines.append(f"  {p(job['id'])}  {p(job['name'])}  on {p(job['worker'])}  for {_age(job['runtime'])}  "
+                         f"{p(job['state'])}{p(progress)}")
     return "\n".join(lines)
 
 
@@ -303,7 +307,7 @@ def inspect(ctx: click.Context, db: str, what: str, app_path: str | None, as_jso
     if as_json:
         click.echo(to_json(data))
     elif what == "registered":
-        click.echo("\n".join(f"  * {name}" for name in data) or "  (no tasks)")
+        click.echo("\n".join(f"  * {printable(name)}" for name in data) or "  (no tasks)")
     elif what == "scheduled":
         click.echo("\n".join(_job_line(job) + f"  eta {when(job['eta'])}" for job in data) or "  (none)")
     elif what == "held_back":
@@ -311,18 +315,18 @@ def inspect(ctx: click.Context, db: str, what: str, app_path: str | None, as_jso
                    or "  (no job is held back by a limit)")
     else:
         for worker, value in data.items():
-            click.echo(f"-> {worker}")
+            click.echo(f"-> {printable(worker)}")
             if what in ("active", "reserved"):
                 click.echo("\n".join(_job_line(job) for job in value))
             else:
-                click.echo("\n".join(f"    {key}: {value[key]}" for key in sorted(value)))
+                click.echo("\n".join(f"    {key}: {printable(value[key])}" for key in sorted(value)))
         if not data:
             click.echo({"stats": "  (no workers)", "reserved": "  (nothing reserved)"}.get(what, "  (nothing running)"))
 
 
 def _job_line(job: dict) -> str:
     flow = f"  [{_render_flow(job['workflow'])}]" if job.get("workflow") else ""
-    return f"  * {job['id']}  {job['name']}  args={job['args']} kwargs={job['kwargs']}  {job['state']}{flow}"
+    return printable(f"  * {job['id']}  {job['name']}  args={job['args']} kwargs={job['kwargs']}  {job['state']}{flow}")
 
 
 # -- changing the store ---------------------------------------------------------------------------

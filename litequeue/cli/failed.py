@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 from collections.abc import Sequence
@@ -10,6 +9,7 @@ from collections.abc import Sequence
 import click
 
 from .. import states
+from ..display import printable, utc_datetime
 from ..store import Job, Store
 from .common import app_option, friendly_errors, load_app, load_app_readonly
 
@@ -38,10 +38,10 @@ def failed(ctx: click.Context, db: str, app_path: str | None, task_name: str | N
     if not jobs:
         click.echo("No failed jobs.")
         return
-    width = max(len(job.task) for job in jobs)
+    width = max(len(printable(job.task)) for job in jobs)
     click.echo(f"{'ID':36}  {'TASK':{width}}  {'ATTEMPTS':>8}  LAST ERROR")
     for job in jobs:
-        click.echo(f"{job.task_id:36}  {job.task:{width}}  {job.attempts:>8}  {_last_error(job)}")
+        click.echo(f"{printable(job.task_id):36}  {printable(job.task):{width}}  {job.attempts:>8}  {_last_error(job)}")
     if more:
         click.echo(f"(only the oldest {limit} are shown; raise --limit to see more)", err=True)
 
@@ -99,12 +99,13 @@ def _requeue(store: Store, ids: Sequence[str]) -> int:
 
 
 def _last_error(job: Job) -> str:
-    text = f"{job.exc_type or 'error'}: {job.exc_message or ''}".replace("\n", " ")
+    text = printable(f"{job.exc_type or 'error'}: {job.exc_message or ''}".replace("\n", " "))
     return text if len(text) <= ERROR_WIDTH else text[: ERROR_WIDTH - 3] + "..."
 
 
 def _as_dict(job: Job) -> dict:
-    failed_at = dt.datetime.fromtimestamp(job.done_at, dt.UTC).isoformat() if job.done_at else None
+    done = utc_datetime(job.done_at)
+    failed_at = done.isoformat() if done else None
     return {
         "id": job.task_id, "task": job.task, "queue": job.queue, "attempts": job.attempts,
         "exc_type": job.exc_type, "exc_message": job.exc_message, "failed_at": failed_at,

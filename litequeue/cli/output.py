@@ -11,6 +11,8 @@ from typing import Any
 
 import click
 
+from .. import display
+
 COLOURS = {"FAILURE": "red", "FAILED": "red", "LOST": "red", "DEAD": "red", "REVOKED": "yellow",
            "RETRY": "yellow", "SUCCESS": "green", "STARTED": "cyan", "RUNNING": "cyan"}
 
@@ -24,8 +26,12 @@ def when(value: float | str | None) -> str:
     """A time (epoch seconds or an ISO string) in local time for people; ``-`` when missing."""
     if value is None:
         return "-"
-    moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else dt.datetime.fromtimestamp(value, dt.UTC)
-    return moment.astimezone().isoformat(sep=" ", timespec="seconds")
+    if not isinstance(value, str):
+        return display.when(value)  # total: a time no date can hold is shown as the number
+    try:
+        return dt.datetime.fromisoformat(value).astimezone().isoformat(sep=" ", timespec="seconds")
+    except (ValueError, OverflowError):
+        return display.printable(value)
 
 
 def coloured() -> bool:

@@ -6,6 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from .. import __version__, states
+from ..display import printable, printable_block
 from ..store import Job, describe_url
 from .child import Reply
 
@@ -26,7 +27,24 @@ def reply(job: Job, report: Reply) -> None:
         log.info("Task %s[%s] rejected and requeued: %s", job.task, job.task_id, report.exc_message)
     else:
         log.error("Task %s[%s] raised unexpected: %s: %s\n%s", job.task, job.task_id, report.exc_type,
-                  report.exc_message, report.traceback or "")
+                  report.exc_message, Block(printable_block(report.traceback or "")))
+
+
+class Block(str):
+    """A log argument whose line breaks are meant (a traceback): only other controls are escaped."""
+
+
+class _Escaping(logging.Filter):
+    """Every text argument of the worker's log lines is escaped: a task name, an id or a message
+    read from the store never forges a log line or sends a terminal control."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(printable(a) if type(a) is str else a for a in record.args)
+        return True
+
+
+log.addFilter(_Escaping())
 
 
 def banner(worker: Worker) -> None:
