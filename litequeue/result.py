@@ -6,6 +6,7 @@ import builtins
 import datetime as dt
 import sys
 import time
+import types
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import serialization, states
@@ -174,7 +175,7 @@ class AsyncResult(Generic[R]):
 
     def _value(self, job: Job) -> Any:
         if job.state in (states.FAILURE, states.RETRY, states.REVOKED) and job.exc_type:
-            return rebuild_exception(job.exc_type, job.exc_message or "", job.traceback)
+            return rebuild_exception(job.exc_type, job.exc_message or "", job.traceback, self.app)
         if job.state in states.LEASED_STATES and job.custom_state:
             return self._decode(job.meta, job.result_type)
         if job.state == states.SUCCESS:
@@ -195,11 +196,13 @@ class AsyncResult(Generic[R]):
         return hash(self.id)
 
 
-def rebuild_exception(type_name: str, message: str, traceback: str | None) -> BaseException:
-    """The stored exception as an instance of its class when that class is an exception in a
-    module this process has already imported; otherwise a TaskError carrying the type's name.
-    Nothing is imported and nothing but an exception class is ever called."""
-    cls = _exception_class(type_name)
+def rebuild_exception(type_name: str, message: str, traceback: str | None,
+                      app: LiteQueue | None = None) -> BaseException:
+    """The stored exception as an instance of its class when that class is an exception the
+    application itself knows (see ``_known_modules``); otherwise a TaskError carrying the type's
+    name. Nothing is imported, and nothing but such an exception class is ever called: the type
+    name comes from a row anyone with write access to the store may have written."""
+    cls = _exception_class(type_name, app)
     exc: BaseException
     try:
         exc = cls(message) if cls is not None else TaskError(type_name, message)
@@ -210,10 +213,13 @@ def rebuild_exception(type_name: str, message: str, traceback: str | None) -> Ba
     return exc
 
 
-def _exception_class(type_name: str) -> type[BaseException] | None:
+def _exception_class(type_name: str, app: LiteQueue | None) -> type[BaseException] | None:
     module_name, _, qualname = type_name.rpartition(".")
+    module_name = module_name or "builtins"
+    if not _known_module(module_name, app):
+        return None
     try:
-        obj: Any = builtins if module_name in ("", "builtins") else sys.modules[module_name]
+        obj: Any = builtins if module_name == "builtins" else sys.modules[module_name]
         for part in qualname.split("."):
             obj = getattr(obj, part)
     except Exception:
@@ -221,3 +227,39 @@ def _exception_class(type_name: str) -> type[BaseException] | None:
     if isinstance(obj, type) and issubclass(obj, Exception):
         return obj
     return None
+
+
+def _known_module(name: str, app: LiteQueue | None) -> bool:
+    """Whether exceptions of module ``name`` may be rebuilt: builtins, the standard library,
+    litequeue, and what the application itself imported (see ``_application_modules``)."""
+    top = name.partition(".")[0]
+    if top in ("builtins", "litequeue") or top in sys.stdlib_module_names:
+        return True
+    if app is None:
+        return False
+    if top in _application_packages(app):
+        return True
+    return any(name == imported or name.startswith(imported + ".") for imported in _application_modules(app))
+
+
+def _application_packages(app: LiteQueue) -> set[str]:
+    """The top-level packages of the modules defining the app's tasks (the application's code)."""
+    return {module.partition(".")[0] for module in _task_modules(app) if module not in ("__main__", "__mp_main__")}
+
+
+def _task_modules(app: LiteQueue) -> set[str]:
+    return {task.__module__ for task in list(app.tasks.values())} | {"__main__"}
+
+
+def _application_modules(app: LiteQueue) -> set[str]:
+    """Modules the application's own modules (those defining its tasks, and the main script)
+    imported: modules bound in their namespaces, and the modules of classes bound there."""
+    found: set[str] = set()
+    for name in _task_modules(app):
+        module = sys.modules.get(name)
+        for value in list(vars(module).values()) if module is not None else ():
+            if isinstance(value, types.ModuleType):
+                found.add(value.__name__)
+            elif isinstance(value, type):
+                found.add(value.__module__)
+    return found

@@ -100,3 +100,28 @@ def test_a_stored_exception_class_is_rebuilt(app, db):
     store_failure(db, result.id, "KeyError", "missing")
     with pytest.raises(KeyError, match="missing"):
         result.get(timeout=5)
+
+
+@pytest.mark.parametrize("type_name", ["peewee.OperationalError", "peewee.IntegrityError"])
+def test_an_exception_of_a_module_the_application_did_not_import_is_not_rebuilt(app, db, type_name):
+    import sys
+
+    assert type_name.rpartition(".")[0] in sys.modules  # imported (by litequeue), not by the application
+    result = tasks.add.delay(1, 2)
+    store_failure(db, result.id, type_name, "made up")
+    with pytest.raises(TaskError) as raised:
+        result.get(timeout=5)
+    assert raised.value.type_name == type_name
+
+
+@pytest.mark.parametrize("type_name,expected", [
+    ("tests.support.tasks.TaskBoom", "TaskBoom"),  # the application's own code
+    ("json.decoder.JSONDecodeError", None),  # the standard library: TaskError when it cannot take one message
+    ("ZeroDivisionError", "ZeroDivisionError"),
+])
+def test_exceptions_the_application_knows_are_rebuilt(app, db, type_name, expected):
+    result = tasks.add.delay(1, 2)
+    store_failure(db, result.id, type_name, "boom")
+    with pytest.raises(Exception) as raised:
+        result.get(timeout=5)
+    assert type(raised.value).__name__ == (expected or "TaskError")

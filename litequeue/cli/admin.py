@@ -264,8 +264,8 @@ def _render_status(data: dict) -> str:
     lines = [f"litequeue status of {p(data['database'])} at {when(data['time'])}", ""]
     lines += _table(["QUEUE", "QUEUED", "SCHEDULED", "RESERVED", "RUNNING", "RETRYING", "FAILED", "DONE 1H",
                      "OLDEST WAITING"],
-                    [[p(q["queue"]), q["queued"], q["scheduled"], q["reserved"], q["running"], q["retrying"], q["failed"],
-                      q["done_last_hour"], _age(q["oldest_waiting_seconds"])] for q in data["queues"]])
+                    [[p(q["queue"]), q["queued"], q["scheduled"], q["reserved"], q["running"], q["retrying"],
+                      q["failed"], q["done_last_hour"], _age(q["oldest_waiting_seconds"])] for q in data["queues"]])
     workers = _table(["WORKER", "HOST", "PID", "CONC", "QUEUES", "HEARTBEAT", "DONE", "STATUS"],
                      [[p(w["name"]), p(w["hostname"]), w["pid"], w["concurrency"], p(",".join(w["queues"])),
                        _age(w["heartbeat_age"]) + " ago", w["processed"], w["status"].upper()
