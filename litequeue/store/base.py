@@ -142,6 +142,13 @@ class Store(ClaimStore, FlowStore, AdminStore, ScheduleStore, MonitorStore, Grou
         (an undone claim is claimed again, an undone ack runs the job again). Producers keep
         full durability."""
 
+    clock_offset = 0.0  # seconds the lease clock is ahead of this process's clock
+
+    def lease_clock(self) -> float:
+        """Now, on the clock every lease of this store follows: this process's on SQLite (whose
+        users must keep their machines' clocks in step), the server's on PostgreSQL."""
+        return time.time() + self.clock_offset
+
     def check_file(self) -> None:
         """Raise StoreFileChanged if the database's files were deleted or replaced under this
         process (SQLite; a server has no such hazard). Cheap: a worker calls it every heartbeat."""
@@ -347,7 +354,7 @@ class Store(ClaimStore, FlowStore, AdminStore, ScheduleStore, MonitorStore, Grou
         with self.errors(), self.write():
             rows = self.db.execute_sql(self.sql(
                 f"UPDATE lq_jobs SET lease_until = ? WHERE {mine} AND id IN ({marks}) RETURNING id, revoke_requested"
-            ), (time.time() + lease_seconds, owner, *ids)).fetchall() if ids else []
+            ), (self.lease_clock() + lease_seconds, owner, *ids)).fetchall() if ids else []
             given_up = [row[0] for row in self.db.execute_sql(self.sql(
                 f"UPDATE lq_jobs SET lease_until = 0 WHERE {mine}" + (f" AND id NOT IN ({marks})" if ids else "")
                 + " RETURNING id"), (owner, *ids)).fetchall()]
@@ -370,7 +377,7 @@ class Store(ClaimStore, FlowStore, AdminStore, ScheduleStore, MonitorStore, Grou
             "RETURNING task_id, task, state, id, durable, attempts, worker, exc_message, history"
         )
         with self.errors(), self.write():
-            rows = self.db.execute_sql(self.sql(sql), (False, False, now, _LOST, now)).fetchall()
+            rows = self.db.execute_sql(self.sql(sql), (False, False, now, _LOST, self.lease_clock())).fetchall()
             lost = [r[3] for r in rows if r[2] == states.FAILURE]
             if lost:  # failed for good: their workflows' errbacks, a chord they were in fails
                 flows = self._workflow_jobs(f"id IN ({', '.join('?' * len(lost))})", lost)

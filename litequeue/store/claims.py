@@ -74,7 +74,7 @@ class ClaimStore(StoreMixin):
         if limit <= 0:
             return []
         now = time.time()
-        lease = (owner, now + request.lease_seconds, owner, now)
+        lease = (owner, self.lease_clock() + request.lease_seconds, owner, now)
         self.held_until = None  # set again by a claim that rate limits held back
         paused = self.paused_queues()  # read in the claim's transaction: a pause holds from its commit
         if paused:
@@ -177,7 +177,7 @@ class ClaimStore(StoreMixin):
         )
         now = time.time()
         with self.errors(), self.write():
-            rows = self._claim_rows(self.sql(sql), (owner, now + lease_seconds, owner, now, task_id))
+            rows = self._claim_rows(self.sql(sql), (owner, self.lease_clock() + lease_seconds, owner, now, task_id))
         return Job.all_from_rows(rows)[0] if rows else None
 
 

@@ -13,8 +13,9 @@ import importlib
 import os
 import re
 import threading
+import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -32,7 +33,7 @@ from ..errors import (
     StoreUnavailable,
 )
 from . import external, migrations, postgres_listener
-from .base import ErrorGuard, Store
+from .base import ErrorGuard, LeaseReport, Store
 from .postgres_listener import first_line
 
 DRIVERS = ("psycopg", "psycopg2")  # psycopg 3 first; postgresql+psycopg2:// asks for the other
@@ -142,6 +143,22 @@ class PostgresStore(Store):
                 self._check_readable()
             else:
                 self._migrate()
+        self.sync_clock()
+
+    def sync_clock(self) -> None:
+        """Leases follow the server's clock, so workers whose own clocks disagree never take each
+        other's jobs: the offset is measured at open and at every heartbeat (extend_leases),
+        never on a claim's path. A server that cannot be asked keeps the last offset."""
+        with contextlib.suppress(StoreError, pw.PeeweeException, self.driver.Error):
+            with self.errors():
+                before = time.time()
+                server = float(self.db.execute_sql("SELECT EXTRACT(EPOCH FROM clock_timestamp())").fetchone()[0])
+                after = time.time()
+            self.clock_offset = server - (before + after) / 2
+
+    def extend_leases(self, owner: str, lease_seconds: float, job_ids: Collection[int]) -> LeaseReport:
+        self.sync_clock()
+        return super().extend_leases(owner, lease_seconds, job_ids)
 
     def _check_readable(self) -> None:
         """A reading session never creates or upgrades the schema: refuse one it cannot read."""

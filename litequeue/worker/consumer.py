@@ -23,6 +23,7 @@ from ..flow import code_limits
 from ..store import Job, Outcome, WorkerInfo
 from . import logs, outcomes
 from .child import ChildContext, Reply
+from .clock import ClockWatch
 from .options import WorkerOptions, limits_for
 from .pool import Death, Limits, Pool
 from .queues import ClaimOrder, select_queues
@@ -72,6 +73,7 @@ class Worker:
         self._began: dict[int, float] = {}  # job id -> when a child began it
         self._unmarked: dict[int, tuple[int, int, float]] = {}  # begun, still RESERVED in the store
         self._lost_leases: set[int] = set()  # running jobs whose lost lease was reported
+        self.clock_watch = ClockWatch(self.name)
         self._pending_since = 0.0  # monotonic time the oldest unwritten outcome arrived
         self._marks_since = 0.0  # monotonic time the oldest unwritten "began" mark arrived
         self.prefetch = conf.worker_prefetch_multiplier
@@ -469,6 +471,7 @@ class Worker:
         self.reserved = deque(job for job in self.reserved if job.id in held)
         self._lost_leases &= {job.id for job in self.pool.held()}
         store.heartbeat(self.name, self.processed)
+        self.clock_watch.check(store)
         for task_id, task, state in store.rescue_expired():
             log.warning("Task %s[%s] lost its worker (lease expired); now %s.", task, task_id, state)
 

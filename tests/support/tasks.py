@@ -10,6 +10,10 @@ import time
 
 from litequeue import LiteQueue, get_task_logger
 
+if os.environ.get("LQ_CLOCK_AHEAD"):  # this process plays a machine whose clock runs ahead (clock-skew tests)
+    _machine_time, _ahead = time.time, float(os.environ["LQ_CLOCK_AHEAD"])
+    time.time = lambda: _machine_time() + _ahead
+
 app = LiteQueue(os.environ.get("LQ_TEST_DB"))
 # Short leases and heartbeats so crash-recovery tests take seconds, not minutes.
 app.conf.worker_lease_seconds = float(os.environ.get("LQ_LEASE", "3"))
