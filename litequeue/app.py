@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -219,6 +220,13 @@ class LiteQueue:
     def config_from_object(self, obj: Any) -> None:
         """Load settings from a module, its dotted name, or any object with attributes."""
         self.conf.from_object(obj)
+
+    def reader(self) -> LiteQueue:
+        """This app for reading only (monitoring): the same settings and tasks, with a store of its
+        own opened read-only (see ``store.open_store``). The app itself is left as it was."""
+        view = copy.copy(self)
+        view.readonly, view._stores, view._lock = True, {}, threading.Lock()
+        return view
 
     @property
     def control(self) -> Control:

@@ -42,9 +42,7 @@ def load_app(ctx: click.Context, db: str | None, app_path: str | None) -> LiteQu
 def load_app_readonly(ctx: click.Context, db: str | None, app_path: str | None) -> LiteQueue:
     """``load_app`` for commands that only read: the store is opened read-only, so it must exist
     already, is never created or changed, and read access to it is enough."""
-    app = load_app(ctx, db, app_path)
-    app.readonly = True
-    return app
+    return load_app(ctx, db, app_path).reader()
 
 
 def import_app(path: str) -> LiteQueue:

@@ -39,8 +39,8 @@ def test_a_lost_lease_is_reported_once(app, db, start_worker, ledger):
     job = tasks.slow_record.delay("long", 3.0)
     worker = start_worker("-c", "1")
     wait_until(lambda: "long-start" in ledger_counts(ledger), what="the job to start")
-    app.store.db.execute_sql(app.store.sql("UPDATE lq_jobs SET lease_owner = ? WHERE task_id = ?"),
-                             ("another-worker/1", job.id))  # its lease, taken over meanwhile
+    app.store.db.execute_sql(app.store.sql("UPDATE lq_jobs SET lease_owner = ?, lease_until = ? WHERE task_id = ?"),
+                             ("another-worker/1", time.time() + 3600, job.id))  # its lease, taken over meanwhile
     wait_until(lambda: "long" in ledger_counts(ledger), what="the job to finish")
     worker.wait_for_log("Ignored 1 late outcome")
     assert worker.output().count("lease lost") == 1  # heartbeats every 0.5 s: 5 or so passed
