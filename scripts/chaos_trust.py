@@ -29,6 +29,7 @@ import argparse
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -91,15 +92,19 @@ class PrivateCluster:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def crash_restart(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "restart")
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-l", str(self.home / "server.log"), "-w",
+                  "restart")
 
     def destroy(self) -> None:
         subprocess.run([*self.as_user, "pg_ctl", "-D", str(self.data), "-m", "immediate", "stop"],
-                       capture_output=True, check=False)
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         shutil.rmtree(self.home, ignore_errors=True)
 
     def _run(self, *argv: str) -> None:
-        subprocess.run([*self.as_user, *argv], check=True, capture_output=True, cwd=self.home)
+        # Output to a file, not a pipe: the server started by pg_ctl would hold a pipe open forever.
+        with open(self.home / "pg_ctl.out", "ab") as out:
+            subprocess.run([*self.as_user, *argv], check=True, stdout=out, stderr=out, stdin=subprocess.DEVNULL,
+                           cwd=self.home)
 
 
 def _spare_port() -> int:
@@ -259,6 +264,7 @@ def main() -> int:
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix=f"litequeue-{args.scenario}-"))
     scenario = {"postgres-crash": postgres_crash, "poison": poison, "clock-skew": clock_skew}[args.scenario]
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-ups below
     try:
         problems = scenario(args, workdir)
     finally:
