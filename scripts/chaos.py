@@ -16,7 +16,8 @@ appeared, and ``PRAGMA integrity_check`` is ok.
 that every job ran exactly once (counted in an independent ledger) with no "database is locked".
 
 Both run the test suite's app (tests/support/tasks.py) from the repository root; the exit code is
-0 when every check passed. Not part of the quick test run.
+0 when every check passed. Not part of the quick test run. ``scripts/chaos_trust.py`` has the
+scenarios of issue 21: PostgreSQL crash-restarts under load, poison messages, clock skew.
 """
 
 from __future__ import annotations
@@ -230,6 +231,7 @@ def check_chaos(db: str, ledger: Path, total: int, chaos: Chaos, workdir: Path, 
     locked = logs_mention(workdir, "database is locked")
     print(f"blows: {dict(chaos.blows)}")
     print(f"jobs stored: {len(rows)} of {total}; states: {dict(counts)}; failures: {dict(failures)}")
+    print(f"stuck in STARTED after the run: {counts['STARTED']}")
     print(f"executions started per job: {dict(sorted(starts.items()))}")
     print(f"executions completed per job: {dict(sorted(completions.items()))} "
           "(more than 1: a worker died after its child finished, before the outcome was recorded)")
