@@ -235,11 +235,18 @@ def _known_module(name: str, app: LiteQueue | None) -> bool:
     top = name.partition(".")[0]
     if top in ("builtins", "litequeue") or top in sys.stdlib_module_names:
         return True
-    if app is None:
-        return False
-    if top in _application_packages(app):
-        return True
-    return any(name == imported or name.startswith(imported + ".") for imported in _application_modules(app))
+    for known in [app] if app is not None else _every_app():
+        if top in _application_packages(known) or any(
+                name == imported or name.startswith(imported + ".") for imported in _application_modules(known)):
+            return True
+    return False
+
+
+def _every_app() -> list[LiteQueue]:
+    """The apps of this process (when the caller names none: a group's results, a serializer)."""
+    from .app import _apps
+
+    return list(_apps)
 
 
 def _application_packages(app: LiteQueue) -> set[str]:
