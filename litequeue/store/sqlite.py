@@ -470,10 +470,11 @@ def _check_readable(path: str) -> None:
         raise StoreNotFound(f"{path}: the file is not readable by this user. Fix its permissions.")
     with open(path, "rb") as f:
         header = f.read(len(_HEADER))
-    if header != _HEADER:
+    if header and header != _HEADER:
         raise StoreCorrupt(f"{path} is not an SQLite database. Point litequeue at its own database file.")
-    tables, version = _read_schema(path)
+    tables, version = _read_schema(path) if header else ([], 0)
     if "lq_meta" not in tables:
+        _inspect_existing(path, share_database=False)  # another application's tables: says so
         raise StoreNotFound(f"{path} holds no litequeue store; check the path.")
     if version > migrations.SCHEMA_VERSION:
         raise SchemaTooNew(_too_new(path, version))
