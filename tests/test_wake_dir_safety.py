@@ -23,11 +23,19 @@ from litequeue.store.wakeup import Wakeup, wake_dir
 
 
 @pytest.fixture
-def runtime_dir(tmp_path, monkeypatch):
-    run = tmp_path / "run"
-    run.mkdir(mode=0o700)
+def runtime_dir(monkeypatch):
+    """A private $XDG_RUNTIME_DIR with a short path, as /run/user/UID is (a socket's path is short)."""
+    run = Path(tempfile.mkdtemp(prefix="lqrun-", dir="/tmp"))
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(run))
-    return run
+    yield run
+    shutil.rmtree(run, ignore_errors=True)
+
+
+def test_a_runtime_dir_too_long_for_socket_paths_is_passed_over_for_tmp(monkeypatch, tmp_path):
+    from litequeue.store.private_dir import MAX_RUNTIME_PATH
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", "/" + "r" * MAX_RUNTIME_PATH)
+    assert wake_dir(str(tmp_path / "a.sqlite")).startswith(f"/tmp/litequeue-{os.geteuid()}/")
 
 
 def mode(path) -> int:

@@ -58,14 +58,25 @@ def _is_link(name: str, dir_fd: int) -> bool:
         return False
 
 
-def open_runtime_base() -> tuple[str, int]:
-    """(path, descriptor) of this user's private litequeue directory: ``$XDG_RUNTIME_DIR/litequeue``
-    when that variable is set, else ``/tmp/litequeue-<uid>``. Raises UnsafeDirectory or OSError."""
+# A socket's path must fit sockaddr_un (108 bytes): $XDG_RUNTIME_DIR/litequeue/<16 hex>/<pid-name>
+# leaves room for a name of 20 or more only when the runtime directory's path is this short.
+MAX_RUNTIME_PATH = 56
+
+
+def runtime_base() -> tuple[str, str]:
+    """(parent, name) of this user's private litequeue directory: ``$XDG_RUNTIME_DIR/litequeue``
+    when that variable is set (to a path short enough for sockets), else ``/tmp/litequeue-<uid>``.
+    Producers and workers compute the same, so they meet there."""
     runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime and os.path.isabs(runtime):
-        parent, name = runtime, "litequeue"
-    else:
-        parent, name = SHARED_TMP, f"litequeue-{uid()}"
+    if runtime and os.path.isabs(runtime) and len(runtime) <= MAX_RUNTIME_PATH:
+        return runtime, "litequeue"
+    return SHARED_TMP, f"litequeue-{uid()}"
+
+
+def open_runtime_base() -> tuple[str, int]:
+    """(path, descriptor) of the directory ``runtime_base`` names, made 0700 and checked. Raises
+    UnsafeDirectory or OSError."""
+    parent, name = runtime_base()
     parent_fd = os.open(parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
     try:
         return os.path.join(parent, name), open_private_dir(name, parent_fd)

@@ -18,7 +18,7 @@ import threading
 import time
 
 from .. import pids
-from .private_dir import SHARED_TMP, UnsafeDirectory, is_socket, open_private_dir, open_runtime_base, uid, unlink_socket
+from .private_dir import UnsafeDirectory, is_socket, open_private_dir, open_runtime_base, runtime_base, unlink_socket
 from .stale_wake_dirs import remember_store, sweep_stale
 
 log = logging.getLogger("litequeue.wakeup")
@@ -36,10 +36,7 @@ _swept = False  # this process has removed the wake directories of stores that a
 def wake_dir(db_path: str) -> str:
     """Where the wake-up sockets of ``db_path`` live: a directory named after its real path,
     in $XDG_RUNTIME_DIR/litequeue, else /tmp/litequeue-<uid> (both made 0700 and checked)."""
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    base = os.path.join(runtime, "litequeue") if runtime and os.path.isabs(runtime) \
-        else os.path.join(SHARED_TMP, f"litequeue-{uid()}")
-    return os.path.join(base, _digest(db_path))
+    return os.path.join(*runtime_base(), _digest(db_path))
 
 
 def _digest(db_path: str) -> str:
@@ -167,7 +164,7 @@ class Wakeup:
                 inode = os.stat(entry, dir_fd=fd, follow_symlinks=False).st_ino
             except OSError as exc:
                 sock.close()
-                _warn_once(f"cannot listen in {self.dir} ({exc.strerror})")
+                _warn_once(f"cannot listen in {self.dir} ({exc.strerror or exc})")
                 return None
             return Listener(sock, os.path.join(self.dir, entry), inode)
         finally:
