@@ -11,6 +11,7 @@ import time
 import pytest
 
 from litequeue import states
+from litequeue.errors import StoreError
 from tests.conftest import ledger_counts
 from tests.support import tasks
 from tests.support.observe import wait_until
@@ -44,3 +45,34 @@ def test_a_worker_survives_a_server_restart_and_no_job_is_lost(private_cluster, 
     worker.wait_for_log("Reconnected to the store")
     worker.signal(signal.SIGTERM)
     assert worker.wait() == 0
+
+
+def test_no_job_is_left_started_after_the_server_crashes_under_load(private_cluster, app, ledger, start_worker):
+    """The server crash-restarted (``pg_ctl restart -m immediate``) three times while jobs run:
+    the worker's unsynced outcome commits may be undone, and every job still ends SUCCESS, none
+    left STARTED or RESERVED (heartbeats renew only the jobs a worker really holds)."""
+    policy = {"max_retries": 200, "interval_start": 0.1, "interval_step": 0.1, "interval_max": 0.5}
+    sent = [tasks.slow_record.apply_async((f"job{i}", 0.05), retry_policy=policy) for i in range(60)]
+    worker = start_worker("-c", "2")
+    worker.wait_for_log("ready")
+    for _ in range(3):
+        wait_until(lambda: len(ledger_counts(ledger)) > 0, what="jobs to run before the crash")
+        private_cluster.restart("immediate")
+        sent += [tasks.slow_record.apply_async((f"job{len(sent) + i}", 0.05), retry_policy=policy) for i in range(10)]
+
+    wait_until(lambda: _count(app, states.SUCCESS) == len(sent), timeout=120,
+               what="every job to end SUCCESS after the crashes")
+    assert _count(app, states.STARTED, states.RESERVED) == 0
+    finished = sorted(key for key in ledger_counts(ledger) if not key.endswith("-start"))
+    assert finished == sorted(f"job{i}" for i in range(len(sent)))
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 0
+
+
+def _count(app, *wanted: str) -> int:
+    """Jobs in these states; -1 while the producer's connection finds the server gone (its next
+    statement reconnects)."""
+    try:
+        return app.store.count_jobs(list(wanted))
+    except StoreError:
+        return -1
