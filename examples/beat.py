@@ -22,7 +22,7 @@ app.conf.timezone = "Europe/Berlin"
 app.conf.beat_schedule = {
     "add-every-second": {"task": "beat.add", "schedule": 1.0, "args": (2, 3)},
     "report-mondays": {"task": "beat.add", "schedule": crontab(hour=7, minute=30, day_of_week="mon"),
-                       "options": {"queue": "default", "expires": 600}},
+                       "options": {"queue": "celery", "expires": 600}},
     "cleanup-hourly": {"task": "beat.add", "schedule": timedelta(hours=1), "args": (0, 0), "misfire": "skip"},
 }
 

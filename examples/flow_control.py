@@ -17,7 +17,7 @@ from litequeue import LiteQueue, Queue
 
 DB = os.path.join(tempfile.mkdtemp(), "flow.sqlite")
 app = LiteQueue(os.environ.get("FLOW_DB", DB))
-app.conf.task_queues = (Queue("default"), Queue("reports", concurrency=2))
+app.conf.task_queues = (Queue("celery"), Queue("reports", concurrency=2))
 
 
 @app.task(name="flow_control.call_partner_api", rate_limit="4/s")  # all workers together: a start every 0.25 s

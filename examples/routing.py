@@ -19,7 +19,7 @@ DB = os.path.join(HERE, "routing.sqlite")
 
 app = LiteQueue(DB)
 app.conf.task_queues = (
-    Queue("default", routing_key="task.#"),  # keys starting with "task." go to default
+    Queue("celery", routing_key="task.#"),  # keys starting with "task." go to celery
     Queue("web_tasks", routing_key="web.#"),  # keys starting with "web." go to web_tasks
     Queue("transient", routing_key="transient", delivery_mode=1),  # no fsync; nothing kept
 )

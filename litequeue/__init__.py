@@ -15,6 +15,7 @@ from .canvas import (
     xmap,
     xstarmap,
 )
+from .celery_app import Celery
 from .crontab import crontab
 from .errors import (
     ChordError,
@@ -30,14 +31,15 @@ from .errors import (
 from .log import get_task_logger
 from .result import AsyncResult
 from .routing import Queue
+from .shared import shared_task
 from .task import Task
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "LiteQueue", "Task", "AsyncResult", "Queue", "LiteQueueError", "Retry", "Reject",
+    "LiteQueue", "Celery", "Task", "AsyncResult", "Queue", "LiteQueueError", "Retry", "Reject",
     "MaxRetriesExceededError", "SoftTimeLimitExceeded", "TimeLimitExceeded", "TaskRevokedError",
     "WorkerLostError", "ChordError", "crontab", "get_task_logger", "__version__",
     "Signature", "signature", "subtask", "maybe_signature", "chain", "group", "chord", "chunks", "xmap",
-    "xstarmap", "GroupResult", "ResultSet",
+    "xstarmap", "GroupResult", "ResultSet", "shared_task",
 ]

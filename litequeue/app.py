@@ -10,26 +10,49 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar, overload
 
 from . import pids, serialization
+from .annotations import annotate
+from .app_celery import CeleryAppSurface
+from .brokers import check_backend, store_url
 from .bulk import enqueue_many, register_chunk_task
 from .calling import build_jobs, publish_policy, with_publish_retry
 from .canvas.followups import ChordJoiner
+from .celery_messages import publish_arguments
 from .config import Settings
+from .control import ControlSurface
 from .errors import ConfigurationError, NotRegistered
 from .result import AsyncResult
 from .routing import Routing
+from .shared import register_shared_tasks
 from .signals import after_task_publish, before_task_publish
 from .store import Store, open_store
-from .task import Task, TaskOptions
+from .task import Task, TaskOptions, class_options
 
 if TYPE_CHECKING:
     from .canvas import Signature
-    from .monitoring import Inspect
     from .store import NewJob
     from .worker.inprocess import InProcessWorker
 
 P = ParamSpec("P")
 R = TypeVar("R")
 _apps: list[LiteQueue] = []
+
+
+def _fields_of(options: TaskOptions) -> dict:
+    import dataclasses
+
+    return {f.name: getattr(options, f.name) for f in dataclasses.fields(options)}
+
+
+def env_broker_url() -> str | None:
+    """$CELERY_BROKER_URL, as Celery reads it, checked."""
+    value = os.environ.get("CELERY_BROKER_URL")
+    return store_url(value, "CELERY_BROKER_URL") if value else None
+
+
+def env_result_backend() -> str | None:
+    from .brokers import backend_url
+
+    return backend_url(os.environ.get("CELERY_RESULT_BACKEND") or None)
 
 
 def default_app() -> LiteQueue:
@@ -39,7 +62,7 @@ def default_app() -> LiteQueue:
     return _apps[-1]
 
 
-class LiteQueue:
+class LiteQueue(CeleryAppSurface):
     """A job queue whose broker, result store and schedule are one database.
 
     ``LiteQueue("app.sqlite")`` (a path or ``sqlite:///path`` URL; created on first use). Settings
@@ -48,20 +71,35 @@ class LiteQueue:
 
     def __init__(self, url: str | os.PathLike | None = None, *, main: str | None = None,
                  share_database: bool = False, readonly: bool = False, **settings: Any) -> None:
-        self.url = os.fspath(url) if url is not None else None
+        self._url = store_url(url, "the database") if url is not None else None
+        self.Task: type[Task] = Task  # the base class of this app's tasks (Celery's app.Task)
         self.main = main
         self.share_database = share_database
         self.readonly = readonly  # open the store read-only (monitoring): see store.open_store
         self.conf = Settings()
+        self._init_surface()
         self.conf.update(settings)
         self.tasks: dict[str, Task] = {}
         self.routing = Routing(self.conf)
         self._stores: dict[tuple[int, str], Store] = {}
         self._lock = threading.Lock()
         register_chunk_task(self)
+        register_shared_tasks(self)
         _apps.append(self)
 
     # -- the store ------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str | None:
+        """The store's URL: the one given to the app (or on the command line), else the
+        broker_url setting, else the CELERY_BROKER_URL environment variable."""
+        if self._url is not None:
+            return self._url
+        return self.conf.broker_url or env_broker_url()
+
+    @url.setter
+    def url(self, value: str | os.PathLike | None) -> None:
+        self._url = store_url(value, "the database") if value is not None else None
 
     @property
     def store(self) -> Store:
@@ -77,6 +115,7 @@ class LiteQueue:
             with self._lock:
                 store = self._stores.get(key)
                 if store is None:
+                    check_backend(self.conf.result_backend or env_result_backend(), self.url)
                     store = open_store(self.url, self.conf, self.share_database, self.readonly)
                     store.joiner = ChordJoiner(self)  # builds chord callbacks inside the store's join
                     self._stores[key] = store
@@ -111,17 +150,50 @@ class LiteQueue:
 
     def task(self, *args: Any, **options: Any) -> Any:  # typed by the overloads above
         """Register a function as a task: ``@app.task`` or ``@app.task(name=..., bind=True, ...)``."""
-        if args and callable(args[0]) and len(args) == 1 and not options:
-            return self._register(args[0], TaskOptions())
+        if args and callable(args[0]) and len(args) == 1:  # @app.task, or app.task(fun, **options)
+            return self._declare(args[0], options)
         if args:
             raise ConfigurationError("Use @app.task or @app.task(option=value, ...); options are keywords.")
         # Checked when applied to the function, so messages can name the task.
-        return lambda fun: self._register(
-            fun, TaskOptions.from_kwargs({"name": f"{fun.__module__}.{fun.__qualname__}", **options}))
+        return lambda fun: self._declare(fun, options)
 
-    def _register(self, fun: Callable[..., Any], options: TaskOptions) -> Task:
-        task: Task = Task(self, fun, options)
+    def _declare(self, fun: Callable[..., Any], options: dict) -> Task:
+        """Register ``fun`` with ``@app.task`` options: ``base=`` picks the Task class, whose
+        option-named class attributes are defaults; task_annotations apply last."""
+        options = dict(options)
+        cls = options.pop("base", None) or self.Task
+        if not (isinstance(cls, type) and issubclass(cls, Task)):
+            raise ConfigurationError(f"@app.task(base=...) must be a subclass of app.Task, not {cls!r}.")
+        merged = {**class_options(cls), "name": self.gen_task_name(fun), **options}
+        checked = TaskOptions.from_kwargs(merged) if len(merged) > 1 else TaskOptions(name=merged["name"])
+        return self._register(fun, checked, cls)
+
+    def gen_task_name(self, fun: Callable[..., Any]) -> str:
+        """A task's default name, ``module.qualname``; in a script run as ``__main__``, the app's
+        ``main`` stands for the module (as in Celery), so the worker started by ``python app.py
+        worker`` and a program importing ``app`` agree on the names."""
+        module = fun.__module__
+        if module in ("__main__", "__mp_main__") and self.main:
+            module = self.main
+        return f"{module}.{fun.__name__}"
+
+    def _register(self, fun: Callable[..., Any], options: TaskOptions, cls: type[Task] = Task) -> Task:
+        task: Task = annotate(self, cls(self, fun, options))
         self.tasks[task.name] = task
+        return task
+
+    def register_task(self, task: Task | type[Task], **options: Any) -> Task:
+        """Register a class-based task (Celery's ``app.register_task(MyTask())``): a Task
+        subclass defining ``run``, named by its ``name`` attribute (else module.ClassName)."""
+        if isinstance(task, type):
+            task = task()
+        if not isinstance(task, Task) or type(task).run is Task.run:
+            raise ConfigurationError(f"register_task takes an instance of a Task subclass that defines run(), "
+                                     f"not {task!r}.")
+        task.app = self
+        if options:
+            task.options = TaskOptions.from_kwargs({**_fields_of(task.options), **options})
+        self.tasks[task.name] = annotate(self, task)
         return task
 
     def get_task(self, name: str) -> Task:
@@ -150,9 +222,11 @@ class LiteQueue:
     def _publish(self, name: str, jobs: list[NewJob], retry: bool, policy: dict) -> AsyncResult:
         """Store the jobs of one call (retrying per the publish policy), with the publish
         signals around it; the AsyncResult of the first."""
-        before_task_publish.send(sender=name, jobs=jobs)
+        if before_task_publish.receivers:
+            before_task_publish.send(sender=name, jobs=jobs, **publish_arguments(jobs[0]))
         duplicates = with_publish_retry(self.store.enqueue, retry, policy, jobs) or {}
-        after_task_publish.send(sender=name, jobs=jobs)
+        if after_task_publish.receivers:
+            after_task_publish.send(sender=name, jobs=jobs, **publish_arguments(jobs[0]))
         if self.conf.task_always_eager:
             from .testing import run_eagerly
 
@@ -217,10 +291,6 @@ class LiteQueue:
 
     # -- configuration -----------------------------------------------------------------------------
 
-    def config_from_object(self, obj: Any) -> None:
-        """Load settings from a module, its dotted name, or any object with attributes."""
-        self.conf.from_object(obj)
-
     def reader(self) -> LiteQueue:
         """This app for reading only (monitoring): the same settings and tasks, with a store of its
         own opened read-only (see ``store.open_store``). The app itself is left as it was."""
@@ -236,15 +306,12 @@ class LiteQueue:
         return f"<LiteQueue {self.main or ''} {self.url}>"
 
 
-class Control:
-    """Remote control of jobs: revoke, purge and rate limits (Celery's ``app.control``)."""
+class Control(ControlSurface):
+    """Remote control of jobs and workers (Celery's ``app.control``): revoke, terminate, purge,
+    rate limits, ping, shutdown, and ``inspect()``; see litequeue.control."""
 
     def __init__(self, app: LiteQueue) -> None:
         self.app = app
-
-    def revoke(self, task_id: str | list[str], terminate: bool = False) -> int:
-        ids = [task_id] if isinstance(task_id, str) else list(task_id)
-        return self.app.store.revoke(ids, terminate=terminate)
 
     def rate_limit(self, task_name: str, rate_limit: str | float | None, destination: Any = None,
                    reply: bool = False, **kwargs: Any) -> list[dict] | None:
@@ -259,9 +326,3 @@ class Control:
 
     def purge(self, queue: str | None = None) -> int:
         return self.app.store.purge(queue)
-
-    def inspect(self) -> Inspect:
-        """Celery's inspect: active(), scheduled(), registered(), stats(), read from the store."""
-        from .monitoring import Inspect
-
-        return Inspect(self.app)

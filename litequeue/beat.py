@@ -19,6 +19,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from . import signals
 from .errors import LiteQueueError, StoreError
 from .schedules import entries_from_code, jobs_for
 from .store.schedules import ScheduleRow, SyncReport
@@ -54,6 +55,7 @@ class Beat:
     def start(self, now: float | None = None) -> SyncReport:
         """Check the app's ``beat_schedule`` (a bad entry raises ConfigurationError naming it)
         and sync it into the store: entries added, changed, removed."""
+        self.app.finalize()  # on_after_configure receivers may add entries (add_periodic_task)
         rows = entries_from_code(self.app, now)
         report = self.app.store.sync_schedules(rows)
         for label, names in (("added", report.added), ("changed", report.changed), ("removed", report.removed)):
@@ -81,6 +83,7 @@ class Beat:
     def run(self) -> int:
         """Start, then tick until ``stop()`` or SIGTERM / SIGINT. Returns 0."""
         self.start()
+        signals.beat_init.send(sender=self)
         self._install_signals()
         while not self._stopping.is_set():
             try:

@@ -60,29 +60,36 @@ def _as_date(epoch: float) -> str:
         return f"{epoch:g} seconds since 1970"
 
 
-def _timestamp(value: dt.datetime, what: str) -> float:
+def _timestamp(value: dt.datetime, what: str, naive_utc: bool) -> float:
     try:
-        return value.timestamp()  # naive datetimes are taken as local time
+        return epoch_of(value, naive_utc)
     except (OverflowError, ValueError, OSError):
         raise InvalidOptionError(f"{what} {value!r} is not a time a job can be scheduled for; give a datetime "
                                  "between 1970 and the year 3000.") from None
 
 
-def to_epoch(value: Any, what: str) -> float:
-    """A datetime (naive = local time) or epoch number -> epoch seconds."""
+def to_epoch(value: Any, what: str, naive_utc: bool = True) -> float:
+    """A datetime or epoch number -> epoch seconds. A naive datetime is UTC while ``enable_utc``
+    (``naive_utc``) is True, as in Celery, and the machine's local time when it is False."""
     if isinstance(value, dt.datetime):
-        return bounded(_timestamp(value, what), what)
+        return bounded(_timestamp(value, what, naive_utc), what)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return bounded(float(value), what)
     raise InvalidOptionError(f"{what} must be a datetime, not {type(value).__name__} ({value!r}).")
 
 
-def retry_time(countdown: Any, eta: Any, default_delay: float) -> float:
+def epoch_of(moment: dt.datetime, naive_utc: bool) -> float:
+    if moment.tzinfo is None and naive_utc:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.timestamp()  # a naive datetime left naive is local time
+
+
+def retry_time(countdown: Any, eta: Any, default_delay: float, naive_utc: bool = True) -> float:
     """Epoch seconds of the next attempt asked for by ``task.retry(countdown=, eta=)``."""
     if countdown is not None and eta is not None:
         raise InvalidOptionError("Give retry() either countdown or eta, not both.")
     if eta is not None:
-        return to_epoch(eta, "retry() eta")
+        return to_epoch(eta, "retry() eta", naive_utc)
     return bounded(time.time() + (default_delay if countdown is None else _seconds(countdown, "retry() countdown")),
                    "retry() countdown")
 
@@ -101,7 +108,7 @@ def _seconds(value: Any, what: str) -> float:
     return float(value)
 
 
-def _eta(options: dict, now: float) -> float | None:
+def _eta(options: dict, now: float, naive_utc: bool) -> float | None:
     countdown, eta = options.get("countdown"), options.get("eta")
     if countdown is not None and eta is not None:
         raise InvalidOptionError("Give either countdown or eta, not both.")
@@ -111,15 +118,15 @@ def _eta(options: dict, now: float) -> float | None:
         if not isinstance(eta, dt.datetime):
             raise InvalidOptionError(
                 f"eta must be a datetime, not {type(eta).__name__} ({eta!r}); for seconds from now use countdown.")
-        return bounded(_timestamp(eta, "eta"), "eta")
+        return bounded(_timestamp(eta, "eta", naive_utc), "eta")
     return None
 
 
-def _expires(value: Any, now: float) -> float | None:
+def _expires(value: Any, now: float, naive_utc: bool) -> float | None:
     if value is None:
         return None
     if isinstance(value, dt.datetime):
-        return bounded(_timestamp(value, "expires"), "expires")
+        return bounded(_timestamp(value, "expires", naive_utc), "expires")
     return bounded(now + _seconds(value, "expires"), "expires")
 
 
@@ -171,15 +178,15 @@ class CallTemplate:
         self.content_type = serialization.content_type_for(serializer)
         # NewJob's fields after (task_id, body, task, queue, routing_key), up to durable.
         self._fields = (
-            self.content_type, _priority(options, task, app), _eta(options, now),
-            _expires(options.get("expires", task.options.expires if task else None), now),
+            self.content_type, _priority(options, task, app), _eta(options, now, conf.enable_utc),
+            _expires(options.get("expires", task.options.expires if task else None), now, conf.enable_utc),
             _max_retries(options.get("max_retries", task.max_retries if task else conf.task_default_max_retries),
                          "max_retries"),
             _flag(options.get("acks_late", task.acks_late if task else conf.task_acks_late), "acks_late"),
             _flag(options.get("ignore_result", task.ignore_result if task else conf.task_ignore_result),
                   "ignore_result"),
         )
-        self._run_options = _run_options(options, task) or None
+        self._run_options = _run_options(options, task, conf) or None
         self._flow = spec_for(self.name, task, options)  # unique and concurrency keys, made per call
         if options.get("task_id") is not None:
             check_name(options["task_id"], "task_id")
@@ -285,13 +292,32 @@ def _max_retries(value: Any, what: str) -> int | None:
     return value
 
 
-def _run_options(options: dict, task: Task | None) -> dict:
-    out = {}
+def _run_options(options: dict, task: Task | None, conf: Any) -> dict:
+    out: dict[str, Any] = {}
+    lost = task.options.reject_on_worker_lost if task is not None else None
+    lost = conf.task_reject_on_worker_lost if lost is None else lost
+    if lost is not None:
+        out["reject_on_worker_lost"] = _flag(lost, "reject_on_worker_lost")
     for key in _RUN_OPTIONS:
         value = options.get(key)
         if value is not None:
             out[key] = _seconds(value, key) or None
-    return {k: v for k, v in out.items() if v}
+    if options.get("headers"):
+        out["headers"] = _headers(options["headers"])
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _headers(value: Any) -> dict:
+    """apply_async(headers=...): a dict of names to plain data, kept with the job for request.headers."""
+    import json
+
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise InvalidOptionError(f"headers must be a dict with string keys, not {value!r}.")
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidOptionError(f"headers must hold plain data (str, numbers, lists, dicts): {exc}.") from None
+    return dict(value)
 
 
 def _encode_body(name: str, args: tuple, kwargs: dict, content_type: str, limit: int) -> bytes:

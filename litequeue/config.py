@@ -12,6 +12,8 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import celery_settings
+from .brokers import backend_url, check_backend, store_url
 from .errors import ConfigurationError
 
 DEFAULT_PUBLISH_RETRY_POLICY = {
@@ -53,14 +55,21 @@ OLD_NAMES = {
 class Settings:
     """Every setting litequeue reads, with its default. Assigning validates the value."""
 
+    # the store (Celery's names: the broker is the store, results live with the jobs)
+    broker_url: str | None = None
+    result_backend: str | None = None  # None: the broker's store, the only place results live
+    # modules a worker imports (Celery's include= and imports)
+    include: tuple = ()
+    imports: tuple = ()
+    task_annotations: Any = None  # a dict, a list of dicts/objects, or an object with annotate(task)
     # serialization
     task_serializer: str = "json"
     result_serializer: str = "json"
     accept_content: tuple = ("json",)
     task_max_payload_bytes: int = 10 * 1024 * 1024
     # routing
-    task_default_queue: str = "default"
-    task_default_exchange: str = "default"
+    task_default_queue: str = "celery"  # Celery's name; a worker with no -Q still consumes every queue
+    task_default_exchange: str = "celery"
     task_default_exchange_type: str = "topic"
     task_default_routing_key: str | None = None
     task_default_priority: int = 0
@@ -74,6 +83,7 @@ class Settings:
     task_publish_retry_policy: dict = field(default_factory=lambda: dict(DEFAULT_PUBLISH_RETRY_POLICY))
     # running
     task_acks_late: bool = True
+    task_reject_on_worker_lost: bool | None = None  # None: retried while retries are left (see README)
     task_ignore_result: bool = False
     task_time_limit: float | None = None
     task_soft_time_limit: float | None = None
@@ -98,8 +108,11 @@ class Settings:
     enable_utc: bool = True
 
     def __setattr__(self, key: str, value: Any) -> None:
-        key = OLD_NAMES.get(key, key)
+        key = OLD_NAMES.get(key) or celery_settings.translate(key) or key
         if key not in _FIELDS:
+            if celery_settings.accept_foreign(key, value):  # a Celery setting with no effect here
+                self.__dict__.setdefault("_foreign", {})[key] = value
+                return
             raise ConfigurationError(_unknown_key_message(key))
         object.__setattr__(self, key, _validate(key, value))
         # Counts assignments, so what was worked out from the settings (a task's call template)
@@ -109,6 +122,8 @@ class Settings:
     def __getattr__(self, key: str) -> Any:  # only called for names not found normally
         if key in OLD_NAMES:
             return getattr(self, OLD_NAMES[key])
+        if key in self.__dict__.get("_foreign", {}):
+            return self.__dict__["_foreign"][key]
         raise AttributeError(_unknown_key_message(key))
 
     def update(self, values: dict | None = None, **more: Any) -> None:
@@ -117,6 +132,7 @@ class Settings:
         for key, value in {**(values or {}), **more}.items():
             setattr(self, key, value)
         self.check_routing()
+        check_backend(self.result_backend, self.broker_url)
 
     def check_routing(self) -> None:
         """Refuse routing settings that contradict each other, naming the key and the fix.
@@ -136,18 +152,58 @@ class Settings:
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def from_object(self, obj: Any) -> None:
-        """Load settings from an object or module (or its dotted name): its lower-case keys and
-        Celery 3's upper-case ones; other upper-case names are ignored, as Celery does."""
-        if isinstance(obj, str):
-            try:
-                obj = importlib.import_module(obj)
-            except ImportError as exc:
-                raise ConfigurationError(f"Cannot import settings module {obj!r}: {exc}") from exc
-        self.update({name: getattr(obj, name) for name in dir(obj) if name in _FIELDS or name in OLD_NAMES})
+    def from_object(self, obj: Any, namespace: str | None = None) -> None:
+        """Load settings from an object, a module, or a name: ``"module"`` or ``"module:attr"``.
+
+        Without a namespace: its lower-case keys and Celery 3's upper-case ones (other upper-case
+        names are ignored, as Celery does). With ``namespace="CELERY"``: only ``CELERY_*`` keys,
+        read without the prefix (``CELERY_BROKER_URL`` is broker_url), as Django projects keep them.
+        A key that is neither a setting here nor a Celery one is an error, never skipped."""
+        obj = import_object(obj) if isinstance(obj, str) else obj
+        self.update(settings_of(obj, namespace))
 
 
 _FIELDS = {f.name for f in dataclasses.fields(Settings)}
+
+
+def import_object(name: str) -> Any:
+    """``"module"`` -> the module; ``"module:attr"`` (or a dotted path to an attribute) -> the attribute."""
+    module_name, _, attr = name.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        if attr or "." not in module_name:
+            raise ConfigurationError(f"Cannot import settings module {module_name!r}: {exc}") from exc
+        module_name, _, attr = module_name.rpartition(".")
+        module = import_object(module_name)
+    try:
+        return getattr(module, attr) if attr else module
+    except AttributeError:
+        raise ConfigurationError(f"Module {module_name!r} has no attribute {attr!r} to load settings from.") from None
+
+
+def settings_of(obj: Any, namespace: str | None) -> dict:
+    """The settings an object, module or mapping holds (see Settings.from_object)."""
+    items = obj.items() if isinstance(obj, dict) else ((name, None) for name in dir(obj))
+    values = {}
+    for name, value in items:
+        if name.startswith("_") or not isinstance(name, str):
+            continue
+        key = celery_settings.translate(name, namespace) if namespace else name
+        if key is None or (not namespace and not name.islower() and name not in OLD_NAMES
+                           and name not in celery_settings.OLD_CELERY_NAMES):
+            continue  # another namespace's key, or a constant in a settings module
+        value = obj[name] if isinstance(obj, dict) else getattr(obj, name)
+        if not namespace and _helper(value):
+            continue  # a module imported by the config module, a function or class it defines
+        values[key] = value
+    return values
+
+
+def _helper(value: Any) -> bool:
+    import inspect
+
+    return inspect.ismodule(value) or inspect.isroutine(value) or inspect.isclass(value)
 
 
 def _unknown_key_message(key: str) -> str:
@@ -265,7 +321,26 @@ def _routes(key: str, value: Any) -> Any:
     return check_routes(value, key)
 
 
+def _broker(key: str, value: Any) -> str | None:
+    return None if value is None else store_url(value, key)
+
+
+def _backend(key: str, value: Any) -> str | None:
+    return backend_url(value)
+
+
+def _modules(key: str, value: Any) -> tuple:
+    value = (value,) if isinstance(value, str) else tuple(value or ())
+    if not all(isinstance(name, str) and name for name in value):
+        raise ConfigurationError(f"Setting {key} must be a list of module names, not {value!r}.")
+    return value
+
+
 _VALIDATORS = {
+    "broker_url": _broker,
+    "result_backend": _backend,
+    "include": _modules,
+    "imports": _modules,
     "task_serializer": _serializer,
     "result_serializer": _serializer,
     "accept_content": _accept,
@@ -282,6 +357,7 @@ _VALIDATORS = {
     "task_publish_retry": _bool,
     "task_publish_retry_policy": _publish_policy,
     "task_acks_late": _bool,
+    "task_reject_on_worker_lost": lambda key, value: None if value is None else _bool(key, value),
     "task_ignore_result": _bool,
     "task_time_limit": _positive_or_none,
     "task_soft_time_limit": _positive_or_none,

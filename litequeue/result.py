@@ -48,16 +48,25 @@ class AsyncResult(Generic[R]):
 
     @property
     def state(self) -> str:
-        """PENDING, QUEUED, STARTED, RETRY, SUCCESS, FAILURE, REVOKED, or a custom state such as
-        PROGRESS. A job a worker has reserved (claimed ahead, not begun) reads PENDING, as in Celery."""
+        """Celery's state: PENDING (not begun: waiting, scheduled or claimed ahead; or unknown),
+        STARTED, RETRY, SUCCESS, FAILURE, REVOKED, or a custom state such as PROGRESS."""
+        return states.celery_state(self.job_state)
+
+    status = state
+
+    @property
+    def job_state(self) -> str:
+        """litequeue's finer state: QUEUED (due, waiting for a worker), SCHEDULED (waiting for its
+        eta), RESERVED (claimed ahead by a worker), STARTED, RETRY, SUCCESS, FAILURE, REVOKED, a
+        custom state, or PENDING (no such job)."""
         job = self._job()
         if job is None:
             return states.PENDING
         if job.state in states.LEASED_STATES and job.custom_state:
             return job.custom_state
-        return states.PENDING if job.state == states.RESERVED else job.state
-
-    status = state
+        if job.state == states.QUEUED and job.eta is not None and job.eta > time.time():
+            return states.SCHEDULED
+        return job.state
 
     def ready(self) -> bool:
         return self.state in states.READY_STATES
@@ -112,13 +121,17 @@ class AsyncResult(Generic[R]):
         """Everything the store holds about the job (a read-only value)."""
         return self._job()
 
-    def get(self, timeout: float | None = None, propagate: bool = True, interval: float = 0.05) -> R:
+    def get(self, timeout: float | None = None, propagate: bool = True, interval: float = 0.05,
+            no_ack: bool = True, follow_parents: bool = True, disable_sync_subtasks: bool = True) -> R:
         """Wait until the job is over and return its result.
 
         Raises the task's exception (with the remote traceback as ``__notes__``) when it failed
         and ``propagate`` is true, TaskRevokedError when it was revoked, and TimeoutError when
-        ``timeout`` seconds pass first.
+        ``timeout`` seconds pass first. Inside a task run by a worker it raises RuntimeError, as
+        Celery does (waiting there can deadlock the pool), unless ``disable_sync_subtasks=False``.
         """
+        if disable_sync_subtasks:
+            assert_will_not_block()
         deadline = None if timeout is None else time.monotonic() + timeout
         pause = 0.001
         while True:
@@ -175,12 +188,23 @@ class AsyncResult(Generic[R]):
 
     def _value(self, job: Job) -> Any:
         if job.state in (states.FAILURE, states.RETRY, states.REVOKED) and job.exc_type:
-            return rebuild_exception(job.exc_type, job.exc_message or "", job.traceback, self.app)
+            return rebuild_exception(job.exc_type, job.exc_message or "", job.traceback, self._exception_args(job),
+                                     self.app)
         if job.state in states.LEASED_STATES and job.custom_state:
             return self._decode(job.meta, job.result_type)
         if job.state == states.SUCCESS:
             return self._decode(job.result, job.result_type)
         return None
+
+    def _exception_args(self, job: Job) -> list | None:
+        """The failed attempt's exception arguments (stored as JSON by the worker), if any."""
+        if job.result is None or job.result_type != serialization.JSON:
+            return None
+        try:
+            args = serialization.loads(job.result, serialization.JSON, frozenset({serialization.JSON}))
+        except Exception:
+            return None
+        return args if isinstance(args, list) else None
 
     def _decode(self, data: bytes | None, content_type: str | None) -> Any:
         accept = serialization.accepted_types(self.app.conf.accept_content)
@@ -196,17 +220,38 @@ class AsyncResult(Generic[R]):
         return hash(self.id)
 
 
+def assert_will_not_block() -> None:
+    """Raise RuntimeError when called inside a task a worker is running (Celery's rule for get())."""
+    from .task import current_request
+
+    request = current_request()
+    if request is not None and not request.called_directly and not request.is_eager:
+        raise RuntimeError(
+            "Never call result.get() inside a task: every worker child could end up waiting for a job "
+            "that only a free child could run. Chain the tasks instead (the next task gets this one's "
+            "result), or pass disable_sync_subtasks=False if the job waited on runs elsewhere.")
+
+
 def rebuild_exception(type_name: str, message: str, traceback: str | None,
-                      app: LiteQueue | None = None) -> BaseException:
-    """The stored exception as an instance of its class when that class is an exception the
-    application itself knows (see ``_known_modules``); otherwise a TaskError carrying the type's
-    name. Nothing is imported, and nothing but such an exception class is ever called: the type
-    name comes from a row anyone with write access to the store may have written."""
+                      args: list | None = None, app: LiteQueue | None = None) -> BaseException:
+    """The stored exception as an instance of its class, made with its stored ``args`` (else its
+    message), when that class is an exception the application itself knows (see
+    ``_known_module``); otherwise a TaskError carrying the type's name. Nothing is imported, and
+    nothing but such an exception class is ever called: the type name comes from a row anyone
+    with write access to the store may have written."""
     cls = _exception_class(type_name, app)
-    exc: BaseException
-    try:
-        exc = cls(message) if cls is not None else TaskError(type_name, message)
-    except Exception:
+    exc: BaseException | None = None
+    for call_args in ((args,) if args is not None else ()) + ([message],):
+        try:
+            exc = cls(*call_args) if cls is not None else None
+        except Exception:
+            continue
+        break
+    if exc is None:
+        exc = TaskError(type_name, message)
+    if traceback:
+        exc.add_note("Remote traceback:\n" + traceback)
+    return exc
         exc = TaskError(type_name, message)
     if traceback:
         exc.add_note("Remote traceback:\n" + traceback)

@@ -5,8 +5,10 @@ holds jobs waiting for a worker; a *routing key* picks the queue; a *worker* cla
 jobs; *beat* sends jobs on a schedule.
 """
 
-PENDING = "PENDING"  # no job with this id is known (never sent, forgotten, or pruned)
-QUEUED = "QUEUED"  # waiting to run, possibly for its eta
+PENDING = "PENDING"  # Celery's word for "not begun or not known": what AsyncResult.state reports for a
+#                      waiting, scheduled or reserved job, and for an id no job has (never sent, pruned)
+QUEUED = "QUEUED"  # waiting to run, possibly for its eta (stored state)
+SCHEDULED = "SCHEDULED"  # a QUEUED job whose eta is still ahead (as status and job_state report it)
 RESERVED = "RESERVED"  # claimed by a worker ahead of running (prefetched), not begun; the worker holds a
 #                        lease on it. Celery has no stored state for this: AsyncResult.state reads PENDING
 STARTED = "STARTED"  # begun: a worker's child runs it (the worker holds a lease on it)
@@ -23,3 +25,12 @@ EXCEPTION_STATES = frozenset({RETRY, FAILURE, REVOKED})
 PROPAGATE_STATES = frozenset({FAILURE, REVOKED})
 WAITING_STATES = (QUEUED, RETRY)  # a worker may claim these once due
 LEASED_STATES = (RESERVED, STARTED)  # a worker holds these (claimed): reserved, then begun
+
+# litequeue's finer states of a job not yet begun (waiting, scheduled, claimed ahead by a worker),
+# all of which Celery code sees as PENDING. AsyncResult.job_state keeps the finer one.
+NOT_BEGUN_STATES = frozenset({QUEUED, SCHEDULED, RESERVED})
+
+
+def celery_state(state: str) -> str:
+    """The state Celery code sees for a job whose finer state is ``state``."""
+    return PENDING if state in NOT_BEGUN_STATES else state

@@ -6,7 +6,7 @@ import contextvars
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast
 
 from .calling import template_for
 from .canvas.signature import Signature
@@ -40,6 +40,7 @@ class Request:
     is_eager: bool = False
     called_directly: bool = True
     revoked_check: Callable[[], bool] | None = field(default=None, repr=False, compare=False)
+    headers: dict | None = None  # the headers given to apply_async (Celery's request.headers)
 
 
 @dataclass(frozen=True)
@@ -70,10 +71,17 @@ class TaskOptions:
     concurrency_key: Callable[..., Any] | None = None  # f(*args, **kwargs) -> key, evaluated at enqueue
     unique_for: float | None = None  # seconds: a call with the same unique key meanwhile returns the job there
     unique_key: Callable[..., Any] | None = None  # f(*args, **kwargs) -> key (default: the arguments)
+    typing: bool = True  # check each call's arguments against the function's signature (Celery's default)
+    retry_kwargs: dict = field(default_factory=dict)  # autoretry's max_retries / countdown
+    throws: tuple = ()  # expected errors: logged in one line, without a traceback
+    reject_on_worker_lost: bool | None = None  # True: requeue when the child dies; False: fail (Celery)
+    track_started: bool | None = None  # STARTED is always recorded here; accepted for Celery code
 
     def __post_init__(self) -> None:
         where = f"@app.task option for {self.name or 'this task'}"
         self._check_flow(where)
+        _check_retry_kwargs(where, self.retry_kwargs)
+        object.__setattr__(self, "throws", _exception_classes(where, "throws", self.throws))
         for name in ("autoretry_for", "dont_autoretry_for"):
             value = getattr(self, name)
             value = tuple(value) if isinstance(value, (list, tuple)) else (value,)
@@ -129,6 +137,7 @@ class TaskOptions:
     @classmethod
     def from_kwargs(cls, options: dict) -> TaskOptions:
         known = {f.name for f in fields(cls)}
+        options = _without_no_effect_options(options)
         unknown = set(options) - known
         if unknown:
             raise ConfigurationError(
@@ -137,18 +146,61 @@ class TaskOptions:
         return cls(**options)
 
 
+# Celery task options with nothing to change here (no event stream, no message compression, ...).
+NO_EFFECT_OPTIONS = frozenset({"shared", "lazy", "trail", "compression", "send_events", "resultrepr_maxsize",
+                               "store_errors_even_if_ignored", "abstract", "request_stack"})
+_noticed_options: set[str] = set()
+
+
+def _without_no_effect_options(options: dict) -> dict:
+    import logging
+
+    for key in NO_EFFECT_OPTIONS & options.keys():
+        if key not in _noticed_options:
+            _noticed_options.add(key)
+            logging.getLogger("litequeue.task").warning("Task option %s has no effect with litequeue; ignored.", key)
+    return {k: v for k, v in options.items() if k not in NO_EFFECT_OPTIONS}
+
+
+def _exception_classes(where: str, name: str, value: Any) -> tuple:
+    value = tuple(value) if isinstance(value, (list, tuple)) else (value,)
+    if not all(isinstance(c, type) and issubclass(c, BaseException) for c in value):
+        raise ConfigurationError(f"{where}: {name} must be a tuple of exception classes, not {value!r}.")
+    return value
+
+
+def _check_retry_kwargs(where: str, value: Any) -> None:
+    if not isinstance(value, dict) or set(value) - {"max_retries", "countdown"}:
+        raise ConfigurationError(f"{where}: retry_kwargs takes max_retries and countdown, like "
+                                 f"{{'max_retries': 5, 'countdown': 2}}; got {value!r}.")
+
+
 class Task(Generic[P, R]):
     """A function registered with an app, callable directly or as a background job.
 
     Typed as ``Task[P, R]`` (the function's parameters and return type), so type checkers check
     ``task(...)``, ``task.delay(...)``, ``task.s(...)`` and ``task.adelay(...)`` against the
-    function, and ``task.delay(...).get()`` has its return type."""
+    function, and ``task.delay(...).get()`` has its return type.
 
-    def __init__(self, app: LiteQueue, fun: Callable[..., Any], options: TaskOptions) -> None:
-        self.app = app
-        self.fun = fun
-        self.options = options
-        self.name = options.name or f"{fun.__module__}.{fun.__name__}"  # Celery's default, also for nested functions
+    Subclass it (``class MyTask(app.Task)``, then ``@app.task(base=MyTask)``) for Celery's
+    hooks, which the worker calls around each attempt; class attributes named like task options
+    (``max_retries = 5``, ``autoretry_for = (IOError,)``) are the subclass's defaults.
+
+    A class-based task defines ``run`` (and ``name``) itself and is registered with
+    ``app.register_task(MyTask())``."""
+
+    def __init__(self, app: LiteQueue | None = None, fun: Callable[..., Any] | None = None,
+                 options: TaskOptions | None = None) -> None:
+        if fun is None:  # a class-based task: its own run() is the function
+            fun = self.run
+            own = vars(type(self)).get("name")
+            options = options or TaskOptions.from_kwargs(
+                {**class_options(type(self)), "name": own if isinstance(own, str) else
+                 f"{type(self).__module__}.{type(self).__name__}"})
+        self.app: LiteQueue = cast("LiteQueue", app)  # None until register_task, for a class-based task
+        self.fun: Callable[..., Any] = fun
+        self.options = options or TaskOptions()
+        self.name = self.options.name or f"{fun.__module__}.{fun.__name__}"  # Celery's default
         self.__doc__ = fun.__doc__
         self.__name__ = fun.__name__
         self.__module__ = fun.__module__
@@ -177,7 +229,9 @@ class Task(Generic[P, R]):
     @property
     def retry_policy(self) -> RetryPolicy:
         o = self.options
-        return RetryPolicy(self.max_retries, o.default_retry_delay, o.autoretry_for, o.dont_autoretry_for,
+        limit = o.retry_kwargs.get("max_retries", self.max_retries)
+        delay = o.retry_kwargs.get("countdown", o.default_retry_delay)
+        return RetryPolicy(limit, delay, o.autoretry_for, o.dont_autoretry_for,
                            o.retry_backoff, o.retry_backoff_max, o.retry_jitter)
 
     @property
@@ -196,13 +250,17 @@ class Task(Generic[P, R]):
         """Send a job with these arguments; returns its AsyncResult."""
         if not self._reuses_template or "apply_async" in self.__dict__:  # overridden, or patched
             return self.apply_async(args, kwargs)
+        if self.options.typing:
+            self.check_arguments(args, kwargs)
         jobs = template_for(self.app, self.name, self, {}).jobs(args, kwargs or None)
         return self.app._publish(self.name, jobs, *self.app._publish_retry({}))
 
     def apply_async(self, args: tuple | list | None = None, kwargs: dict | None = None,
                     **options: Any) -> AsyncResult[R]:
         """Send a job with options: countdown, eta, expires, priority, queue, routing_key,
-        task_id, retry, retry_policy, serializer, time_limit, soft_time_limit, ignore_result."""
+        task_id, retry, retry_policy, serializer, time_limit, soft_time_limit, ignore_result, headers."""
+        if self.options.typing and isinstance(args or (), (list, tuple)) and isinstance(kwargs or {}, dict):
+            self.check_arguments(args or (), kwargs or {})
         return self.app.send_task(self.name, args, kwargs, _task=self, **options)
 
     def s(self, *args: P.args, **kwargs: P.kwargs) -> Signature:
@@ -259,6 +317,20 @@ class Task(Generic[P, R]):
 
         on_commit(lambda: self.apply_async(args, kwargs, **options), using=using)
 
+    def check_arguments(self, args: tuple | list, kwargs: dict) -> None:
+        """Raise TypeError, as calling the function would, when the arguments do not fit its
+        signature (Celery's ``typing=True`` check, made at the call rather than in the worker)."""
+        checked = self.__dict__.get("_call_signature")
+        if checked is None:
+            checked = self.__dict__["_call_signature"] = _call_signature(self)
+        expected, fewest, most = checked
+        if expected is None or (not kwargs and fewest <= len(args) <= most):
+            return  # unreadable (a builtin), or positional arguments in the simple range: no bind
+        try:
+            expected.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{self.name}{expected}: {exc}") from None
+
     def map(self, items: Iterable[Any], **options: Any) -> list[AsyncResult[R]]:
         """One job per item, called with that item as its one argument, all sent in one
         transaction. (Celery's ``map`` makes one job of them all; use ``chunks`` for that.)"""
@@ -288,7 +360,7 @@ class Task(Generic[P, R]):
             raise ConfigurationError("retry() runs the job again with its original arguments; "
                                      "changing args, kwargs or options on retry is not supported.")
         request = self.request
-        when = retry_time(countdown, eta, self.options.default_retry_delay)
+        when = retry_time(countdown, eta, self.options.default_retry_delay, self.app.conf.enable_utc)
         limit = max_retries if max_retries is not None else self._retry_limit(request)
         if limit is not None and request.retries >= limit:
             if exc is not None:
@@ -324,8 +396,68 @@ class Task(Generic[P, R]):
     def AsyncResult(self, task_id: str) -> AsyncResult:  # noqa: N802 - Celery's name
         return self.app.AsyncResult(task_id)
 
+    def apply(self, args: tuple | list | None = None, kwargs: dict | None = None, **options: Any) -> Any:
+        """Run the task here and now, as a worker would (hooks, retries, signals), without the
+        store; returns an EagerResult (Celery's ``Task.apply``)."""
+        from .eager import apply_locally
+
+        return apply_locally(self, tuple(args or ()), dict(kwargs or {}), options)
+
+    # -- hooks a subclass may define (Celery's); the worker calls them around each attempt ---------
+
+    def before_start(self, task_id: str, args: tuple, kwargs: dict) -> None:
+        """Called before the attempt runs."""
+
+    def on_success(self, retval: Any, task_id: str, args: tuple, kwargs: dict) -> None:
+        """Called when the attempt returned ``retval``."""
+
+    def on_retry(self, exc: BaseException, task_id: str, args: tuple, kwargs: dict, einfo: Any) -> None:
+        """Called when the attempt failed and the job will run again."""
+
+    def on_failure(self, exc: BaseException, task_id: str, args: tuple, kwargs: dict, einfo: Any) -> None:
+        """Called when the attempt failed for good."""
+
+    def after_return(self, status: str, retval: Any, task_id: str, args: tuple, kwargs: dict, einfo: Any) -> None:
+        """Called after every attempt, with its state and return value (or exception)."""
+
     def __repr__(self) -> str:
         return f"<@task: {self.name}>"
+
+
+def _call_signature(task: Task) -> tuple[Any, int, float]:
+    """(the signature a call's arguments must fit, without ``self`` of a bound task; the fewest
+    and most positional arguments that fit it alone), or (None, 0, inf) when it cannot be read."""
+    import inspect
+
+    try:
+        signature = inspect.signature(task.run if type(task).run is not Task.run else task.fun)
+    except (TypeError, ValueError):
+        return None, 0, float("inf")
+    params = list(signature.parameters.values())
+    if task.options.bind and type(task).run is Task.run:
+        params = params[1:]
+        signature = signature.replace(parameters=params)
+    if any(p.kind is p.KEYWORD_ONLY and p.default is p.empty for p in params):
+        return signature, 1, 0  # a required keyword: always bind
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    fewest = sum(1 for p in positional if p.default is p.empty)
+    most = float("inf") if any(p.kind is p.VAR_POSITIONAL for p in params) else len(positional)
+    return signature, fewest, most
+
+
+def class_options(cls: type) -> dict:
+    """Task options given as class attributes of a Task subclass (``max_retries = 5``), from
+    the classes between ``cls`` and Task, nearest first."""
+    names = {f.name for f in fields(TaskOptions)} - {"name"}
+    found: dict = {}
+    for klass in reversed(cls.__mro__[: cls.__mro__.index(Task)] if Task in cls.__mro__ else ()):
+        found.update({k: v for k, v in vars(klass).items() if k in names and not isinstance(v, property)})
+    return found
+
+
+def current_request() -> Request | None:
+    """The request of the job running in this thread or task, or None outside one."""
+    return _current_request.get()
 
 
 def run_with_request(request: Request, fn: Callable[[], Any]) -> Any:

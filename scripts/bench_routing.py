@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from litequeue import LiteQueue, Queue  # noqa: E402
 
 QUEUES = (
-    Queue("default", routing_key="task.#"),
+    Queue("celery", routing_key="task.#"),
     Queue("web_tasks", routing_key="web.#"),
     Queue("transient", routing_key="transient", delivery_mode=1),
 )

@@ -11,7 +11,7 @@ from litequeue import LiteQueue, Queue
 
 app = LiteQueue(os.environ.get("LQ_BENCH_DB"), sqlite_synchronous=os.environ.get("LQ_BENCH_SYNC", "full"))
 # "transient" is delivery_mode=1: its enqueues do not wait for the disk.
-app.conf.task_queues = [Queue("default"), Queue("transient", delivery_mode=1)]
+app.conf.task_queues = [Queue("celery"), Queue("transient", delivery_mode=1)]
 
 
 @app.task

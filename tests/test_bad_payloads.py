@@ -47,7 +47,7 @@ def test_an_argument_over_the_payload_limit_is_refused(app, db, monkeypatch):
     monkeypatch.setattr(app.conf, "task_max_payload_bytes", 1000)
     with pytest.raises(PayloadTooLarge, match=r"task_max_payload_bytes \(1000\)"):
         tasks.record.delay("key", "x" * 2000)
-    assert tasks.record.delay("key", "x" * 100).state == states.QUEUED
+    assert tasks.record.delay("key", "x" * 100).job_state == states.QUEUED
     assert job_count(db) == 1
 
 

@@ -124,7 +124,7 @@ def test_foreign_tables_are_shared_only_when_asked(tmp_path):
     foreign(path)
     app = LiteQueue(path, share_database=True)
     result = app.send_task("tests.support.tasks.add", (1, 2))
-    assert result.state == "QUEUED"
+    assert result.job_state == "QUEUED"
     app.close()
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT email FROM users").fetchall() == [("someone@example.com",)]

@@ -70,9 +70,9 @@ def test_delay_stores_a_queued_job_with_the_arguments(app, add):
     r = add.delay(2, y=3)
     job = stored(app, r)
     assert isinstance(r, AsyncResult)
-    assert (job.task, job.state, job.queue, job.priority) == (add.name, states.QUEUED, "default", 0)
+    assert (job.task, job.state, job.queue, job.priority) == (add.name, states.QUEUED, "celery", 0)
     assert job.eta is None and job.expires is None
-    assert r.state == states.QUEUED
+    assert r.job_state == states.QUEUED
 
 
 def test_send_task_enqueues_by_name_without_the_function(app):
@@ -91,7 +91,7 @@ def test_countdown_sets_the_eta_that_many_seconds_ahead(app, add):
     before = time.time()
     job = stored(app, add.apply_async((1, 2), countdown=30))
     assert before + 30 <= job.eta <= time.time() + 30
-    assert app.store.counts() == {("default", "SCHEDULED"): 1}
+    assert app.store.counts() == {("celery", "SCHEDULED"): 1}
 
 
 def test_countdown_accepts_a_float_and_zero(app, add):
@@ -101,10 +101,17 @@ def test_countdown_accepts_a_float_and_zero(app, add):
     assert stored(app, add.apply_async((1, 2), countdown=0)).eta is not None
 
 
-def test_naive_eta_is_local_time(app, add, local_time_is_india):
-    eta = dt.datetime(2031, 3, 4, 12, 0, 0)  # noon in India is 06:30 UTC
-    job = stored(app, add.apply_async((1, 2), eta=eta))
-    assert job.eta == dt.datetime(2031, 3, 4, 6, 30, tzinfo=dt.UTC).timestamp()
+def test_naive_eta_is_utc_while_enable_utc_and_local_time_otherwise(app, add, local_time_is_india):
+    eta = dt.datetime(2031, 3, 4, 12, 0, 0)
+    job = stored(app, add.apply_async((1, 2), eta=eta, expires=eta + dt.timedelta(hours=1)))
+    assert job.eta == dt.datetime(2031, 3, 4, 12, 0, tzinfo=dt.UTC).timestamp()  # as Celery reads it
+    assert job.expires == dt.datetime(2031, 3, 4, 13, 0, tzinfo=dt.UTC).timestamp()
+    app.conf.enable_utc = False
+    try:
+        job = stored(app, add.apply_async((1, 2), eta=eta))
+    finally:
+        app.conf.enable_utc = True
+    assert job.eta == dt.datetime(2031, 3, 4, 6, 30, tzinfo=dt.UTC).timestamp()  # noon in India
 
 
 def test_aware_eta_is_honoured(app, add, local_time_is_india):
@@ -156,7 +163,7 @@ def test_unknown_task_decorator_option_is_refused(app):
 def test_args_and_kwargs_reach_the_store_in_order(app, add):
     from litequeue import serialization
 
-    job = stored(app, add.apply_async((1, (2, 3)), {"z": dt.date(2024, 1, 1)}))
+    job = stored(app, app.send_task(add.name, (1, (2, 3)), {"z": dt.date(2024, 1, 1)}))  # by name: unchecked
     args, kwargs = serialization.loads(job.body, job.content_type, frozenset({job.content_type}))
     assert args == [1, (2, 3)] and kwargs == {"z": dt.date(2024, 1, 1)}
 
@@ -270,7 +277,7 @@ def test_enqueue_leaves_no_file_behind_when_the_call_is_bad(tmp_path):
 
 def test_delay_sees_settings_changed_between_calls(app, add):
     first = stored(app, add.delay(1, 2))
-    assert (first.queue, first.priority, first.max_retries, first.acks_late) == ("default", 0, 3, True)
+    assert (first.queue, first.priority, first.max_retries, first.acks_late) == ("celery", 0, 3, True)
     app.conf.task_default_priority = 5
     app.conf.task_default_queue = "elsewhere"
     app.conf.task_default_max_retries = 7
@@ -283,7 +290,7 @@ def test_delay_sees_settings_changed_between_calls(app, add):
 
 def test_delay_sees_a_route_table_edited_in_place(app, add):
     app.conf.task_routes = {"other.task": {"queue": "other"}}
-    assert stored(app, add.delay(1, 2)).queue == "default"
+    assert stored(app, add.delay(1, 2)).queue == "celery"
     app.conf.task_routes[add.name] = {"queue": "sums"}  # no assignment: the same dict, edited
     assert stored(app, add.delay(1, 2)).queue == "sums"
 
@@ -335,9 +342,9 @@ def test_a_task_known_under_a_second_name_keeps_each_name(app, add):
 def test_another_app_sending_the_same_task_uses_its_own_settings(app, add, tmp_path):
     other = LiteQueue(tmp_path / "other.sqlite", task_default_queue="elsewhere")
     try:
-        assert stored(app, add.delay(1, 2)).queue == "default"
+        assert stored(app, add.delay(1, 2)).queue == "celery"
         assert stored(other, other.send_task(add.name, (1, 2), _task=add)).queue == "elsewhere"
-        assert stored(app, add.delay(1, 2)).queue == "default"
+        assert stored(app, add.delay(1, 2)).queue == "celery"
     finally:
         other.close()
 

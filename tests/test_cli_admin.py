@@ -64,7 +64,7 @@ def known_store(app, db):
     for name, beat, stopped in (("alive@h", now, None), ("lost@h", now - 1000, None),
                                 ("stopped@h", now - 5, now - 5), ("gone@h", now - 9000, now - 9000)):
         # the pid of this test: a worker on this host whose process is gone would show as dead
-        app.store.register_worker(WorkerInfo(name, host, os.getpid(), 2, "default,busy", now - 9000, beat, 7, stopped))
+        app.store.register_worker(WorkerInfo(name, host, os.getpid(), 2, "celery,busy", now - 9000, beat, 7, stopped))
     return {"running": running.task_id}
 
 
@@ -73,9 +73,9 @@ def test_status_json_reports_each_queue_and_worker_as_the_store_holds_them(known
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     queues = {q["queue"]: q for q in data["queues"]}
-    assert {k: queues["default"][k] for k in ("queued", "scheduled", "running", "retrying", "failed")} == {
+    assert {k: queues["celery"][k] for k in ("queued", "scheduled", "running", "retrying", "failed")} == {
         "queued": 2, "scheduled": 1, "running": 0, "retrying": 0, "failed": 0}
-    assert queues["default"]["oldest_waiting_seconds"] >= 0
+    assert queues["celery"]["oldest_waiting_seconds"] >= 0
     busy = queues["busy"]
     counted = (busy["queued"], busy["running"], busy["retrying"], busy["failed"], busy["done_last_hour"])
     assert counted == (0, 1, 1, 1, 2)
@@ -85,7 +85,7 @@ def test_status_json_reports_each_queue_and_worker_as_the_store_holds_them(known
         "alive@h": "running", "lost@h": "lost", "stopped@h": "stopped"}
     alive = workers["alive@h"]
     assert (alive["pid"], alive["concurrency"], alive["processed"]) == (os.getpid(), 2, 7)
-    assert alive["queues"] == ["default", "busy"]
+    assert alive["queues"] == ["celery", "busy"]
     assert [(j["id"], j["state"], j["progress"]) for j in data["running"]] == [
         (known_store["running"], "PROGRESS", {"done": 40, "total": 100})]
 
@@ -107,11 +107,14 @@ def test_inspect_answers_celerys_questions(known_store, db):
     active = json.loads(cli("inspect", db, "active", "--json").output)
     assert [j["id"] for j in active["tester@host"]] == [known_store["running"]]
     scheduled = json.loads(cli("inspect", db, "scheduled", "--json").output)
-    assert sorted(j["args"][0] for j in scheduled) == [3, 3]  # the countdown job and the waiting retry
+    assert list(scheduled) == ["alive@h"]  # Celery's shape: per live worker (it consumes both queues)
+    assert sorted(j["request"]["args"][0] for j in scheduled["alive@h"]) == [3, 3]  # countdown job, waiting retry
     stats = json.loads(cli("inspect", db, "stats", "--json").output)
-    assert set(stats) == {"alive@h", "lost@h"}
-    registered = cli("-A", "tests.support.tasks", "inspect", db, "registered")
-    assert "tests.support.tasks.add" in registered.output
+    assert set(stats) == {"alive@h"}  # a lost worker does not answer, as in Celery
+    assert stats["alive@h"]["pool"] == {"max-concurrency": 2}
+    assert json.loads(cli("inspect", db, "ping", "--json").output) == {"alive@h": {"ok": "pong"}}
+    registered = cli("-A", "tests.support.tasks", "inspect", db, "registered", "--json")
+    assert "tests.support.tasks.add" in json.loads(registered.output)["alive@h"]
     assert "give it with -A" in one_line_error(cli("inspect", db, "registered"))
 
 
@@ -126,13 +129,13 @@ def test_revoke_reports_each_job_and_refuses_unknown_ids(known_store, app, db):
     assert app.store.get(known_store["running"]).state == states.STARTED
     other = add.delay(6, 6)
     assert "no-such-id" in one_line_error(cli("revoke", db, other.id, "no-such-id"))
-    assert other.state == states.QUEUED  # nothing was revoked
+    assert other.job_state == states.QUEUED  # nothing was revoked
 
 
 def test_purge_asks_first_and_deletes_only_waiting_jobs(known_store, app, db):
     assert cli("purge", db, input="n\n").exit_code != 0
     assert app.store.count_jobs(states.WAITING_STATES) == 4
-    result = cli("purge", db, "-Q", "default", input="y\n")
+    result = cli("purge", db, "-Q", "celery", input="y\n")
     assert result.exit_code == 0 and "Purged 3 waiting job(s)" in result.output
     assert app.store.count_jobs(states.WAITING_STATES) == 1  # the retry waiting in busy
     assert cli("purge", db, "-f").exit_code == 0

@@ -15,7 +15,7 @@ def test_defaults_are_celerys():
     conf = Settings()
     assert conf.task_serializer == "json"
     assert conf.accept_content == ("json",)
-    assert conf.task_default_queue == "default"
+    assert conf.task_default_queue == "celery"
     assert conf.result_expires == 86400.0
     assert conf.task_acks_late is True
 

@@ -94,7 +94,7 @@ def test_enqueue_waits_for_another_program_holding_the_write_lock(app, db):
     with hold_write_lock(db, 1.5) as holder:
         result = tasks.add.delay(2, 3)  # waits out the lock (sqlite_busy_timeout is 5 s)
         assert holder.wait(10) == 0
-    assert result.state == states.QUEUED
+    assert result.job_state == states.QUEUED
     assert integrity_ok(db)
 
 

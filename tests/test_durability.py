@@ -96,8 +96,8 @@ def test_a_full_database_refuses_an_enqueue_clearly_and_stays_intact(app, db):
             tasks.record.delay("big", "x" * 100_000)
     assert db in str(raised.value)
     store.db.execute_sql("PRAGMA max_page_count = 1073741823")
-    assert kept.state == states.QUEUED
-    assert tasks.add.delay(3, 4).state == states.QUEUED  # usable again once there is room
+    assert kept.job_state == states.QUEUED
+    assert tasks.add.delay(3, 4).job_state == states.QUEUED  # usable again once there is room
     assert integrity_ok(db)
 
 

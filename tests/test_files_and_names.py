@@ -59,7 +59,7 @@ def test_odd_queue_and_routing_key_names_round_trip_through_a_worker(app, db, le
 def test_odd_task_names_round_trip_through_the_store(app, db, name):
     result = app.send_task(name, (1,), queue="odd")
     assert result.name == name
-    assert result.state == states.QUEUED
+    assert result.job_state == states.QUEUED
     assert [job.task for job in app.store.list_jobs(task=name)] == [name]
 
 

@@ -99,7 +99,7 @@ def test_delay_succeeds_when_the_competing_writer_lets_go_within_the_policy(lock
         result = tasks.add.delay(2, 3)  # the first try meets the lock; a retry finds it free
         releaser.join(30)
     assert watcher.retries >= 1
-    assert result.state == states.QUEUED
+    assert result.job_state == states.QUEUED
     assert stored_jobs(locked_app) == 1
 
 

@@ -20,7 +20,7 @@ from litequeue.store import Outcome
 from litequeue.worker.queues import interleave, select_queues
 
 ISSUE_QUEUES = (
-    Queue("default", routing_key="task.#"),
+    Queue("celery", routing_key="task.#"),
     Queue("web_tasks", routing_key="web.#"),
     Queue("transient", routing_key="transient", delivery_mode=1),
 )
@@ -98,9 +98,9 @@ def test_the_guide_example_routes_by_task_routes_default_key_and_topic_bindings(
     app = issue_app(db)
     try:
         assert where(app, app.send_task("proj.tasks.add", (2, 3))) == ("web_tasks", "web.add")
-        assert where(app, app.send_task("proj.tasks.other")) == ("default", "task.default")
+        assert where(app, app.send_task("proj.tasks.other")) == ("celery", "task.default")
         assert where(app, app.send_task("x", routing_key="web.images.resize")) == ("web_tasks", "web.images.resize")
-        assert where(app, app.send_task("x", routing_key="task.cleanup")) == ("default", "task.cleanup")
+        assert where(app, app.send_task("x", routing_key="task.cleanup")) == ("celery", "task.cleanup")
         transient = app.store.get(app.send_task("x", routing_key="transient").id)
         assert (transient.queue, transient.durable) == ("transient", False)
     finally:
@@ -124,15 +124,15 @@ def test_a_queue_declared_twice_is_bound_by_both_keys_and_gets_one_job(make_app)
 
 
 def test_a_key_matching_no_queue_goes_to_the_default_queue_with_a_warning(make_app, caplog):
-    app = make_app(task_queues=(Queue("default"), Queue("web", routing_key="web.#")))
+    app = make_app(task_queues=(Queue("celery"), Queue("web", routing_key="web.#")))
     with caplog.at_level(logging.WARNING, logger="litequeue.routing"):
         result = app.send_task("x", routing_key="nowhere.at.all")
-    assert where(app, result) == ("default", "nowhere.at.all")
+    assert where(app, result) == ("celery", "nowhere.at.all")
     assert "'nowhere.at.all' matches no queue" in caplog.text
 
 
 def test_a_key_matching_no_queue_is_refused_when_missing_queues_are_not_created(make_app):
-    app = make_app(task_queues=(Queue("default"), Queue("web", routing_key="web.#")),
+    app = make_app(task_queues=(Queue("celery"), Queue("web", routing_key="web.#")),
                    task_create_missing_queues=False)
     with pytest.raises(ConfigurationError, match="'nowhere' matches no binding in task_queues"):
         app.send_task("x", routing_key="nowhere")
@@ -142,18 +142,18 @@ def test_a_key_matching_no_queue_is_refused_when_missing_queues_are_not_created(
 
 
 def test_a_direct_exchange_matches_keys_literally(make_app):
-    app = make_app(task_queues=(Queue("default"), Queue("web", routing_key="web.#")),
+    app = make_app(task_queues=(Queue("celery"), Queue("web", routing_key="web.#")),
                    task_default_exchange_type="direct")
     assert where(app, app.send_task("x", routing_key="web.#")) == ("web", "web.#")
-    assert where(app, app.send_task("x", routing_key="web.x")) == ("default", "web.x")
+    assert where(app, app.send_task("x", routing_key="web.x")) == ("celery", "web.x")
 
 
 def test_a_queue_on_another_exchange_is_reached_only_through_that_exchange(make_app):
-    app = make_app(task_queues=(Queue("default", routing_key="#"),
+    app = make_app(task_queues=(Queue("celery", routing_key="#"),
                                 Queue("videos", exchange="media", routing_key="media.#")),
                    task_routes={"encode": {"exchange": "media", "routing_key": "media.video"}})
     assert where(app, app.send_task("encode")) == ("videos", "media.video")
-    assert where(app, app.send_task("other", routing_key="media.video")) == ("default", "media.video")
+    assert where(app, app.send_task("other", routing_key="media.video")) == ("celery", "media.video")
 
 
 # -- task_routes ------------------------------------------------------------------------------
@@ -164,7 +164,7 @@ def test_task_routes_dict_takes_exact_names_before_glob_patterns_and_regexes(mak
     assert where(app, app.send_task("proj.web.page"))[0] == "web"
     assert where(app, app.send_task("proj.web.special"))[0] == "special"
     assert where(app, app.send_task("proj.video.encode"))[0] == "media"
-    assert where(app, app.send_task("proj.other"))[0] == "default"
+    assert where(app, app.send_task("proj.other"))[0] == "celery"
 
 
 def test_task_routes_list_is_checked_in_order_and_a_router_that_returns_none_passes(make_app):
@@ -203,7 +203,7 @@ class Celery3Router:
 def test_a_celery3_router_class_given_by_dotted_name_is_imported_and_used(make_app):
     app = make_app(task_routes=("tests.test_routing.Celery3Router",))
     assert where(app, app.send_task("old.job")) == ("legacy", "legacy.key")
-    assert where(app, app.send_task("new.job"))[0] == "default"
+    assert where(app, app.send_task("new.job"))[0] == "celery"
 
 
 def test_precedence_is_call_then_task_then_routes_then_default(make_app):
@@ -222,35 +222,37 @@ def test_precedence_is_call_then_task_then_routes_then_default(make_app):
         pass
 
     assert where(app, with_queue.apply_async(queue="call_q")) == ("call_q", "call_q")
-    assert where(app, with_queue.apply_async(routing_key="call.key")) == ("default", "call.key")
+    assert where(app, with_queue.apply_async(routing_key="call.key")) == ("celery", "call.key")
     assert where(app, with_queue.delay()) == ("task_q", "task_q")
-    assert where(app, with_key.delay()) == ("default", "task.key")
+    assert where(app, with_key.delay()) == ("celery", "task.key")
     assert where(app, app.send_task("proj.unregistered")) == ("route_q", "route_q")
-    assert where(app, plain.delay()) == ("default", "default")
+    assert where(app, plain.delay()) == ("celery", "celery")
 
 
 def test_celery3_settings_load_from_a_module(make_app, tmp_path, monkeypatch):
     (tmp_path / "celery3_settings.py").write_text(textwrap.dedent("""
         from litequeue import Queue
         CELERY_QUEUES = (
-            Queue("default", routing_key="task.#"),
+            Queue("celery", routing_key="task.#"),
             Queue("web_tasks", routing_key="web.#"),
         )
         CELERY_ROUTES = {"proj.tasks.add": {"queue": "web_tasks", "routing_key": "web.add"}}
-        CELERY_DEFAULT_QUEUE = "default"
+        CELERY_DEFAULT_QUEUE = "celery"
         CELERY_DEFAULT_EXCHANGE = "tasks"
         CELERY_DEFAULT_EXCHANGE_TYPE = "topic"
         CELERY_DEFAULT_ROUTING_KEY = "task.default"
-        BROKER_URL = "amqp://ignored"  # another project's upper-case name: ignored, as Celery does
+        BROKER_URL = "sqlite:///celery3.sqlite"  # Celery 3's name for broker_url
+        DEBUG = True  # another project's upper-case name: ignored, as Celery does
     """))
     monkeypatch.syspath_prepend(str(tmp_path))
     app = make_app()
     app.config_from_object("celery3_settings")
-    assert [q.name for q in app.conf.task_queues] == ["default", "web_tasks"]
+    assert [q.name for q in app.conf.task_queues] == ["celery", "web_tasks"]
     assert app.conf.CELERY_DEFAULT_EXCHANGE == app.conf.task_default_exchange == "tasks"
     assert app.conf.task_default_routing_key == "task.default"
+    assert app.conf.broker_url == "sqlite:///celery3.sqlite"
     assert where(app, app.send_task("proj.tasks.add")) == ("web_tasks", "web.add")
-    assert where(app, app.send_task("proj.tasks.other")) == ("default", "task.default")
+    assert where(app, app.send_task("proj.tasks.other")) == ("celery", "task.default")
     assert where(app, app.send_task("x", routing_key="web.page")) == ("web_tasks", "web.page")
 
 
@@ -276,16 +278,16 @@ def test_an_unknown_exchange_type_is_refused_naming_the_key_and_the_choices(make
 
 
 def test_a_route_to_an_undeclared_queue_is_refused_on_load_when_missing_queues_are_not_created(make_app):
-    settings = dict(task_queues=(Queue("default"), Queue("web")), task_create_missing_queues=False,
+    settings = dict(task_queues=(Queue("celery"), Queue("web")), task_create_missing_queues=False,
                     task_routes={"proj.*": {"queue": "wbe"}})
     with pytest.raises(ConfigurationError, match=r"task_routes\['proj\.\*'\] sends jobs to queue 'wbe'.*"
-                                                 r"add Queue\('wbe'\) to task_queues or use one of default, web"):
+                                                 r"add Queue\('wbe'\) to task_queues or use one of celery, web"):
         make_app(**settings)
     conf = type("Conf", (), {"CELERY_QUEUES": settings["task_queues"], "CELERY_CREATE_MISSING_QUEUES": False,
                              "CELERY_ROUTES": {"proj.x": {"routing_key": "nothing.binds.this"}}})
     with pytest.raises(ConfigurationError, match=r"task_routes\['proj.x'\] routes to routing_key 'nothing.binds.this'"):
         make_app().config_from_object(conf)
-    with pytest.raises(ConfigurationError, match="task_default_queue sends jobs to queue 'default'"):
+    with pytest.raises(ConfigurationError, match="task_default_queue sends jobs to queue 'celery'"):
         make_app(task_queues=(Queue("web"),), task_create_missing_queues=False)
 
 
@@ -293,7 +295,7 @@ def test_routing_settings_assigned_one_by_one_may_come_in_any_order_and_are_chec
     app = make_app()
     app.conf.task_create_missing_queues = False
     app.conf.task_routes = {"proj.x": "web"}  # web is declared on the next line
-    app.conf.task_queues = (Queue("default"), Queue("web"))
+    app.conf.task_queues = (Queue("celery"), Queue("web"))
     assert where(app, app.send_task("proj.x"))[0] == "web"
     app.conf.task_routes = {"proj.x": "nowhere"}
     with pytest.raises(ConfigurationError, match="task_routes\\['proj.x'\\] sends jobs to queue 'nowhere'"):
@@ -329,7 +331,7 @@ def test_a_queue_declared_twice_with_different_delivery_modes_is_refused(make_ap
 # -- worker queue selection --------------------------------------------------------------------
 
 def test_worker_queue_selection_drops_excluded_and_refuses_undeclared_names(make_app):
-    app = make_app(task_queues=(Queue("default"), Queue("a"), Queue("b")), task_create_missing_queues=False)
+    app = make_app(task_queues=(Queue("celery"), Queue("a"), Queue("b")), task_create_missing_queues=False)
     assert select_queues(app, None, ("a",)) is None
     assert select_queues(app, ("b", "a", "b"), ("x",)) == ["b", "a"]
     assert select_queues(app, ("a", "b"), ("a",)) == ["b"]
@@ -352,17 +354,17 @@ def test_claim_with_a_fair_share_takes_from_every_queue_then_fills_up(make_app):
 # -- transient queues in the store --------------------------------------------------------------
 
 def test_transient_enqueue_skips_the_disk_wait_and_restores_the_connections_synchronous_level(make_app):
-    app = make_app(task_queues=(Queue("default"), Queue("fast", delivery_mode=1)))
+    app = make_app(task_queues=(Queue("celery"), Queue("fast", delivery_mode=1)))
     app.send_task("x", queue="fast")
     app.send_task("x", queue="fast")
     assert app.store.db.execute_sql("PRAGMA synchronous").fetchone()[0] == 2  # FULL, as configured
     app.send_task("y")
     jobs = app.store.list_jobs()
-    assert [(j.queue, j.durable) for j in jobs] == [("fast", False), ("fast", False), ("default", True)]
+    assert [(j.queue, j.durable) for j in jobs] == [("fast", False), ("fast", False), ("celery", True)]
 
 
 def test_revoking_a_waiting_transient_job_leaves_no_row(make_app):
-    app = make_app(task_queues=(Queue("default"), Queue("fast", delivery_mode=1)))
+    app = make_app(task_queues=(Queue("celery"), Queue("fast", delivery_mode=1)))
     transient, durable = app.send_task("x", queue="fast"), app.send_task("x")
     assert app.control.revoke([transient.id, durable.id]) == 2
     assert app.store.get(transient.id) is None
@@ -370,7 +372,7 @@ def test_revoking_a_waiting_transient_job_leaves_no_row(make_app):
 
 
 def test_a_transient_job_whose_worker_died_leaves_no_row_once_it_has_failed(make_app):
-    app = make_app(task_queues=(Queue("default"), Queue("fast", delivery_mode=1)), task_acks_late=False)
+    app = make_app(task_queues=(Queue("celery"), Queue("fast", delivery_mode=1)), task_acks_late=False)
     transient, durable = app.send_task("x", queue="fast"), app.send_task("x")
     assert len(app.store.claim("gone", None, (), 10, -1)) == 2  # leases already expired
     rescued = sorted(state for _, _, state in app.store.rescue_expired())
@@ -405,7 +407,7 @@ def test_queues_command_lists_bindings_modes_and_counts(db, tmp_path, monkeypatc
     lines = [line.split() for line in table.output.splitlines()]
     assert lines == [
         ["queue", "mode", "exchange", "bindings", "queued", "scheduled", "reserved", "running", "failed", "state"],
-        ["default", "persistent", "tasks", "task.#", "0", "0", "0", "0", "0", "active"],
+        ["celery", "persistent", "tasks", "task.#", "0", "0", "0", "0", "0", "active"],
         ["web_tasks", "persistent", "tasks", "web.#", "1", "1", "1", "0", "1", "active"],
         ["transient", "transient", "tasks", "transient", "1", "0", "0", "0", "0", "active"],
         ["adhoc", "-", "tasks", "-", "1", "0", "0", "0", "0", "active"],
@@ -423,7 +425,7 @@ def test_queues_without_an_app_shows_the_queues_found_in_the_store(make_app):
     app.send_task("x")
     summary = summarize_queues(LiteQueue().conf, app.store.counts())
     assert [(s.name, s.bindings, s.declared, s.queued) for s in summary] == [
-        ("default", ("default",), True, 1), ("reports", (), False, 1)]
+        ("celery", ("celery",), True, 1), ("reports", (), False, 1)]
 
 
 def test_queues_command_reports_a_bad_database_in_one_line(tmp_path):
@@ -437,7 +439,7 @@ def test_queues_command_reports_a_bad_database_in_one_line(tmp_path):
 
 def test_a_transient_job_sent_inside_the_apps_transaction_commits_with_it(tmp_path):
     app = LiteQueue(tmp_path / "t.sqlite")
-    app.conf.task_queues = [Queue("default"), Queue("fleeting", delivery_mode=1)]
+    app.conf.task_queues = [Queue("celery"), Queue("fleeting", delivery_mode=1)]
 
     @app.task(name="t.ping")
     def ping():

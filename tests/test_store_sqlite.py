@@ -145,7 +145,7 @@ def test_another_applications_database_is_refused_unless_shared(tmp_path):
     shared = LiteQueue(path, share_database=True)
     try:
         shared.send_task("t.add", args=[1, 2])
-        assert shared.store.counts() == {("default", states.QUEUED): 1}
+        assert shared.store.counts() == {("celery", states.QUEUED): 1}
     finally:
         shared.close()
 
@@ -194,7 +194,7 @@ def plan(store, sql: str, params) -> list[str]:
 
 
 CLAIMS = {
-    "named queues": lambda s: s.claim("w", ["default", "other"], (), 8, 30),
+    "named queues": lambda s: s.claim("w", ["celery", "other"], (), 8, 30),
     "every queue": lambda s: s.claim("w", None, (), 8, 30),
     "every queue but some": lambda s: s.claim("w", None, ("x", "y"), 8, 30),
 }
@@ -285,8 +285,8 @@ def test_forget_deletes_only_finished_jobs(queue_app):
     waiting = queue_app.send_task("t.add", args=[2, 2])
     assert store.forget(done.id) is True
     assert store.forget(waiting.id) is False
-    assert done.state == states.PENDING
-    assert waiting.state == states.QUEUED
+    assert done.job_state == states.PENDING
+    assert waiting.job_state == states.QUEUED
 
 
 def test_enqueue_then_claim_returns_the_job_as_sent(queue_app):
@@ -411,11 +411,11 @@ def test_finish_and_claim_records_outcomes_and_takes_the_next_jobs_even_when_one
     store = queue_app.store
     for i in range(4):
         queue_app.send_task("t.add", args=[i, i], task_id=f"j{i}")
-    j0, j1 = store.claim("w", ["default"], (), 2, 30)
+    j0, j1 = store.claim("w", ["celery"], (), 2, 30)
     ok = Outcome(j0.id, j0.attempts, states.SUCCESS, result=b"0", result_type="application/json")
     stale = Outcome(j1.id, j1.attempts + 1, states.SUCCESS, result=b"2", result_type="application/json")
     for batch, applied_expected in (([ok], [ok]), ([stale], [])):
-        applied, claimed = store.finish_and_claim("w", batch, ClaimRequest(["default"], (), 1, 30))
+        applied, claimed = store.finish_and_claim("w", batch, ClaimRequest(["celery"], (), 1, 30))
         assert applied == applied_expected and len(claimed) == 1
     assert [store.get(f"j{i}").state for i in range(4)] == [states.SUCCESS] + [states.RESERVED] * 3
 

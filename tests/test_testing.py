@@ -70,7 +70,7 @@ def test_drain_runs_every_due_job_here_and_leaves_future_ones(app, ledger):
     later = record.apply_async(("later",), countdown=3600)
     assert drain(app) == 3
     assert [r.state for r in now] == [states.SUCCESS] * 3
-    assert later.state == states.QUEUED
+    assert later.job_state == states.SCHEDULED
     assert drain(app, include_scheduled=True) == 1
     assert ledger_counts(ledger) == {"now-0": 1, "now-1": 1, "now-2": 1, "later": 1}
 
@@ -92,7 +92,7 @@ def test_drain_of_one_queue_leaves_the_others(app, ledger):
     other = record.apply_async(("other",), queue="other")
     assert drain(app, queues=["mine"]) == 1
     assert ledger_counts(ledger) == {"mine": 1}
-    assert other.state == states.QUEUED
+    assert other.job_state == states.QUEUED
 
 
 def test_eager_run_marks_the_request_as_eager(app):

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import serialization, states
 from ..errors import TaskRevokedError, TimeoutError
-from ..result import AsyncResult, rebuild_exception
+from ..result import AsyncResult, assert_will_not_block, rebuild_exception
 
 if TYPE_CHECKING:
     from ..app import LiteQueue
@@ -23,9 +23,12 @@ class WorkflowResult(AsyncResult):
     header of the chord it is the callback of; ``get()`` raises as soon as an earlier step has
     failed, since the chain then never reaches this one."""
 
-    def get(self, timeout: float | None = None, propagate: bool = True, interval: float = 0.05) -> Any:
+    def get(self, timeout: float | None = None, propagate: bool = True, interval: float = 0.05,
+            no_ack: bool = True, follow_parents: bool = True, disable_sync_subtasks: bool = True) -> Any:
         if self.parent is None:
-            return super().get(timeout, propagate, interval)
+            return super().get(timeout, propagate, interval, disable_sync_subtasks=disable_sync_subtasks)
+        if disable_sync_subtasks:
+            assert_will_not_block()
         deadline = None if timeout is None else time.monotonic() + timeout
         pause = 0.001
         while True:
@@ -125,7 +128,10 @@ class ResultSet:
     def get(self, timeout: float | None = None, propagate: bool = True, interval: float = 0.05,
             callback: Any = None, disable_sync_subtasks: bool = True) -> list[Any]:
         """Wait for every member and return their results, in order. Raises the first failed
-        member's exception (in member order) when ``propagate``; TimeoutError after ``timeout``."""
+        member's exception (in member order) when ``propagate``; TimeoutError after ``timeout``;
+        RuntimeError inside a worker's task unless ``disable_sync_subtasks=False``, as in Celery."""
+        if disable_sync_subtasks:
+            assert_will_not_block()
         deadline = None if timeout is None else time.monotonic() + timeout
         pause = 0.001
         ids = self._ids()

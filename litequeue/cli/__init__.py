@@ -6,11 +6,14 @@ Library errors become one clear line (``click.ClickException``), never a traceba
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 
 import click
 
 from .. import __version__
-from .common import pass_state
+from ..app import LiteQueue
+from .common import State, pass_state
 
 # Each command's module (which lists it in COMMANDS), imported only when the command is used:
 # ``litequeue worker`` starts without loading the admin, schedule and multi commands.
@@ -43,3 +46,18 @@ class LazyGroup(click.Group):
 def main(ctx: click.Context, app_path: str | None) -> None:
     """litequeue: a background job queue in one SQLite file."""
     pass_state(ctx, app_path)
+
+
+def run_with_app(app: LiteQueue, args: list[str], standalone: bool) -> int:
+    """Run the command line with ``app`` as the -A app (``app.start()``, ``app.worker_main()``).
+    Standalone: exits the process as the command does; else returns the exit code."""
+    if standalone:
+        main.main(args=args, prog_name=os.path.basename(sys.argv[0]) or "litequeue", obj=State(None, app))
+    try:
+        code = main.main(args=args, prog_name="litequeue", obj=State(None, app), standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        return 1
+    return code if isinstance(code, int) else 0

@@ -22,7 +22,7 @@ from ..errors import LiteQueueError
 from ..result import AsyncResult
 from ..store import describe_url, is_postgres_url
 from ..store.sqlite import path_from_url
-from .common import app_option, friendly_errors, load_app, load_app_readonly
+from .common import DbFirstCommand, app_option, friendly_errors, load_app, load_app_readonly, split_list
 from .output import paint, to_json, when
 
 
@@ -99,14 +99,16 @@ def _wait_for(result: AsyncResult, timeout: float | None) -> None:
 def open_existing(ctx: click.Context, db: str, app_path: str | None) -> LiteQueue:
     """The app on ``db``, refusing a database file that does not exist (a typo would otherwise
     create an empty one and report that it holds nothing)."""
-    path = path_from_url(db) if not is_postgres_url(db) else None
+    app = load_app(ctx, db, app_path)
+    url = app.url or ""
+    path = path_from_url(url) if not is_postgres_url(url) else None
     if path is not None and not os.path.exists(path):
         raise click.ClickException(f"No database at {path}; check the path (a worker or the first "
                                    "job sent creates it).")
-    return load_app(ctx, db, app_path)
+    return app
 
 
-@click.command()
+@click.command(cls=DbFirstCommand)
 @click.argument("db")
 @click.argument("task_name")
 @app_option
@@ -137,7 +139,7 @@ def call(ctx: click.Context, db: str, task_name: str, app_path: str | None, args
         _wait_for(result, timeout)
 
 
-@click.command()
+@click.command(cls=DbFirstCommand)
 @click.argument("db")
 @click.argument("task_id")
 @app_option
@@ -218,7 +220,7 @@ def _render_flow(flow: dict) -> str:
 # -- status and inspect ---------------------------------------------------------------------------
 
 
-@click.command()
+@click.command(cls=DbFirstCommand)
 @click.argument("db")
 @app_option
 @click.option("--json", "as_json", is_flag=True, help="Print the same data as JSON, for scripts.")
@@ -288,40 +290,64 @@ def _render_status(data: dict) -> str:
     return "\n".join(lines)
 
 
-@click.command()
+INSPECT_METHODS = ["active", "reserved", "scheduled", "registered", "revoked", "stats", "active_queues", "ping",
+                   "held_back"]
+
+
+@click.command(cls=DbFirstCommand)
 @click.argument("db")
-@click.argument("what", type=click.Choice(["active", "reserved", "scheduled", "registered", "stats", "held_back"]))
+@click.argument("what", type=click.Choice(INSPECT_METHODS))
 @app_option
+@click.option("-d", "--destination", help="Only these workers, comma-separated.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")
 @click.pass_context
 @friendly_errors
-def inspect(ctx: click.Context, db: str, what: str, app_path: str | None, as_json: bool) -> None:
-    """Celery's inspect: jobs running per worker (active), jobs claimed ahead and not begun per
-    worker (reserved), jobs waiting for their eta (scheduled), the app's task names (registered,
-    needs -A), per-worker statistics (stats), and due jobs a rate or concurrency limit holds back,
-    with the reason (held_back)."""
-    if what == "registered" and not (app_path or (ctx.obj and ctx.obj.app_path)):
+def inspect(ctx: click.Context, db: str, what: str, app_path: str | None, destination: str | None,
+            as_json: bool) -> None:
+    """Celery's inspect, read from the store, per live worker: the jobs it runs (active), has
+    claimed (reserved), would run at their eta (scheduled); the tasks it knows (registered, needs
+    -A), revoked ids, its queues (active_queues), statistics (stats), a pong (ping); and, from the
+    store, due jobs a rate or concurrency limit holds back, with the reason (held_back)."""
+    if what == "registered" and not (app_path or (ctx.obj and (ctx.obj.app_path or ctx.obj.app))):
         raise click.ClickException("inspect registered lists the tasks of your app: give it with -A module.")
     app = load_app_readonly(ctx, db, app_path)
-    data = getattr(app.control.inspect(), what)()
+    data = getattr(app.control.inspect(split_list(destination)), what)()
     if as_json:
         click.echo(to_json(data))
-    elif what == "registered":
-        click.echo("\n".join(f"  * {printable(name)}" for name in data) or "  (no tasks)")
-    elif what == "scheduled":
-        click.echo("\n".join(_job_line(job) + f"  eta {when(job['eta'])}" for job in data) or "  (none)")
-    elif what == "held_back":
+        return
+    if what == "held_back":  # a question about the store, not the workers
         click.echo("\n".join(f"  * {h['waiting']} job(s) of {_held_what(h)}: {h['reason']}" for h in data)
                    or "  (no job is held back by a limit)")
-    else:
-        for worker, value in data.items():
-            click.echo(f"-> {printable(worker)}")
-            if what in ("active", "reserved"):
-                click.echo("\n".join(_job_line(job) for job in value))
-            else:
-                click.echo("\n".join(f"    {key}: {printable(value[key])}" for key in sorted(value)))
-        if not data:
-            click.echo({"stats": "  (no workers)", "reserved": "  (nothing reserved)"}.get(what, "  (nothing running)"))
+        return
+    for worker, value in data.items():
+        click.echo(f"-> {printable(worker)}: {_inspect_reply(what, value)}")
+        for line in _inspect_lines(what, value):
+            click.echo(f"    {line}")
+    if not data:
+        click.echo("Error: No nodes replied (no live workers).", err=True)
+        ctx.exit(1)
+
+
+def _inspect_reply(what: str, value: Any) -> str:
+    if what == "ping":
+        return "OK pong"
+    if isinstance(value, list):
+        return "OK" if value else "- empty -"
+    return "OK"
+
+
+def _inspect_lines(what: str, value: Any) -> list[str]:
+    if what in ("active", "reserved"):
+        return [_job_line(job).strip() for job in value]
+    if what == "scheduled":
+        return [_job_line(entry["request"]).strip() + f"  eta {when(entry['eta'])}" for entry in value]
+    if what in ("registered", "revoked"):
+        return [f"* {printable(item)}" for item in value]
+    if what == "active_queues":
+        return [f"* {q['name']} (routing key {q['routing_key']})" for q in value]
+    if what == "stats":
+        return [f"{key}: {value[key]}" for key in sorted(value)]
+    return []
 
 
 def _job_line(job: dict) -> str:
@@ -332,7 +358,7 @@ def _job_line(job: dict) -> str:
 # -- changing the store ---------------------------------------------------------------------------
 
 
-@click.command()
+@click.command(cls=DbFirstCommand)
 @click.argument("db")
 @click.argument("task_ids", nargs=-1, metavar="[ID]...")
 @click.option("--all", "every", is_flag=True, help="Every waiting job (with --terminate, running ones too).")
@@ -392,7 +418,7 @@ def _revoked_note(state: str, terminate: bool) -> str:
     return f"already over ({state}); nothing to do"
 
 
-@click.command()
+@click.command(cls=DbFirstCommand)
 @click.argument("db")
 @click.option("-Q", "--queue", help="Only this queue (default: every queue).")
 @click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
@@ -417,7 +443,7 @@ def purge(ctx: click.Context, db: str, queue: str | None, force: bool, app_path:
     click.echo(f"Purged {deleted} waiting job(s) from {where}.")
 
 
-@click.command()
+@click.command(cls=DbFirstCommand)
 @click.argument("db")
 @click.option("--older-than", "older_than", default="7d", show_default=True, metavar="AGE",
               help="Finished longer ago than this: 90s, 30m, 12h, 7d, 2w.")

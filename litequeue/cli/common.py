@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib
+import logging
 import os
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -14,28 +13,39 @@ import click
 
 from .. import log
 from ..app import LiteQueue
+from ..discovery import find_app
 from ..errors import LiteQueueError
 
 LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
 class State:
-    def __init__(self, app_path: str | None) -> None:
+    """What the top-level group passes down: ``-A`` given before the command, or the app itself
+    when the command line runs from ``app.start()`` / ``app.worker_main()``."""
+
+    def __init__(self, app_path: str | None, app: LiteQueue | None = None) -> None:
         self.app_path = app_path
+        self.app = app
 
 
 def pass_state(ctx: click.Context, app_path: str | None) -> None:
-    ctx.obj = State(app_path)
+    preset = ctx.obj.app if isinstance(ctx.obj, State) else None
+    ctx.obj = State(app_path, preset)
 
 
 def load_app(ctx: click.Context, db: str | None, app_path: str | None) -> LiteQueue:
-    """The app named by ``-A`` (given before or after the command) with ``db`` as its store."""
+    """The app named by ``-A`` (given before or after the command) with ``db`` as its store;
+    without a DB, the app's own (its broker URL, or $CELERY_BROKER_URL). Finalized: its
+    configuration hooks have run and its ``include`` modules are imported."""
     app_path = app_path or (ctx.obj.app_path if ctx.obj else None)
-    app = import_app(app_path) if app_path else LiteQueue()
+    preset = ctx.obj.app if ctx.obj else None
+    app = import_app(app_path) if app_path else preset or LiteQueue()
     if db:
         app.url = db
     if app.url is None:
-        raise click.UsageError("Give the database path (litequeue worker app.sqlite), or -A an app that names one.")
+        raise click.UsageError("Give the database path (litequeue worker app.sqlite), -A an app that names one, "
+                               "or set CELERY_BROKER_URL.")
+    app.finalize()
     return app
 
 
@@ -46,35 +56,76 @@ def load_app_readonly(ctx: click.Context, db: str | None, app_path: str | None) 
 
 
 def import_app(path: str) -> LiteQueue:
-    """Import ``module[:attr]`` and find its LiteQueue app."""
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    module_name, _, attr = path.partition(":")
+    """The app ``-A path`` names, found as Celery finds it (see litequeue.discovery)."""
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise click.ClickException(f"Cannot import the app module {module_name!r}: {exc}. Run from the "
-                                   "directory that contains it, or fix the -A value.") from exc
-    if attr:
-        app = getattr(module, attr, None)
-        if not isinstance(app, LiteQueue):
-            raise click.ClickException(f"{module_name}:{attr} is not a LiteQueue app.")
-        return app
-    for name in ("app", "queue", "litequeue"):
-        if isinstance(getattr(module, name, None), LiteQueue):
-            return getattr(module, name)
-    found = [v for v in vars(module).values() if isinstance(v, LiteQueue)]
-    if len(found) == 1:
-        return found[0]
-    raise click.ClickException(f"Found {'no' if not found else 'several'} LiteQueue apps in {module_name}; "
-                               f"name one with -A {module_name}:attribute.")
+        return find_app(path)
+    except LiteQueueError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+def app_given(ctx: click.Context, args: list[str]) -> bool:
+    """Whether the database can come from somewhere other than a DB argument: -A (before or
+    after the command), an app started from code, or $CELERY_BROKER_URL."""
+    state = ctx.find_object(State)
+    return bool(os.environ.get("CELERY_BROKER_URL") or (state and (state.app_path or state.app))
+                or any(a in ("-A", "--app") or a.startswith(("-A", "--app=")) for a in args))
+
+
+def looks_like_database(value: str) -> bool:
+    return "://" in value or value.endswith((".sqlite", ".sqlite3", ".db")) or os.path.exists(value)
+
+
+class DbFirst:
+    """A command whose first argument is DB, which may be left out when the app is given
+    (``litequeue -A proj status``, ``litequeue -A proj result ID``): when the first argument does
+    not look like a database, the database comes from the app."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        first = _first_positional(self, args)  # type: ignore[arg-type]
+        if app_given(ctx, args) and "--help" not in args and (first is None or not looks_like_database(first)):
+            args = [FROM_APP, *args]
+        return super().parse_args(ctx, args)  # type: ignore[misc]
+
+
+FROM_APP = ""  # the DB argument's value when the app names the database
+
+
+class DbFirstCommand(DbFirst, click.Command):
+    pass
+
+
+class DbFirstGroup(DbFirst, click.Group):
+    pass
+
+
+def _first_positional(command: click.Command, args: list[str]) -> str | None:
+    takes_value = {name for p in command.params if isinstance(p, click.Option) and not p.is_flag
+                   and not p.count for name in p.opts}
+    tokens = iter(args)
+    for token in tokens:
+        if token == "--":
+            return next(tokens, None)
+        if token in takes_value:
+            next(tokens, None)
+        elif not token.startswith("-") or token == "-":
+            return token
+    return None
 
 
 def setup_logging(level: str, logfile: str | None = None, fmt: str = "text") -> None:
+    """Log to stderr or ``logfile`` at ``level``; as in Celery, a setup_logging receiver takes
+    this over entirely, and after_setup_logger receivers may adjust what was set up."""
+    from .. import signals
+
+    if signals.setup_logging.send(sender=None, loglevel=level.upper(), logfile=logfile, format=log.PLAIN_FORMAT,
+                                  colorize=False):
+        return
     if logfile:  # made private first: a worker's log holds results and tracebacks
         with contextlib.suppress(OSError):  # (the handler then reports what is wrong with the path)
             os.close(os.open(logfile, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
     log.setup(level, logfile, fmt)
+    signals.after_setup_logger.send(sender=None, logger=logging.getLogger(), loglevel=level.upper(),
+                                    logfile=logfile, format=log.PLAIN_FORMAT, colorize=False)
 
 
 def log_format_option(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -1,11 +1,16 @@
-"""``litequeue control``: change how workers behave, through the store (every worker, every host)."""
+"""``litequeue control``: change how workers behave, through the store (every worker, every host):
+rate limits, and Celery's control commands (ping, shutdown, revoke, terminate, purge)."""
 
 from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
 
 import click
 
 from .admin import open_existing
-from .common import app_option, friendly_errors
+from .common import DbFirstCommand, app_option, friendly_errors, split_list
 
 
 @click.group()
@@ -13,7 +18,7 @@ def control() -> None:
     """Change what every worker does, at once: they read it from the store at their next claim."""
 
 
-@control.command("rate-limit")
+@control.command("rate-limit", cls=DbFirstCommand)
 @click.argument("db")
 @click.argument("task_name", metavar="TASK")
 @click.argument("rate", required=False)
@@ -30,6 +35,70 @@ def rate_limit(ctx: click.Context, db: str, task_name: str, rate: str | None, re
     app = open_existing(ctx, db, app_path)
     reply = app.control.rate_limit(task_name, None if reset else rate, reply=True)
     click.echo(reply[0]["litequeue"]["ok"] if reply else "done")
+
+
+
+def _celery_command(name: str, takes_ids: bool = False) -> Callable[[Callable[..., Any]], click.Command]:
+    """One of Celery's control commands, as a subcommand: [DB] [ID]... [-d workers] [--json]."""
+
+    def decorate(fn: Callable[..., Any]) -> click.Command:
+        fn = click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")(fn)
+        fn = click.option("-d", "--destination", help="Only these workers, comma-separated.")(fn)
+        fn = app_option(fn)
+        if takes_ids:
+            fn = click.argument("task_ids", nargs=-1, required=True, metavar="ID...")(fn)
+        fn = click.argument("db")(fn)
+        return control.command(name, cls=DbFirstCommand)(click.pass_context(friendly_errors(fn)))
+
+    return decorate
+
+
+@_celery_command("ping")
+def ping(ctx: click.Context, db: str, app_path: str | None, destination: str | None, as_json: bool) -> None:
+    """Ask the live workers for a pong."""
+    _show(ctx, open_existing(ctx, db, app_path).control.ping(split_list(destination)), as_json)
+
+
+@_celery_command("shutdown")
+def shutdown(ctx: click.Context, db: str, app_path: str | None, destination: str | None, as_json: bool) -> None:
+    """Ask the live workers on this machine to stop warmly (they finish their running jobs)."""
+    _show(ctx, open_existing(ctx, db, app_path).control.shutdown(split_list(destination)), as_json)
+
+
+@_celery_command("revoke", takes_ids=True)
+def revoke(ctx: click.Context, db: str, task_ids: tuple[str, ...], app_path: str | None, destination: str | None,
+           as_json: bool) -> None:
+    """Revoke jobs by id (jobs already running carry on; see terminate)."""
+    count = open_existing(ctx, db, app_path).control.revoke(list(task_ids))
+    click.echo(json.dumps({"revoked": count}) if as_json else f"revoked: {count}")
+
+
+@_celery_command("terminate", takes_ids=True)
+@click.option("--signal", "signal_name", default="SIGTERM", show_default=True, help="The signal asked for.")
+def terminate(ctx: click.Context, db: str, task_ids: tuple[str, ...], app_path: str | None,
+              destination: str | None, as_json: bool, signal_name: str) -> None:
+    """Revoke jobs by id and stop those running."""
+    count = open_existing(ctx, db, app_path).control.revoke(list(task_ids), terminate=True, signal=signal_name)
+    click.echo(json.dumps({"revoked": count}) if as_json else f"revoked: {count}")
+
+
+@_celery_command("purge")
+def purge(ctx: click.Context, db: str, app_path: str | None, destination: str | None, as_json: bool) -> None:
+    """Delete every waiting job (asks nothing, as Celery's control purge)."""
+    count = open_existing(ctx, db, app_path).control.purge()
+    click.echo(json.dumps({"purged": count}) if as_json else f"purged: {count}")
+
+
+def _show(ctx: click.Context, replies: list[dict], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(replies, indent=2, default=str))
+        return
+    for answer in replies:
+        for worker, value in answer.items():
+            click.echo(f"-> {worker}: {value.get('ok') or 'error: ' + value.get('error', '')}")
+    if not replies:
+        click.echo("Error: No nodes replied (no live workers).", err=True)
+        ctx.exit(1)
 
 
 COMMANDS = [control]

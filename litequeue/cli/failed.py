@@ -11,13 +11,13 @@ import click
 from .. import states
 from ..display import printable, utc_datetime
 from ..store import Job, Store
-from .common import app_option, friendly_errors, load_app, load_app_readonly
+from .common import DbFirstCommand, app_option, friendly_errors, load_app, load_app_readonly
 
 REQUEUE_BATCH = 500  # job ids per requeue transaction
 ERROR_WIDTH = 60  # characters of the last error shown per line
 
 
-@click.command()
+@click.command(cls=DbFirstCommand)
 @click.argument("db")
 @app_option
 @click.option("--task", "task_name", metavar="NAME", help="Only failed jobs of this task.")
@@ -46,7 +46,7 @@ def failed(ctx: click.Context, db: str, app_path: str | None, task_name: str | N
         click.echo(f"(only the oldest {limit} are shown; raise --limit to see more)", err=True)
 
 
-@click.command()
+@click.command(cls=DbFirstCommand)
 @click.argument("db")
 @click.argument("task_ids", nargs=-1, metavar="[ID]...")
 @app_option

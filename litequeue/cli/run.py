@@ -8,6 +8,7 @@ from .. import log
 from ..app import LiteQueue
 from ..worker.consumer import Worker
 from ..worker.options import POOLS, WorkerOptions
+from . import celery_flags
 from .common import (
     LEVELS,
     app_option,
@@ -48,6 +49,7 @@ from .common import (
 @click.option("--max-memory-per-child", type=click.IntRange(min=1), help="Replace a child past this RSS (KiB).")
 @click.option("--import-tasks-by-name", is_flag=True,
               help="Also run litequeue tasks found by importing a job's task name (trusted producers only).")
+@celery_flags.worker_flags
 @click.pass_context
 @friendly_errors
 def worker(ctx: click.Context, db: str | None, app_path: str | None, concurrency: int | None,
@@ -63,7 +65,9 @@ def worker(ctx: click.Context, db: str | None, app_path: str | None, concurrency
     setup_logging(loglevel, logfile, log_format)
     app = load_app(ctx, db, app_path)
     allow_import_by_name(ctx, app, app_path, import_tasks_by_name)
+    name = celery_flags.expand_name(name)
     missing = log.missing_store(app.url)
+    celery_flags.apply(ctx, app, name, logfile)  # before the store opens: --detach forks
     if missing is not None and app.store is not None:  # opening creates it, or says what is wrong
         log.created_store(missing)
     options = WorkerOptions(
@@ -83,7 +87,7 @@ def allow_import_by_name(ctx: click.Context, app: LiteQueue, app_path: str | Non
     run no task at all, so it refuses to start rather than fail every job."""
     if flag:
         app.conf.worker_import_tasks_by_name = True
-    if not (app_path or (ctx.obj and ctx.obj.app_path)) and not app.conf.worker_import_tasks_by_name:
+    if not (app_path or (ctx.obj and (ctx.obj.app_path or ctx.obj.app))) and not app.conf.worker_import_tasks_by_name:
         raise click.UsageError(
             "A worker runs only the tasks registered with its app: give -A module (the module defining your "
             "tasks), or --import-tasks-by-name to import each job's task by its name (litequeue tasks only)."

@@ -13,7 +13,8 @@ import click
 from .. import browse
 from ..crontab import crontab
 from ..schedules import Entry, Schedule
-from .common import LEVELS, app_option, db_argument, friendly_errors, load_app, setup_logging
+from . import celery_flags
+from .common import LEVELS, DbFirstGroup, app_option, db_argument, friendly_errors, load_app, setup_logging
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -25,6 +26,7 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 @click.option("-f", "--logfile", type=click.Path(dir_okay=False), help="Log to this file instead of stderr.")
 @click.option("--max-interval", type=click.FloatRange(min=0.05), default=1.0, show_default=True,
               help="Longest sleep between looks at the schedule (how soon runtime changes are seen).")
+@celery_flags.beat_flags
 @click.pass_context
 @friendly_errors
 def beat(ctx: click.Context, db: str | None, app_path: str | None, loglevel: str, logfile: str | None,
@@ -34,10 +36,11 @@ def beat(ctx: click.Context, db: str | None, app_path: str | None, loglevel: str
 
     setup_logging(loglevel, logfile)
     app = load_app(ctx, db, app_path)
+    celery_flags.apply(ctx, app, "beat", logfile)
     ctx.exit(Beat(app, max_interval=max_interval).run())
 
 
-@click.group(invoke_without_command=True)
+@click.group(cls=DbFirstGroup, invoke_without_command=True)
 @click.argument("db")
 @app_option
 @click.pass_context

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from .. import serialization, signals, states
+from .. import serialization, signals, states, task_hooks
 from ..errors import MaxRetriesExceededError, NotRegistered, Reject, Retry, SerializationError, SoftTimeLimitExceeded
 from ..store import Job
 from ..task import Request, Task, run_with_request
@@ -48,11 +48,13 @@ class Work(NamedTuple):
     max_retries: int | None
     ignore_result: bool
     not_before: float | None = None  # a rate limiter's slot a moment ahead: the run waits for it
+    headers: dict | None = None  # apply_async(headers=...), for request.headers
 
     @classmethod
     def of(cls, job: Job) -> Work:
         return cls(job.id, job.attempts, job.task_id, job.task, job.body, job.content_type, job.eta, job.expires,
-                   job.queue, job.routing_key, job.priority, job.max_retries, job.ignore_result, job.started_at)
+                   job.queue, job.routing_key, job.priority, job.max_retries, job.ignore_result, job.started_at,
+                   job.options.get("headers"))
 
 
 class Reply(NamedTuple):
@@ -125,6 +127,7 @@ def child_main(conn: Any, feed_end: Any, ctx: ChildContext, parent_pid: int,
     global _soft_target
     _soft_target = settings.soft_target
     signals.worker_process_init.send(sender=ctx.hostname)
+    _announce_exit()
     channel = Channel(conn)
     done, reply = 0, None
     try:
@@ -210,7 +213,9 @@ def execute(job: Work, ctx: ChildContext) -> Reply:
         args, kwargs = _decode_arguments(job, ctx.accept)
         request = _request(job, args, kwargs, ctx)
         value = _run(task, request, args, kwargs)
-        return _success(job, task, value, ctx, started)._replace(started_at=began)
+        reply = _success(job, task, value, ctx, started, request)._replace(started_at=began)
+        task_hooks.succeeded(task, request, value)
+        return reply
     except BaseException as exc:  # noqa: BLE001 - a task may raise anything, even SystemExit
         try:
             return _failure(job, task, exc, started, request or _request(job, (), {}, ctx))._replace(started_at=began)
@@ -218,6 +223,16 @@ def execute(job: Work, ctx: ChildContext) -> Reply:
             return Reply(job.id, job.attempts, states.FAILURE, time.monotonic() - started,
                          exc_type=encodable(_type_name(exc)), started_at=began,
                          exc_message=f"(the task's exception could not be reported: {type(broken).__name__})")
+
+
+def _announce_exit() -> None:
+    """Send worker_process_shutdown when this pool child exits on its own (told to stop, or
+    recycled): multiprocessing runs its finalizers then, unlike atexit. A killed child sends none."""
+    import multiprocessing.util
+
+    pid = os.getpid()
+    multiprocessing.util.Finalize(None, lambda: signals.worker_process_shutdown.send(sender=None, pid=pid, exitcode=0),
+                                  exitpriority=10)
 
 
 def _decode_arguments(job: Work, accept: frozenset[str]) -> tuple[tuple, dict]:
@@ -229,7 +244,7 @@ def _request(job: Work, args: tuple, kwargs: dict, ctx: ChildContext) -> Request
     return Request(
         id=job.task_id, task=job.task, args=args, kwargs=kwargs, retries=max(job.attempts - 1, 0),
         max_retries=job.max_retries, eta=job.eta, expires=job.expires, hostname=ctx.hostname,
-        called_directly=False, is_eager=ctx.eager,
+        called_directly=False, is_eager=ctx.eager, headers=job.headers,
         revoked_check=None if ctx.revoked is None else functools.partial(ctx.revoked, job.id),
         delivery_info={"queue": job.queue, "routing_key": job.routing_key, "priority": job.priority},
     )
@@ -237,6 +252,7 @@ def _request(job: Work, args: tuple, kwargs: dict, ctx: ChildContext) -> Request
 
 def _run(task: Task, request: Request, args: tuple, kwargs: dict) -> Any:
     signals.task_prerun.send(sender=task, task_id=request.id, task=task, args=args, kwargs=kwargs)
+    task_hooks.call(task, "before_start", request.id, args, kwargs)
     _running.set()
     try:
         return run_with_request(request, lambda: _awaited(task.run(*args, **kwargs)))
@@ -272,7 +288,7 @@ def close_event_loop() -> None:
 _loops = threading.local()
 
 
-def _success(job: Work, task: Task, value: Any, ctx: ChildContext, started: float) -> Reply:
+def _success(job: Work, task: Task, value: Any, ctx: ChildContext, started: float, request: Request) -> Reply:
     data = None
     if not (job.ignore_result or task.ignore_result):
         try:
@@ -282,7 +298,8 @@ def _success(job: Work, task: Task, value: Any, ctx: ChildContext, started: floa
                 f"{job.task} returned a {type(value).__name__}, which cannot be stored as its result: {exc.message}"
             ) from exc
     signals.task_success.send(sender=task, result=value)
-    signals.task_postrun.send(sender=task, task_id=job.task_id, task=task, retval=value, state=states.SUCCESS)
+    signals.task_postrun.send(sender=task, task_id=job.task_id, task=task, args=request.args, kwargs=request.kwargs,
+                              retval=value, state=states.SUCCESS)
     return Reply(job.id, job.attempts, states.SUCCESS, time.monotonic() - started, data,
                  ctx.result_content_type, encodable(_short_repr(value)) or "", rss_kib=_rss_kib())
 
@@ -295,12 +312,26 @@ def _failure(job: Work, task: Task | None, exc: BaseException, started: float, r
     if state == states.RETRY:
         signals.task_retry.send(sender=task, request=request, reason=info, einfo=trace)
     elif state == states.FAILURE:
-        signals.task_failure.send(sender=task, task_id=job.task_id, exception=info, traceback=trace, einfo=trace)
+        signals.task_failure.send(sender=task, task_id=job.task_id, exception=info, args=request.args,
+                                  kwargs=request.kwargs, traceback=trace, einfo=trace)
+    if state in (states.RETRY, states.FAILURE):
+        task_hooks.failed(task, request, state, info, trace)
     if task is not None:
-        signals.task_postrun.send(sender=task, task_id=job.task_id, task=task, retval=info, state=state)
-    return Reply(job.id, job.attempts, state, runtime, exc_type=encodable(_type_name(info)),
-                 exc_message=encodable(_message(info)), traceback=encodable(trace), retry_at=retry_at,
-                 rss_kib=_rss_kib())
+        signals.task_postrun.send(sender=task, task_id=job.task_id, task=task, args=request.args,
+                                  kwargs=request.kwargs, retval=info, state=state)
+    args_data = exception_args(info)
+    return Reply(job.id, job.attempts, state, runtime, args_data, serialization.JSON if args_data else None,
+                 exc_type=encodable(_type_name(info)), exc_message=encodable(_message(info)),
+                 traceback=encodable(trace), retry_at=retry_at, rss_kib=_rss_kib())
+
+
+def exception_args(exc: BaseException) -> bytes | None:
+    """The exception's args as JSON, stored in the failed job's result field, so ``get()`` can
+    rebuild it with the same arguments (as Celery does); None when they are not plain data."""
+    try:
+        return serialization.dumps(list(exc.args), serialization.JSON) if exc.args else None
+    except Exception:  # arguments that are objects: the message alone is kept
+        return None
 
 
 def _classify(job: Work, task: Task | None, exc: BaseException) -> tuple[str, float | None, BaseException | None]:

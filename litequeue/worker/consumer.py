@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import signal
 import socket
 import time
 import uuid
@@ -21,7 +22,7 @@ from ..canvas.followups import with_follow_ups
 from ..errors import StoreError, StoreUnavailable
 from ..flow import code_limits
 from ..store import Job, Outcome, WorkerInfo
-from . import logs, outcomes
+from . import job_signals, logs, outcomes
 from .child import ChildContext, Reply
 from .clock import ClockWatch
 from .options import WorkerOptions, limits_for
@@ -124,6 +125,7 @@ class Worker:
     def _start(self) -> None:
         store = self.app.store
         store.relax_durability()
+        signals.celeryd_init.send(sender=self.name, instance=self, conf=self.app.conf, options=vars(self.options))
         signals.worker_init.send(sender=self)
         self.stop_requests.install_signal_handlers()
         self._start_beat()
@@ -175,6 +177,7 @@ class Worker:
 
             self.scheduler = Beat(self.app)
             self.scheduler.start()
+            signals.beat_embedded_init.send(sender=self.scheduler)
             self._next_tick = time.time() + self.scheduler.tick()
 
     def _finished(self) -> bool:
@@ -250,6 +253,7 @@ class Worker:
             self.reserved.popleft()
             log.info("Task %s[%s] expired before it started; revoked.", job.task, job.task_id)
             self.pending.append(with_follow_ups(self.app, job, outcomes.expired(job)))
+            job_signals.revoked(self.resolver, job, self.name, expired=True)
         return False
 
     def _claim(self, n: int) -> list[Job]:
@@ -313,6 +317,7 @@ class Worker:
             self._unmarked[job.id] = (job.id, job.attempts, when)
             self._marks_since = self._marks_since or time.monotonic()
             log.info("Task %s[%s] received", job.task, job.task_id)
+            job_signals.received(self, job, self.name)
         self.pool.began.clear()
         for job, report in reports:
             self.pending.append(self._outcome(job, report))
@@ -333,9 +338,11 @@ class Worker:
         self._told_revoked.discard(job.id)
         if isinstance(report, Death):
             outcome = outcomes.from_death(job, report, self.name)
+            if report.reason == "terminated":
+                job_signals.revoked(self.resolver, job, self.name, terminated=True, signum=signal.SIGKILL)
             log.error("Task %s[%s] %s: %s", job.task, job.task_id, outcome.state.lower(), report.describe())
             return with_follow_ups(self.app, job, dataclasses.replace(outcome, started_at=began))
-        logs.reply(job, report)
+        logs.reply(job, report, self._throws(job.task))
         return with_follow_ups(self.app, job, outcomes.from_reply(job, report, self.name, report.started_at or began))
 
     def _flush(self) -> None:
@@ -549,6 +556,10 @@ class Worker:
     def _due_now(self) -> bool:
         return self._next_eta is not None and self._next_eta <= time.time()
 
+    def _throws(self, name: str) -> tuple:
+        task = self.resolver.find(name)
+        return task.options.throws if task is not None else ()
+
     def _limits(self, job: Job) -> Limits:
         return limits_for(job, self.resolver.find(job.task), self.options, self.app.conf)
 
@@ -562,6 +573,8 @@ class Worker:
         if waiting:  # prefetched jobs not begun go back now, for other workers
             self._store_call(self.app.store.release, self.owner, [job.id for job in waiting])
             self.reserved.clear()
+        signals.worker_shutting_down.send(sender=self.name, sig=None, how="Cold" if self.cold else "Warm",
+                                          exitcode=0)
         if self.cold:
             log.warning("Cold shutdown: releasing running jobs.")
         elif self.stopping:

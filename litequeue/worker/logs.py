@@ -17,14 +17,17 @@ log = logging.getLogger("litequeue.worker")
 lifecycle = logging.getLogger("litequeue.worker.lifecycle")  # shown at the default level (see litequeue.log)
 
 
-def reply(job: Job, report: Reply) -> None:
-    """Log what a child reported for ``job``."""
+def reply(job: Job, report: Reply, expected: tuple = ()) -> None:
+    """Log what a child reported for ``job``; an error of a class in ``expected`` (the task's
+    ``throws``) in one line at INFO, as Celery does."""
     if report.state == states.SUCCESS:
         log.info("Task %s[%s] succeeded in %.6fs: %s", job.task, job.task_id, report.runtime, report.result_repr)
     elif report.state == states.RETRY:
         log.info("Task %s[%s] retry: %s: %s", job.task, job.task_id, report.exc_type, report.exc_message)
     elif report.state == states.QUEUED:
         log.info("Task %s[%s] rejected and requeued: %s", job.task, job.task_id, report.exc_message)
+    elif report.exc_type and any(report.exc_type in _names(cls) for cls in expected):
+        log.info("Task %s[%s] raised expected: %s: %s", job.task, job.task_id, report.exc_type, report.exc_message)
     else:
         log.error("Task %s[%s] raised unexpected: %s: %s\n%s", job.task, job.task_id, report.exc_type,
                   report.exc_message, Block(printable_block(report.traceback or "")))
@@ -45,6 +48,10 @@ class _Escaping(logging.Filter):
 
 
 log.addFilter(_Escaping())
+
+
+def _names(cls: type) -> tuple[str, str]:
+    return cls.__qualname__, f"{cls.__module__}.{cls.__qualname__}"
 
 
 def banner(worker: Worker) -> None:

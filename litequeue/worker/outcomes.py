@@ -31,7 +31,11 @@ def from_death(job: Job, death: Death, worker: str) -> Outcome:
     error = TimeLimitExceeded if death.reason == "time_limit" else WorkerLostError
     message = f"{death.describe()} (attempt {job.attempts})"
     retries_used = max(job.attempts - 1, 0)
-    if death.reason == "crashed" and job.acks_late and RetryPolicy.may_retry(retries_used, job.max_retries):
+    # reject_on_worker_lost (Celery's): True requeues whatever the retries used, False fails at once;
+    # unset, a job whose child died runs again while it has retries left (at-least-once).
+    lost = job.options.get("reject_on_worker_lost")
+    again = lost if lost is not None else RetryPolicy.may_retry(retries_used, job.max_retries)
+    if death.reason == "crashed" and job.acks_late and again:
         history = _with_attempt(job, worker, _name(error), message, None)
         return Outcome(job.id, job.attempts, states.RETRY, exc_type=_name(error), exc_message=message,
                        retry_at=time.time(), history=history)

@@ -94,7 +94,7 @@ def test_revoke_stops_a_scheduled_job_after_confirmation(app, dashboard, browser
     wait_for(browser, lambda d: css(d, "dialog[open]"))
     click(browser, "#confirm-cancel")  # asked first: cancelling changes nothing
     wait_for(browser, lambda d: not css(d, "dialog[open]"))
-    assert later.state == states.QUEUED
+    assert later.job_state == states.SCHEDULED
     click_and_confirm(browser, "revoke")
     wait_for(browser, lambda d: css(d, "[data-state=REVOKED]"))
     assert later.state == states.REVOKED
@@ -110,7 +110,7 @@ def test_a_paused_queue_stops_being_worked_until_resumed(app, dashboard, browser
     held = tasks.record.delay("held")
     other = tasks.record.apply_async(("other",), queue="other")
     assert other.get(timeout=WAIT) is None  # the worker claims from every queue: it took 'other' ...
-    assert held.state == states.QUEUED  # ... and, claiming after the pause, never took 'held'
+    assert held.job_state == states.QUEUED  # ... and, claiming after the pause, never took 'held'
     wait_for(browser, lambda d: "1" in text_of(d, f"tr[data-queue={DEFAULT}] td:nth-child(2)"))
     screenshot(browser, "queues-paused")
     click_and_confirm(browser, "resume")

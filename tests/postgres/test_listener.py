@@ -18,7 +18,7 @@ from tests.postgres.conftest import query
 
 
 def one_job(task_id: str = "job") -> list[NewJob]:
-    return [NewJob(task_id=task_id, task="tests.support.tasks.add", queue="default", routing_key="default",
+    return [NewJob(task_id=task_id, task="tests.support.tasks.add", queue="celery", routing_key="celery",
                    body=b"[[1,2],{}]", content_type="application/json")]
 
 

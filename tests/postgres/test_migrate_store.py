@@ -46,7 +46,7 @@ def check_moved(url: str, ids: dict) -> None:
         with pytest.raises(ValueError, match="broken"):
             target.AsyncResult(ids["failed"]).get(timeout=1)
         assert target.AsyncResult(ids["failed"]).traceback
-        assert target.AsyncResult(ids["waiting"]).state == states.QUEUED
+        assert target.AsyncResult(ids["waiting"]).job_state == states.QUEUED
         later = target.AsyncResult(ids["later"]).job
         assert later.state == states.QUEUED and later.eta > time.time() + 3000
         assert target.store.count_jobs() == 4

@@ -68,7 +68,7 @@ def test_stores_in_two_schemas_of_one_database_do_not_see_each_others_jobs(pg_ba
         run_burst("-c", "1")  # on the app's own schema
         assert ours.get(timeout=10) is None
         assert ledger_counts(ledger) == {"ours": 1}
-        assert other.AsyncResult(theirs.id).state == states.QUEUED
+        assert other.AsyncResult(theirs.id).job_state == states.QUEUED
     finally:
         other.close()
 

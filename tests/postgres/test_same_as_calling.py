@@ -22,7 +22,7 @@ from tests.test_calling import (  # noqa: F401
     test_enqueue_leaves_no_file_behind_when_the_call_is_bad,
     test_expires_takes_seconds_or_a_datetime,
     test_malformed_args_or_kwargs_are_refused,
-    test_naive_eta_is_local_time,
+    test_naive_eta_is_utc_while_enable_utc_and_local_time_otherwise,
     test_option_errors_are_also_value_errors,
     test_priority_comes_from_the_call_then_the_task_then_the_app,
     test_send_task_enqueues_by_name_without_the_function,

@@ -4,6 +4,7 @@ Imported, not copied; tests that read the SQLite file directly stay in their own
 """
 
 from tests.processes.test_core import (  # noqa: F401
+    machine_behind_utc,
     test_a_worker_without_an_app_imports_tasks_by_name_only_when_asked,
     test_an_idle_worker_is_woken_by_a_new_job_without_polling,
     test_arguments_and_results_round_trip_through_a_worker,
@@ -12,7 +13,7 @@ from tests.processes.test_core import (  # noqa: F401
     test_celery_style_options_work_and_the_app_names_the_database,
     test_countdown_job_does_not_run_before_its_time_and_runs_soon_after,
     test_delay_then_get_returns_the_result_from_a_running_worker,
-    test_eta_job_runs_at_its_eta_naive_is_local_time,
+    test_eta_job_runs_at_its_eta_naive_is_utc,
     test_expired_job_is_revoked_and_never_runs,
     test_failing_task_ends_in_failure_with_type_message_and_traceback,
     test_forget_deletes_the_result,

@@ -17,7 +17,7 @@ from tests.postgres.conftest import query
 
 
 def new_jobs(n: int, prefix: str = "job") -> list[NewJob]:
-    return [NewJob(task_id=f"{prefix}-{i}", task="tests.support.tasks.add", queue="default", routing_key="default",
+    return [NewJob(task_id=f"{prefix}-{i}", task="tests.support.tasks.add", queue="celery", routing_key="celery",
                    body=b"[[1,2],{}]", content_type="application/json") for i in range(n)]
 
 
@@ -93,7 +93,7 @@ def test_a_connection_the_server_dropped_fails_once_then_reconnects(db):
     query(db, "SELECT pg_terminate_backend(%s)", (backend,))
     with pytest.raises(StoreUnavailable, match="cannot reach PostgreSQL"):
         app.store.counts()
-    assert app.store.counts() == {("default", "QUEUED"): 1}
+    assert app.store.counts() == {("celery", "QUEUED"): 1}
     app.close()
 
 

@@ -57,7 +57,7 @@ def test_a_rolled_back_transaction_leaves_neither_the_row_nor_the_job(shop, run_
             result = tasks.order_total.delay(2)
             tasks.record.delay("never")
             raise RuntimeError("payment declined")
-    assert result.state == states.PENDING  # no such job: it was never stored
+    assert result.job_state == states.PENDING  # no such job: it was never stored
     assert shop.store.counts() == {}
     assert db.execute_sql("SELECT COUNT(*) FROM orders").fetchone()[0] == 0
     run_burst("-c", "1")
@@ -87,4 +87,4 @@ def test_transactions_nest_and_an_inner_failure_rolls_back_only_its_own_jobs(sho
         db.execute_sql("INSERT INTO orders (id, total) VALUES (4, 1)")
     run_burst("-c", "1")
     assert kept.get(timeout=10) == 3
-    assert dropped.state == states.PENDING
+    assert dropped.job_state == states.PENDING

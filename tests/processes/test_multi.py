@@ -103,7 +103,7 @@ def test_multi_start_passes_the_worker_options_on_to_each_worker(multi, app, db,
     from tests.support.tasks import pid
 
     options = ("--queue-order", "round-robin", "--max-memory-per-child", "1", "--max-tasks-per-child", "5",
-               "-Q", "default,other", "-B")
+               "-Q", "celery,other", "-B")
     shown = multi("show", "w1", start_args=options)
     assert "--queue-order round-robin" in shown.stdout and "--max-memory-per-child 1" in shown.stdout
     assert "--max-tasks-per-child 5" in shown.stdout and " -B" in shown.stdout

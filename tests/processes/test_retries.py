@@ -313,12 +313,12 @@ def test_retry_all_and_retry_task_requeue_the_matching_failed_jobs(app, run_burs
     other = fails_with.delay("k", "KeyError")
     run_burst("-c", "1")
     assert cli(worker_env, "retry", app.url, "--task", "tests.support.tasks.fails_first_run").returncode == 0
-    assert [r.state for r in firsts] == [states.QUEUED] * 3 and other.state == states.FAILURE
+    assert [r.job_state for r in firsts] == [states.QUEUED] * 3 and other.state == states.FAILURE
     run_burst("-c", "1")
     assert [r.get(timeout=1) for r in firsts] == ["ran again"] * 3
     done = cli(worker_env, "retry", app.url, "--all")
     assert done.returncode == 0, done.stderr
-    assert other.state == states.QUEUED
+    assert other.job_state == states.QUEUED
     assert "1 job" in done.stdout
 
 
@@ -351,4 +351,4 @@ def test_a_job_whose_worker_was_killed_gets_a_history_entry_for_the_lost_attempt
     assert len(entries) == 1
     assert entries[0]["exc_type"] == "litequeue.errors.WorkerLostError"
     assert entries[0]["attempt"] == 1 and entries[0]["worker"].startswith("worker-")
-    assert result.state == "QUEUED"
+    assert result.job_state == "QUEUED"

@@ -18,7 +18,7 @@ def producer(db):
     """An app configured as in the routing guide's example; it sends tasks by name."""
     app = LiteQueue(db)
     app.conf.task_queues = (
-        Queue("default", routing_key="task.#"),
+        Queue("celery", routing_key="task.#"),
         Queue("web_tasks", routing_key="web.#"),
         Queue("transient", routing_key="transient", delivery_mode=1),
     )
@@ -52,7 +52,7 @@ def test_the_guide_example_runs_web_jobs_only_on_the_web_worker(producer, start_
     assert add.get(timeout=10) == {"sum": 5, "worker": "web@test", "queue": "web_tasks"}
     assert by_key.get(timeout=10)["hostname"] == "web@test"
     assert unrouted.get(timeout=10)["hostname"] == "main@test"
-    assert unrouted.get(timeout=10)["queue"] == "default"
+    assert unrouted.get(timeout=10)["queue"] == "celery"
     assert ledger_counts(ledger) == {"transient-job": 1}
     assert producer.store.get(transient.id) is None
     assert rows(db, "transient") == 0
@@ -60,10 +60,10 @@ def test_the_guide_example_runs_web_jobs_only_on_the_web_worker(producer, start_
 
 def test_a_worker_on_one_queue_leaves_the_other_queues_alone(producer, run_burst):
     web_job = producer.send_task("proj.tasks.add", (1, 1))
-    default_job = producer.send_task("proj.tasks.add", (1, 1), queue="default")
+    default_job = producer.send_task("proj.tasks.add", (1, 1), queue="celery")
     run_burst("-Q", "web_tasks", "-c", "1")
     assert web_job.state == states.SUCCESS
-    assert default_job.state == states.QUEUED
+    assert default_job.job_state == states.QUEUED
 
 
 def _run_order(app: LiteQueue, results: dict) -> list[str]:
@@ -83,7 +83,7 @@ def test_q_is_a_strict_priority_order_between_queues(app, run_burst):
     run_burst("-Q", "a,b", "-c", "1")
     assert _run_order(app, {k: v for k, v in results.items() if k != "c0"}) == [
         "a0", "a1", "a2", "b-urgent", "b0", "b1", "b2"]
-    assert results["c0"].state == states.QUEUED
+    assert results["c0"].job_state == states.QUEUED
 
 
 def test_round_robin_takes_queues_in_turn(app, run_burst):
@@ -101,7 +101,7 @@ def test_x_excludes_queues_and_no_selection_runs_every_queue(app, run_burst, led
     sent = {q: record.apply_async((q,), queue=q) for q in ("a", "b", "never_declared")}
     run_burst("-X", "b", "-c", "1")
     assert ledger_counts(ledger) == {"a": 1, "never_declared": 1}
-    assert sent["b"].state == states.QUEUED
+    assert sent["b"].job_state == states.QUEUED
     run_burst("-c", "1")
     assert ledger_counts(ledger) == {"a": 1, "never_declared": 1, "b": 1}
 
@@ -109,12 +109,12 @@ def test_x_excludes_queues_and_no_selection_runs_every_queue(app, run_burst, led
 def test_transient_jobs_leave_no_row_and_no_result_while_persistent_ones_keep_theirs(producer, run_burst, ledger, db):
     done = producer.send_task(f"{TASKS}.record", ("t-ok", "kept?"), routing_key="transient")
     failed = producer.send_task(f"{TASKS}.fail", ("transient failure",), routing_key="transient")
-    durable = producer.send_task(f"{TASKS}.record", ("p-ok", "kept"), queue="default")
-    durable_failed = producer.send_task(f"{TASKS}.fail", ("persistent failure",), queue="default")
+    durable = producer.send_task(f"{TASKS}.record", ("p-ok", "kept"), queue="celery")
+    durable_failed = producer.send_task(f"{TASKS}.fail", ("persistent failure",), queue="celery")
     run_burst("-c", "2")
     assert ledger_counts(ledger) == {"t-ok": 1, "p-ok": 1}
     assert producer.store.get(done.id) is None and producer.store.get(failed.id) is None
-    assert done.state == states.PENDING
+    assert done.job_state == states.PENDING
     assert rows(db, "transient") == 0
     assert durable.get(timeout=10) == "kept"
     assert durable_failed.state == states.FAILURE

@@ -19,7 +19,7 @@ app.conf.worker_heartbeat_interval = float(os.environ.get("LQ_HEARTBEAT", "0.5")
 app.conf.worker_poll_interval = float(os.environ.get("LQ_POLL", "0.5"))
 
 if os.environ.get("LQ_FLOW_QUEUES"):  # "name=concurrency,...": queues with a concurrency limit
-    app.conf.task_queues = (Queue("default"), *(
+    app.conf.task_queues = (Queue("celery"), *(
         Queue(name, concurrency=int(n)) for name, n in (item.split("=") for item in
                                                          os.environ["LQ_FLOW_QUEUES"].split(","))))
 

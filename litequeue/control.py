@@ -1,0 +1,183 @@
+"""Celery's ``app.control`` and ``app.control.inspect()``, answered from the store.
+
+Celery broadcasts a question to its workers and gathers their replies; here every worker's state
+is in the store already (its row in the workers table, the jobs it leases), so the answers are
+read, shaped as Celery shapes them: ``{worker name: reply}`` for each live worker (only those in
+``destination`` when given). Workers that stopped heartbeating do not answer, as in Celery.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal as signals_module
+import socket
+import time
+from typing import TYPE_CHECKING, Any
+
+from . import states
+from .errors import InvalidOptionError
+from .monitoring import Inspect, job_dict, worker_name, worker_state
+
+if TYPE_CHECKING:
+    from .app import LiteQueue
+    from .store import Job, WorkerInfo
+
+log = logging.getLogger("litequeue.control")
+
+
+class CeleryInspect(Inspect):
+    """``app.control.inspect(destination=None)``: Celery's questions, one reply per live worker."""
+
+    def __init__(self, app: LiteQueue, destination: Any = None, timeout: float = 1.0,
+                 **kwargs: Any) -> None:
+        super().__init__(app)
+        self.destination = [destination] if isinstance(destination, str) else (
+            list(destination) if destination is not None else None)
+
+    def _workers(self) -> list[WorkerInfo]:
+        now = time.time()
+        return [w for w in self.app.store.workers() if worker_state(self.app, w, now) == "running"
+                and (self.destination is None or w.name in self.destination)]
+
+    def _each(self, reply: Any) -> dict[str, Any]:
+        return {w.name: reply(w) for w in self._workers()}
+
+    def ping(self) -> dict[str, dict]:
+        """{worker: {"ok": "pong"}} for each worker that is heartbeating."""
+        return self._each(lambda w: {"ok": "pong"})
+
+    def active(self) -> dict[str, list[dict]]:
+        """{worker: the jobs it is running}, for each live worker and each owner of a running job."""
+        running = {name: jobs for name, jobs in super().active().items()
+                   if self.destination is None or name in self.destination}
+        return {**self._each(lambda w: []), **running}
+
+    def reserved(self) -> dict[str, list[dict]]:
+        """{worker: the jobs it has claimed but not begun}."""
+        reserved_state = getattr(states, "RESERVED", None)
+        jobs = self.app.store.list_jobs([reserved_state], limit=10_000) if reserved_state else []
+        return self._by_owner(jobs)
+
+    def scheduled(self, limit: int = 1000) -> dict[str, list[dict]]:  # type: ignore[override]
+        """{worker: jobs waiting for their eta that it would run}: each listed once, under the
+        first live worker consuming its queue, as ``{"eta", "priority", "request"}``."""
+        workers = self._workers()
+        out: dict[str, list[dict]] = {w.name: [] for w in workers}
+        for job in super().scheduled(limit):
+            owner = next((w.name for w in workers if _consumes(w, job["queue"])), None)
+            if owner is not None:
+                out[owner].append({"eta": job["eta"], "priority": job["priority"], "request": job})
+        return out
+
+    def registered(self) -> dict[str, list[str]]:  # type: ignore[override]
+        """{worker: the task names it runs} (this app's tasks)."""
+        names = sorted(name for name in self.app.tasks if not name.startswith("litequeue."))
+        return self._each(lambda w: list(names))
+
+    registered_tasks = registered
+
+    def revoked(self) -> dict[str, list[str]]:
+        """{worker: ids of revoked jobs} (revocation lives in the store, so every worker knows all)."""
+        ids = [job.task_id for job in self.app.store.list_jobs([states.REVOKED], limit=10_000)]
+        return self._each(lambda w: list(ids))
+
+    def active_queues(self) -> dict[str, list[dict]]:
+        """{worker: the queues it consumes}, as Celery's queue declarations."""
+        from .monitoring import summarize_queues
+
+        known = [q.name for q in summarize_queues(self.app.conf, self.app.store.counts())]
+        return self._each(lambda w: [_queue(self.app, name)
+                                     for name in (known if _all_queues(w) else w.queues.split(","))])
+
+    def stats(self) -> dict[str, dict]:
+        """{worker: pid, pool size, uptime, jobs done, broker, ...}."""
+        by_name = super().stats()
+        url = self.app.store.url
+        broker = {"transport": "postgresql" if url.startswith("postgres") else "sqlite", "hostname": url}
+        return self._each(lambda w: {**by_name.get(w.name, {}), "pool": {"max-concurrency": w.concurrency},
+                                     "broker": broker, "total": {}})
+
+    def _by_owner(self, jobs: list[Job]) -> dict[str, list[dict]]:
+        """{worker: its jobs}, for each live worker and each owner of one of ``jobs``."""
+        now = time.time()
+        out: dict[str, list[dict]] = {w.name: [] for w in self._workers()}
+        for job in jobs:
+            owner = worker_name(job) or "?"
+            if self.destination is None or owner in self.destination:
+                out.setdefault(owner, []).append(job_dict(self.app, job, now))
+        return out
+
+
+class ControlSurface:
+    """Celery's ``app.control`` methods beyond revoke and purge."""
+
+    app: LiteQueue
+
+    def inspect(self, destination: Any = None, timeout: float = 1.0, **kwargs: Any) -> CeleryInspect:
+        """Celery's inspect: active, reserved, scheduled, registered, revoked, stats,
+        active_queues, ping; each ``{worker name: reply}``."""
+        return CeleryInspect(self.app, destination, timeout)
+
+    def ping(self, destination: Any = None, timeout: float = 1.0, **kwargs: Any) -> list[dict]:
+        """[{worker: {"ok": "pong"}}] for each live worker (Celery's reply list)."""
+        return [{name: reply} for name, reply in self.inspect(destination).ping().items()]
+
+    def revoke(self, task_id: str | list[str], destination: Any = None, terminate: bool = False,
+               signal: str | int = "SIGTERM", **kwargs: Any) -> int:
+        """Cancel jobs; with ``terminate``, also stop those running. The worker stops a running
+        job's child with SIGKILL whatever ``signal`` says (the child holds nothing to clean up
+        that the worker does not redo). Returns how many jobs were revoked."""
+        _check_signal(signal, terminate)
+        ids = [task_id] if isinstance(task_id, str) else list(task_id)
+        return self.app.store.revoke(ids, terminate=terminate)
+
+    def terminate(self, task_id: str | list[str], destination: Any = None, signal: str | int = "SIGTERM",
+                  **kwargs: Any) -> int:
+        """Revoke and stop the job if it is running (Celery's ``terminate``)."""
+        return self.revoke(task_id, destination, terminate=True, signal=signal)
+
+    def shutdown(self, destination: Any = None, **kwargs: Any) -> list[dict]:
+        """Ask live workers on this machine to stop warmly (they finish their running jobs), by
+        sending them SIGTERM. Workers on other machines (PostgreSQL) are reported, not reached."""
+        replies = []
+        here = socket.gethostname()
+        for worker in self.inspect(destination)._workers():
+            if worker.hostname != here:
+                replies.append({worker.name: {"error": f"runs on {worker.hostname}; stop it there"}})
+                continue
+            try:
+                os.kill(worker.pid, signals_module.SIGTERM)
+                replies.append({worker.name: {"ok": "shutting down"}})
+            except ProcessLookupError:
+                replies.append({worker.name: {"error": "not running"}})
+        return replies
+
+
+def _all_queues(worker: WorkerInfo) -> bool:
+    return worker.queues in ("", "*")  # a worker started without -Q consumes every queue
+
+
+def _consumes(worker: WorkerInfo, queue: str) -> bool:
+    return _all_queues(worker) or queue in worker.queues.split(",")
+
+
+def _queue(app: LiteQueue, name: str) -> dict:
+    declared = next((q for q in app.conf.task_queues or () if q.name == name), None)
+    exchange = (declared.exchange if declared else None) or app.conf.task_default_exchange
+    return {"name": name, "exchange": {"name": exchange, "type": app.conf.task_default_exchange_type},
+            "routing_key": declared.binding if declared else name, "durable": True,
+            "delivery_mode": declared.delivery_mode if declared else 2}
+
+
+_noticed_signal = False
+
+
+def _check_signal(signal: str | int, terminate: bool) -> None:
+    global _noticed_signal
+    name = signal if isinstance(signal, str) else getattr(signals_module.Signals(signal), "name", str(signal))
+    if not hasattr(signals_module, str(name)):
+        raise InvalidOptionError(f"revoke(signal={signal!r}) names no signal; use a name like 'SIGTERM'.")
+    if terminate and name != "SIGKILL" and not _noticed_signal:
+        _noticed_signal = True
+        log.warning("revoke(terminate=True, signal=%s): litequeue stops a running job's child with SIGKILL.", name)
