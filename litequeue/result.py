@@ -252,10 +252,6 @@ def rebuild_exception(type_name: str, message: str, traceback: str | None,
     if traceback:
         exc.add_note("Remote traceback:\n" + traceback)
     return exc
-        exc = TaskError(type_name, message)
-    if traceback:
-        exc.add_note("Remote traceback:\n" + traceback)
-    return exc
 
 
 def _exception_class(type_name: str, app: LiteQueue | None) -> type[BaseException] | None:
