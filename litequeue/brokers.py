@@ -27,7 +27,8 @@ def store_url(value: Any, key: str = "broker_url") -> str:
     for prefix in _PREFIXES:
         if url.startswith(prefix + "sqlite://") or url.startswith(prefix + "postgres"):
             url = url[len(prefix):]
-    if "://" in url and not url.startswith(_SCHEMES):
+    # postgresql+DRIVER:// passes: the store names a driver it does not have
+    if "://" in url and not url.startswith(_SCHEMES) and not url.startswith("postgresql+"):
         scheme = url.split("://", 1)[0]
         raise ConfigurationError(
             f"Setting {key} names a {scheme}:// broker; litequeue's broker is a database it opens "
@@ -66,6 +67,6 @@ def same_store(a: str, b: str) -> bool:
     from .store.sqlite import path_from_url
 
     def key(url: str) -> str:
-        return url if url.startswith(("postgres://", "postgresql://")) else os.path.abspath(path_from_url(url))
+        return url if url.startswith("postgres") else os.path.abspath(path_from_url(url))
 
     return key(a) == key(b)

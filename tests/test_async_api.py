@@ -87,4 +87,4 @@ def test_aget_times_out_with_litequeues_timeout_error(app):
             await result.aget(timeout=0.2)
         return result.id
 
-    assert app.AsyncResult(asyncio.run(scenario())).job_state == "QUEUED"
+    assert app.AsyncResult(asyncio.run(scenario())).job_state == "SCHEDULED"

@@ -19,7 +19,7 @@ from tests.processes.test_core import run_cli
 from tests.support import tasks
 from tests.test_wake_dir_safety import as_user, local_user
 
-READING_COMMANDS = [["status"], ["status", "--json"], ["inspect", "{db}", "scheduled"], ["failed", "{db}"],
+READING_COMMANDS = [["status"], ["status", "--json"], ["inspect", "{db}", "held_back"], ["failed", "{db}"],
                     ["queues", "{db}"]]
 
 
@@ -85,7 +85,7 @@ def test_status_works_for_an_account_that_may_only_read_the_store():
             found.write_text(json.dumps([q["queue"] for q in data["queues"]]))
 
         as_user(reader, read_status)
-        assert json.loads(found.read_text()) == ["default"]
+        assert json.loads(found.read_text()) == ["celery"]
         assert _bytes(db) == before
     finally:
         shutil.rmtree(shared, ignore_errors=True)
