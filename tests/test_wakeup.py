@@ -18,6 +18,7 @@ from litequeue.store.wakeup import Wakeup
 def wakeups(tmp_path):
     """(producer, worker): two Wakeups of one database file, as two processes would hold them."""
     db = str(tmp_path / "w.sqlite")
+    open(db, "wb").close()  # the store exists: a worker starting elsewhere never sweeps its directory as stale
     producer, worker = Wakeup(db), Wakeup(db)
     yield producer, worker
     producer.close()
