@@ -1,7 +1,7 @@
 """Flow control above the store: reading rate limits, and the keys a call's job is stored with.
 
 The limits themselves are enforced by the store, inside its claim and enqueue transactions
-(``store/flow.py``): a job's unique key and concurrency key are computed here, at enqueue, and
+(``store/flow.py`` and the modules it names): a job's unique key and concurrency key are computed here, at enqueue, and
 stored with the job; rate and concurrency limits of tasks and queues are rows of ``lq_limits``.
 """
 

@@ -1,0 +1,66 @@
+"""Rate buckets: the rows of ``lq_limits`` that space out the starts of a rate-limited task or queue.
+
+A bucket lets one job start, then none until ``interval`` seconds later (a token bucket of
+capacity one), so the starts in any window of one period never exceed the limit. Its state is
+one number, ``next_at``: when the next start may be granted. A claim reads the buckets (on
+PostgreSQL locking their rows, so claims on other connections wait for it to commit), grants
+starts by moving ``next_at`` on, and writes the moved buckets back in its own transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+RATE_HORIZON = 0.05  # seconds ahead a claim may grant a bucket's next start (the child waits for it)
+# A rate-limited start is granted this far ahead of its claim (or one spacing, if shorter), so that
+# the job reaches its child before its slot and starts on time (a start delayed by a busy machine
+# could fall into the next one's window).
+RATE_LEAD = 0.02
+
+
+class RateBuckets:
+    """The rate buckets as one claim sees and moves them, inside its transaction."""
+
+    def __init__(self, store: Any, now: float) -> None:
+        self.store = store
+        rows = store.db.execute_sql(
+            f"SELECT name, spacing, next_at FROM lq_limits ORDER BY name{store.row_lock}").fetchall()
+        self.now = max(now, time.time())  # read once the rows are held: no claim can start in between
+        self.next_at = {name: (interval, next_at) for name, interval, next_at in rows if interval}
+        self.moved: set[str] = set()
+        self.blocked: set[str] = set()  # buckets that held jobs back
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.next_at
+
+    def is_open(self, name: str) -> bool:
+        """Whether the bucket ``name`` lets a job start within RATE_HORIZON (noting it if not)."""
+        spec = self.next_at.get(name)
+        if spec is None or spec[1] is None or spec[1] <= self.now + RATE_HORIZON:
+            return True
+        self.blocked.add(name)
+        return False
+
+    def grant(self, names: list[str]) -> float:
+        """The start granted to one job under the buckets ``names`` (all open): the latest of
+        their next openings, and at least a short lead from now; each then opens one interval later."""
+        lead = min(RATE_LEAD, *(self.next_at[name][0] for name in names))
+        slot = max([self.now + lead, *(self.next_at[name][1] or 0.0 for name in names)])
+        for name in names:
+            interval = self.next_at[name][0]
+            self.next_at[name] = (interval, slot + interval)
+            self.moved.add(name)
+        return slot
+
+    def write(self) -> None:
+        """Store the buckets this claim moved."""
+        if self.moved:
+            self.store.db.cursor().executemany(
+                self.store.sql("UPDATE lq_limits SET next_at = ? WHERE name = ?"),
+                [(self.next_at[name][1], name) for name in sorted(self.moved)])
+
+    def held_until(self) -> float | None:
+        """When the first bucket that held jobs back (or just moved) lets another start."""
+        times = [self.next_at[name][1] for name in self.blocked | self.moved if self.next_at[name][1] is not None]
+        return min(times) - RATE_HORIZON if times else None
