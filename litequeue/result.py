@@ -7,6 +7,7 @@ import datetime as dt
 import sys
 import time
 import types
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import serialization, states
@@ -132,12 +133,25 @@ class AsyncResult(Generic[R]):
         """
         if disable_sync_subtasks:
             assert_will_not_block()
+        result, job = self._wait(timeout, interval)
+        return result._outcome(job, propagate)
+
+    wait = get
+
+    def _wait(self, timeout: float | None, interval: float,
+              stop_early: Callable[[], tuple[AsyncResult, Job] | None] | None = None) -> tuple[AsyncResult, Job]:
+        """Poll (1 ms, doubling up to ``interval``) until the job is over: (self, its job). When
+        ``stop_early`` returns (a result, its job) first, that pair: the wait is over for
+        another reason (an earlier step of its chain failed). TimeoutError after ``timeout``."""
         deadline = None if timeout is None else time.monotonic() + timeout
         pause = 0.001
         while True:
             job = self._job()
             if job is not None and job.state in states.READY_STATES:
-                return self._outcome(job, propagate)
+                return self, job
+            stopped = stop_early() if stop_early is not None else None
+            if stopped is not None:
+                return stopped
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(
                     f"Job {self.id} is still {job.state if job else states.PENDING} after {timeout}s; "
@@ -145,8 +159,6 @@ class AsyncResult(Generic[R]):
                 )
             time.sleep(pause if deadline is None else max(0.0, min(pause, deadline - time.monotonic())))
             pause = min(pause * 2, interval)
-
-    wait = get
 
     async def aget(self, timeout: float | None = None, propagate: bool = True, interval: float = 0.05) -> R:
         """``get()`` for async code: waits without blocking the event loop and without a thread

@@ -13,6 +13,7 @@ from ..result import AsyncResult, assert_will_not_block, rebuild_exception
 
 if TYPE_CHECKING:
     from ..app import LiteQueue
+    from ..store import Job
 
 # (state, result, result_type, exc_type, exc_message, traceback, custom_state, done_at) of a job
 Outcome = tuple
@@ -29,21 +30,10 @@ class WorkflowResult(AsyncResult):
             return super().get(timeout, propagate, interval, disable_sync_subtasks=disable_sync_subtasks)
         if disable_sync_subtasks:
             assert_will_not_block()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        pause = 0.001
-        while True:
-            job = self._job()
-            if job is not None and job.state in states.READY_STATES:
-                return self._outcome(job, propagate)
-            failed = _failed_step(self.parent)
-            failed_job = failed.job if failed is not None else None
-            if failed_job is not None:  # the chain stopped there: this step will never run
-                return failed._outcome(failed_job, propagate) if propagate else None  # type: ignore[union-attr]
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(f"Job {self.id} is still {job.state if job else states.PENDING} after "
-                                   f"{timeout}s; wait longer, or check that a worker consuming its queue is running.")
-            time.sleep(pause if deadline is None else max(0.0, min(pause, deadline - time.monotonic())))
-            pause = min(pause * 2, interval)
+        result, job = self._wait(timeout, interval, lambda: _failed_step(self.parent))
+        if result is not self and not propagate:  # the chain stopped earlier: this step will never run
+            return None
+        return result._outcome(job, propagate)
 
     wait = get
 
@@ -64,11 +54,12 @@ class WorkflowResult(AsyncResult):
         self.app.control.revoke(ids, terminate=terminate)
 
 
-def _failed_step(result: Any) -> AsyncResult | None:
-    """The nearest earlier step of a chain that failed or was revoked, if any."""
+def _failed_step(result: Any) -> tuple[AsyncResult, Job] | None:
+    """The nearest earlier step of a chain that failed or was revoked, and its job, if any."""
     while isinstance(result, AsyncResult):
-        if result.state in (states.FAILURE, states.REVOKED):
-            return result
+        job = result.job
+        if job is not None and job.state in (states.FAILURE, states.REVOKED):
+            return result, job
         result = result.parent
     return None
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import peewee as pw
 
@@ -20,12 +20,14 @@ from .. import states
 from ..errors import StoreError
 from . import external
 from .admin import AdminStore
-from .claims import ClaimRequest, ClaimStore
+from .claims import ClaimStore
 from .flow import FlowStore
 from .groups import GroupStore
+from .leases import LeaseStore
 from .models import bind_models
 from .monitor import MonitorStore
-from .records import FollowUp, Job, NewChain, NewGroup, NewJob, Outcome, with_attempt
+from .outcomes import OutcomeStore
+from .records import NewChain, NewGroup, NewJob
 from .schedules import ScheduleStore
 
 _INSERT = (
@@ -34,40 +36,6 @@ _INSERT = (
     "durable, options, unique_key, unique_until, flow_key, group_id, group_index) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-# Completion is fenced on (job, attempt, owner). A job put back after its lease expired but not
-# claimed again (same attempt number, no owner) still takes its late outcome: no other attempt
-# owns it, and running it again would only repeat work that is done. (A job claimed again and then
-# requeued by Reject gets that attempt number back, and so takes a late outcome too, for the
-# same reason.)
-_FENCE = "((lease_owner = ? AND state IN ('RESERVED', 'STARTED')) OR (lease_owner IS NULL AND state = 'QUEUED'))"
-_BEGAN = ("UPDATE lq_jobs SET state = 'STARTED', started_at = ? "
-          "WHERE id = ? AND attempts = ? AND lease_owner = ? AND state = 'RESERVED'")
-_FINISH = (
-    "UPDATE lq_jobs SET state = ?, result = ?, result_type = ?, exc_type = ?, exc_message = ?, "
-    "traceback = ?, custom_state = NULL, meta = NULL, history = COALESCE(?, history), "
-    "eta = COALESCE(?, eta), wait_until = ?, "
-    "due_at = COALESCE(?, due_at), started_at = COALESCE(?, started_at), "
-    "done_at = ?, attempts = attempts - ?, lease_owner = NULL, lease_until = NULL "
-    "WHERE id = ? AND attempts = ? AND " + _FENCE
-)
-_DELETE_FENCED = "DELETE FROM lq_jobs WHERE id = ? AND attempts = ? AND " + _FENCE
-_LOST = "litequeue.errors.WorkerLostError"
-# A lost job runs again unless it acknowledged early (acks_late off) or used up its retries.
-_LOST_FAILS = "(acks_late = ? OR (max_retries IS NOT NULL AND attempts > max_retries))"
-
-
-class LeaseReport(NamedTuple):
-    """What ``extend_leases`` found: {held job id: revoke requested}, and the ids of rows leased
-    to the owner that it no longer held (given up, to be put back)."""
-
-    held: dict[int, bool]
-    given_up: list[int]
-
-
-class _SomeFenced(Exception):
-    """A batch of outcomes held one that its fence refused (the batch is then rolled back)."""
-
-
 class ErrorGuard:
     """What ``Store.errors()`` returns: turns driver errors of the ``kinds`` given into
     litequeue's StoreErrors through ``reraise`` (which raises). A class rather than a generator,
@@ -86,7 +54,7 @@ class ErrorGuard:
             self.reraise(exc)  # type: ignore[arg-type]
 
 
-class Store(ClaimStore, FlowStore, AdminStore, ScheduleStore, MonitorStore, GroupStore):
+class Store(ClaimStore, OutcomeStore, LeaseStore, FlowStore, AdminStore, ScheduleStore, MonitorStore, GroupStore):
     """A job store over one SQL database (SQLite here; PostgreSQL through a subclass)."""
 
     lock_clause = ""  # appended to the claim's inner SELECT (PostgreSQL: FOR UPDATE SKIP LOCKED)
@@ -272,152 +240,6 @@ class Store(ClaimStore, FlowStore, AdminStore, ScheduleStore, MonitorStore, Grou
         savepoint of the caller's transaction."""
         return not self.db.in_transaction()
 
-    # -- workers -------------------------------------------------------------------------------
-
-    def finish(self, owner: str, outcomes: Sequence[Outcome]) -> list[Outcome]:
-        """Record outcomes in one transaction, each fenced on (job id, attempt, owner): a worker
-        that lost its lease changes nothing. Returns the outcomes that were applied."""
-        return self.finish_and_claim(owner, outcomes, ClaimRequest(None, (), 0, 0.0))[0]
-
-    def finish_and_claim(self, owner: str, outcomes: Sequence[Outcome], claim: ClaimRequest,
-                         began: Sequence[tuple[int, int, float]] = ()) -> tuple[list[Outcome], list[Job]]:
-        """``finish(outcomes)`` and then ``claim(**claim)``, in one transaction (one commit for a
-        worker's results and its next jobs). ``began`` marks RESERVED jobs that a child has begun
-        (job id, attempt, when) as STARTED in the same transaction: a job that begins and ends
-        between two commits goes from RESERVED to its outcome with no write of its own.
-        Returns (outcomes applied, jobs claimed).
-
-        What an applied outcome sets off (``Outcome.then``: a chain's next step, links,
-        errbacks, a chord's join step) is written in the same transaction, before the claim, so
-        a chain's next step can be claimed by this very worker; an outcome its fence refuses
-        sets off nothing. A chord whose last member this is enqueues its callback here."""
-        now = time.time()
-        marks = [(when, job_id, attempt, owner) for job_id, attempt, when in began]
-        batches = (  # built before the write lock is taken
-            (_FINISH, [_finish_row(o, owner, now) for o in outcomes if o.keep]),
-            (_DELETE_FENCED, [(o.job_id, o.attempt, owner) for o in outcomes if not o.keep]),
-        )
-        with self.errors():
-            try:
-                with self.write():
-                    self._mark_began(marks)
-                    self._finish_batches(batches)
-                    applied = list(outcomes)
-                    enqueued = self._follow_ups(applied, now)
-                    rows = self._claim_in_transaction(owner, claim)
-            except _SomeFenced:  # rolled back: find out outcome by outcome which ones still apply
-                with self.write():
-                    self._mark_began(marks)
-                    applied = [o for o in outcomes if self._finish_one(owner, o, now)]
-                    enqueued = self._follow_ups(applied, now)
-                    rows = self._claim_in_transaction(owner, claim)
-        if enqueued > len(rows):  # not all taken by this worker: wake the others
-            self.notify()
-        return applied, Job.all_from_rows(rows)  # made after the commit: not while holding the write lock
-
-    def _follow_ups(self, applied: list[Outcome], now: float) -> int:
-        follow_ups: list[FollowUp] = [o.then for o in applied if o.then]
-        return self._follow_up(follow_ups, now) if follow_ups else 0
-
-    def _mark_began(self, rows: list[tuple]) -> None:
-        """Inside the caller's transaction: RESERVED jobs begun become STARTED (a job no longer
-        reserved by this owner, its lease lost, is left alone)."""
-        if rows:
-            self.db.cursor().executemany(self.sql(_BEGAN), rows)
-
-    def _finish_batches(self, batches: Sequence[tuple[str, list[tuple]]]) -> None:
-        """The usual case, one statement per kind for the whole batch; raises _SomeFenced when
-        any outcome was refused by its fence (the caller's transaction then rolls back)."""
-        for statement, rows in batches:
-            if not rows:
-                continue
-            cursor = self.db.cursor()
-            cursor.executemany(self.sql(statement), rows)
-            if cursor.rowcount != len(rows):  # the rows changed, summed over the batch
-                raise _SomeFenced
-
-    def _finish_one(self, owner: str, o: Outcome, now: float) -> bool:
-        if not o.keep:
-            return bool(self.db.execute_sql(self.sql(_DELETE_FENCED), (o.job_id, o.attempt, owner)).rowcount)
-        return bool(self.db.execute_sql(self.sql(_FINISH), _finish_row(o, owner, now)).rowcount)
-
-    def extend_leases(self, owner: str, lease_seconds: float, job_ids: Collection[int]) -> LeaseReport:
-        """Extend the leases of ``job_ids``, the jobs ``owner`` really holds (running, waiting to
-        run, or with an outcome not yet written). Rows leased to ``owner`` that it does not hold
-        (an outcome whose commit a database crash undid) get an expired lease at once, so
-        ``rescue_expired`` puts them back rather than their lease being renewed forever. One
-        transaction. Returns {job id: revoke requested} for the held jobs still owned (a held job
-        missing from it was lost: its lease expired) and the ids of the rows given up."""
-        ids = tuple(set(job_ids))
-        marks = ", ".join("?" * len(ids))
-        mine = "lease_owner = ? AND state IN ('RESERVED', 'STARTED')"
-        with self.errors(), self.write():
-            rows = self.db.execute_sql(self.sql(
-                f"UPDATE lq_jobs SET lease_until = ? WHERE {mine} AND id IN ({marks}) RETURNING id, revoke_requested"
-            ), (self.lease_clock() + lease_seconds, owner, *ids)).fetchall() if ids else []
-            given_up = [row[0] for row in self.db.execute_sql(self.sql(
-                f"UPDATE lq_jobs SET lease_until = 0 WHERE {mine}" + (f" AND id NOT IN ({marks})" if ids else "")
-                + " RETURNING id"), (owner, *ids)).fetchall()]
-        held = {row[0]: bool(row[1]) for row in rows}
-        return LeaseReport(held, given_up)
-
-    def rescue_expired(self) -> list[tuple[str, str, str]]:
-        """Put back every job whose lease has expired (its worker died or hung), or fail it with
-        WorkerLostError when it acknowledged early or used up its retries. Atomic; any process
-        may call it. Returns (task_id, task, new state) of each."""
-        now = time.time()
-        fails = _LOST_FAILS
-        sql = (
-            f"UPDATE lq_jobs SET state = CASE WHEN {fails} THEN 'FAILURE' ELSE 'QUEUED' END, "
-            f"done_at = CASE WHEN {fails} THEN ? ELSE NULL END, exc_type = ?, "
-            "exc_message = 'the worker ' || lease_owner || CASE WHEN lease_until = 0 "
-            "THEN ' no longer held it (its outcome was lost, as when a database crash undoes a commit)' "
-            "ELSE ' stopped heartbeating (lease expired)' END, "
-            "lease_owner = NULL, lease_until = NULL WHERE state IN ('RESERVED', 'STARTED') AND lease_until < ? "
-            "RETURNING task_id, task, state, id, durable, attempts, worker, exc_message, history"
-        )
-        with self.errors(), self.write():
-            rows = self.db.execute_sql(self.sql(sql), (False, False, now, _LOST, self.lease_clock())).fetchall()
-            lost = [r[3] for r in rows if r[2] == states.FAILURE]
-            if lost:  # failed for good: their workflows' errbacks, a chord they were in fails
-                flows = self._workflow_jobs(f"id IN ({', '.join('?' * len(lost))})", lost)
-                self._ended_elsewhere(flows, states.FAILURE, now)
-            over = [r[3] for r in rows if not r[4] and r[2] == states.FAILURE]  # transient: leave nothing
-            if over:
-                marks = ", ".join("?" * len(over))
-                self.db.execute_sql(self.sql(f"DELETE FROM lq_jobs WHERE id IN ({marks})"), over)
-            histories = [
-                (json.dumps(with_attempt(json.loads(r[8] or "[]"), r[5], r[6], _LOST, r[7], None)), r[3])
-                for r in rows if r[3] not in over
-            ]
-            if histories:
-                self.db.cursor().executemany(self.sql("UPDATE lq_jobs SET history = ? WHERE id = ?"), histories)
-        return [tuple(r[:3]) for r in rows]
-
-    def release(self, owner: str, job_ids: Sequence[int]) -> int:
-        """Give reserved or running jobs back at once (a stop): queued again, the attempt refunded."""
-        if not job_ids:
-            return 0
-        marks = ", ".join("?" * len(job_ids))
-        sql = (
-            "UPDATE lq_jobs SET state = 'QUEUED', attempts = attempts - 1, lease_owner = NULL, "
-            f"lease_until = NULL WHERE lease_owner = ? AND state IN ('RESERVED', 'STARTED') AND id IN ({marks})"
-        )
-        with self.errors(), self.write():
-            return self.db.execute_sql(self.sql(sql), (owner, *job_ids)).rowcount
-
-    def promote_due(self) -> int:
-        """Make jobs whose eta has come claimable. Idempotent; any worker may call it."""
-        sql = "UPDATE lq_jobs SET wait_until = NULL WHERE wait_until IS NOT NULL AND wait_until <= ?"
-        with self.errors(), self.write():
-            return self.db.execute_sql(self.sql(sql), (time.time(),)).rowcount
-
-    def next_eta(self) -> float | None:
-        """The earliest time a waiting job becomes due, or None."""
-        with self.errors():
-            row = self.db.execute_sql("SELECT MIN(wait_until) FROM lq_jobs WHERE wait_until IS NOT NULL").fetchone()
-        return row[0] if row else None
-
 
 def _insert_row(job: NewJob, now: float) -> tuple:
     task_id, body, task, queue, routing_key, content_type, priority, eta, expires, max_retries, acks_late, \
@@ -432,16 +254,3 @@ def _insert_row(job: NewJob, now: float) -> tuple:
 
 
 _NO_FLOW = (None, None, None)
-
-
-def _finish_row(o: Outcome, owner: str, now: float) -> tuple:
-    waits = o.state == states.RETRY and o.retry_at is not None and o.retry_at > now
-    done = now if o.state in states.READY_STATES else None
-    history = json.dumps(o.history) if o.history is not None else None
-    return (
-        o.state, o.result, o.result_type, o.exc_type, o.exc_message, o.traceback, history,
-        o.retry_at if o.state == states.RETRY else None, o.retry_at if waits else None,
-        o.retry_at if o.state == states.RETRY else None, o.started_at, done,
-        int(o.state == states.QUEUED),  # put back as it was (Reject with requeue): the attempt is refunded
-        o.job_id, o.attempt, owner,
-    )

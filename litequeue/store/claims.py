@@ -38,7 +38,7 @@ class ClaimRequest(NamedTuple):
 
 
 class ClaimStore(StoreMixin):
-    """claim, claim_by_id."""
+    """claim, claim_by_id; promote_due and next_eta (jobs whose eta has come become claimable)."""
 
     _queue_list: tuple[float, list[str]] = (float("-inf"), [])  # (when listed, monotonic; names)
     _from_queue: str | None = None  # the claim statement for one queue
@@ -179,6 +179,18 @@ class ClaimStore(StoreMixin):
         with self.errors(), self.write():
             rows = self._claim_rows(self.sql(sql), (owner, self.lease_clock() + lease_seconds, owner, now, task_id))
         return Job.all_from_rows(rows)[0] if rows else None
+
+    def promote_due(self) -> int:
+        """Make jobs whose eta has come claimable. Idempotent; any worker may call it."""
+        sql = "UPDATE lq_jobs SET wait_until = NULL WHERE wait_until IS NOT NULL AND wait_until <= ?"
+        with self.errors(), self.write():
+            return self.db.execute_sql(self.sql(sql), (time.time(),)).rowcount
+
+    def next_eta(self) -> float | None:
+        """The earliest time a waiting job becomes due, or None."""
+        with self.errors():
+            row = self.db.execute_sql("SELECT MIN(wait_until) FROM lq_jobs WHERE wait_until IS NOT NULL").fetchone()
+        return row[0] if row else None
 
 
 # A claim's row holds Job's fields in their order (JOB_COLUMNS).

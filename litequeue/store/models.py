@@ -9,6 +9,11 @@ import peewee as pw
 TABLE_PREFIX = "lq_"
 
 
+def _table_name(model: type) -> str:
+    """A model's table: ``lq_`` and the class's name in lower case (Jobs: lq_jobs)."""
+    return TABLE_PREFIX + model.__name__.lower()
+
+
 def bind_models(db: pw.Database) -> SimpleNamespace:
     """Model classes bound to ``db`` (a store may be one of several in a process)."""
 
@@ -16,6 +21,7 @@ def bind_models(db: pw.Database) -> SimpleNamespace:
         class Meta:
             database = db
             legacy_table_names = False
+            table_function = _table_name
 
     class Jobs(Base):
         id = pw.AutoField()
@@ -61,9 +67,6 @@ def bind_models(db: pw.Database) -> SimpleNamespace:
         group_id = pw.CharField(max_length=255, null=True)  # the group whose result it is part of
         group_index = pw.IntegerField(null=True)  # its place in that group
 
-        class Meta:
-            table_name = TABLE_PREFIX + "jobs"
-
     class Workers(Base):
         name = pw.CharField(max_length=255, primary_key=True)
         hostname = pw.CharField(max_length=255)
@@ -75,15 +78,9 @@ def bind_models(db: pw.Database) -> SimpleNamespace:
         processed = pw.IntegerField(default=0)
         stopped_at = pw.DoubleField(null=True)
 
-        class Meta:
-            table_name = TABLE_PREFIX + "workers"
-
     class Meta(Base):
         key = pw.CharField(max_length=64, primary_key=True)
         value = pw.TextField()
-
-        class Meta:
-            table_name = TABLE_PREFIX + "meta"
 
     class Schedules(Base):
         """One beat entry and its state (what fired last, what fires next)."""
@@ -105,9 +102,6 @@ def bind_models(db: pw.Database) -> SimpleNamespace:
         created_at = pw.DoubleField()
         updated_at = pw.DoubleField()
 
-        class Meta:
-            table_name = TABLE_PREFIX + "schedules"
-
     class Fires(Base):
         """One fire of an entry; unique per (entry, fire time), written with its job."""
 
@@ -118,7 +112,6 @@ def bind_models(db: pw.Database) -> SimpleNamespace:
         fired_at = pw.DoubleField()
 
         class Meta:
-            table_name = TABLE_PREFIX + "fires"
             indexes = ((("entry", "fire_time"), True),)
 
     class Limits(Base):
@@ -131,9 +124,6 @@ def bind_models(db: pw.Database) -> SimpleNamespace:
         next_at = pw.DoubleField(null=True)  # no start before this (the rate limiter's state)
         concurrency = pw.IntegerField(null=True)  # at most this many running at once
         updated_at = pw.DoubleField()
-
-        class Meta:
-            table_name = TABLE_PREFIX + "limits"
 
     class Groups(Base):
         """A group of jobs (Celery's GroupResult) and, for a chord, its join: the counter the
@@ -149,9 +139,6 @@ def bind_models(db: pw.Database) -> SimpleNamespace:
         created_at = pw.DoubleField()
         done_at = pw.DoubleField(null=True)
 
-        class Meta:
-            table_name = TABLE_PREFIX + "groups"
-
     class Chains(Base):
         """A chain's steps, stored once (not copied into every step's job)."""
 
@@ -160,9 +147,6 @@ def bind_models(db: pw.Database) -> SimpleNamespace:
         steps = pw.TextField()  # JSON list of the steps' signatures (written above the store)
         revoked = pw.BooleanField(default=False, constraints=[pw.SQL("DEFAULT FALSE")])  # send no more steps
         created_at = pw.DoubleField()
-
-        class Meta:
-            table_name = TABLE_PREFIX + "chains"
 
     return SimpleNamespace(Jobs=Jobs, Workers=Workers, Meta=Meta, all=[Jobs, Workers, Meta],
                            Schedules=Schedules, Fires=Fires, beat=[Schedules, Fires], Limits=Limits,

@@ -33,7 +33,8 @@ from ..errors import (
     StoreUnavailable,
 )
 from . import external, migrations, postgres_listener
-from .base import ErrorGuard, LeaseReport, Store
+from .base import ErrorGuard, Store
+from .leases import LeaseReport
 from .postgres_listener import first_line
 
 DRIVERS = ("psycopg", "psycopg2")  # psycopg 3 first; postgresql+psycopg2:// asks for the other

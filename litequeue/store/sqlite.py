@@ -1,9 +1,8 @@
-"""The SQLite dialect: opening and checking the file, pragmas, BEGIN IMMEDIATE, error
+"""The SQLite dialect: opening the file, pragmas, BEGIN IMMEDIATE taken fairly, error
 translation and local wake-ups.
 
-Opening is careful: a file that is not ours (not SQLite, corrupt, another application's tables,
-a newer schema) is inspected read-only and refused before anything is written to it, so it is
-left byte-for-byte unchanged.
+Opening is careful: the file's hazards (not ours, not a regular file, deleted or replaced while
+open) are checked by ``sqlite_file``, before anything is written to it.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ import contextlib
 import os
 import random
 import sqlite3
-import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -22,22 +20,18 @@ import peewee as pw
 
 from ..errors import (
     DuplicateJob,
-    ForeignDatabase,
     SchemaTooNew,
     SelfDeadlock,
     StoreCorrupt,
     StoreError,
-    StoreFileChanged,
     StoreFull,
     StoreLocked,
     StoreNotFound,
 )
-from . import external, migrations, selflock
+from . import external, migrations, selflock, sqlite_file
 from .base import ErrorGuard, Store
+from .sqlite_file import FileWatch
 from .wakeup import Wakeup
-
-_HEADER = b"SQLite format 3\x00"
-_OURS = ("lq_",)
 
 
 def path_from_url(url: str) -> str:
@@ -204,17 +198,16 @@ class SqliteStore(Store):
         self.path = os.path.abspath(path)
         self.busy_timeout = busy_timeout
         self.readonly = readonly
-        self._wal = False  # whether the file is in WAL mode (then -wal and -shm exist while it is open)
-        self._files: dict[str, tuple[int, int] | None] | None = None  # what check_file expects
+        self._watch: FileWatch | None = None  # what check_file expects (a store open for writing)
         if readonly:
-            _check_readable(self.path)
+            sqlite_file.check_for_reading(self.path)
         else:
-            _check_file(self.path, share_database)
+            sqlite_file.check_for_writing(self.path, share_database)
         pragmas: dict[str, Any] = {"busy_timeout": int(_ATTEMPT_WAIT * 1000), "foreign_keys": 0}
         if not readonly:
             pragmas.update(journal_mode="wal", synchronous=synchronous)
         db = FairLockDatabase(
-            f"file:{_uri_quote(self.path)}?mode=ro" if readonly else self.path,
+            f"file:{sqlite_file.uri_quote(self.path)}?mode=ro" if readonly else self.path,
             lock_wait=busy_timeout,
             timeout=_ATTEMPT_WAIT,
             lock_type="IMMEDIATE",
@@ -232,27 +225,13 @@ class SqliteStore(Store):
             else:
                 self._connect()
                 self._migrate()
-                self._wal = self.db.execute_sql("PRAGMA journal_mode").fetchone()[0].lower() == "wal"
-                self._files = self._identities()
-                _make_private(self.path + "-wal", self.path + "-shm")
+                wal = self.db.execute_sql("PRAGMA journal_mode").fetchone()[0].lower() == "wal"
+                self._watch = FileWatch(self.path, wal)
+                sqlite_file.make_private(self.path + "-wal", self.path + "-shm")
 
     def check_file(self) -> None:
-        now, before = self._identities(), self._files or {}
-        if any(before.get(name) is not None and now[name] != before[name] for name in now):
-            raise StoreFileChanged(_changed(self.path, before, now))
-        self._files = {name: before.get(name) or now[name] for name in now}  # (one missing at open is taken now)
-
-    def _identities(self) -> dict[str, tuple[int, int] | None]:
-        """(device, inode) of the database file and, in WAL mode, of its -wal and -shm (which
-        exist for as long as any connection is open): None for one that is missing."""
-        found: dict[str, tuple[int, int] | None] = {}
-        for suffix in ("", "-wal", "-shm") if self._wal else ("",):
-            try:
-                st = os.stat(self.path + suffix)
-                found[suffix] = (st.st_dev, st.st_ino)
-            except FileNotFoundError:
-                found[suffix] = None
-        return found
+        if self._watch is not None:
+            self._watch.check()
 
     def _connect(self) -> None:
         """Connect and set the pragmas, retrying while another process holds the lock (two
@@ -278,7 +257,7 @@ class SqliteStore(Store):
                 raise
             if not self.db.is_closed():
                 self.db.close()
-            self.db.database = f"file:{_uri_quote(self.path)}?immutable=1"
+            self.db.database = f"file:{sqlite_file.uri_quote(self.path)}?immutable=1"
             self.db.connect()
 
     def _migrate(self) -> None:
@@ -288,7 +267,7 @@ class SqliteStore(Store):
         with self.write():
             current = migrations.read_version(self.db)  # another process may have just done it
             if current > migrations.SCHEMA_VERSION:
-                raise SchemaTooNew(_too_new(self.path, current))
+                raise SchemaTooNew(sqlite_file.too_new(self.path, current))
             if current < migrations.SCHEMA_VERSION:
                 migrations.upgrade(self.db, self.models, current)
 
@@ -399,150 +378,3 @@ def _original(exc: BaseException) -> BaseException:
            and isinstance(found.__context__, (pw.DatabaseError, sqlite3.Error))):
         found = found.__context__
     return found
-
-
-def _check_file(path: str, share_database: bool) -> None:
-    """Refuse a path we must not write to, touching nothing; create a new file as 0600."""
-    directory = os.path.dirname(path) or "."
-    if not os.path.isdir(directory):
-        raise StoreNotFound(f"{path}: the directory {directory} does not exist. Create it, or choose another path.")
-    if not os.path.exists(path):
-        if not os.access(directory, os.W_OK):
-            raise StoreNotFound(
-                f"{path}: the directory {directory} is not writable. Fix its permissions, or choose another path.")
-        _create_private(path)
-        return
-    _check_kind(path)
-    if not os.access(path, os.R_OK | os.W_OK):
-        raise StoreNotFound(f"{path}: the file is not readable and writable by this user. Fix its permissions.")
-    with open(path, "rb") as f:
-        header = f.read(len(_HEADER))
-    if header and header != _HEADER:
-        raise StoreCorrupt(f"{path} is not an SQLite database. Point litequeue at its own database file.")
-    if header:
-        _inspect_existing(path, share_database)
-
-
-_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
-
-
-def _check_kind(path: str) -> None:
-    """Refuse anything but a regular file (followed through symlinks): reading a FIFO would hang,
-    and /dev/null would swallow every write."""
-    mode = os.stat(path).st_mode
-    if stat.S_ISDIR(mode):
-        raise StoreNotFound(f"{path} is a directory; give the path of a database file inside it.")
-    if not stat.S_ISREG(mode):
-        kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
-        raise StoreNotFound(f"{path} is {kind}, not a database file; give the path of a regular file.")
-
-
-def _make_private(*paths: str) -> None:
-    """SQLite gives the -wal and -shm the database file's mode, which may be a user's 0644: they
-    hold job data too, so ours are made 0600."""
-    for path in paths:
-        with contextlib.suppress(OSError):
-            st = os.stat(path)
-            if st.st_uid == os.geteuid() and st.st_mode & 0o077:
-                os.chmod(path, 0o600)
-
-
-def _changed(path: str, before: dict, now: dict) -> str:
-    if now[""] is None:
-        what = "was deleted"
-    elif now[""] != before[""]:
-        what = "was replaced by another file (renamed over it)"
-    else:
-        lost = [path + suffix for suffix in ("-wal", "-shm") if now.get(suffix) != before.get(suffix)]
-        what = f"lost {' and '.join(lost)} (deleted or replaced), which holds committed work"
-    return (f"{path} {what} while this process had it open: work written now would be lost. Stop every "
-            "process using it, restore the database from a backup if needed, then start them again.")
-
-
-def _check_readable(path: str) -> None:
-    """Refuse a path a reading command cannot use: no file there (it is never created), not a
-    regular file, not SQLite, not a litequeue store, or a schema this litequeue cannot read."""
-    if not os.path.exists(path):
-        raise StoreNotFound(f"No database at {path}; check the path (a worker or the first job sent creates it).")
-    _check_kind(path)
-    if not os.access(path, os.R_OK):
-        raise StoreNotFound(f"{path}: the file is not readable by this user. Fix its permissions.")
-    with open(path, "rb") as f:
-        header = f.read(len(_HEADER))
-    if header and header != _HEADER:
-        raise StoreCorrupt(f"{path} is not an SQLite database. Point litequeue at its own database file.")
-    tables, version = _read_schema(path) if header else ([], 0)
-    if "lq_meta" not in tables:
-        _inspect_existing(path, share_database=False)  # another application's tables: says so
-        raise StoreNotFound(f"{path} holds no litequeue store; check the path.")
-    if version > migrations.SCHEMA_VERSION:
-        raise SchemaTooNew(_too_new(path, version))
-    if version < migrations.SCHEMA_VERSION:
-        raise StoreError(f"{path} was written by an older litequeue (schema version {version}); start a worker "
-                         "on it once (it upgrades the file), then read it again.")
-
-
-def _create_private(path: str) -> None:
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        os.close(fd)
-    except FileExistsError:
-        pass  # another process created it just now
-    except OSError as exc:
-        raise StoreNotFound(f"{path}: cannot create the database file: {exc.strerror}.") from exc
-
-
-def _inspect_existing(path: str, share_database: bool) -> None:
-    tables, version = _read_schema(path)
-    foreign = [t for t in tables if not t.startswith(_OURS) and not t.startswith("sqlite_")]
-    if foreign and "lq_meta" not in tables and not share_database:
-        raise ForeignDatabase(
-            f"{path} holds another application's tables ({', '.join(sorted(foreign)[:3])}). Use a file "
-            "of its own for litequeue, or pass share_database=True to add litequeue's tables to it."
-        )
-    if version > migrations.SCHEMA_VERSION:
-        raise SchemaTooNew(_too_new(path, version))
-
-
-def _read_schema(path: str) -> tuple[list[str], int]:
-    """(table names, litequeue schema version), read without writing a byte. A file with no -wal
-    beside it is read as immutable, so not even a -shm is created; if a writer appears meanwhile,
-    it is read again the usual read-only way."""
-    immutable = not os.path.exists(path + "-wal")
-    try:
-        return _query_schema(path, immutable)
-    except sqlite3.Error as exc:
-        if immutable and os.path.exists(path + "-wal"):
-            with contextlib.suppress(sqlite3.Error):
-                return _query_schema(path, immutable=False)
-        raise StoreCorrupt(
-            f"{path} is corrupt or not an SQLite database ({exc}). Restore it from a backup, or use a new file."
-        ) from exc
-
-
-def _query_schema(path: str, immutable: bool) -> tuple[list[str], int]:
-    mode = "immutable=1" if immutable else "mode=ro"
-    conn = sqlite3.connect(f"file:{_uri_quote(path)}?{mode}", uri=True, timeout=5)
-    try:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        version = 0
-        if "lq_meta" in tables:
-            row = conn.execute("SELECT value FROM lq_meta WHERE key = 'schema_version'").fetchone()
-            version = int(row[0]) if row else 0
-        return tables, version
-    finally:
-        conn.close()
-
-
-def _too_new(path: str, version: int) -> str:
-    return (
-        f"{path} was written by a newer litequeue (schema version {version}; this litequeue "
-        f"knows up to {migrations.SCHEMA_VERSION}). Upgrade litequeue: pip install -U litequeue-jobs."
-    )
-
-
-def _uri_quote(path: str) -> str:
-    from urllib.parse import quote
-
-    return quote(path)
