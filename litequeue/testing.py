@@ -26,7 +26,7 @@ from .canvas.followups import with_follow_ups
 from .errors import LiteQueueError
 from .store import Job, Outcome
 from .worker import outcomes
-from .worker.child import ChildContext, Work, execute
+from .worker.execute import ChildContext, Work, execute
 from .worker.registry import TaskResolver
 
 if TYPE_CHECKING:

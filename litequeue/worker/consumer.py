@@ -6,10 +6,8 @@ to bottom; each step is a short method below it.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
-import signal
 import socket
 import time
 import uuid
@@ -19,20 +17,23 @@ from typing import TYPE_CHECKING, Any
 
 from .. import serialization, signals, states
 from ..canvas.followups import with_follow_ups
-from ..errors import StoreError, StoreUnavailable
 from ..flow import code_limits
 from ..store import Job, Outcome, WorkerInfo
-from . import job_signals, logs, outcomes
-from .child import ChildContext, Reply
+from . import expiry, job_signals, logs, outcomes
+from .children import Death, Limits
 from .clock import ClockWatch
+from .execute import ChildContext, Reply
+from .leases import Leases
+from .marks import BeganMarks, Mark
 from .options import WorkerOptions, limits_for
-from .pool import Death, Limits, Pool
+from .pool import Pool
+from .pools import AnyPool, make_pool
 from .queues import ClaimOrder, select_queues
+from .recording import PendingOutcomes
 from .registry import TaskResolver
-from .solo import SoloPool
+from .revokes import RevokeWatch, take_expired, take_revoked
 from .stopping import StopRequests, in_main_thread
-from .store_guard import FATAL, StoreGuard
-from .threads import ThreadPool
+from .store_guard import StoreGuard
 
 if TYPE_CHECKING:
     from ..app import LiteQueue
@@ -40,11 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("litequeue.worker")
 PRUNE_EVERY = 60.0  # seconds between result-expiry sweeps
-FLUSH_AFTER = 0.02  # seconds an outcome may wait to be written with others
-MARK_AFTER = 0.1  # seconds a begun job may read RESERVED when no outcome is written meanwhile
-REVOKE_LOOK_EVERY = 0.005  # seconds: how often a woken worker may look for revokes of its jobs
-# Rows result_expires prunes; FAILURE rows are kept for failure_expires (what `failed`/`retry` need).
-RESULT_STATES = tuple(sorted(states.READY_STATES - {states.FAILURE}))
 
 
 class Worker:
@@ -69,20 +65,15 @@ class Worker:
         self.processed = 0
         self.ended: Counter[str] = Counter()  # outcomes recorded, by state (the --burst summary)
         self._started = time.monotonic()
-        self.pending: list[Outcome] = []  # outcomes not yet written (kept across store hiccups)
+        self.outcomes = PendingOutcomes()  # outcomes not yet written (kept across store hiccups)
         self.reserved: deque[Job] = deque()  # claimed (leased) but not yet handed to a child
-        self._began: dict[int, float] = {}  # job id -> when a child began it
-        self._unmarked: dict[int, tuple[int, int, float]] = {}  # begun, still RESERVED in the store
-        self._lost_leases: set[int] = set()  # running jobs whose lost lease was reported
+        self.marks = BeganMarks()  # begun jobs, and which still read RESERVED in the store
+        self.revokes = RevokeWatch()
+        self.leases = Leases(self.owner, self.lease)
         self.clock_watch = ClockWatch(self.name)
-        self._pending_since = 0.0  # monotonic time the oldest unwritten outcome arrived
-        self._marks_since = 0.0  # monotonic time the oldest unwritten "began" mark arrived
         self.prefetch = conf.worker_prefetch_multiplier
         self._more_waiting = False
-        self._singles = 0  # outcomes to write one at a time (a batch held one the store refused)
         self._stop_heard = False  # the stop request was acted on (logged, reserve released)
-        self._next_revoke_look = 0.0
-        self._told_revoked: set[int] = set()  # running jobs already terminated or told of their revoke
         self._next_eta: float | None = 0.0
         self._held_until: float | None = None  # when a rate limiter holding jobs back opens (epoch)
         self._next_beat = 0.0
@@ -90,7 +81,16 @@ class Worker:
         self.scheduler: Beat | None = None  # -B
         self._next_tick = 0.0
         self._wake = None
-        self.pool: Pool | ThreadPool | SoloPool | None = None
+        self.pool: AnyPool | None = None
+
+    @property
+    def pending(self) -> list[Outcome]:
+        """Outcomes not yet written, oldest first."""
+        return self.outcomes.items
+
+    @pending.setter
+    def pending(self, items: list[Outcome]) -> None:
+        self.outcomes.items = items
 
     @property
     def stopping(self) -> bool:
@@ -131,7 +131,7 @@ class Worker:
         self._start_beat()
         ctx = ChildContext(self.resolver, self.name, serialization.accepted_types(self.app.conf.accept_content),
                            serialization.content_type_for(self.app.conf.result_serializer))
-        self.pool = self._make_pool(ctx)
+        self.pool = make_pool(self.options, self.app.conf, self.concurrency, ctx)
         self.pool.start()
         self._wake = store.listener(self.name)
         for watched in (self._wake, self.stop_requests):
@@ -145,28 +145,6 @@ class Worker:
         conf = self.app.conf
         logs.short_lease_warning(self.lease, conf.worker_heartbeat_interval, conf.sqlite_busy_timeout)
         signals.worker_ready.send(sender=self)
-
-    def _make_pool(self, ctx: ChildContext) -> Pool | ThreadPool | SoloPool:
-        """The pool -P asked for: prefork (default), threads, or solo."""
-        options = self.options
-        max_memory = options.max_memory_per_child or self.app.conf.worker_max_memory_per_child
-        if options.pool == "prefork":
-            least = options.autoscale[1] if options.autoscale else self.concurrency
-            pool = Pool(least, ctx, options.max_tasks_per_child, max_memory, options.start_method)
-            if options.autoscale:
-                pool.scale_to, pool.keepalive = options.autoscale, self.app.conf.worker_autoscale_keepalive
-            return pool
-        if options.autoscale:
-            log.warning("--autoscale applies to -P prefork; -P %s runs %d at once.", options.pool, self.concurrency)
-        for name, value in (("max_tasks_per_child", options.max_tasks_per_child), ("max_memory_per_child", max_memory)):
-            if value:
-                log.warning("%s applies to pool processes; it is ignored with -P %s.", name, options.pool)
-        if options.pool == "threads":
-            return ThreadPool(self.concurrency, ctx)
-        if options.time_limit or self.app.conf.task_time_limit:
-            log.warning("-P solo cannot enforce a hard time_limit (nothing runs beside the job); "
-                        "only soft_time_limit applies.")
-        return SoloPool(1, ctx)
 
     def _start_beat(self) -> None:
         """With -B, beat runs inside this main loop rather than in a thread: no thread is
@@ -241,20 +219,9 @@ class Worker:
 
     def _next_reserved(self) -> Job | None:
         """The next reserved job that has not expired (expired ones are recorded as revoked)."""
-        return self.reserved.popleft() if self._drop_expired_head() else None
-
-    def _drop_expired_head(self) -> bool:
-        """Record expired jobs at the head of the reserve as revoked; True if a job is left."""
-        now = time.time()
-        while self.reserved:
-            job = self.reserved[0]
-            if job.expires is None or job.expires > now:
-                return True
-            self.reserved.popleft()
-            log.info("Task %s[%s] expired before it started; revoked.", job.task, job.task_id)
+        for job in take_expired(self.reserved, self.resolver, self.name):
             self.pending.append(with_follow_ups(self.app, job, outcomes.expired(job)))
-            job_signals.revoked(self.resolver, job, self.name, expired=True)
-        return False
+        return self.reserved.popleft() if self.reserved else None
 
     def _claim(self, n: int) -> list[Job]:
         store = self.app.store
@@ -277,11 +244,10 @@ class Worker:
         if self.options.burst and not self.pool.holding() and self._held_until is None:
             return 0.0  # nothing runs and the last claim came back short: the next check ends the run
         timeout = self.app.conf.worker_poll_interval
-        if self.pending:  # written with others, by FLUSH_AFTER
-            waited = time.monotonic() - (self._pending_since or time.monotonic())
-            timeout = min(timeout, max(FLUSH_AFTER - waited, 0.0))
-        elif self._unmarked:  # begun jobs alone are marked STARTED by MARK_AFTER
-            timeout = min(timeout, max(self._marks_since + MARK_AFTER - time.monotonic(), 0.0))
+        # Outcomes are written with others within FLUSH_AFTER; begun jobs alone marked STARTED by MARK_AFTER.
+        write_in = self.outcomes.wait_left() if self.pending else self.marks.wait_left()
+        if write_in is not None:
+            timeout = min(timeout, write_in)
         now = time.time()
         if self._next_eta is not None:
             timeout = min(timeout, max(self._next_eta - now, 0.0))
@@ -313,9 +279,7 @@ class Worker:
             self._on_stop_request()
         reports = self.pool.collect(ready)
         for job, when in self.pool.began:  # first: a job may have begun and ended since the last look
-            self._began[job.id] = when
-            self._unmarked[job.id] = (job.id, job.attempts, when)
-            self._marks_since = self._marks_since or time.monotonic()
+            self.marks.note(job, when)
             log.info("Task %s[%s] received", job.task, job.task_id)
             job_signals.received(self, job, self.name)
         self.pool.began.clear()
@@ -324,26 +288,13 @@ class Worker:
         self.pool.enforce_limits()
 
     def _outcome(self, job: Job, report: Reply | Death) -> Outcome:
+        began = self.marks.ended(job.id)
+        self.revokes.ended(job.id)
         try:
-            return self._make_outcome(job, report)
+            return with_follow_ups(self.app, job, outcomes.of_report(job, report, began, self.resolver, self.name))
         except Exception as exc:  # one job's report must never stop the worker
             log.exception("Task %s[%s]: its report could not be read.", job.task, job.task_id)
             return outcomes.unrecordable(job.id, job.attempts, exc)
-
-    def _make_outcome(self, job: Job, report: Reply | Death) -> Outcome:
-        began = self._began.pop(job.id, None)
-        self._unmarked.pop(job.id, None)  # its outcome records when it began
-        if not self._unmarked:
-            self._marks_since = 0.0
-        self._told_revoked.discard(job.id)
-        if isinstance(report, Death):
-            outcome = outcomes.from_death(job, report, self.name)
-            if report.reason == "terminated":
-                job_signals.revoked(self.resolver, job, self.name, terminated=True, signum=signal.SIGKILL)
-            log.error("Task %s[%s] %s: %s", job.task, job.task_id, outcome.state.lower(), report.describe())
-            return with_follow_ups(self.app, job, dataclasses.replace(outcome, started_at=began))
-        logs.reply(job, report, self._throws(job.task))
-        return with_follow_ups(self.app, job, outcomes.from_reply(job, report, self.name, report.started_at or began))
 
     def _flush(self) -> None:
         """Write pending outcomes in one fenced transaction; keep them if the store is busy.
@@ -352,46 +303,22 @@ class Worker:
         half the prefetch window, or FLUSH_AFTER seconds). Jobs begun since the last write are
         marked STARTED in the same transaction."""
         now = time.monotonic()
-        if not self.pending:
-            self._pending_since = 0.0
-            if not self._unmarked or now - self._marks_since < MARK_AFTER:
-                return  # a job that begins and ends within MARK_AFTER costs no write of its own
+        if not self.pending and not self.marks.due(now):
+            self.outcomes.since = 0.0
+            return  # a job that begins and ends within MARK_AFTER costs no write of its own
         assert self.pool is not None
-        self._pending_since = self._pending_since or now
-        if (self.pending and len(self.pending) < max(self.concurrency * self.prefetch // 2, 1)
-                and (self.reserved or self.pool.queued) and not self.stopping and self.pool.running()
-                and now - self._pending_since < FLUSH_AFTER):
+        busy = bool(self.reserved or self.pool.queued) and not self.stopping and bool(self.pool.running())
+        if self.outcomes.gathering(now, max(self.concurrency * self.prefetch // 2, 1), busy):
             return
         if self.store_guard.waiting or self.store_guard.fatal is not None:
             return  # the server is unreachable (keep the outcomes until it is back), or untrustworthy
-        if self._singles:  # after a batch the store refused: one at a time, to find the culprit
-            batch, self.pending, self._singles = self.pending[:1], self.pending[1:], self._singles - 1
-        else:
-            batch, self.pending = self.pending, []
-        self._pending_since = 0.0
-        began = self._due_marks()
+        batch, began = self.outcomes.take(), self.marks.take_due()
         room = self._claim_room()
         try:
             applied, claimed = self._finish_and_claim(batch, room, list(began.values()))
-        except StoreUnavailable as exc:
-            self.store_guard.lost(exc)
-            self.pending, self._unmarked = batch + self.pending, {**began, **self._unmarked}
-            return
-        except FATAL as exc:
-            self.store_guard.fail(exc)
-            self.pending, self._unmarked = batch + self.pending, {**began, **self._unmarked}
-            return
-        except StoreError as exc:
-            log.warning("Could not record %d outcome(s), will retry: %s", len(batch), exc)
-            self.pending, self._unmarked = batch + self.pending, {**began, **self._unmarked}
-            time.sleep(0.1)
-            return
-        except Exception as exc:  # a value the store cannot take, or a bug: never fatal to the worker
-            self._unmarked = {**began, **self._unmarked}
-            if len(batch) > 1:  # one of them: the others must not fail with it
-                self.pending, self._singles = batch + self.pending, len(batch)
-                return
-            self.pending = self._unrecordable(batch, exc) + self.pending
+        except Exception as exc:
+            self.marks.put_back(began)
+            self.outcomes.not_written(batch, exc, self.store_guard)
             return
         if room:
             self._reserve(claimed, room)
@@ -404,27 +331,7 @@ class Worker:
             log.warning("Ignored %d late outcome(s) for job(s) %s: this worker's lease had expired and "
                         "another attempt owns them.", len(lost), sorted(lost))
 
-    def _due_marks(self) -> dict[int, tuple[int, int, float]]:
-        """The "began" marks to write now: those of jobs running for MARK_AFTER or more (a job
-        that ends sooner is recorded by its outcome, with no mark of its own)."""
-        cutoff = time.time() - MARK_AFTER
-        due = {job_id: mark for job_id, mark in self._unmarked.items() if mark[2] <= cutoff}
-        for job_id in due:
-            del self._unmarked[job_id]
-        oldest = min((mark[2] for mark in self._unmarked.values()), default=None)  # wall clock
-        self._marks_since = 0.0 if oldest is None else time.monotonic() - (time.time() - oldest)
-        return due
-
-    def _unrecordable(self, batch: list[Outcome], exc: Exception) -> list[Outcome]:
-        """Failures to record instead of ``batch``; outcomes that were such failures already are
-        dropped (their jobs come back when their leases expire)."""
-        log.error("Could not record %d outcome(s) (%s); recording them as failures instead.",
-                  len(batch), outcomes.describe(exc))
-        return [outcomes.unrecordable(o.job_id, o.attempt, exc) for o in batch
-                if not (o.exc_message or "").startswith(outcomes.NOT_STORED)]
-
-    def _finish_and_claim(self, batch: list[Outcome], room: int,
-                          began: list[tuple[int, int, float]]) -> tuple[list[Outcome], list[Job]]:
+    def _finish_and_claim(self, batch: list[Outcome], room: int, began: list[Mark]) -> tuple[list[Outcome], list[Job]]:
         """Record ``batch`` (and mark ``began`` STARTED) and, when the reserve is low, claim the
         next jobs in the same transaction: one commit instead of two."""
         store = self.app.store
@@ -447,36 +354,18 @@ class Worker:
             self._next_tick = time.time() + delay
         if now >= self._next_prune:
             self._next_prune = now + PRUNE_EVERY
-            conf = self.app.conf
-            for expires, kept in ((conf.result_expires, RESULT_STATES), (conf.failure_expires, (states.FAILURE,))):
-                if expires:
-                    self._store_call(self._prune_results, time.time() - expires, kept)
-
-    def _prune_results(self, before: float, kept: tuple[str, ...], batch: int = 500, max_batches: int = 20) -> None:
-        """Delete expired results in short transactions, a bounded amount per sweep."""
-        for _ in range(max_batches):
-            if self.app.store.prune(before, kept, batch=batch) < batch:
-                return
+            self._store_call(expiry.prune_expired, self.app.store, self.app.conf)
 
     def _heartbeat(self) -> None:
         assert self.pool is not None
         store = self.app.store
         store.check_file()  # a deleted or replaced database file stops the worker (StoreFileChanged)
-        held, given_up = store.extend_leases(self.owner, self.lease, self._held_ids())
-        if given_up:
-            log.warning("Job(s) %s were leased to this worker but it no longer held them (an outcome's commit "
-                        "undone by a database crash?): putting them back.", sorted(given_up))
-        for job in self.pool.running():
-            if job.id not in held:
-                if job.id not in self._lost_leases:  # once per job, not at every heartbeat
-                    log.warning("Task %s[%s]: lease lost (it expired); its outcome will be ignored.",
-                                job.task, job.task_id)
-                self._lost_leases.add(job.id)
+        held = self.leases.renew(store, self._held_ids(), self.pool.running())
         flagged = [job_id for job_id, revoked in held.items() if revoked]
         if flagged:  # (a wake-up has usually acted on them already)
             self._act_on_revokes(store.revoke_requests(flagged))
         self.reserved = deque(job for job in self.reserved if job.id in held)
-        self._lost_leases &= {job.id for job in self.pool.held()}
+        self.leases.forget_all_but(self.pool.held())
         store.heartbeat(self.name, self.processed)
         self.clock_watch.check(store)
         for task_id, task, state in store.rescue_expired():
@@ -490,45 +379,20 @@ class Worker:
         return held + [job.id for job in self.reserved] + [o.job_id for o in self.pending]
 
     def _look_for_revokes(self) -> None:
-        """After a wake-up: whether a job this worker holds was revoked (one read by primary key,
-        at most every REVOKE_LOOK_EVERY seconds): a revoke reaches a running job in milliseconds."""
+        """After a wake-up: whether a job this worker holds was revoked (a revoke reaches a
+        running job in milliseconds)."""
         assert self.pool is not None
-        now = time.monotonic()
-        if now < self._next_revoke_look:
-            return
-        ids = [job.id for job in self.pool.held()] + [job.id for job in self.reserved]
-        if ids:
-            self._next_revoke_look = now + REVOKE_LOOK_EVERY
-            self._act_on_revokes(self.app.store.revoke_requests(ids))
+        requests = self.revokes.look(self.app.store, [job.id for job in [*self.pool.held(), *self.reserved]])
+        if requests is not None:
+            self._act_on_revokes(requests)
 
     def _act_on_revokes(self, requests: dict[int, bool]) -> None:
         """Kill (terminate) or tell (``is_revoked()``) running jobs revoked; reserved ones are
         recorded REVOKED without running."""
         assert self.pool is not None
-        running = {job.id: job for job in self.pool.running()}
-        for job_id, terminate in requests.items():
-            job = running.get(job_id)
-            if job is None or job_id in self._told_revoked:
-                continue
-            self._told_revoked.add(job_id)
-            if terminate:
-                log.info("Task %s[%s] revoked; terminating it.", job.task, job.task_id)
-                self.pool.terminate(job_id)
-            elif self.pool.revoke_running(job_id):
-                log.info("Task %s[%s] revoked while running; its is_revoked() is now true.", job.task, job.task_id)
-        self._drop_revoked_reserved(set(requests) - set(running))
-
-    def _drop_revoked_reserved(self, revoked: set[int]) -> None:
-        """Record reserved jobs revoked before they began as REVOKED, without running them."""
-        assert self.pool is not None
-        if not revoked or not (revoked & {job.id for job in self.reserved} or revoked & set(self.pool.queued)):
-            return
-        waiting = [*self.pool.take_back(), *self.reserved]  # the feed's come first
-        for job in waiting:
-            if job.id in revoked:
-                log.info("Task %s[%s] revoked before it began.", job.task, job.task_id)
-                self.pending.append(outcomes.revoked_unstarted(job))
-        self.reserved = deque(job for job in waiting if job.id not in revoked)
+        not_running = self.revokes.act(requests, self.pool)
+        self.reserved, revoked = take_revoked(self.pool, self.reserved, not_running)
+        self.pending.extend(revoked)
 
     def _stop(self) -> None:
         if self.pool is not None:
@@ -555,10 +419,6 @@ class Worker:
 
     def _due_now(self) -> bool:
         return self._next_eta is not None and self._next_eta <= time.time()
-
-    def _throws(self, name: str) -> tuple:
-        task = self.resolver.find(name)
-        return task.options.throws if task is not None else ()
 
     def _limits(self, job: Job) -> Limits:
         return limits_for(job, self.resolver.find(job.task), self.options, self.app.conf)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from .. import __version__, states
 from ..display import printable, printable_block
 from ..store import Job, describe_url
-from .child import Reply
+from .execute import Reply
 
 if TYPE_CHECKING:
     from .consumer import Worker

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..store import Job
-from .pool import Limits
+from .children import Limits
 
 
 @dataclass(frozen=True)

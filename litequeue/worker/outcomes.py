@@ -2,15 +2,39 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import signal
 import time
+from typing import TYPE_CHECKING
 
 from .. import states
 from ..errors import TimeLimitExceeded, WorkerLostError
 from ..retries import RetryPolicy
 from ..store import Job, Outcome
 from ..store.records import with_attempt
-from .child import Reply
-from .pool import Death
+from . import job_signals, logs
+from .children import Death
+from .execute import Reply
+
+if TYPE_CHECKING:
+    from .registry import TaskResolver
+
+log = logging.getLogger("litequeue.worker")
+
+
+def of_report(job: Job, report: Reply | Death, began: float | None, resolver: TaskResolver, worker: str) -> Outcome:
+    """The Outcome of what a child reported for ``job`` (begun at ``began``, wall clock), logged
+    as Celery logs it; a job killed by a revoke sends task_revoked."""
+    if isinstance(report, Death):
+        outcome = from_death(job, report, worker)
+        if report.reason == "terminated":
+            job_signals.revoked(resolver, job, worker, terminated=True, signum=signal.SIGKILL)
+        log.error("Task %s[%s] %s: %s", job.task, job.task_id, outcome.state.lower(), report.describe())
+        return dataclasses.replace(outcome, started_at=began)
+    task = resolver.find(job.task)
+    logs.reply(job, report, task.options.throws if task is not None else ())
+    return from_reply(job, report, worker, report.started_at or began)
 
 
 def from_reply(job: Job, reply: Reply, worker: str, started_at: float | None = None) -> Outcome:

@@ -23,14 +23,14 @@ import selectors
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from typing import Any
 
 from ..store import Job
-from .child import ChildContext, ChildSettings, Reply, Work, child_main
+from .child import ChildSettings, child_main
+from .children import Child, Death, Limits
+from .execute import ChildContext, Reply, Work
 from .spawning import SpawnContext, spawned_child_main
-from .wire import FEED_MESSAGE_MAX, Channel, Feed
+from .wire import FEED_MESSAGE_MAX, Feed
 
 log = logging.getLogger("litequeue.worker")
 
@@ -39,70 +39,6 @@ AUDIT_AFTER = 2.0  # seconds after an unexplained child death before its taken j
 _BEGAN, _RETIRING = 3, 1  # lengths of the frames a child sends besides a Reply
 _RECYCLED = {"max_tasks_per_child": "ran its max_tasks_per_child jobs",
              "max_memory_per_child": "grew past max_memory_per_child"}
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Time limits (seconds) for one job."""
-
-    soft: float | None = None
-    hard: float | None = None
-
-
-NO_LIMITS = Limits()
-
-
-@dataclass(frozen=True)
-class Death:
-    """A child died while running ``job``: how (exit code or signal) and why it was killed."""
-
-    job: Job
-    exitcode: int | None
-    reason: str  # "crashed", "time_limit", "terminated"
-
-    def describe(self) -> str:
-        if self.reason == "time_limit":
-            return "the job ran past its hard time_limit and was killed"
-        code = self.exitcode
-        if code is not None and code < 0:
-            try:
-                return f"the process running it died with signal {signal.Signals(-code).name}"
-            except ValueError:
-                return f"the process running it died with signal {-code}"
-        return f"the process running it exited with code {code}"
-
-
-class Child:
-    """One pool process and the job it runs (if any)."""
-
-    def __init__(self, process: Any, conn: Connection, soft_target: Any = None, revoked: Any = None) -> None:
-        self.process = process
-        self.channel = Channel(conn)
-        self.soft_target = soft_target  # shared with the child: which job a SIGUSR1 is meant for
-        self.revoked = revoked  # shared with the child: a running job revoked without terminate
-        self.running: tuple[Job, Limits] | None = None
-        self.started = 0.0  # when the running job began (monotonic, the child's reading)
-        self.soft_sent = False
-        self.killed_for: str | None = None
-        self.kill_target = 0  # the job id the kill was meant for
-        self.retiring = False  # exits by itself after its last reply (recycling)
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    @property
-    def conn(self) -> Connection:
-        return self.channel.conn
-
-    @property
-    def job(self) -> Job | None:
-        """The job running now, if any."""
-        return self.running[0] if self.running else None
-
-    @property
-    def limits(self) -> Limits:
-        return self.running[1] if self.running else NO_LIMITS
 
 
 class Pool:

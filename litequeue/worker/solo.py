@@ -17,8 +17,8 @@ from typing import Any
 
 from ..errors import SoftTimeLimitExceeded
 from ..store import Job
-from .child import ChildContext, Reply, Work, execute
-from .pool import Death, Limits
+from .children import Death, Limits
+from .execute import ChildContext, Reply, Work, execute
 from .threads import InlinePool, Runner
 
 

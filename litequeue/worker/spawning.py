@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError
-from .child import ChildContext, child_main
+from .child import child_main
+from .execute import ChildContext
 from .registry import TaskResolver
 
 if TYPE_CHECKING:

@@ -27,8 +27,8 @@ from typing import Any
 
 from ..errors import SoftTimeLimitExceeded
 from ..store import Job
-from .child import ChildContext, Reply, Work, close_event_loop, execute
-from .pool import NO_LIMITS, Death, Limits
+from .children import NO_LIMITS, Death, Limits
+from .execute import ChildContext, Reply, Work, close_event_loop, execute
 
 log = logging.getLogger("litequeue.worker")
 
