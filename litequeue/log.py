@@ -17,7 +17,7 @@ import sys
 from collections.abc import Iterator
 from typing import IO, Any
 
-from .task import _current_request
+from .request import _current_request
 
 PLAIN_FORMAT = "[%(asctime)s: %(levelname)s/%(processName)s] %(message)s"
 TASK_FORMAT = "[%(asctime)s: %(levelname)s/%(processName)s] %(task_name)s[%(task_id)s]: %(message)s"

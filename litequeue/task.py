@@ -2,180 +2,34 @@
 
 from __future__ import annotations
 
-import contextvars
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast
 
+from .arity import check_arguments
 from .calling import template_for
 from .canvas.signature import Signature
 from .errors import ConfigurationError, MaxRetriesExceededError, Retry
+from .request import Request, _current_request, current_request, run_with_request
 from .retries import RetryPolicy
+from .task_hooks import TaskHooks
+from .task_options import NO_EFFECT_OPTIONS, TaskOptions
 
 if TYPE_CHECKING:
     from .app import LiteQueue
     from .calling import CallTemplate
     from .result import AsyncResult
 
+# Kept importable from here, where they lived before request.py and task_options.py.
+__all__ = ["NO_EFFECT_OPTIONS", "Request", "Task", "TaskOptions", "class_options", "current_request",
+           "run_with_request", "_current_request"]
+
 P = ParamSpec("P")  # the task function's parameters (without ``self`` for bind=True)
 R = TypeVar("R")  # what it returns
-_current_request: contextvars.ContextVar[Request | None] = contextvars.ContextVar("litequeue_request", default=None)
 
 
-@dataclass(frozen=True)
-class Request:
-    """What a running task knows about the job it is running (``self.request``)."""
-
-    id: str | None = None
-    task: str | None = None
-    args: tuple = ()
-    kwargs: dict = field(default_factory=dict)
-    retries: int = 0
-    max_retries: int | None | object = ...  # the job's own limit (... = the task's)
-    eta: float | None = None
-    expires: float | None = None
-    delivery_info: dict = field(default_factory=dict)
-    hostname: str | None = None
-    is_eager: bool = False
-    called_directly: bool = True
-    revoked_check: Callable[[], bool] | None = field(default=None, repr=False, compare=False)
-    headers: dict | None = None  # the headers given to apply_async (Celery's request.headers)
-
-
-@dataclass(frozen=True)
-class TaskOptions:
-    """The options of ``@app.task(...)``, checked once where the task is declared."""
-
-    name: str | None = None
-    bind: bool = False
-    ignore_result: bool | None = None
-    queue: str | None = None
-    routing_key: str | None = None
-    priority: int | None = None
-    serializer: str | None = None
-    acks_late: bool | None = None
-    time_limit: float | None = None
-    soft_time_limit: float | None = None
-    expires: float | None = None
-    max_retries: int | None | object = ...  # ... = the app's default
-    default_retry_delay: float = 180.0
-    autoretry_for: tuple = ()
-    dont_autoretry_for: tuple = ()
-    retry_backoff: bool | float = False
-    retry_backoff_max: float = 600.0
-    retry_jitter: bool = True
-    # Flow control (docs/guide/flow-control.md): enforced by the store across all workers.
-    rate_limit: str | float | None = None  # Celery's forms: "10/s", "100/m", "1000/h", a number per second
-    concurrency: int | None = None  # at most this many running at once (per concurrency_key)
-    concurrency_key: Callable[..., Any] | None = None  # f(*args, **kwargs) -> key, evaluated at enqueue
-    unique_for: float | None = None  # seconds: a call with the same unique key meanwhile returns the job there
-    unique_key: Callable[..., Any] | None = None  # f(*args, **kwargs) -> key (default: the arguments)
-    typing: bool = True  # check each call's arguments against the function's signature (Celery's default)
-    retry_kwargs: dict = field(default_factory=dict)  # autoretry's max_retries / countdown
-    throws: tuple = ()  # expected errors: logged in one line, without a traceback
-    reject_on_worker_lost: bool | None = None  # True: requeue when the child dies; False: fail (Celery)
-    track_started: bool | None = None  # STARTED is always recorded here; accepted for Celery code
-
-    def __post_init__(self) -> None:
-        where = f"@app.task option for {self.name or 'this task'}"
-        self._check_flow(where)
-        _check_retry_kwargs(where, self.retry_kwargs)
-        object.__setattr__(self, "throws", _exception_classes(where, "throws", self.throws))
-        for name in ("autoretry_for", "dont_autoretry_for"):
-            value = getattr(self, name)
-            value = tuple(value) if isinstance(value, (list, tuple)) else (value,)
-            if not all(isinstance(c, type) and issubclass(c, BaseException) for c in value):
-                raise ConfigurationError(f"{where}: {name} must be a tuple of exception classes, not {value!r}.")
-            object.__setattr__(self, name, value)
-        if self.max_retries is not ... and self.max_retries is not None:
-            if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or self.max_retries < 0:
-                raise ConfigurationError(
-                    f"{where}: max_retries must be an integer >= 0, or None to retry forever; got {self.max_retries!r}."
-                )
-        for name in ("default_retry_delay", "retry_backoff_max"):
-            if not isinstance(getattr(self, name), (int, float)) or getattr(self, name) < 0:
-                raise ConfigurationError(
-                    f"{where}: {name} must be a number of seconds >= 0; got {getattr(self, name)!r}."
-                )
-        for name in ("time_limit", "soft_time_limit"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, (int, float)) or value <= 0):
-                raise ConfigurationError(f"{where}: {name} must be a positive number of seconds.")
-        if not isinstance(self.retry_backoff, (bool, int, float)) or self.retry_backoff < 0:
-            raise ConfigurationError(
-                f"{where}: retry_backoff must be True, False or seconds >= 0; got {self.retry_backoff!r}."
-            )
-        if not isinstance(self.retry_jitter, bool):
-            raise ConfigurationError(f"{where}: retry_jitter must be True or False, not {self.retry_jitter!r}.")
-        if self.priority is not None and (isinstance(self.priority, bool) or not isinstance(self.priority, int)):
-            raise ConfigurationError(f"{where}: priority must be an integer.")
-
-    def _check_flow(self, where: str) -> None:
-        from .flow import check_concurrency, check_seconds, parse_rate
-
-        parse_rate(self.rate_limit, f"{where} rate_limit")
-        check_concurrency(self.concurrency, where)
-        check_seconds(self.unique_for, where)
-        for name in ("concurrency_key", "unique_key"):
-            if getattr(self, name) is not None and not callable(getattr(self, name)):
-                raise ConfigurationError(f"{where}: {name} must be a function of the task's arguments, "
-                                         f"not {getattr(self, name)!r}.")
-        if self.concurrency_key is not None and self.concurrency is None:
-            raise ConfigurationError(
-                f"{where}: concurrency_key needs concurrency=N (how many may run at once per key).")
-        if self.unique_key is not None and self.unique_for is None:
-            raise ConfigurationError(f"{where}: unique_key needs unique_for=seconds (how long a job stays unique).")
-
-    @property
-    def rate_interval(self) -> float | None:
-        """Seconds between two starts under ``rate_limit`` (None: no limit)."""
-        from .flow import parse_rate
-
-        return parse_rate(self.rate_limit, "rate_limit")
-
-    @classmethod
-    def from_kwargs(cls, options: dict) -> TaskOptions:
-        known = {f.name for f in fields(cls)}
-        options = _without_no_effect_options(options)
-        unknown = set(options) - known
-        if unknown:
-            raise ConfigurationError(
-                f"Unknown @app.task option(s) {sorted(unknown)}; known options are {sorted(known)}."
-            )
-        return cls(**options)
-
-
-# Celery task options with nothing to change here (no event stream, no message compression, ...).
-NO_EFFECT_OPTIONS = frozenset({"shared", "lazy", "trail", "compression", "send_events", "resultrepr_maxsize",
-                               "store_errors_even_if_ignored", "abstract", "request_stack"})
-_noticed_options: set[str] = set()
-
-
-def _without_no_effect_options(options: dict) -> dict:
-    import logging
-
-    for key in NO_EFFECT_OPTIONS & options.keys():
-        if key not in _noticed_options:
-            _noticed_options.add(key)
-            logging.getLogger("litequeue.task").warning("Task option %s has no effect with litequeue; ignored.", key)
-    return {k: v for k, v in options.items() if k not in NO_EFFECT_OPTIONS}
-
-
-def _exception_classes(where: str, name: str, value: Any) -> tuple:
-    value = tuple(value) if isinstance(value, (list, tuple)) else (value,)
-    if not all(isinstance(c, type) and issubclass(c, BaseException) for c in value):
-        raise ConfigurationError(f"{where}: {name} must be a tuple of exception classes, not {value!r}.")
-    return value
-
-
-def _check_retry_kwargs(where: str, value: Any) -> None:
-    if not isinstance(value, dict) or set(value) - {"max_retries", "countdown"}:
-        raise ConfigurationError(f"{where}: retry_kwargs takes max_retries and countdown, like "
-                                 f"{{'max_retries': 5, 'countdown': 2}}; got {value!r}.")
-
-
-class Task(Generic[P, R]):
+class Task(TaskHooks, Generic[P, R]):
     """A function registered with an app, callable directly or as a background job.
 
     Typed as ``Task[P, R]`` (the function's parameters and return type), so type checkers check
@@ -320,16 +174,7 @@ class Task(Generic[P, R]):
     def check_arguments(self, args: tuple | list, kwargs: dict) -> None:
         """Raise TypeError, as calling the function would, when the arguments do not fit its
         signature (Celery's ``typing=True`` check, made at the call rather than in the worker)."""
-        checked = self.__dict__.get("_call_signature")
-        if checked is None:
-            checked = self.__dict__["_call_signature"] = _call_signature(self)
-        expected, fewest, most = checked
-        if expected is None or (not kwargs and fewest <= len(args) <= most):
-            return  # unreadable (a builtin), or positional arguments in the simple range: no bind
-        try:
-            expected.bind(*args, **kwargs)
-        except TypeError as exc:
-            raise TypeError(f"{self.name}{expected}: {exc}") from None
+        check_arguments(self, args, kwargs)
 
     def map(self, items: Iterable[Any], **options: Any) -> list[AsyncResult[R]]:
         """One job per item, called with that item as its one argument, all sent in one
@@ -403,46 +248,8 @@ class Task(Generic[P, R]):
 
         return apply_locally(self, tuple(args or ()), dict(kwargs or {}), options)
 
-    # -- hooks a subclass may define (Celery's); the worker calls them around each attempt ---------
-
-    def before_start(self, task_id: str, args: tuple, kwargs: dict) -> None:
-        """Called before the attempt runs."""
-
-    def on_success(self, retval: Any, task_id: str, args: tuple, kwargs: dict) -> None:
-        """Called when the attempt returned ``retval``."""
-
-    def on_retry(self, exc: BaseException, task_id: str, args: tuple, kwargs: dict, einfo: Any) -> None:
-        """Called when the attempt failed and the job will run again."""
-
-    def on_failure(self, exc: BaseException, task_id: str, args: tuple, kwargs: dict, einfo: Any) -> None:
-        """Called when the attempt failed for good."""
-
-    def after_return(self, status: str, retval: Any, task_id: str, args: tuple, kwargs: dict, einfo: Any) -> None:
-        """Called after every attempt, with its state and return value (or exception)."""
-
     def __repr__(self) -> str:
         return f"<@task: {self.name}>"
-
-
-def _call_signature(task: Task) -> tuple[Any, int, float]:
-    """(the signature a call's arguments must fit, without ``self`` of a bound task; the fewest
-    and most positional arguments that fit it alone), or (None, 0, inf) when it cannot be read."""
-    import inspect
-
-    try:
-        signature = inspect.signature(task.run if type(task).run is not Task.run else task.fun)
-    except (TypeError, ValueError):
-        return None, 0, float("inf")
-    params = list(signature.parameters.values())
-    if task.options.bind and type(task).run is Task.run:
-        params = params[1:]
-        signature = signature.replace(parameters=params)
-    if any(p.kind is p.KEYWORD_ONLY and p.default is p.empty for p in params):
-        return signature, 1, 0  # a required keyword: always bind
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    fewest = sum(1 for p in positional if p.default is p.empty)
-    most = float("inf") if any(p.kind is p.VAR_POSITIONAL for p in params) else len(positional)
-    return signature, fewest, most
 
 
 def class_options(cls: type) -> dict:
@@ -455,15 +262,3 @@ def class_options(cls: type) -> dict:
     return found
 
 
-def current_request() -> Request | None:
-    """The request of the job running in this thread or task, or None outside one."""
-    return _current_request.get()
-
-
-def run_with_request(request: Request, fn: Callable[[], Any]) -> Any:
-    """Run ``fn`` with ``request`` as the current job's request."""
-    token = _current_request.set(request)
-    try:
-        return fn()
-    finally:
-        _current_request.reset(token)

@@ -17,6 +17,26 @@ if TYPE_CHECKING:
 log = logging.getLogger("litequeue.task")
 
 
+class TaskHooks:
+    """The hooks a Task subclass may define (Celery's); the worker calls those a subclass
+    overrides around each attempt. Task inherits these empty ones."""
+
+    def before_start(self, task_id: str, args: tuple, kwargs: dict) -> None:
+        """Called before the attempt runs."""
+
+    def on_success(self, retval: Any, task_id: str, args: tuple, kwargs: dict) -> None:
+        """Called when the attempt returned ``retval``."""
+
+    def on_retry(self, exc: BaseException, task_id: str, args: tuple, kwargs: dict, einfo: Any) -> None:
+        """Called when the attempt failed and the job will run again."""
+
+    def on_failure(self, exc: BaseException, task_id: str, args: tuple, kwargs: dict, einfo: Any) -> None:
+        """Called when the attempt failed for good."""
+
+    def after_return(self, status: str, retval: Any, task_id: str, args: tuple, kwargs: dict, einfo: Any) -> None:
+        """Called after every attempt, with its state and return value (or exception)."""
+
+
 @dataclass(frozen=True)
 class ExceptionInfo:
     """What Celery passes hooks as ``einfo``: the exception, its type and its traceback text."""

@@ -16,10 +16,10 @@ from ..app import LiteQueue
 from .common import State, pass_state
 
 # Each command's module (which lists it in COMMANDS), imported only when the command is used:
-# ``litequeue worker`` starts without loading the admin, schedule and multi commands.
+# ``litequeue worker`` starts without loading the status, inspect, schedule and multi commands.
 COMMAND_MODULES = {
-    "worker": "run", "call": "admin", "result": "admin", "status": "admin", "inspect": "admin",
-    "revoke": "admin", "purge": "admin", "prune": "admin", "failed": "failed", "retry": "failed",
+    "worker": "run", "call": "call", "result": "result", "status": "status", "inspect": "inspect",
+    "revoke": "revoke", "purge": "cleanup", "prune": "cleanup", "failed": "failed", "retry": "failed",
     "queues": "queues", "dashboard": "dashboard",
     "beat": "schedule", "schedule": "schedule", "multi": "multi", "migrate-store": "migrate",
     "control": "control",

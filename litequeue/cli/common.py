@@ -15,6 +15,8 @@ from .. import log
 from ..app import LiteQueue
 from ..discovery import find_app
 from ..errors import LiteQueueError
+from ..store import is_postgres_url
+from ..store.sqlite import path_from_url
 
 LEVELS = ("debug", "info", "warning", "error", "critical")
 
@@ -46,6 +48,18 @@ def load_app(ctx: click.Context, db: str | None, app_path: str | None) -> LiteQu
         raise click.UsageError("Give the database path (litequeue worker app.sqlite), -A an app that names one, "
                                "or set CELERY_BROKER_URL.")
     app.finalize()
+    return app
+
+
+def open_existing(ctx: click.Context, db: str, app_path: str | None) -> LiteQueue:
+    """The app on ``db``, refusing a database file that does not exist (a typo would otherwise
+    create an empty one and report that it holds nothing)."""
+    app = load_app(ctx, db, app_path)
+    url = app.url or ""
+    path = path_from_url(url) if not is_postgres_url(url) else None
+    if path is not None and not os.path.exists(path):
+        raise click.ClickException(f"No database at {path}; check the path (a worker or the first "
+                                   "job sent creates it).")
     return app
 
 

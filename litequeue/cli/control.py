@@ -9,8 +9,7 @@ from typing import Any
 
 import click
 
-from .admin import open_existing
-from .common import DbFirstCommand, app_option, friendly_errors, split_list
+from .common import DbFirstCommand, app_option, friendly_errors, open_existing, split_list
 
 
 @click.group()

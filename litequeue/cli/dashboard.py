@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .admin import open_existing
-from .common import LEVELS, app_option, friendly_errors, setup_logging
+from .common import LEVELS, app_option, friendly_errors, open_existing, setup_logging
 
 
 @click.command()
