@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from litequeue.errors import InvalidOptionError, SerializationError
+from litequeue.errors import ConfigurationError, InvalidOptionError, SerializationError
 from tests.processes.test_core import run_cli
 from tests.support import tasks
 
@@ -92,3 +92,9 @@ def test_control_characters_in_a_stored_row_reach_no_terminal_and_forge_no_log_l
         out = run_cli(*command, env=worker_env).stdout
         assert "\x1b" not in out and "\u202e" not in out, command
     assert "evil\\n" in run_cli("result", db, job.id, env=worker_env).stdout
+
+
+def test_an_in_process_worker_name_with_a_control_character_is_refused(app):
+    with pytest.raises(ConfigurationError, match="control character") as caught:
+        app.worker(name="w1\x1b[31m@host")
+    assert "\x1b" not in caught.value.message

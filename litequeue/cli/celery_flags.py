@@ -74,23 +74,6 @@ def _flags(fn: Callable[..., Any], no_effect: tuple, worker: bool) -> Callable[.
     return fn
 
 
-def expand_name(name: str | None) -> str | None:
-    """``-n worker1@%h``: %h the host name, %n its first label, %d its domain, as in Celery."""
-    if name is None:
-        return None
-    host = socket.gethostname()
-    values = {"h": host, "n": host.partition(".")[0], "d": host.partition(".")[2], "%": "%"}
-    out, i = [], 0
-    while i < len(name):
-        if name[i] == "%" and i + 1 < len(name) and name[i + 1] in values:
-            out.append(values[name[i + 1]])
-            i += 2
-        else:
-            out.append(name[i])
-            i += 1
-    return "".join(out)
-
-
 def apply(ctx: click.Context, app: Any, name: str | None, logfile: str | None) -> None:
     """Act on the gathered flags before the worker or beat starts: say which have no effect,
     detach, take the pidfile, set the prefetch multiplier, purge."""

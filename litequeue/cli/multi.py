@@ -24,7 +24,9 @@ import click
 from ..app import LiteQueue
 from ..store import Store
 from ..worker.detached import DetachError, Pidfile, start_detached
+from ..worker.options import WorkerOptions
 from .common import LEVELS, app_option, friendly_errors
+from .worker_options import expand, worker_argv, worker_flags
 
 DEFAULT_PIDFILE = "%n.pid"
 DEFAULT_LOGFILE = "%n%I.log"
@@ -40,26 +42,12 @@ class Node:
     logfile: str
 
 
-def expand(template: str, fullname: str) -> str:
-    """Replace Celery's %-placeholders for the worker ``fullname`` (node@host)."""
-    node, _, host = fullname.partition("@")
-    values = {"n": node, "h": host, "p": fullname, "d": host.partition(".")[2], "i": "0", "I": "", "%": "%"}
-    out, i = [], 0
-    while i < len(template):
-        if template[i] == "%" and i + 1 < len(template) and template[i + 1] in values:
-            out.append(values[template[i + 1]])
-            i += 2
-        else:
-            out.append(template[i])
-            i += 1
-    return "".join(out)
-
-
 def nodes(names: tuple[str, ...], pidfile: str, logfile: str) -> list[Node]:
     hostname = socket.gethostname()
     found = []
     for name in names:
         full = name.replace("%h", hostname) if "@" in name else f"{name}@{hostname}"
+        WorkerOptions(name=full)  # refuses a name a worker would refuse
         found.append(Node(full.partition("@")[0], full, Pidfile(expand(pidfile, full)),
                           os.path.abspath(expand(logfile, full))))
     return found
@@ -88,24 +76,12 @@ def _pidfile_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 def _start_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     options: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         _names_argument, click.argument("db"), app_option,
-        click.option("-c", "--concurrency", type=click.IntRange(min=1), help="Pool processes per worker."),
-        click.option("-Q", "--queues", help="Only these queues, comma-separated."),
-        click.option("-X", "--exclude-queues", help="All queues but these, comma-separated."),
-        click.option("--queue-order", type=click.Choice(["strict", "round-robin"]),
-                     help="How each worker takes from its queues (default: strict)."),
-        click.option("-B", "--beat", is_flag=True, help="Each worker also runs beat (safe on many workers)."),
-        click.option("--import-tasks-by-name", is_flag=True,
-                     help="Workers also run litequeue tasks found by importing a job's task name."),
+        worker_flags,
         click.option("-l", "--loglevel", type=click.Choice(LEVELS, case_sensitive=False), default="info",
                      show_default=True),
         _pidfile_option,
         click.option("--logfile", default=DEFAULT_LOGFILE, show_default=True,
                      help="Log file of each worker (placeholders: %n %h %p %i %I)."),
-        click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Hard time limit per job (s)."),
-        click.option("--soft-time-limit", type=click.FloatRange(min=0, min_open=True),
-                     help="Soft time limit per job (s)."),
-        click.option("--max-tasks-per-child", type=click.IntRange(min=1), help="Replace a child after this many jobs."),
-        click.option("--max-memory-per-child", type=click.IntRange(min=1), help="Replace a child past this RSS (KiB)."),
         click.option("--timeout", type=click.FloatRange(min=0), default=60.0, show_default=True,
                      help="Seconds to wait for each worker to report ready."),
     ]
@@ -267,15 +243,7 @@ def _worker_argv(ctx: click.Context, node: Node, db: str, options: dict[str, Any
             "-f", node.logfile]
     if app_path:
         argv += ["-A", app_path]
-    for flag, key in (("-c", "concurrency"), ("-Q", "queues"), ("-X", "exclude_queues"), ("--time-limit", "time_limit"),
-                      ("--soft-time-limit", "soft_time_limit"), ("--max-tasks-per-child", "max_tasks_per_child"),
-                      ("--max-memory-per-child", "max_memory_per_child"), ("--queue-order", "queue_order")):
-        if options.get(key) is not None:
-            argv += [flag, str(options[key])]
-    if options.get("beat"):
-        argv.append("-B")
-    if options.get("import_tasks_by_name"):
-        argv.append("--import-tasks-by-name")
+    argv += worker_argv(options)
     return argv
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..display import printable, unsafe_character
+from ..errors import ConfigurationError
 from ..store import Job
 from .children import Limits
 
@@ -28,6 +30,14 @@ class WorkerOptions:
     pool: str = "prefork"  # -P: prefork (child processes), threads, or solo (in the main loop)
     optimization: str = "fair"  # -O: Celery's flag; fair and fast are the same dispatch here
     autoscale: tuple[int, int] | None = None  # --autoscale=max,min: pool processes between min and max
+
+    def __post_init__(self) -> None:
+        bad = unsafe_character(self.name) if self.name else None
+        if bad is not None:  # the name is stored, logged and shown by status and inspect
+            raise ConfigurationError(
+                f"The worker name {printable(self.name)!r} (-n, after %h/%n/%d are filled in) contains the "
+                f"control character {printable(bad)}; a worker name may hold only printable characters, "
+                "like w1@%h. Give another name.")
 
 
 POOLS = ("prefork", "threads", "solo")

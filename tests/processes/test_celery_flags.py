@@ -100,3 +100,14 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+@pytest.mark.parametrize("name", ["w1\x1b[2J@%h", "w1\u202e@%h", "w1@%h\n"])
+def test_a_worker_name_with_a_control_character_is_refused_before_anything_happens(env, tmp_path, name):
+    waiting = ct.add.delay(1, 2)
+    pidfile = tmp_path / "w.pid"
+    refused = run(env, "worker", "-n", name, "--pidfile", str(pidfile), "--purge", "--burst")
+    assert refused.returncode == 1 and "contains the control character" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr and "Give another name" in refused.stderr
+    assert not pidfile.exists()
+    assert ct.app.AsyncResult(waiting.id).job_state == "QUEUED"  # not purged, not run

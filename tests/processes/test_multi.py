@@ -137,3 +137,18 @@ def test_multi_log_and_pid_files_are_private_whatever_the_umask(multi, db, tmp_p
     assert oct(os.stat(tmp_path / "w1.pid").st_mode & 0o777) == oct(0o600)
     assert oct(os.stat(tmp_path / "w1.log").st_mode & 0o777) == oct(0o600)
     multi("stopwait", "w1")
+
+
+def test_multi_passes_every_worker_option_on_to_the_workers_it_starts(multi):
+    shown = multi("show", "w1", start_args=("-P", "threads", "--autoscale", "4,1", "-B", "--queue-order",
+                                            "round-robin", "--time-limit", "30"))
+    assert shown.returncode == 0, shown.stderr
+    would = shown.stdout.splitlines()[1]
+    for words in ("-P threads", "--autoscale 4,1", " -B", "--queue-order round-robin", "--time-limit 30.0"):
+        assert words in would, would
+
+
+def test_multi_refuses_a_worker_name_with_a_control_character(multi, tmp_path):
+    refused = multi("start", "w1\x1b[2J")
+    assert refused.returncode == 1 and "control character \\x1b" in refused.stderr, refused.stderr
+    assert not list(tmp_path.glob("*.pid"))
