@@ -1,6 +1,6 @@
 """Watching and steering a store over HTTP: the dashboard's JSON API and Prometheus metrics.
 
-    pip install 'litequeue[web]'
+    pip install 'litequeue-jobs[web]'
     python examples/dashboard.py
 
 This starts the dashboard inside the program (``litequeue dashboard jobs.sqlite`` runs the same

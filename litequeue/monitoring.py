@@ -73,6 +73,21 @@ def held_back(app: LiteQueue) -> list[dict[str, Any]]:
     return [{**d, "until": iso(d["until"])} for d in (held_back_dict(h) for h in app.store.held_back())]
 
 
+def held_back_job(app: LiteQueue, job: Job, now: float | None = None) -> list[dict[str, Any]]:
+    """The limits holding ``job`` back now (as ``held_back`` shows them), if it is due and
+    waiting: its task's or its queue's rate limiter not yet open, or every concurrency slot of
+    its key or queue taken. Empty for a job that is not held back."""
+    from .flow import held_back_dict
+
+    now = time.time() if now is None else now
+    due = job.due_at if job.due_at is not None else job.eta
+    if job.state not in states.WAITING_STATES or (due is not None and due > now):
+        return []
+    mine = {f"task:{job.task}", f"queue:{job.queue}", job.flow_key}
+    return [{**d, "until": iso(d["until"])} for d in
+            (held_back_dict(h) for h in app.store.held_back() if h.limit in mine)]
+
+
 def workflows(app: LiteQueue, since: float, limit: int = 20) -> list[dict[str, Any]]:
     """The groups and chords sent since ``since``, newest first, with their progress."""
     return [{**g, "chord": bool(g["chord"]), **group_progress(app, g["id"], g["size"])}

@@ -32,7 +32,7 @@ def dashboard(ctx: click.Context, db: str, app_path: str | None, host: str, port
         from ..web import Access, serve
     except ImportError as exc:
         raise click.ClickException(f"The dashboard needs the web extra ({exc.name} is missing): "
-                                   "pip install 'litequeue[web]'.") from None
+                                   "pip install 'litequeue-jobs[web]'.") from None
     setup_logging(loglevel)
     app = open_existing(ctx, db, app_path)
     serve(app, host, port, Access(token, basic_auth, read_only))

@@ -89,6 +89,7 @@ class Job:
     history: list = field(default_factory=list)
     options: dict = field(default_factory=dict)
     due_at: float | None = None  # when it became due: its eta, or when it was sent
+    flow_key: str | None = None  # its concurrency key ("task\x1fvalue", or the task's name), if limited
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Job:

@@ -1,6 +1,6 @@
 """``litequeue dashboard``: a web page to watch and steer a store, the HTTP API behind it (see
 ``openapi.json``) and Prometheus ``/metrics``. Needs the ``web`` extra (``pip install
-'litequeue[web]'``, for prometheus-client). It reads through the public monitoring functions and
+'litequeue-jobs[web]'``, for prometheus-client). It reads through the public monitoring functions and
 the store's admin operations only, so what it shows and what the command line prints agree.
 """
 

@@ -70,8 +70,10 @@ def find(method: str, path: str) -> tuple[Route, dict[str, str]]:
 
 @route("GET", "/api/overview")
 def overview(app: LiteQueue, query: dict[str, str]) -> dict[str, Any]:
-    """Queues (depths from their indexes), workers, and the time: what the pages refresh live."""
-    return {"time": monitoring.iso(_now()), "queues": queues(app, query), "workers": workers(app, query)}
+    """Queues (depths from their indexes), workers, jobs held back by a limit, and the time:
+    what the pages refresh live."""
+    return {"time": monitoring.iso(_now()), "queues": queues(app, query), "workers": workers(app, query),
+            "held_back": held_back(app, query)}
 
 
 @route("GET", "/api/queues")
@@ -83,15 +85,24 @@ def queues(app: LiteQueue, query: dict[str, str]) -> list[dict[str, Any]]:
     conf = app.conf
     declared = {q.name for q in conf.task_queues} if conf.task_queues else {conf.task_default_queue}
     names = sorted(set(depths) | paused | declared)  # an empty queue can be paused before jobs arrive
-    empty = {"due": 0, "scheduled": 0, "running": 0, "retrying": 0, "failed": 0, "oldest_due_at": None}
+    empty = {"due": 0, "scheduled": 0, "reserved": 0, "running": 0, "retrying": 0, "failed": 0,
+             "oldest_due_at": None}
     out = []
     for name in names:
         d = depths.get(name, empty)
         oldest = d["oldest_due_at"]
-        out.append({"queue": name, "due": d["due"], "scheduled": d["scheduled"], "running": d["running"],
+        out.append({"queue": name, "due": d["due"], "scheduled": d["scheduled"], "reserved": d["reserved"],
+                    "running": d["running"],
                     "retrying": d["retrying"], "failed": d["failed"], "paused": name in paused,
                     "oldest_waiting_seconds": None if oldest is None else round(max(now - oldest, 0.0), 3)})
     return out
+
+
+@route("GET", "/api/held-back")
+def held_back(app: LiteQueue, query: dict[str, str]) -> list[dict[str, Any]]:
+    """Due jobs a rate or concurrency limit holds back now, per limit, with the reason: what
+    ``litequeue status`` prints under HELD BACK (the same monitoring function)."""
+    return monitoring.held_back(app)
 
 
 @route("GET", "/api/workers")
@@ -117,7 +128,7 @@ def job(app: LiteQueue, query: dict[str, str], job_id: str) -> dict[str, Any]:
     found = app.store.get(job_id)
     if found is None:
         raise ApiError(404, f"No job with id {job_id} (never sent, or pruned).")
-    return browse.job_detail(app, found)
+    return {**browse.job_detail(app, found), "held_back": monitoring.held_back_job(app, found)}
 
 
 @route("GET", "/api/schedules")

@@ -29,6 +29,7 @@ READ_BATCH = 5000  # finished jobs read per statement while catching up
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _LOST = "WorkerLostError"
 RECENT = 120  # seconds of per-queue counts kept for the queues' throughput
+QUEUE_STATES = ("due", "scheduled", "reserved", "running", "retrying", "failed")  # litequeue_queue_jobs{state=}
 
 
 class Tally:
@@ -102,7 +103,8 @@ class StoreCollector:
 
     def _queues(self) -> Iterator[Metric]:
         depth = GaugeMetricFamily("litequeue_queue_jobs", "Jobs in a queue by state (due: waiting for a "
-                                  "worker; scheduled: waiting for an eta).", labels=["queue", "state"])
+                                  "worker; scheduled: waiting for an eta; reserved: claimed by a worker, not "
+                                  "begun).", labels=["queue", "state"])
         age = GaugeMetricFamily("litequeue_queue_oldest_due_age_seconds",
                                 "How long the oldest due job of a queue has waited.", labels=["queue"])
         paused = GaugeMetricFamily("litequeue_queue_paused", "1 when a queue is paused.", labels=["queue"])
@@ -110,7 +112,7 @@ class StoreCollector:
         paused_now = self.app.store.paused_queues()
         depths = self.app.store.queue_depths()
         for queue, d in sorted(depths.items()):
-            for state in ("due", "scheduled", "running", "retrying", "failed"):
+            for state in QUEUE_STATES:
                 depth.add_metric([queue, state], d[state])
             age.add_metric([queue], max(now - d["oldest_due_at"], 0.0) if d["oldest_due_at"] else 0.0)
         for queue in sorted(set(depths) | paused_now):

@@ -150,3 +150,29 @@ def test_a_job_page_shows_its_workflow(app, dashboard, browser):
     shown = wait_for(browser, lambda d: text_of(d, "#workflow"))
     assert "Chord header" in shown and c.parent.id in shown and "0 of 3 done" in shown
     screenshot(browser, "job-workflow")
+
+
+def test_reserved_and_held_back_jobs_are_shown_on_the_queue_and_job_pages(app, flow_app, dashboard, browser):
+    from litequeue.flow import code_limits
+    from tests.support.flow_tasks import hourly
+
+    for i in range(3):
+        tasks.add.apply_async((i, i), queue="busy")
+    reserved = app.store.claim("w1@here/abc", ["busy"], (), 2, 600)  # a worker's prefetch: not begun
+    flow_app.store.declare_limits(*code_limits(flow_app))
+    held = [hourly.delay("h") for _ in range(3)]
+    flow_app.store.claim("w1@here/abc", [flow_app.conf.task_default_queue], (), 10, 600)  # one starts, 2 held
+    open_page(browser, dashboard, "#/queues", "queues")
+    wait_for(browser, lambda d: text_of(d, "tr[data-queue=busy] td[data-col=reserved]") == "2")
+    shown = wait_for(browser, lambda d: text_of(d, f"tr[data-held='task {hourly.name}']"))
+    assert "rate limited until" in shown and " 2 " in f" {shown} "
+    screenshot(browser, "queues-held-back")
+    in_store = {j.task_id for j in app.store.list_jobs([states.RESERVED], limit=100)}
+    assert {j.task_id for j in reserved} < in_store and len(in_store) == 3  # and the hourly job let through
+    open_page(browser, dashboard, "#/jobs?state=RESERVED", "jobs")
+    wait_for(browser, lambda d: {e.get_attribute("data-row") for e in css(d, "tr[data-row]")} == in_store)
+    waiting = next(r for r in held if r.job_state == states.QUEUED)
+    open_page(browser, dashboard, f"#/job/{waiting.id}", "job")
+    reason = wait_for(browser, lambda d: text_of(d, "[data-held-back=rate]"))
+    assert reason.startswith("rate limited until")
+    screenshot(browser, "job-held-back")

@@ -92,16 +92,56 @@ async function overviewPage() {
     h("h1", {}, "Overview"),
     h("div", { class: "cards" },
       card("Due", sum("due"), "due"), card("Scheduled", sum("scheduled"), "scheduled"),
-      card("Running", sum("running"), "running"), card("Retrying", sum("retrying"), "retrying"),
+      card("Reserved", sum("reserved"), "reserved"), card("Running", sum("running"), "running"),
+      card("Retrying", sum("retrying"), "retrying"), card("Held back", held(ov.held_back), "held_back"),
       card("Failed", sum("failed"), "failed"), card("Workers alive", alive, "workers")),
     h("h2", {}, "Finished per minute, last hour"),
     chart(tp),
+    h("h2", {}, "Jobs per queue by state"),
+    depthChart(ov.queues),
     h("h2", {}, "Queues"), queueTable(ov.queues),
+    heldBackSection(ov.held_back),
   );
 }
 
 function card(label, n, key) {
   return h("div", { class: "card", "data-card": key }, h("div", { class: "muted" }, label), h("div", { class: "n" }, n));
+}
+
+const held = (entries) => entries.reduce((n, e) => n + e.waiting, 0);
+
+// Each queue's jobs not finished, by state: one stacked bar per queue.
+const DEPTHS = [["due", "#3949ab"], ["scheduled", "#9fa8da"], ["reserved", "#00838f"], ["running", "#1565c0"],
+  ["retrying", "#b26a00"]];
+
+function depthChart(queues) {
+  const W = 900, row = 22, pad = 140, H = Math.max(queues.length, 1) * row + 10;
+  const top = Math.max(1, ...queues.map((q) => DEPTHS.reduce((n, [k]) => n + q[k], 0)));
+  const bars = queues.flatMap((q, i) => {
+    let x = pad;
+    const out = [svg("text", { x: 4, y: 5 + i * row + row * 0.65 }, q.queue)];
+    for (const [key, colour] of DEPTHS) {
+      if (!q[key]) continue;
+      const w = Math.max((q[key] / top) * (W - pad - 60), 2);
+      out.push(svg("rect", { x, y: 5 + i * row + 3, width: w, height: row - 6, fill: colour, "data-depth": `${q.queue}:${key}` },
+        svg("title", {}, `${q.queue}: ${q[key]} ${key}`)));
+      x += w;
+    }
+    out.push(svg("text", { x: x + 6, y: 5 + i * row + row * 0.65 }, String(DEPTHS.reduce((n, [k]) => n + q[k], 0))));
+    return out;
+  });
+  return h("div", {},
+    h("div", { class: "legend" }, DEPTHS.map(([key, colour]) => h("span", {}, h("span", { class: `swatch depth-${key}` }), key))),
+    svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, width: "100%", height: H, "data-chart": "depths" }, ...bars));
+}
+
+function heldBackSection(entries) {
+  const what = (e) => e.key !== null ? `${e.task} key ${e.key}` : e.task !== null ? `task ${e.task}` : `queue ${e.queue}`;
+  return [h("h2", {}, "Held back by a limit"), table(
+    [["Limit"], ["Of"], ["Jobs waiting", "num"], ["Why"]],
+    entries.map((e) => h("tr", { "data-held": what(e) },
+      h("td", {}, e.limit), h("td", {}, what(e)), h("td", { class: "num" }, e.waiting), h("td", {}, e.reason))),
+    "No due job is held back by a rate or concurrency limit.")];
 }
 
 function chart(tp) {
@@ -135,10 +175,12 @@ function chart(tp) {
 
 function queueTable(queues) {
   return table(
-    [["Queue"], ["Due", "num"], ["Scheduled", "num"], ["Running", "num"], ["Retrying", "num"], ["Failed", "num"], ["Oldest wait", "num"], ["Done/min", "num"], ["State"], [""]],
+    [["Queue"], ["Due", "num"], ["Scheduled", "num"], ["Reserved", "num"], ["Running", "num"], ["Retrying", "num"], ["Failed", "num"], ["Oldest wait", "num"], ["Done/min", "num"], ["State"], [""]],
     queues.map((q) => h("tr", { "data-queue": q.queue },
       h("td", {}, h("a", { href: `#/jobs?queue=${encodeURIComponent(q.queue)}` }, q.queue)),
-      h("td", { class: "num" }, q.due), h("td", { class: "num" }, q.scheduled), h("td", { class: "num" }, q.running),
+      h("td", { class: "num" }, q.due), h("td", { class: "num" }, q.scheduled),
+      h("td", { class: "num", "data-col": "reserved" }, h("a", { href: `#/jobs?state=RESERVED&queue=${encodeURIComponent(q.queue)}` }, q.reserved)),
+      h("td", { class: "num" }, q.running),
       h("td", { class: "num" }, q.retrying),
       h("td", { class: "num" }, h("a", { href: `#/jobs?state=FAILURE&queue=${encodeURIComponent(q.queue)}` }, q.failed)),
       h("td", { class: "num" }, age(q.oldest_waiting_seconds)),
@@ -153,8 +195,8 @@ function queueTable(queues) {
 }
 
 async function queuesPage() {
-  const queues = await get("/api/queues");
-  render(h("h1", {}, "Queues"), queueTable(queues));
+  const [queues, heldBack] = await Promise.all([get("/api/queues"), get("/api/held-back")]);
+  render(h("h1", {}, "Queues"), queueTable(queues), heldBackSection(heldBack));
 }
 
 async function workersPage() {
@@ -214,6 +256,7 @@ async function jobPage(id) {
   const finished = ["SUCCESS", "FAILURE", "REVOKED"].includes(job.state);
   const rows = [["Task", job.task], ["Queue", job.queue], ["State", state(job.custom_state || job.state)],
     ["Attempts", `${job.attempts}${job.max_retries !== null ? ` (max retries ${job.max_retries})` : ""}`],
+    ...job.held_back.map((e) => ["Held back", h("span", { class: "held", "data-held-back": e.limit }, e.reason)]),
     ["Worker", job.worker || "–"], ["Sent", when(job.sent_at)], ["Eta", when(job.eta)], ["Expires", when(job.expires)],
     ["Started", when(job.started_at)], ["Ended", when(job.done_at)], ["Arguments", h("code", {}, JSON.stringify(job.args))],
     ["Keyword arguments", h("code", {}, JSON.stringify(job.kwargs))]];
