@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import states
 from .mixin import StoreMixin
-from .records import Job, QueueStats, WorkerInfo
+from .records import Job, WorkerInfo
 
 JOB_COLUMNS = ", ".join(Job.__dataclass_fields__)  # the columns a Job is read from, in its field order
 
@@ -214,27 +214,6 @@ class AdminStore(StoreMixin):
         sql = "SELECT COUNT(*) FROM lq_jobs WHERE done_at >= ? AND substr(worker, 1, ?) = ?"
         with self.errors():
             return self.db.execute_sql(self.sql(sql), (since, len(prefix), prefix)).fetchone()[0]
-
-    def queue_stats(self, since: float) -> list[QueueStats]:
-        """Per queue: jobs waiting (due), scheduled (future eta), running, retrying, failed,
-        revoked, finished since ``since``, when the oldest due job became due, and reserved
-        (claimed ahead by a worker, not begun). One read."""
-        sql = (
-            "SELECT queue, "
-            "SUM(CASE WHEN state = 'QUEUED' AND wait_until IS NULL THEN 1 ELSE 0 END), "
-            "SUM(CASE WHEN state = 'QUEUED' AND wait_until IS NOT NULL THEN 1 ELSE 0 END), "
-            "SUM(CASE WHEN state = 'STARTED' THEN 1 ELSE 0 END), "
-            "SUM(CASE WHEN state = 'RETRY' THEN 1 ELSE 0 END), "
-            "SUM(CASE WHEN state = 'FAILURE' THEN 1 ELSE 0 END), "
-            "SUM(CASE WHEN state = 'REVOKED' THEN 1 ELSE 0 END), "
-            "SUM(CASE WHEN done_at IS NOT NULL AND done_at >= ? THEN 1 ELSE 0 END), "
-            "MIN(CASE WHEN state IN ('QUEUED', 'RETRY') AND wait_until IS NULL "
-            "THEN COALESCE(eta, created_at) END), "
-            "SUM(CASE WHEN state = 'RESERVED' THEN 1 ELSE 0 END) "
-            "FROM lq_jobs GROUP BY queue ORDER BY queue"
-        )
-        with self.errors():
-            return [QueueStats(*row) for row in self.db.execute_sql(self.sql(sql), (since,)).fetchall()]
 
     def vacuum(self) -> None:
         """Give the space of deleted rows back to the filesystem (VACUUM). Takes the write lock

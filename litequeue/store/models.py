@@ -177,5 +177,11 @@ MONITOR_INDEXES = [
     f"CREATE INDEX IF NOT EXISTS {name} ON lq_jobs (id, queue) WHERE state = '{state}'"
     for state, name in (("FAILURE", "lq_jobs_failed"), ("REVOKED", "lq_jobs_revoked"), ("RETRY", "lq_jobs_retrying"))
 ]
+# What status counts per queue, each from an index alone: jobs waiting for an eta or a retry delay
+# (only those rows: a store with none pays nothing), and finished jobs by queue and time.
+STATS_INDEXES = [
+    "CREATE INDEX IF NOT EXISTS lq_jobs_waiting_queue ON lq_jobs (queue, state) WHERE wait_until IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS lq_jobs_done_queue ON lq_jobs (queue, done_at) WHERE done_at IS NOT NULL",
+]
 GROUP_INDEX = ("CREATE INDEX IF NOT EXISTS lq_jobs_group ON lq_jobs (group_id, group_index) "
                "WHERE group_id IS NOT NULL")

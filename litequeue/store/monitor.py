@@ -1,7 +1,7 @@
-"""Reads for watching a store (the dashboard, the HTTP API, /metrics) and paused queues (a mixin
-of ``Store``). Every read here walks an index, so it stays fast on a store of millions of jobs:
-pages of jobs by keyset (``id < cursor``), per-queue depths from the partial indexes, and
-finished jobs from the ``done_at`` index.
+"""Reads for watching a store (``status``, the dashboard, the HTTP API, /metrics) and paused
+queues (a mixin of ``Store``). Every read here walks an index, so it stays fast on a store of
+millions of jobs: pages of jobs by keyset (``id < cursor``), per-queue counts from the partial
+indexes, and finished jobs from the ``done_at`` indexes.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 from .admin import JOB_COLUMNS
 from .mixin import StoreMixin
 from .models import CLAIMABLE
-from .records import Job
+from .records import Job, QueueStats
 
 # States with a partial index of their own (rarely entered, so the index costs the hot path
 # nothing): a page of them walks it however rare they are among the other jobs.
@@ -22,8 +22,23 @@ SCAN_WINDOW = 100_000  # ids one page request looks through when its filters hav
 TEXT_WINDOW = 50_000  # the same for a search in the arguments (each row's body is read)
 
 
+_STAT_KEYS = ("due", "QUEUED", "RETRY", "RESERVED", "STARTED", "all_RETRY", "all_FAILURE", "all_REVOKED", "done")
+# Every queue that has finished jobs, found by hopping from one queue name to the next along the
+# (queue, done_at) index (a loose index scan), with its count of jobs finished since a time.
+_DONE_PER_QUEUE = """
+WITH RECURSIVE queues(name) AS (
+    SELECT MIN(queue) FROM lq_jobs{hint} WHERE done_at IS NOT NULL
+    UNION ALL
+    SELECT (SELECT MIN(queue) FROM lq_jobs{hint} WHERE done_at IS NOT NULL AND queue > queues.name)
+    FROM queues WHERE queues.name IS NOT NULL
+)
+SELECT name, 'done', (SELECT COUNT(*) FROM lq_jobs{hint} WHERE done_at IS NOT NULL AND queue = queues.name
+                      AND done_at >= ?)
+FROM queues WHERE name IS NOT NULL"""
+
+
 class MonitorStore(StoreMixin):
-    """page_jobs, queue_depths, finished_since, done_per_bucket, pause/resume queues."""
+    """page_jobs, queue_stats, queue_depths, finished_since, done_per_bucket, pause/resume queues."""
 
     def page_jobs(self, state: str | None, task: str | None, queue: str | None, sent_after: float | None,
                   sent_before: float | None, text: str | None, before: int | None,
@@ -88,6 +103,38 @@ class MonitorStore(StoreMixin):
             put("SELECT queue, COUNT(*) FROM lq_jobs WHERE state = 'RETRY' GROUP BY queue", "retrying")
             put("SELECT queue, COUNT(*) FROM lq_jobs WHERE state = 'FAILURE' GROUP BY queue", "failed")
         return out
+
+    def queue_stats(self, since: float) -> list[QueueStats]:
+        """Per queue: jobs due (queued), scheduled (future eta), reserved, running, retrying,
+        failed, revoked, finished since ``since``, and when the oldest due job became due.
+
+        Each count is read from the partial index of its state alone (the claim index, the
+        leases, the waiting jobs by queue and state, the rare states, finished jobs by queue and
+        time), so it costs the jobs in that state (finished ones: those since ``since``), never
+        a scan of the table. Queues are found by walking the finished jobs' index from one queue
+        name to the next."""
+        rows: dict[str, dict[str, Any]] = {}
+
+        def add(sql: str, params: tuple = ()) -> None:
+            for queue, key, n, *oldest in self.db.execute_sql(self.sql(sql), params).fetchall():
+                row = rows.setdefault(queue, dict.fromkeys(_STAT_KEYS, 0) | {"oldest_due_at": None})
+                row[key] += n
+                if oldest:
+                    row["oldest_due_at"] = oldest[0]
+
+        with self.errors():
+            add(f"SELECT queue, 'due', COUNT(*), MIN(due_at) FROM lq_jobs{self.index_hint('lq_jobs_claim_queue')} "
+                f"WHERE {CLAIMABLE} GROUP BY queue")
+            add(f"SELECT queue, state, COUNT(*) FROM lq_jobs{self.index_hint('lq_jobs_waiting_queue')} "
+                "WHERE wait_until IS NOT NULL GROUP BY queue, state")  # QUEUED: scheduled; RETRY: its delay
+            add("SELECT queue, state, COUNT(*) FROM lq_jobs WHERE state IN ('RESERVED', 'STARTED') GROUP BY queue, state")
+            for state in ("RETRY", "FAILURE", "REVOKED"):
+                add(f"SELECT queue, 'all_{state}', COUNT(*) FROM lq_jobs WHERE state = '{state}' GROUP BY queue")
+            add(_DONE_PER_QUEUE.replace("{hint}", self.index_hint("lq_jobs_done_queue")), (since,))
+        return [QueueStats(queue=q, queued=r["due"] - (r["all_RETRY"] - r["RETRY"]), scheduled=r["QUEUED"],
+                           running=r["STARTED"], retrying=r["all_RETRY"], failed=r["all_FAILURE"],
+                           revoked=r["all_REVOKED"], done_recently=r["done"], oldest_due_at=r["oldest_due_at"],
+                           reserved=r["RESERVED"]) for q, r in sorted(rows.items())]
 
     def finished_since(self, after: tuple[float, int], limit: int) -> list[tuple]:
         """Jobs finished after ``after`` (done_at, id), oldest first, up to ``limit``: rows of
