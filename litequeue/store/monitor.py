@@ -127,7 +127,8 @@ class MonitorStore(StoreMixin):
                 f"WHERE {CLAIMABLE} GROUP BY queue")
             add(f"SELECT queue, state, COUNT(*) FROM lq_jobs{self.index_hint('lq_jobs_waiting_queue')} "
                 "WHERE wait_until IS NOT NULL GROUP BY queue, state")  # QUEUED: scheduled; RETRY: its delay
-            add("SELECT queue, state, COUNT(*) FROM lq_jobs WHERE state IN ('RESERVED', 'STARTED') GROUP BY queue, state")
+            add("SELECT queue, state, COUNT(*) FROM lq_jobs WHERE state IN ('RESERVED', 'STARTED') "
+                "GROUP BY queue, state")
             for state in ("RETRY", "FAILURE", "REVOKED"):
                 add(f"SELECT queue, 'all_{state}', COUNT(*) FROM lq_jobs WHERE state = '{state}' GROUP BY queue")
             add(_DONE_PER_QUEUE.replace("{hint}", self.index_hint("lq_jobs_done_queue")), (since,))
