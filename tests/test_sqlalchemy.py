@@ -32,6 +32,12 @@ def shared(app, db):
     app.share_database = False
 
 
+def only_woken(worker_env: dict) -> None:
+    """A worker that looks for jobs only when woken: its poll and its heartbeats (each of which
+    also looks) would not come for an hour, far past the tests' timeouts."""
+    worker_env.update(LQ_POLL="3600", LQ_HEARTBEAT="3600", LQ_LEASE="7200")
+
+
 def stored(db: str, task_id: str) -> tuple | None:
     """The job's row as another connection sees it (what a worker would see)."""
     conn = sqlite3.connect(db)
@@ -87,7 +93,7 @@ def test_workers_are_woken_after_the_commit(shared, db, start_worker, worker_env
     app, engine = shared
     from tests.support.tasks import add
 
-    worker_env["LQ_POLL"] = "300"  # no poll would find the job in time: only the wake-up can
+    only_woken(worker_env)
     worker = start_worker()
     worker.wait_for_log("ready")
     for use_session in (False, True):
@@ -98,6 +104,29 @@ def test_workers_are_woken_after_the_commit(shared, db, start_worker, worker_env
             with engine.begin() as conn, enqueue_in(conn):
                 result = add.delay(20, 2)
         assert result.get(timeout=60) in (21, 22)
+
+
+def test_a_connection_left_open_and_idle_after_its_commit_wakes_the_workers(shared, db, start_worker, worker_env):
+    app, engine = shared
+    from tests.support.tasks import add
+
+    only_woken(worker_env)
+    worker = start_worker()
+    worker.wait_for_log("ready")
+    conn = engine.connect()  # kept open, and idle after the commit: never checked in, never begun again
+    try:
+        with enqueue_in(conn):
+            conn.execute(orders.insert().values(id=5, item="kettle"))
+            result = add.delay(30, 3)
+        assert stored(db, result.id) is None
+        conn.commit()
+        assert result.get(timeout=60) == 33  # run on a wake-up sent right after the COMMIT
+        with enqueue_in(conn):
+            second = add.delay(30, 4)  # the next transaction of the same connection wakes them too
+        conn.commit()
+        assert second.get(timeout=60) == 34
+    finally:
+        conn.close()
 
 
 def test_a_store_in_another_database_is_refused_with_the_fix(app, tmp_path):

@@ -90,12 +90,14 @@ class SQLAlchemyConnection:
 
 # -- wake-ups after the commit -------------------------------------------------------------------
 # A Session says when it has committed (after_commit). A Connection only says when it is about to
-# (its "commit" event comes before the driver's COMMIT), so the wake-ups of a committing connection
-# are sent at the next thing it does once the COMMIT is over: goes back to its pool (the end of
-# ``with engine.begin()`` / ``engine.connect()``), begins another transaction, or is closed. A
-# connection left idle after commit() is found by the workers' regular poll instead.
+# (its "commit" event comes before the driver's COMMIT), and SQLAlchemy has no event after it, so
+# the engine's dialect is asked to call back once its ``do_commit`` (the driver's COMMIT) has
+# returned: the wake-ups go out right after the commit, also for a connection left open and idle
+# after ``conn.commit()``. A COMMIT that fails sends none. (Should another library replace
+# ``do_commit`` after us, the wake-ups still go out at the connection's next begin or check-in.)
 
 _watched_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+_WRAPPED = "_litequeue_wakes_after_commit"  # marks a dialect whose do_commit runs the wake-ups
 
 
 def _watch_session(session: Session) -> None:
@@ -114,6 +116,29 @@ def _watch_engine(engine: Engine) -> None:
     event.listen(engine, "rollback", lambda conn: conn.info.pop(_PENDING, None))
     event.listen(engine, "begin", lambda conn: _run(conn.info.pop(_COMMITTED, None)))
     event.listen(engine.pool, "checkin", lambda dbapi_conn, record: _run(record.info.pop(_COMMITTED, None)))
+    _wake_after_do_commit(engine.dialect)
+
+
+def _wake_after_do_commit(dialect: Any) -> None:
+    """Make ``dialect.do_commit`` (which SQLAlchemy calls with the pooled connection, whose
+    ``info`` is the Connection's) send the committed transaction's wake-ups once it returns."""
+    if getattr(dialect, _WRAPPED, False):
+        return
+    commit = dialect.do_commit
+
+    def do_commit(dbapi_connection: Any) -> None:
+        info = getattr(dbapi_connection, "info", None)
+        try:
+            commit(dbapi_connection)
+        except BaseException:
+            if info is not None:
+                info.pop(_COMMITTED, None)  # nothing was committed: no one to wake
+            raise
+        if info is not None:
+            _run(info.pop(_COMMITTED, None))
+
+    dialect.do_commit = do_commit
+    setattr(dialect, _WRAPPED, True)
 
 
 def _committing(conn: Connection) -> None:
