@@ -142,15 +142,19 @@ def missing_store(url: str | None) -> str | None:
     """The absolute path of the SQLite store ``url`` names when no file is there yet, else None."""
     from .store.sqlite import path_from_url
 
-    if not url or url.startswith(("postgres://", "postgresql://")):
+    if not url or ("://" in url and not url.startswith("sqlite:")):  # a server (PostgreSQL, any driver)
         return None
     path = path_from_url(url)
     return None if path == ":memory:" or os.path.exists(path) else os.path.abspath(path)
 
 
-def created_store(path: str) -> None:
-    """Say that a worker created the store it was pointed at (a mistyped path would otherwise
-    leave it waiting forever on an empty new file)."""
+def created_store(path: str, asked: bool) -> None:
+    """Say that a worker created the store it was pointed at: asked to (--create), or the one its
+    app names (a mistyped path would otherwise leave it waiting forever on an empty new file)."""
+    if asked:
+        logging.getLogger(LIFECYCLE_LOGGER).info("No store at %s: created a new, empty one (--create).", path)
+        return
     logging.getLogger(LIFECYCLE_LOGGER).warning(
-        "No store at %s: created a new, empty one; waiting for jobs there. If you expected jobs, check "
-        "the path (producers and workers must name the same file).", path)
+        "No store at %s: created a new, empty one, the store the app names; waiting for jobs there. If you "
+        "expected jobs, check the path and the directory you started in (producers and workers must name the "
+        "same file).", path)

@@ -42,6 +42,7 @@ def load_app(ctx: click.Context, db: str | None, app_path: str | None) -> LiteQu
     app_path = app_path or (ctx.obj.app_path if ctx.obj else None)
     preset = ctx.obj.app if ctx.obj else None
     app = import_app(app_path) if app_path else preset or LiteQueue()
+    ctx.meta[APP_URL] = app.url  # the store the app itself names (before DB replaces it)
     if db:
         app.url = db
     if app.url is None:
@@ -61,6 +62,27 @@ def open_existing(ctx: click.Context, db: str, app_path: str | None) -> LiteQueu
         raise click.ClickException(f"No database at {path}; check the path (a worker or the first "
                                    "job sent creates it).")
     return app
+
+
+APP_URL = "litequeue.app_url"  # ctx.meta key: the store the app names, whatever DB says
+
+
+def store_to_create(url: str | None, app_url: str | None, create: bool) -> str | None:
+    """The path of the SQLite store this worker will create, or None when it exists (or is on a
+    server). A missing store is created when asked (--create), or when it is the very store the
+    app names (the one its producers send to); a path given on the command line that holds no
+    store is refused, naming both fixes: it is most often a typo, which would otherwise leave the
+    worker waiting forever on a new, empty file."""
+    missing = log.missing_store(url)
+    directory = os.path.dirname(missing) if missing else ""
+    if missing is None or create or not os.access(directory, os.W_OK | os.X_OK):
+        return missing  # (a missing or unwritable directory: opening the store says so, and why)
+    if app_url and log.missing_store(app_url) == missing:
+        return missing
+    raise click.ClickException(
+        f"No store at {missing}: the file does not exist, and a worker does not create one on a path it was "
+        "given unless told to. Check the path (producers and workers must name the same file; a relative "
+        "path is taken from the directory you start in), or add --create to start a new, empty store there.")
 
 
 def load_app_readonly(ctx: click.Context, db: str | None, app_path: str | None) -> LiteQueue:

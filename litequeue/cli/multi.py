@@ -25,7 +25,7 @@ from ..app import LiteQueue
 from ..store import Store
 from ..worker.detached import DetachError, Pidfile, start_detached
 from ..worker.options import WorkerOptions
-from .common import LEVELS, app_option, friendly_errors
+from .common import LEVELS, app_option, friendly_errors, store_to_create
 from .worker_options import expand, worker_argv, worker_flags
 
 DEFAULT_PIDFILE = "%n.pid"
@@ -84,6 +84,7 @@ def _start_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                      help="Log file of each worker (placeholders: %n %h %p %i %I)."),
         click.option("--timeout", type=click.FloatRange(min=0), default=60.0, show_default=True,
                      help="Seconds to wait for each worker to report ready."),
+        click.option("--create", is_flag=True, help="Create the store if DB does not exist yet (a new, empty one)."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -160,7 +161,10 @@ def _command_of(pid: int) -> list[str] | None:
 
 
 def _start(ctx: click.Context, names: tuple[str, ...], db: str, options: dict[str, Any]) -> None:
+    missing = store_to_create(db, None, options.get("create", False))  # a typo is refused, naming --create
     store = LiteQueue(db).store  # a database the workers could not open is refused before any starts
+    if missing is not None:
+        click.echo(f"> created a new, empty store at {missing}")
     try:
         failed = _start_each(ctx, store, names, db, options)
     finally:

@@ -10,6 +10,7 @@ from ..worker.consumer import Worker
 from ..worker.options import WorkerOptions
 from . import celery_flags, worker_options
 from .common import (
+    APP_URL,
     LEVELS,
     app_option,
     db_argument,
@@ -18,6 +19,7 @@ from .common import (
     log_format_option,
     setup_logging,
     split_list,
+    store_to_create,
 )
 
 
@@ -33,6 +35,9 @@ from .common import (
 @click.option("-f", "--logfile", type=click.Path(dir_okay=False), help="Log to this file instead of stderr.")
 @log_format_option
 @click.option("--burst", is_flag=True, help="Run every job that is due, then exit 0.")
+@click.option("--create", is_flag=True,
+              help="Create the store if DB does not exist yet (a new, empty one). Without it, a worker refuses "
+                   "a path with no store, unless it is the store its app (-A) names.")
 @celery_flags.worker_flags
 @click.pass_context
 @friendly_errors
@@ -42,7 +47,8 @@ def worker(ctx: click.Context, db: str | None, app_path: str | None, concurrency
            name: str | None,
            loglevel: str, logfile: str | None, burst: bool, time_limit: float | None,
            soft_time_limit: float | None, max_tasks_per_child: int | None,
-           max_memory_per_child: int | None, beat: bool, log_format: str, import_tasks_by_name: bool) -> None:
+           max_memory_per_child: int | None, beat: bool, log_format: str, import_tasks_by_name: bool,
+           create: bool) -> None:
     """Run a worker: claim due jobs from DB and run them in a pool of processes (or threads).
 
     What tasks print goes to the worker's log (at WARNING), with the job's name and id."""
@@ -57,10 +63,10 @@ def worker(ctx: click.Context, db: str | None, app_path: str | None, concurrency
         max_memory_per_child=max_memory_per_child, queue_order=queue_order or "strict", beat=beat,
         pool=pool or "prefork", optimization=optimization, autoscale=autoscale,
     )
-    missing = log.missing_store(app.url)
+    missing = store_to_create(app.url, ctx.meta.get(APP_URL), create)
     celery_flags.apply(ctx, app, name, logfile)  # before the store opens: --detach forks
     if missing is not None and app.store is not None:  # opening creates it, or says what is wrong
-        log.created_store(missing)
+        log.created_store(missing, asked=create)
     with log.stdouts_to_log():
         code = Worker(app, options).run()
     ctx.exit(code)

@@ -10,6 +10,7 @@ import subprocess
 
 import pytest
 
+from litequeue import LiteQueue
 from litequeue.worker.detached import Pidfile
 from tests.conftest import ROOT, litequeue_command
 
@@ -21,6 +22,7 @@ def multi(tmp_path, worker_env, db):
     """multi(subcommand, *names) runs `litequeue multi` with pidfiles and logs in tmp_path; every
     worker still running at the end is killed."""
     files = ["--pidfile", str(tmp_path / "%n.pid")]
+    LiteQueue(db).store.close()  # the store exists, as once a producer has sent (multi start refuses a typo)
 
     def run(command: str, *names: str, start_args: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
         args = [command, *names]
@@ -89,6 +91,22 @@ def test_multi_start_refuses_a_running_name_and_cleans_up_a_stale_pidfile(multi,
     assert killed.returncode == 0, killed.stderr
     assert not stale.exists()
     assert "not running" in multi("stop", "w1").stdout
+
+
+def test_multi_start_refuses_a_path_with_no_store_unless_told_to_create_it(multi, tmp_path, worker_env):
+    fresh = tmp_path / "typo.sqlite"
+    args = ["multi", "start", "w1", str(fresh), "-A", "tests.support.tasks", "--pidfile", str(tmp_path / "%n.pid"),
+            "--logfile", str(tmp_path / "%n.log")]
+    refused = subprocess.run(litequeue_command() + args, cwd=tmp_path, env=worker_env, capture_output=True,
+                             text=True, timeout=90)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert f"No store at {fresh}" in refused.stderr and "--create" in refused.stderr
+    assert not fresh.exists() and not (tmp_path / "w1.pid").exists()  # nothing created, no worker started
+    created = subprocess.run(litequeue_command() + args + ["--create"], cwd=tmp_path, env=worker_env,
+                             capture_output=True, text=True, timeout=90)
+    assert created.returncode == 0, created.stdout + created.stderr
+    assert f"created a new, empty store at {fresh}" in created.stdout and fresh.exists()
+    assert multi("stopwait", "w1").returncode == 0
 
 
 def test_multi_start_reports_a_worker_that_exits_at_start(multi, tmp_path):

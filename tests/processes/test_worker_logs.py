@@ -45,11 +45,32 @@ def test_log_format_json_writes_one_object_per_line_with_the_job(app, run_burst,
     assert any(e["message"].startswith("Burst finished: 1 job(s)") for e in entries)
 
 
-def test_a_worker_on_a_path_with_no_store_says_it_creates_one(tmp_path, start_worker):
-    fresh = tmp_path / "typo.sqlite"
+def test_a_worker_on_a_path_with_no_store_refuses_and_names_the_fixes(tmp_path, start_worker):
+    fresh = tmp_path / "typo.sqlite"  # not the store the app names (LQ_TEST_DB): a typo, most likely
     worker = start_worker("--burst", "-c", "1", "-l", "warning", database=str(fresh))
+    assert worker.wait(60) == 1
+    out = worker.output()
+    assert f"Error: No store at {fresh}: the file does not exist" in out
+    assert "Check the path" in out and "--create" in out and "Traceback" not in out
+    assert not fresh.exists()  # nothing created
+
+
+def test_a_worker_told_to_create_its_store_creates_it(tmp_path, start_worker):
+    fresh = tmp_path / "new.sqlite"
+    worker = start_worker("--burst", "-c", "1", "--create", database=str(fresh))
     assert worker.wait(60) == 0
-    assert f"No store at {fresh}: created a new, empty one" in worker.output()
+    assert f"No store at {fresh}: created a new, empty one (--create)" in worker.output()
+    assert fresh.exists()
+
+
+def test_a_worker_on_the_store_its_app_names_creates_it_and_says_so(db, start_worker):
+    from pathlib import Path
+
+    assert not Path(db).exists()  # the app (tests.support.tasks) names db; nothing was sent yet
+    worker = start_worker("--burst", "-c", "1", "-l", "warning")
+    assert worker.wait(60) == 0
+    assert f"No store at {db}: created a new, empty one, the store the app names" in worker.output()
+    assert Path(db).exists()
 
 
 def test_a_worker_on_an_existing_store_does_not_warn(app, run_burst):
