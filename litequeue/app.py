@@ -213,7 +213,7 @@ class LiteQueue(CeleryAppSurface):
         if "link" in options or "link_error" in options:  # a call with callbacks: a workflow
             from .canvas import Signature, send_canvas
 
-            sig = Signature(_task or name, args, kwargs, app=self)
+            sig: Signature[Any] = Signature(_task or name, args, kwargs, app=self)
             return send_canvas(self, sig, (), {}, options)
         retry, policy = self._publish_retry(options)
         jobs = build_jobs(self, name, args, kwargs, _task or self.tasks.get(name), options)

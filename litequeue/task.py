@@ -109,7 +109,7 @@ class Task(TaskHooks, Generic[P, R]):
         jobs = template_for(self.app, self.name, self, {}).jobs(args, kwargs or None)
         return self.app._publish(self.name, jobs, *self.app._publish_retry({}))
 
-    def apply_async(self, args: tuple | list | None = None, kwargs: dict | None = None,
+    def apply_async(self, args: tuple | list | None = None, kwargs: dict[str, Any] | None = None,
                     **options: Any) -> AsyncResult[R]:
         """Send a job with options: countdown, eta, expires, priority, queue, routing_key,
         task_id, retry, retry_policy, serializer, time_limit, soft_time_limit, ignore_result, headers."""
@@ -117,15 +117,15 @@ class Task(TaskHooks, Generic[P, R]):
             self.check_arguments(args or (), kwargs or {})
         return self.app.send_task(self.name, args, kwargs, _task=self, **options)
 
-    def s(self, *args: P.args, **kwargs: P.kwargs) -> Signature:
+    def s(self, *args: P.args, **kwargs: P.kwargs) -> Signature[R]:
         """This task's call as a value (a Signature): ``add.s(2, 2).delay()``."""
         return Signature(self, args, kwargs)
 
-    def si(self, *args: Any, **kwargs: Any) -> Signature:
+    def si(self, *args: P.args, **kwargs: P.kwargs) -> Signature[R]:
         """An immutable signature: arguments given later (a parent's result) are ignored."""
         return Signature(self, args, kwargs, immutable=True)
 
-    def signature(self, args: Any = None, *starargs: Any, **starkwargs: Any) -> Signature:
+    def signature(self, args: Any = None, *starargs: Any, **starkwargs: Any) -> Signature[R]:
         """``task.signature((2, 2), countdown=10)``: a signature with args, kwargs and options."""
         return Signature(self, args, *starargs, **starkwargs)
 
@@ -137,7 +137,7 @@ class Task(TaskHooks, Generic[P, R]):
 
         return await in_executor(self.delay, *args, **kwargs)
 
-    async def aapply_async(self, args: tuple | list | None = None, kwargs: dict | None = None,
+    async def aapply_async(self, args: tuple | list | None = None, kwargs: dict[str, Any] | None = None,
                            **options: Any) -> AsyncResult[R]:
         """``apply_async()`` for async code: the enqueue runs off the event loop."""
         from .aio import in_executor
@@ -163,7 +163,7 @@ class Task(TaskHooks, Generic[P, R]):
 
         on_commit(lambda: self.delay(*args, **kwargs))
 
-    def apply_async_on_commit(self, args: tuple | list | None = None, kwargs: dict | None = None,
+    def apply_async_on_commit(self, args: tuple | list | None = None, kwargs: dict[str, Any] | None = None,
                               using: str | None = None, **options: Any) -> None:
         """Django: ``apply_async()`` once the current transaction of the database ``using``
         commits. Returns None, as in Celery."""
@@ -241,7 +241,7 @@ class Task(TaskHooks, Generic[P, R]):
     def AsyncResult(self, task_id: str) -> AsyncResult:  # noqa: N802 - Celery's name
         return self.app.AsyncResult(task_id)
 
-    def apply(self, args: tuple | list | None = None, kwargs: dict | None = None, **options: Any) -> Any:
+    def apply(self, args: tuple | list | None = None, kwargs: dict[str, Any] | None = None, **options: Any) -> Any:
         """Run the task here and now, as a worker would (hooks, retries, signals), without the
         store; returns an EagerResult (Celery's ``Task.apply``)."""
         from .eager import apply_locally

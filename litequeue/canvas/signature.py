@@ -10,7 +10,7 @@ registered by ``subtask_type``), and what happens after a job is stored with the
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..errors import InvalidOptionError
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ..result import AsyncResult
     from ..task import Task
 
+R = TypeVar("R")  # what the task returns: Signature[R] sends for an AsyncResult[R]
 _TYPES: dict[str, type[Signature]] = {}  # subtask_type -> class, for signature(dict)
 
 
@@ -26,8 +27,11 @@ def _item(key: str, doc: str) -> property:
     return property(lambda self: self[key], lambda self, value: self.__setitem__(key, value), doc=doc)
 
 
-class Signature(dict):
+class Signature(dict, Generic[R]):
     """One task call as a value: ``add.s(2, 2)``, ``signature("tasks.add", args=(2, 2))``.
+
+    ``task.s(...)`` is a ``Signature[R]`` for a task returning ``R``: type checkers check its
+    arguments against the task's, and ``.delay()`` / ``.apply_async()`` give an ``AsyncResult[R]``.
 
     Arguments given when it is called or sent are *prepended* to the stored ones (as in Celery:
     a chain passes each result as the next step's first argument) unless it is immutable
@@ -166,16 +170,16 @@ class Signature(dict):
             self.options["task_id"] = new_task_id()
         return AsyncResult(self.options["task_id"], app=self.app)
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> R:
         """Run the task here and now, in this process (as Celery does)."""
         args, kwargs, _ = self._merge(args, kwargs)
         return self.type(*args, **kwargs)
 
-    def delay(self, *args: Any, **kwargs: Any) -> AsyncResult:
+    def delay(self, *args: Any, **kwargs: Any) -> AsyncResult[R]:
         """Send it, with these arguments added; returns the AsyncResult."""
         return self.apply_async(args, kwargs)
 
-    def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> AsyncResult:
+    def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> AsyncResult[R]:
         """Send it, with these arguments added and options overriding its own."""
         args, kwargs, options = self._merge(args, kwargs, {k: v for k, v in options.items() if v is not None})
         return send(self, args, kwargs, options)

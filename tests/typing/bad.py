@@ -34,7 +34,14 @@ def misuses() -> None:
     text: str = add.delay(1, 2).get()  # error
     number: int = greet.delay("x").get()  # error
     wrong: AsyncResult[str] = add.delay(1, 2)  # error
-    print(text, number, wrong)
+    add.apply_async(5)  # error
+    add.apply_async((1, 2), [("y", 2)])  # error
+    add.apply_async((1,), {1: 2})  # error
+    late: str = add.apply_async((1, 2), countdown=5).get()  # error
+    add.s("x", 2).apply_async(countdown=5)  # error
+    add.si(1)  # error
+    sent: str = add.s(1, 2).apply_async(countdown=5).get()  # error
+    print(text, number, wrong, late, sent)
 
 
 async def misuses_async() -> None:

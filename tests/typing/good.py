@@ -32,7 +32,12 @@ def uses() -> None:
     r3: AsyncResult[int] = add.apply_async((1, 2), countdown=5, priority=3)
     sig = add.s(1, 2)
     results: list[AsyncResult[int]] = add.map([1, 2])
-    print(total, text, words, direct, r3, sig, results)
+    # Arguments checked and options given: the signature route (s() is checked, then sent with options).
+    r4: AsyncResult[int] = add.s(1, 2).apply_async(countdown=5, priority=3)
+    r5: AsyncResult[int] = add.s(1, 2).delay()
+    r6: AsyncResult[str] = greet.si("ann", punctuation="?").apply_async(queue="greetings")
+    r7: AsyncResult[int] = add.apply_async([1, 2], {}, countdown=1)
+    print(total, text, words, direct, r3, sig, results, r4, r5, r6, r7)
 
 
 async def uses_async() -> None:
