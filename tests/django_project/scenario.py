@@ -12,7 +12,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import transaction  # noqa: E402
 from shop.models import Order  # noqa: E402
 from shop.queue import app, send_receipt  # noqa: E402
-from shop.tasks import ship  # noqa: E402
+from shop.tasks import note, refuse, ship  # noqa: E402
 
 from litequeue.contrib.django import enqueue_in  # noqa: E402
 
@@ -43,6 +43,8 @@ def send() -> dict:
     except Rollback:
         pass
     out["kept"] = kept.id
+    out["refuse"] = refuse.enqueue(kept.id).id  # outside any transaction: sent at once
+    out["note"] = note.enqueue("hi").id
     return out
 
 
@@ -54,7 +56,13 @@ def check(ids: dict) -> dict:
         lost = "found"
     except Exception as exc:
         lost = type(exc).__name__
-    return {"status": str(result.status), "return_value": result.return_value, "shipped": order.shipped,
+    refused, noted = refuse.get_result(ids["refuse"]), note.get_result(ids["note"])
+    error = refused.errors[-1] if refused.errors else None
+    out = {"refused": str(refused.status), "refused_errors": len(refused.errors),
+           "refused_class": error.exception_class.__name__ if error else None,
+           "refused_traceback": error.traceback if error else None, "refused_attempts": refused.attempts,
+           "note": noted.return_value, "note_attempts": noted.attempts, "note_finished": noted.is_finished}
+    return out | {"status": str(result.status), "return_value": result.return_value, "shipped": order.shipped,
             "receipt_sent": order.receipt_sent, "lost_ship": lost,
             "lost_receipt": app.store.get(ids["lost_receipt"]) is None,
             "receipt": app.AsyncResult(ids["receipt_in_txn"]).get(timeout=10),

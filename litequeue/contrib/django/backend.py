@@ -34,19 +34,23 @@ from litequeue.errors import ConfigurationError
 
 from . import enqueue_in
 
-try:  # Django 6+
+try:  # Django 6+: its own django.tasks
     from django.tasks.backends.base import BaseTaskBackend
     from django.tasks.base import Task, TaskContext, TaskError, TaskResult, TaskResultStatus
     from django.tasks.exceptions import TaskResultDoesNotExist
+    from django.tasks.signals import task_enqueued, task_finished, task_started
 except ImportError:  # the backport, for Django 4.2 - 5.2
     from django_tasks.backends.base import BaseTaskBackend
     from django_tasks.base import Task, TaskContext, TaskError, TaskResult, TaskResultStatus
     from django_tasks.exceptions import TaskResultDoesNotExist
+    from django_tasks.signals import task_enqueued, task_finished, task_started
 
-__all__ = ["LiteQueueBackend", "Task", "TaskContext", "TaskResultDoesNotExist"]
+__all__ = ["LiteQueueBackend", "Task", "TaskContext", "TaskResultDoesNotExist", "task_enqueued", "task_finished",
+           "task_started"]
 
-_STATUS = {
+_STATUS = {  # a job not begun yet (waiting, scheduled, claimed ahead by a worker) is READY
     states.PENDING: TaskResultStatus.READY, states.QUEUED: TaskResultStatus.READY,
+    states.SCHEDULED: TaskResultStatus.READY, states.RESERVED: TaskResultStatus.READY,
     states.RETRY: TaskResultStatus.READY, states.STARTED: TaskResultStatus.RUNNING,
     states.SUCCESS: TaskResultStatus.SUCCESSFUL, states.FAILURE: TaskResultStatus.FAILED,
     states.REVOKED: TaskResultStatus.FAILED,
@@ -72,7 +76,9 @@ class LiteQueueBackend(BaseTaskBackend):
             options["eta"] = task.run_after
         with self._in_transaction():
             result = self.app.send_task(task.module_path, args=list(args), kwargs=dict(kwargs), **options)
-        return self._result(task, result.id, list(args), dict(kwargs), job=None)
+        task_result = self._result(task, result.id, list(args), dict(kwargs), job=None)
+        task_enqueued.send(type(self), task_result=task_result)
+        return task_result
 
     def _in_transaction(self) -> contextlib.AbstractContextManager[Any]:
         """With OPTIONS "ENQUEUE_IN" (a database alias), a job enqueued inside that database's
@@ -100,10 +106,12 @@ class LiteQueueBackend(BaseTaskBackend):
             return dt.datetime.fromtimestamp(epoch, dt.UTC) if epoch else None
 
         state = job.state if job else states.QUEUED
-        errors = []
-        if job is not None and state in (states.FAILURE, states.REVOKED):
-            errors = [TaskError(exception_class_path=job.exc_type or "litequeue.errors.TaskRevokedError",
-                                traceback=job.traceback or job.exc_message or "")]
+        errors = [TaskError(exception_class_path=exception_path(entry.get("exc_type")),
+                            traceback=entry.get("traceback") or entry.get("message") or "")
+                  for entry in (job.history if job is not None else [])]  # each failed attempt
+        if job is not None and state in (states.FAILURE, states.REVOKED) and not _same_attempt(job):
+            final = exception_path(job.exc_type or "litequeue.errors.TaskRevokedError")
+            errors.append(TaskError(exception_class_path=final, traceback=job.traceback or job.exc_message or ""))
         result = TaskResult(
             task=task, id=result_id, status=_STATUS.get(state, TaskResultStatus.RUNNING),
             enqueued_at=when(job.created_at) if job else dt.datetime.now(dt.UTC),
@@ -111,11 +119,39 @@ class LiteQueueBackend(BaseTaskBackend):
             finished_at=when(job.done_at) if job else None,
             last_attempted_at=when(job.started_at) if job else None,
             args=args, kwargs=kwargs, backend=self.alias, errors=errors,
-            worker_ids=[job.worker] if job is not None and job.worker else [],
+            worker_ids=_worker_ids(job),
         )
         if state == states.SUCCESS:
             object.__setattr__(result, "_return_value", AsyncResult(result_id, app=self.app).result)
         return result
+
+
+def exception_path(name: str | None) -> str:
+    """A stored exception type as Django's TaskError wants it: an importable dotted path (the
+    store names builtins by their bare name: ``ValueError`` -> ``builtins.ValueError``)."""
+    if not name:
+        return "builtins.Exception"
+    return name if "." in name else f"builtins.{name}"
+
+
+def _same_attempt(job: Any) -> bool:
+    """Whether the job's final error is its history's last entry already (a failed attempt is
+    recorded in the history when it is the last one, too)."""
+    if not job.history:
+        return False
+    last = job.history[-1]
+    return bool(last.get("attempt") == job.attempts and last.get("exc_type") == job.exc_type)
+
+
+def _worker_ids(job: Any) -> list[str]:
+    """One worker per attempt that began (Django counts ``attempts`` as ``len(worker_ids)``): the
+    workers of the failed attempts, then the one that ran (or runs) the job now."""
+    if job is None:
+        return []
+    ids = [str(entry.get("worker")) for entry in job.history if entry.get("worker")]
+    if job.worker and job.state in (states.STARTED, states.SUCCESS, states.FAILURE) and len(ids) < job.attempts:
+        ids.append(job.worker)
+    return ids
 
 
 def _app(options: dict, alias: str) -> LiteQueue:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import traceback
 from types import ModuleType
 from typing import Any
 
@@ -28,7 +29,19 @@ if not settings.configured and not os.environ.get("DJANGO_SETTINGS_MODULE"):
                              "litequeue.contrib.django.worker).")
 django.setup()
 
-from .backend import LiteQueueBackend, Task, TaskResultDoesNotExist  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from .backend import (  # noqa: E402
+    LiteQueueBackend,
+    Task,
+    TaskContext,
+    TaskError,
+    TaskResultDoesNotExist,
+    TaskResultStatus,
+    exception_path,
+    task_finished,
+    task_started,
+)
 
 
 def find_backend() -> LiteQueueBackend:
@@ -70,20 +83,58 @@ def _task_modules() -> list[ModuleType]:
 
 
 def _runner(django_task: Task, backend: LiteQueueBackend) -> Any:
-    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if django_task.takes_context:
-            from .backend import TaskContext
+    """The litequeue task that runs ``django_task``: it sends Django's ``task_started`` and
+    ``task_finished`` signals around the call (with the TaskResult as it stands then, RUNNING, then
+    SUCCESSFUL or FAILED with the error), and passes a TaskContext to ``takes_context`` tasks."""
 
-            try:
-                result = backend.get_result(self.request.id)
-            except TaskResultDoesNotExist:
-                result = None
-            return django_task.call(TaskContext(task_result=result), *args, **kwargs)
-        return django_task.call(*args, **kwargs)
+    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = _running(backend, self.request)
+        if result is not None:
+            task_started.send(type(backend), task_result=result)
+        try:
+            if django_task.takes_context:
+                value = django_task.call(TaskContext(task_result=result), *args, **kwargs)
+            else:
+                value = django_task.call(*args, **kwargs)
+        except BaseException as exc:
+            if result is not None:
+                _set(result, status=TaskResultStatus.FAILED, finished_at=timezone.now())
+                result.errors.append(TaskError(exception_class_path=exception_path(_type_path(exc)),
+                                               traceback="".join(traceback.format_exception(exc))))
+                task_finished.send(type(backend), task_result=result)  # inside the handler: exc_info is set
+            raise
+        if result is not None:
+            _set(result, status=TaskResultStatus.SUCCESSFUL, finished_at=timezone.now(), _return_value=value)
+            task_finished.send(type(backend), task_result=result)
+        return value
 
     run.__name__ = django_task.name
     run.__module__ = django_task.func.__module__
     return run
+
+
+def _running(backend: LiteQueueBackend, request: Any) -> Any:
+    """The job's TaskResult as it runs now: RUNNING, started now, this attempt's worker counted
+    (Django's ``attempts`` is the number of workers that began it)."""
+    try:
+        result = backend.get_result(request.id)
+    except TaskResultDoesNotExist:
+        return None
+    now = timezone.now()
+    _set(result, status=TaskResultStatus.RUNNING, started_at=now, last_attempted_at=now)
+    if len(result.worker_ids) < request.retries + 1:
+        result.worker_ids.append(request.hostname)
+    return result
+
+
+def _set(result: Any, **values: Any) -> None:
+    for name, value in values.items():  # TaskResult is a frozen dataclass
+        object.__setattr__(result, name, value)
+
+
+def _type_path(exc: BaseException) -> str:
+    cls = type(exc)
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 backend = find_backend()
