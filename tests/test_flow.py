@@ -384,4 +384,23 @@ def test_starts_granted_a_moment_ahead_are_kept_by_the_child_that_runs_them(flow
     ctx = ChildContext(TaskResolver(flow_app), "here", serialization.accepted_types(flow_app.conf.accept_content),
                        serialization.content_type_for(flow_app.conf.result_serializer))
     replies = [execute(Work.of(job), ctx) for job in jobs]
-    assert all(reply.started_at >= job.started_at for reply, job in zip(replies, jobs, strict=True))
+    assert all(job.granted_at == job.started_at for job in jobs)
+    assert all(reply.started_at >= job.granted_at for reply, job in zip(replies, jobs, strict=True))
+
+
+def test_the_start_a_rate_limit_granted_is_kept_after_the_job_ran_and_only_for_rated_jobs(flow_app):
+    from tests.support.flow_tasks import rated, span
+
+    declare(flow_app)
+    flow_app.control.rate_limit(rated.name, "100/s")
+    sent = [rated.delay(f"g-{i}") for i in range(3)]
+    plain = span.delay("p", 0)
+    jobs = claim(flow_app, limited_room=3)
+    assert len(jobs) == 4
+    grants = sorted(j.granted_at for j in jobs if j.task == rated.name)
+    assert all(b - a >= 1.02 / 100 - 1e-9 for a, b in zip(grants, grants[1:], strict=False)), grants
+    assert [j.granted_at for j in jobs if j.task == span.name] == [None]
+    began = max(grants) + 0.5  # the runs began later than granted (a busy machine)
+    flow_app.store.finish("w1", [Outcome(j.id, j.attempts, states.SUCCESS, started_at=began) for j in jobs])
+    assert sorted(r.job.granted_at for r in sent) == grants  # kept: the rate limit's own record
+    assert {r.job.started_at for r in sent} == {began} and plain.job.granted_at is None

@@ -20,7 +20,7 @@ from .records import FIELD_NAMES, Job
 
 _CLAIM_SET = (
     "UPDATE lq_jobs SET state = 'RESERVED', attempts = attempts + 1, lease_owner = ?, lease_until = ?, "
-    "worker = ?, started_at = ?"
+    "worker = ?, started_at = ?, granted_at = NULL"
 )
 _CLAIM_NOW = _CLAIM_SET.replace("'RESERVED'", "'STARTED'")  # a claim to run at once, in this process
 QUEUE_LIST_SECONDS = 1.0  # how long a claim on every queue trusts its list of queues holding jobs

@@ -22,7 +22,7 @@ from .unique_keys import UniqueKeysStore
 
 __all__ = ["FlowStore", "HeldBack", "LimitRow", "Limits"]
 
-_ID, _STARTED_AT = FIELD_NAMES.index("id"), FIELD_NAMES.index("started_at")
+_ID, _STARTED_AT, _GRANTED_AT = (FIELD_NAMES.index(name) for name in ("id", "started_at", "granted_at"))
 
 
 class FlowStore(UniqueKeysStore, LimitsStore, HeldBackStore):
@@ -40,15 +40,14 @@ class FlowStore(UniqueKeysStore, LimitsStore, HeldBackStore):
         from .claims import _CLAIM_SET
 
         gate = _Gate(self, limits, lease[3], limited_room)
-        now = gate.now
-        chosen: dict[int, float] = {}  # job id -> when it may start (its rate buckets' slot)
+        chosen: dict[int, float | None] = {}  # job id -> the start its rate buckets granted (None: no rate limit)
         # Each round either takes a candidate or learns why one is held back (and excludes its
         # kind from the next round's query), so rounds are few; the cap bounds a pathological mix.
         for _ in range(64):
             rows = self._candidates(queues, ranked, gate, list(chosen), limit - len(chosen))
             for _, _, _, job_id, task, queue, key in rows:
-                slot = gate.admit(task, queue, key)
-                if slot is not None:
+                admitted, slot = gate.admit(task, queue, key)
+                if admitted:
                     chosen[job_id] = slot
                     if len(chosen) == limit:
                         break
@@ -62,14 +61,15 @@ class FlowStore(UniqueKeysStore, LimitsStore, HeldBackStore):
         sql = (f"{_CLAIM_SET} WHERE id IN (SELECT id FROM lq_jobs WHERE id IN ({marks}) AND {CLAIMABLE}"
                f"{self.lock_clause}) RETURNING {JOB_COLUMNS}")
         rows = self.db.execute_sql(self.sql(sql), (*lease, *chosen)).fetchall()
-        later = {job_id: slot for job_id, slot in chosen.items() if slot > now}
-        if not later:
+        granted = {job_id: slot for job_id, slot in chosen.items() if slot is not None}
+        if not granted:
             return rows
-        # A job granted a start a moment ahead (within RATE_HORIZON) carries it as its started_at:
-        # the child that runs it waits until then.
-        self.db.cursor().executemany(self.sql("UPDATE lq_jobs SET started_at = ? WHERE id = ?"),
-                                     [(slot, job_id) for job_id, slot in later.items()])
-        return [_with_start(row, later[row[_ID]]) if row[_ID] in later else row for row in rows]
+        # A job under a rate limit carries the start its buckets granted (a moment ahead, within
+        # RATE_HORIZON) as its granted_at, kept after it ran, and as its started_at until it
+        # begins: the child that runs it waits until then.
+        self.db.cursor().executemany(self.sql("UPDATE lq_jobs SET started_at = ?, granted_at = ? WHERE id = ?"),
+                                     [(slot, slot, job_id) for job_id, slot in granted.items()])
+        return [_with_grant(row, granted[row[_ID]]) if row[_ID] in granted else row for row in rows]
 
     def _candidates(self, queues: list[str], ranked: bool, gate: _Gate, chosen: list[int], need: int) -> list:
         """Due jobs not held back by what ``gate`` knows, in claim order: ``need`` per queue."""
@@ -99,7 +99,6 @@ class _Gate:
         # On PostgreSQL the limits' rows are locked (by the buckets' read): limited claims on
         # other connections wait for this one to commit, so they count what it took.
         self.buckets = RateBuckets(store, now)
-        self.now = self.buckets.now
         self.slots = ConcurrencySlots(store, limits.task_concurrency, limits.queue_concurrency)
 
     def queue_open(self, queue: str) -> bool:
@@ -123,23 +122,24 @@ class _Gate:
             params += full
         return where, params
 
-    def admit(self, task: str, queue: str, key: str | None) -> float | None:
-        """When the job may start if this claim may take it (now, or a rate bucket's slot a
-        moment ahead), counting it against its limits; None when a limit holds it back."""
+    def admit(self, task: str, queue: str, key: str | None) -> tuple[bool, float | None]:
+        """Whether this claim may take the job, counting it against its limits if so, and the
+        start its rate buckets grant it (a moment ahead; None when it is under no rate limit)."""
         if not self.limits.limits_job(task, queue, key):
-            return self.now
+            return True, None
         rated = task in self.limits.task_rate or queue in self.limits.queue_rate
         if (rated and self.room <= 0) or not self.queue_open(queue):
-            return None
+            return False, None
         if task in self.limits.task_rate and not self.buckets.is_open("task:" + task):
-            return None
+            return False, None
         if key is not None and self.slots.key_full(key):
-            return None
+            return False, None
         self.room -= rated
         self.slots.take(queue, key)
         buckets = [name for name in ("task:" + task, "queue:" + queue) if name in self.buckets]
-        return self.buckets.grant(buckets) if buckets else self.now
+        return True, (self.buckets.grant(buckets) if buckets else None)
 
 
-def _with_start(row: tuple, started_at: float) -> tuple:
-    return (*row[:_STARTED_AT], started_at, *row[_STARTED_AT + 1:])
+def _with_grant(row: tuple, slot: float) -> tuple:
+    row = (*row[:_STARTED_AT], slot, *row[_STARTED_AT + 1:])
+    return (*row[:_GRANTED_AT], slot, *row[_GRANTED_AT + 1:])

@@ -8,7 +8,7 @@ import peewee as pw
 
 from .models import FLOW_INDEXES, GROUP_INDEX, INDEXES, LEASES_INDEX, MONITOR_INDEXES, STATS_INDEXES
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 CLAIM_INDEXES = ("lq_jobs_claim_queue", "lq_jobs_claim_any")
 
 
@@ -92,7 +92,14 @@ def _v9(db: pw.Database, models) -> None:
         db.execute_sql(statement)
 
 
-MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]  # MIGRATIONS[n] upgrades version n to n + 1
+def _v10(db: pw.Database, models) -> None:
+    """The start a rate limit granted each attempt, kept after it ran (what the limit's guarantee
+    is about: the starts it grants in any window of one period never exceed it)."""
+    if "granted_at" not in {c.name for c in db.get_columns("lq_jobs")}:
+        db.execute_sql("ALTER TABLE lq_jobs ADD COLUMN granted_at DOUBLE PRECISION")
+
+
+MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10]  # MIGRATIONS[n] upgrades version n to n + 1
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

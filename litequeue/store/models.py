@@ -63,6 +63,7 @@ def bind_models(db: pw.Database) -> SimpleNamespace:
         unique_key = pw.CharField(max_length=255, null=True)  # unique while it counts (see UNIQUE_COUNTS)
         unique_until = pw.DoubleField(null=True)  # the end of its uniqueness window
         flow_key = pw.CharField(max_length=255, null=True)  # its concurrency key ("task\x1fvalue")
+        granted_at = pw.DoubleField(null=True)  # the start a rate limit granted this attempt (store/rate_buckets.py)
         # Workflows (store/groups.py): NULL for a job whose result belongs to no group.
         group_id = pw.CharField(max_length=255, null=True)  # the group whose result it is part of
         group_index = pw.IntegerField(null=True)  # its place in that group

@@ -90,6 +90,7 @@ class Job:
     options: dict = field(default_factory=dict)
     due_at: float | None = None  # when it became due: its eta, or when it was sent
     flow_key: str | None = None  # its concurrency key ("task\x1fvalue", or the task's name), if limited
+    granted_at: float | None = None  # the start a rate limit granted its attempt (None: under no rate limit)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Job:

@@ -50,7 +50,7 @@ class Work(NamedTuple):
     @classmethod
     def of(cls, job: Job) -> Work:
         return cls(job.id, job.attempts, job.task_id, job.task, job.body, job.content_type, job.eta, job.expires,
-                   job.queue, job.routing_key, job.priority, job.max_retries, job.ignore_result, job.started_at,
+                   job.queue, job.routing_key, job.priority, job.max_retries, job.ignore_result, job.granted_at,
                    job.options.get("headers"))
 
 

@@ -19,5 +19,6 @@ from tests.test_flow import (  # noqa: F401
     test_starts_granted_a_moment_ahead_are_kept_by_the_child_that_runs_them,
     test_status_inspect_and_json_say_which_jobs_are_held_back_and_why,
     test_the_control_command_sets_and_resets_a_rate_limit_for_every_worker,
+    test_the_start_a_rate_limit_granted_is_kept_after_the_job_ran_and_only_for_rated_jobs,
     test_unique_jobs_inside_a_transaction_and_in_bulk,
 )

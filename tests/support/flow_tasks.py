@@ -24,9 +24,12 @@ if os.environ.get("LQ_FLOW_QUEUES"):  # "name=concurrency,...": queues with a co
                                                          os.environ["LQ_FLOW_QUEUES"].split(","))))
 
 
-def record_span(key: str, seconds: float) -> None:
-    """Record one run of ``key``: when it started and ended (after sleeping ``seconds``)."""
+def record_span(key: str, seconds: float, meet: tuple[str, str] | None = None) -> None:
+    """Record one run of ``key``: when it started and ended (after sleeping ``seconds``, and with
+    ``meet``, after meeting its partner first)."""
     start = time.time()
+    if meet is not None:
+        meet_partner(*meet)
     time.sleep(seconds)
     end = time.time()
     directory = os.environ["LQ_LEDGER"]
@@ -41,6 +44,19 @@ def record_span(key: str, seconds: float) -> None:
     os.close(fd)
 
 
+def meet_partner(me: str, partner: str, timeout: float = 30.0) -> None:
+    """Say that run ``me`` has begun, then wait (up to ``timeout``) until run ``partner`` has
+    begun too: two runs that meet are in progress together, whatever the scheduler does, unless
+    a limit keeps them apart (then the wait times out and the runs do not overlap)."""
+    directory = os.path.join(os.path.dirname(os.environ["LQ_LEDGER"]), "meet")
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, me), "w"):
+        pass
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(os.path.join(directory, partner)) and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
 @app.task(rate_limit="10/s")
 def rated(key, seconds=0.0):
     record_span(key, seconds)
@@ -52,18 +68,18 @@ def hourly(key):
 
 
 @app.task(concurrency=1, concurrency_key=lambda account, *args, **kwargs: account)
-def per_account(account, seconds):
-    record_span(f"acct-{account}", seconds)
+def per_account(account, seconds, meet=None):
+    record_span(f"acct-{account}", seconds, meet)
 
 
 @app.task(concurrency=2)
-def two_at_a_time(key, seconds):
-    record_span(key, seconds)
+def two_at_a_time(key, seconds, meet=None):
+    record_span(key, seconds, meet)
 
 
 @app.task
-def span(key, seconds):
-    record_span(key, seconds)
+def span(key, seconds, meet=None):
+    record_span(key, seconds, meet)
 
 
 @app.task(unique_for=60)
