@@ -88,9 +88,11 @@ class Settings:
     task_time_limit: float | None = None
     task_soft_time_limit: float | None = None
     task_default_max_retries: int | None = 3
+    task_default_rate_limit: str | float | None = None  # Celery's: the rate of tasks that set none (global here)
     result_expires: float | None = 86400.0  # SUCCESS and REVOKED rows; None = keep
     failure_expires: float | None = 30 * 86400.0  # FAILURE rows, kept apart for `failed` / `retry`; None = keep
     worker_concurrency: int | None = None
+    worker_disable_rate_limits: bool = False  # Celery's: rate limits from the code are not declared (see flow.py)
     worker_prefetch_multiplier: int = 4  # a worker reserves up to concurrency x this many jobs
     worker_max_tasks_per_child: int | None = None
     worker_max_memory_per_child: int | None = None  # KiB, as in Celery
@@ -336,7 +338,16 @@ def _modules(key: str, value: Any) -> tuple:
     return value
 
 
+def _rate(key: str, value: Any) -> Any:
+    from .flow import parse_rate
+
+    parse_rate(value, f"Setting {key}")
+    return value
+
+
 _VALIDATORS = {
+    "task_default_rate_limit": _rate,
+    "worker_disable_rate_limits": _bool,
     "broker_url": _broker,
     "result_backend": _backend,
     "include": _modules,

@@ -142,18 +142,24 @@ def key_value(key: str) -> str:
 
 def code_limits(app: Any) -> tuple[dict[str, tuple[str | None, float | None, int | None]], list[str]]:
     """The limits the app's code declares, as ``Store.declare_limits`` takes them: its tasks'
-    ``rate_limit`` and ``concurrency`` and its queues' (``task_queues``), and every name it knows."""
+    ``rate_limit`` (from the decorator, changed by ``task_annotations``; else
+    ``task_default_rate_limit``) and ``concurrency``, its queues' (``task_queues``), and every
+    name it knows. With ``worker_disable_rate_limits`` (Celery's switch), no rate from the code:
+    only rates set at run time apply."""
     declared: dict[str, tuple[str | None, float | None, int | None]] = {}
     known: list[str] = []
+    default_rate = app.conf.task_default_rate_limit
+    rates = not app.conf.worker_disable_rate_limits
     for name, task in app.tasks.items():
         known.append("task:" + name)
-        rate = task.options.rate_limit
+        rate = task.options.rate_limit if task.options.rate_limit is not None else default_rate
+        rate = rate if rates else None
         interval = parse_rate(rate, f"{name} rate_limit")
         if interval or task.options.concurrency:
             declared["task:" + name] = (str(rate) if interval else None, interval, task.options.concurrency)
     for queue in app.conf.task_queues or ():
         known.append("queue:" + queue.name)
-        interval = parse_rate(queue.rate_limit, f"Queue {queue.name!r} rate_limit")
+        interval = parse_rate(queue.rate_limit if rates else None, f"Queue {queue.name!r} rate_limit")
         if interval or queue.concurrency:
             declared["queue:" + queue.name] = (str(queue.rate_limit) if interval else None, interval, queue.concurrency)
     return declared, known

@@ -5,4 +5,5 @@ from tests.processes.test_flow import (  # noqa: F401
     test_a_rate_limit_is_never_exceeded_across_two_workers,
     test_concurrency_limits_hold_per_key_task_and_queue_across_two_workers,
     test_eight_racing_producers_create_one_unique_job,
+    test_rate_limits_from_task_annotations_hold_across_two_workers_and_win_over_the_decorator,
 )

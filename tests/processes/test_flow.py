@@ -10,6 +10,17 @@ def test_a_rate_limit_is_never_exceeded_across_two_workers(flow_app, ledger, sta
     flow_scenarios.rate_is_never_exceeded(ledger, start_worker)
 
 
+def test_rate_limits_from_task_annotations_hold_across_two_workers_and_win_over_the_decorator(db, ledger,
+                                                                                              start_worker):
+    from tests.support import flow_annotated
+
+    flow_annotated.app.url = db
+    try:
+        flow_scenarios.annotated_rates_hold(ledger, start_worker)
+    finally:
+        flow_annotated.app.close()
+
+
 def test_concurrency_limits_hold_per_key_task_and_queue_across_two_workers(flow_app, ledger, start_worker,
                                                                           worker_env):
     flow_scenarios.concurrency_is_never_exceeded(ledger, start_worker, worker_env)

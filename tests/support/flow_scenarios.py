@@ -176,3 +176,22 @@ def killed_workers_slot_comes_back_at_rescue(app: Any, ledger: Path, start_worke
     assert app.store.get(first.id).attempts == 2 and app.store.get(second.id).attempts == 1
     assert app.store.get(first.id).state == states.SUCCESS
     stop([survivor])
+
+
+def annotated_rates_hold(ledger: Path, start_worker: Callable[..., Any]) -> None:
+    """Rate limits set by ``task_annotations`` only, and one overriding the decorator's, hold across
+    two workers as ``rate_limit=`` does; a decorator's rate no annotation names stays in force."""
+    from tests.support.flow_annotated import by_annotation, kept, overridden
+
+    by_annotation_sent = [by_annotation.delay(f"by-annotation-{i}") for i in range(12)]
+    overridden_sent = [overridden.delay(f"overridden-{i}") for i in range(12)]
+    kept_sent = [kept.delay(f"kept-{i}") for i in range(2)]
+    workers = [start_worker("-A", "tests.support.flow_annotated", "-c", "3", "-n", f"annotated{i}") for i in range(2)]
+    wait_until(lambda: len(spans(ledger, "")) == 12 + 12 + 1, timeout=60, what="25 runs")
+    stop(workers)
+    for sent in (by_annotation_sent, overridden_sent):
+        grants = [result.job.granted_at for result in sent]
+        assert None not in grants and all(r.job_state == states.SUCCESS for r in sent)
+        assert most_in_window(grants, 1.0) <= 10, sorted(grants)
+        assert max(grants) - min(grants) >= 11 * 0.1  # 12 starts, 0.1 s apart at the least
+    assert [r.job_state for r in kept_sent] == [states.SUCCESS, states.QUEUED]  # 1/h: the second waits
