@@ -230,10 +230,14 @@ class Worker:
         return self.claim_order.arrange(jobs)
 
     def _limited_room(self) -> int:
-        """How many rate-limited jobs a claim may take: as many as idle children can start at
-        their slot (a start delayed in the reserve could fall into the next one's window)."""
+        """How many rate-limited jobs a claim may take: as many as the children can start at
+        their granted slot. That is one per idle child and, while recent jobs are short (the
+        pool's lookahead), more waiting in the feed: one per child under 10 ms a job, two under
+        1 ms, since a child is free again before their slots come. Starts granted ahead then
+        cover a longer stretch, so a moment when no worker claims leaves no gap in the rate."""
         assert self.pool is not None
-        return max(self.pool.free() - len(self.reserved), 0)
+        ahead = self.concurrency * min(self.pool.lookahead() // (2 * self.concurrency), 2)
+        return max(self.concurrency + ahead - len(self.pool.held()) - len(self.reserved), 0)
 
     def _timeout(self) -> float:
         assert self.pool is not None
