@@ -12,7 +12,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-RATE_HORIZON = 0.05  # seconds ahead a claim may grant a bucket's next start (the child waits for it)
+# Seconds ahead a claim may grant a bucket's next start: the child that gets the job waits for it.
+# Starts granted ahead keep a busy bucket going while no worker claims (a worker starved of CPU
+# for tens of milliseconds on a loaded machine); a start lost to an idle bucket is never made up.
+RATE_HORIZON = 0.1
 # A rate-limited start is granted this far ahead of its claim (or one spacing, if shorter), so that
 # the job reaches its child before its slot and starts on time (a start delayed by a busy machine
 # could fall into the next one's window).

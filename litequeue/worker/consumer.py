@@ -231,13 +231,13 @@ class Worker:
 
     def _limited_room(self) -> int:
         """How many rate-limited jobs a claim may take: as many as the children can start at
-        their granted slot. That is one per idle child and, while recent jobs are short (the
-        pool's lookahead), more waiting in the feed: one per child under 10 ms a job, two under
-        1 ms, since a child is free again before their slots come. Starts granted ahead then
-        cover a longer stretch, so a moment when no worker claims leaves no gap in the rate."""
+        their granted slot. That is one per idle child and, while recent jobs are short, the
+        pool's lookahead more, waiting in the feed (a child is free again before their slots
+        come). The store grants starts at most RATE_HORIZON ahead, so this only lets a worker
+        keep that much of a busy rate limit in hand: a moment when no worker claims then leaves
+        no gap in the rate."""
         assert self.pool is not None
-        ahead = self.concurrency * min(self.pool.lookahead() // (2 * self.concurrency), 2)
-        return max(self.concurrency + ahead - len(self.pool.held()) - len(self.reserved), 0)
+        return max(self.concurrency + self.pool.lookahead() - len(self.pool.held()) - len(self.reserved), 0)
 
     def _timeout(self) -> float:
         assert self.pool is not None
