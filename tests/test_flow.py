@@ -404,3 +404,32 @@ def test_the_start_a_rate_limit_granted_is_kept_after_the_job_ran_and_only_for_r
     flow_app.store.finish("w1", [Outcome(j.id, j.attempts, states.SUCCESS, started_at=began) for j in jobs])
     assert sorted(r.job.granted_at for r in sent) == grants  # kept: the rate limit's own record
     assert {r.job.started_at for r in sent} == {began} and plain.job.granted_at is None
+
+
+def test_a_job_reached_too_late_after_its_granted_start_is_put_back_not_begun(flow_app, ledger):
+    """A busy machine woke the child long after the job's grant: beginning it then could crowd one
+    start too many into a window, so the child hands it back; the store puts it back (the attempt
+    refunded) and grants it a new start at the next claim."""
+    import time
+
+    from litequeue import serialization
+    from litequeue.worker import outcomes
+    from litequeue.worker.child import ChildContext, Work, execute
+    from litequeue.worker.registry import TaskResolver
+    from tests.support.flow_tasks import rated
+
+    declare(flow_app)
+    sent = rated.delay("late")
+    [job] = claim(flow_app, limited_room=1)
+    ctx = ChildContext(TaskResolver(flow_app), "here", serialization.accepted_types(flow_app.conf.accept_content),
+                       serialization.content_type_for(flow_app.conf.result_serializer))
+    reply = execute(Work.of(job)._replace(not_before=job.granted_at - 0.5), ctx)  # reached 0.5 s late
+    assert reply.state == states.QUEUED and "after the start its rate limit granted" in reply.exc_message
+    assert not list(ledger.iterdir())  # the task did not run
+    flow_app.store.finish("w1", [outcomes.from_reply(job, reply, "w1")])
+    assert sent.job_state == states.QUEUED and sent.job.attempts == 0
+    time.sleep(max(job.granted_at + 1.02 / 10 - time.time(), 0))  # the bucket's next opening
+    [again] = claim(flow_app, limited_room=1)
+    assert again.task_id == sent.id and again.granted_at >= job.granted_at + 1.02 / 10 - 1e-9
+    on_time = execute(Work.of(again), ctx)
+    assert on_time.state == states.SUCCESS and on_time.started_at >= again.granted_at

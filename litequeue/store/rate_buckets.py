@@ -16,9 +16,9 @@ from typing import Any
 # Starts granted ahead keep a busy bucket going while no worker claims (a worker starved of CPU
 # for tens of milliseconds on a loaded machine); a start lost to an idle bucket is never made up.
 RATE_HORIZON = 0.1
-# A rate-limited start is granted this far ahead of its claim (or one spacing, if shorter), so that
-# the job reaches its child before its slot and starts on time (a start delayed by a busy machine
-# could fall into the next one's window).
+# A rate-limited start is granted at least this far ahead of its claim, so that the job reaches
+# its child before its slot and starts on time (a child reaching it later than LATE_START_LIMIT
+# after the slot hands it back). It matters when the bucket was idle; a busy one grants later.
 RATE_LEAD = 0.02
 
 
@@ -47,9 +47,8 @@ class RateBuckets:
 
     def grant(self, names: list[str]) -> float:
         """The start granted to one job under the buckets ``names`` (all open): the latest of
-        their next openings, and at least a short lead from now; each then opens one interval later."""
-        lead = min(RATE_LEAD, *(self.next_at[name][0] for name in names))
-        slot = max([self.now + lead, *(self.next_at[name][1] or 0.0 for name in names)])
+        their next openings, and at least RATE_LEAD from now; each then opens one interval later."""
+        slot = max([self.now + RATE_LEAD, *(self.next_at[name][1] or 0.0 for name in names)])
         for name in names:
             interval = self.next_at[name][0]
             self.next_at[name] = (interval, slot + interval)

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 from .. import serialization, signals, states, task_hooks
 from ..errors import MaxRetriesExceededError, NotRegistered, Reject, Retry, SerializationError
+from ..flow import LATE_START_LIMIT
 from ..store import Job
 from ..task import Request, Task, run_with_request
 from .registry import TaskResolver
@@ -100,6 +101,8 @@ def execute(job: Work, ctx: ChildContext) -> Reply:
         task = ctx.resolver.resolve(job.task)
         args, kwargs = _decode_arguments(job, ctx.accept)
         request = _request(job, args, kwargs, ctx)
+        if job.not_before is not None and time.time() - job.not_before > LATE_START_LIMIT:
+            return _handed_back(job, started)
         value = _run(task, request, args, kwargs)
         reply = _success(job, task, value, ctx, started, request)._replace(started_at=began)
         task_hooks.succeeded(task, request, value)
@@ -111,6 +114,16 @@ def execute(job: Work, ctx: ChildContext) -> Reply:
             return Reply(job.id, job.attempts, states.FAILURE, time.monotonic() - started,
                          exc_type=encodable(_type_name(exc)), started_at=began,
                          exc_message=f"(the task's exception could not be reported: {type(broken).__name__})")
+
+
+def _handed_back(job: Work, started: float) -> Reply:
+    """The reply for a rate-limited job reached too long after its granted start (a busy machine
+    woke this child late): put back, the attempt refunded, for the store to grant another start,
+    so that a late start never crowds the next ones into one window."""
+    late = time.time() - (job.not_before or 0.0)
+    return Reply(job.id, job.attempts, states.QUEUED, time.monotonic() - started,
+                 exc_message=f"reached {late * 1000:.0f} ms after the start its rate limit granted; put back for "
+                             "another start")
 
 
 def _decode_arguments(job: Work, accept: frozenset[str]) -> tuple[tuple, dict]:

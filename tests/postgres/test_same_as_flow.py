@@ -7,6 +7,7 @@ from tests.test_flow import (  # noqa: F401
     test_a_concurrency_key_that_fails_refuses_the_call_and_enqueues_nothing,
     test_a_duplicate_unique_job_returns_the_first_jobs_result_and_enqueues_nothing,
     test_a_failed_or_revoked_unique_job_no_longer_counts,
+    test_a_job_reached_too_late_after_its_granted_start_is_put_back_not_begun,
     test_a_limit_removed_from_the_code_stops_applying_when_a_worker_starts,
     test_a_queue_rate_limit_holds_back_that_queue_only,
     test_a_rate_limited_task_starts_one_job_per_interval_and_others_pass_it,
