@@ -24,6 +24,16 @@ class HalfSpeed:
         return {"priority": 4}
 
 
+def done(app) -> None:
+    """Close ``app`` and forget it: an app lives on in the list shared tasks register with, and
+    its annotations would apply to the tasks of later tests."""
+    from litequeue.app import _apps
+
+    app.conf.task_annotations = None
+    app.close()
+    _apps.remove(app)
+
+
 def rates(app) -> dict[str, str | None]:
     """The rate each task of ``app`` declares to the store, by task name (as a worker declares it)."""
     declared, known = code_limits(app)
@@ -63,13 +73,13 @@ def make_app(db, annotations, **conf):
 def test_task_annotations_set_rate_limits_in_every_form_celery_accepts(db, annotations, expected):
     app = make_app(db, annotations)
     assert rates(app) == expected
-    app.close()
+    done(app)
 
 
 def test_an_annotation_class_gives_its_any_part_to_every_task(db):
     app = make_app(db, HalfSpeed())
     assert app.tasks["t.plain"].priority == 4 and app.tasks["t.slow"].priority == 4
-    app.close()
+    done(app)
 
 
 def test_task_default_rate_limit_applies_to_tasks_without_one_and_annotations_win_over_it(db):
@@ -82,20 +92,22 @@ def test_task_default_rate_limit_applies_to_tasks_without_one_and_annotations_wi
     assert rates(app) == {"t.plain": "3/s", "t.slow": "100/s", "t.third": "20/m"}
     with pytest.raises(ConfigurationError, match="is not a rate limit"):
         app.conf.task_default_rate_limit = "10/x"
-    app.close()
+    done(app)
 
 
 def test_worker_disable_rate_limits_declares_no_rate_from_the_code(db):
     app = make_app(db, {"t.plain": {"rate_limit": "3/s"}}, worker_disable_rate_limits=True)
     assert rates(app) == {"t.plain": None, "t.slow": None}
-    app.close()
+    done(app)
 
 
 def test_celery_rate_settings_are_read_under_their_celery_names(db):
     app = Celery("names", broker=db)
-    app.config_from_object({"CELERY_DEFAULT_RATE_LIMIT": "4/s", "CELERY_DISABLE_RATE_LIMITS": False})
-    assert (app.conf.task_default_rate_limit, app.conf.worker_disable_rate_limits) == ("4/s", False)
-    app.close()
+    try:
+        app.config_from_object({"CELERY_DEFAULT_RATE_LIMIT": "4/s", "CELERY_DISABLE_RATE_LIMITS": False})
+        assert (app.conf.task_default_rate_limit, app.conf.worker_disable_rate_limits) == ("4/s", False)
+    finally:
+        done(app)
 
 
 def test_an_annotated_hook_is_a_method_of_that_task_only_and_at_keys_wrap_methods(db):
@@ -129,7 +141,7 @@ def test_an_annotated_hook_is_a_method_of_that_task_only_and_at_keys_wrap_method
     app.finalize()  # annotating again wraps the original, not the wrapper
     fails.apply()
     assert seen[2:] == [("run", "t.fails"), ("t.fails", "KeyError")]
-    app.close()
+    done(app)
 
 
 @pytest.mark.parametrize(("annotations", "message"), [
@@ -141,8 +153,10 @@ def test_an_annotated_hook_is_a_method_of_that_task_only_and_at_keys_wrap_method
 def test_bad_annotations_are_refused_naming_the_fix(db, annotations, message):
     app = LiteQueue(db)
     app.conf.task_annotations = annotations
-    with pytest.raises(ConfigurationError, match=message):
-        @app.task(name="t.any")
-        def any_task():
-            return 1
-    app.close()
+    try:
+        with pytest.raises(ConfigurationError, match=message):
+            @app.task(name="t.any")
+            def any_task():
+                return 1
+    finally:
+        done(app)
