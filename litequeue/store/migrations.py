@@ -99,7 +99,8 @@ def _v10(db: pw.Database, models) -> None:
         db.execute_sql("ALTER TABLE lq_jobs ADD COLUMN granted_at DOUBLE PRECISION")
 
 
-MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10]  # MIGRATIONS[n] upgrades version n to n + 1
+# MIGRATIONS[n] upgrades version n to n + 1
+MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
