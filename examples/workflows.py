@@ -37,6 +37,9 @@ subprocess.run([litequeue if os.path.exists(litequeue) else "litequeue", "worker
 
 print("partial: ", partial.get(timeout=10), "| by name:", by_name.get(timeout=10))
 print("pipe:    ", piped.get(timeout=10), "parent:", piped.parent.get(timeout=10))
+by_id = app.AsyncResult(piped.id)  # from the id alone, as another process would: parent and children are stored
+print("by id:    parent", by_id.parent.get(timeout=10), "| children of the first step:",
+      [child.id == piped.id for child in app.AsyncResult(piped.parent.id).children])
 print("chain:   ", chained.get(timeout=10))
 print("group:   ", grouped.get(timeout=10))
 print("chord:   ", chorded.get(timeout=10), "| group | task:", upgraded.get(timeout=10))

@@ -14,7 +14,7 @@ from .annotations import annotate
 from .app_celery import CeleryAppSurface
 from .brokers import check_backend, store_url
 from .bulk import enqueue_many, register_chunk_task
-from .calling import build_jobs, publish_policy, with_publish_retry
+from .calling import build_jobs, parent_of_call, publish_policy, with_parent, with_publish_retry
 from .canvas.followups import ChordJoiner
 from .celery_messages import publish_arguments
 from .config import Settings
@@ -216,7 +216,10 @@ class LiteQueue(CeleryAppSurface):
             sig: Signature[Any] = Signature(_task or name, args, kwargs, app=self)
             return send_canvas(self, sig, (), {}, options)
         retry, policy = self._publish_retry(options)
+        parent = parent_of_call(options)
         jobs = build_jobs(self, name, args, kwargs, _task or self.tasks.get(name), options)
+        if parent is not None:
+            jobs = with_parent(jobs, parent)
         return self._publish(name, jobs, retry, policy)
 
     def _publish(self, name: str, jobs: list[NewJob], retry: bool, policy: dict) -> AsyncResult:

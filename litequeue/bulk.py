@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from .calling import CallTemplate, task_id_sequence, with_publish_retry
+from .calling import CallTemplate, parent_of_call, task_id_sequence, with_parent, with_publish_retry
 from .errors import InvalidOptionError
 from .signals import after_task_publish, before_task_publish
 from .task import Task, TaskOptions
@@ -31,6 +31,7 @@ def enqueue_many(app: LiteQueue, calls: Iterable[Any], options: dict) -> list[As
 
     options = dict(options)
     retry, policy = app._publish_retry(options)
+    parent = parent_of_call(options)  # one parent for the whole batch
     templates: dict[Any, CallTemplate] = {}  # by the call's Task (or name) and own options
     jobs: list[NewJob] = []
     firsts: list[str] = []
@@ -59,6 +60,8 @@ def enqueue_many(app: LiteQueue, calls: Iterable[Any], options: dict) -> list[As
         jobs += made
     if not jobs:
         return []
+    if parent is not None:  # sent by a running task: recorded as its children
+        jobs = with_parent(jobs, parent)
     before_task_publish.send(sender="enqueue_many", jobs=jobs)
     duplicates = with_publish_retry(app.store.enqueue, retry, policy, jobs) or {}
     after_task_publish.send(sender="enqueue_many", jobs=jobs)

@@ -24,6 +24,7 @@ from .errors import (
     StoreUnavailable,
 )
 from .flow import spec_for
+from .request import current_request
 from .routing import check_name
 from .store import NewJob
 
@@ -152,6 +153,28 @@ def task_id_sequence() -> Callable[[], str]:
     first = new_task_id()
     stem, counter = first[:-12], count(getrandbits(27))  # room for 2**27 ids
     return lambda: f"{stem}{next(counter) << 20 | getrandbits(20):012x}"
+
+
+def parent_of_call(options: dict) -> str | None:
+    """The parent a call's jobs are recorded with (``AsyncResult.parent``/``children``), taking
+    Celery's ``parent_id`` and ``add_to_parent`` out of ``options``: ``parent_id`` when given,
+    else the job whose task is running in this thread, unless ``add_to_parent=False``."""
+    parent = options.pop("parent_id", None)
+    add = options.pop("add_to_parent", True)
+    if parent is not None:
+        return check_name(parent, "parent_id")
+    return running_job_id() if add else None
+
+
+def running_job_id() -> str | None:
+    """The id of the job whose task is running in this thread (sent by a worker), or None."""
+    request = current_request()
+    return request.id if request is not None and not request.called_directly else None
+
+
+def with_parent(jobs: list[NewJob], parent: str) -> list[NewJob]:
+    """The jobs with ``parent`` recorded as the job that started them."""
+    return [job._replace(options={**(job.options or {}), "parent_id": parent}) for job in jobs]
 
 
 def build_jobs(app: LiteQueue, name: str, args: Any, kwargs: Any, task: Task | None, options: dict) -> list[NewJob]:

@@ -115,6 +115,11 @@ class TaskError(LiteQueueError):
         self.type_name = type_name
 
 
+class WorkflowNeedsApp(ConfigurationError):
+    """Changing these jobs fails a chord, and recording its failure (its callback stored as
+    failed, its errbacks sent) needs the application's tasks, which this process does not have."""
+
+
 class ChordError(LiteQueueError):
     """A member of the chord's header failed or was revoked, so its callback did not run; the
     message names the member (its task id) and what it raised."""

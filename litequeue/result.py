@@ -27,20 +27,58 @@ else:
     R = TypeVar("R")
 
 
+UNREAD: Any = object()  # a result's parent not known yet: read from the store when asked
+
+
 class AsyncResult(Generic[R]):
     """The state and result of the job with id ``id``. Each property reads the store afresh.
 
     ``AsyncResult[R]``: ``get()`` returns the task's return type (``task.delay()`` gives one)."""
 
-    parent: Any = None  # the step before it in a workflow (set when a chain or chord is sent)
+    _parent: Any = UNREAD  # given when a workflow is sent; else read from the store (``parent``)
 
-    def __init__(self, id: str, app: LiteQueue | None = None) -> None:  # noqa: A002 - Celery's name
-        self.id = str(id)
+    def __init__(self, id: str, app: LiteQueue | None = None, parent: Any = UNREAD) -> None:  # noqa: A002
+        self.id = str(id)  # (``id``: Celery's name)
         if app is None:
             from .app import default_app
 
             app = default_app()
         self.app = app
+        if parent is not UNREAD:
+            self._parent = parent
+
+    @property
+    def parent(self) -> Any:
+        """The result of what started this job, as Celery's ``parent``: the step before it in a
+        chain, the job it is a link of, or the task that sent it while running (an AsyncResult);
+        for a chord's callback, the GroupResult of its header. None when nothing started it.
+        Known when a workflow is sent; for a result made from an id, read from the store."""
+        if self._parent is UNREAD:
+            from .canvas.results import stored_result
+
+            found = self.app.store.parent_of(self.id)
+            if found is None:
+                return None  # (not kept: a step not sent yet gets its parent when it is)
+            self._parent = stored_result(self.app, found.id, found.members)
+        return self._parent
+
+    @parent.setter
+    def parent(self, value: Any) -> None:
+        self._parent = value
+
+    @property
+    def children(self) -> list[Any] | None:
+        """The results of the jobs this job started, in the order they were sent, as Celery's
+        ``children``: its chain's next step, its links, and what its task sent while running (a
+        group sent there is one GroupResult). Read from the store in one query; None when no
+        such job is stored. (Celery records them when the job ends; the store knows them from
+        the moment each is sent.)"""
+        from .canvas.results import stored_result
+
+        found = self.app.store.children_of(self.id)
+        if not found and self._job() is None:
+            return None
+        return [stored_result(self.app, child.id, child.members, parent=self) for child in found]
 
     task_id = property(lambda self: self.id)
 
@@ -139,17 +177,19 @@ class AsyncResult(Generic[R]):
     wait = get
 
     def _wait(self, timeout: float | None, interval: float,
-              stop_early: Callable[[], tuple[AsyncResult, Job] | None] | None = None) -> tuple[AsyncResult, Job]:
+              stop_early: Callable[[Job | None], tuple[AsyncResult, Job] | None] | None = None,
+              ) -> tuple[AsyncResult, Job]:
         """Poll (1 ms, doubling up to ``interval``) until the job is over: (self, its job). When
-        ``stop_early`` returns (a result, its job) first, that pair: the wait is over for
-        another reason (an earlier step of its chain failed). TimeoutError after ``timeout``."""
+        ``stop_early(the job as just read)`` returns (a result, its job) first, that pair: the
+        wait is over for another reason (an earlier step of its chain failed). TimeoutError
+        after ``timeout``."""
         deadline = None if timeout is None else time.monotonic() + timeout
         pause = 0.001
         while True:
             job = self._job()
             if job is not None and job.state in states.READY_STATES:
                 return self, job
-            stopped = stop_early() if stop_early is not None else None
+            stopped = stop_early(job) if stop_early is not None else None
             if stopped is not None:
                 return stopped
             if deadline is not None and time.monotonic() >= deadline:

@@ -8,7 +8,7 @@ from dataclasses import fields
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast
 
 from .arity import check_arguments
-from .calling import template_for
+from .calling import running_job_id, template_for, with_parent
 from .canvas.signature import Signature
 from .errors import ConfigurationError, MaxRetriesExceededError, Retry
 from .request import Request, _current_request, current_request, run_with_request
@@ -107,6 +107,9 @@ class Task(TaskHooks, Generic[P, R]):
         if self.options.typing:
             self.check_arguments(args, kwargs)
         jobs = template_for(self.app, self.name, self, {}).jobs(args, kwargs or None)
+        parent = running_job_id()
+        if parent is not None:  # sent by a running task: recorded as its child
+            jobs = with_parent(jobs, parent)
         return self.app._publish(self.name, jobs, *self.app._publish_retry({}))
 
     def apply_async(self, args: tuple | list | None = None, kwargs: dict[str, Any] | None = None,

@@ -23,7 +23,7 @@ def job(n: int, expires: float | None = None, body: bytes = b"[[],{}]") -> Job:
     return Job._from_values([
         n, f"task-{n}", "t.add", "celery", "celery", 0, states.STARTED, body, "application/json", None,
         expires, time.time(), time.time(), None, 1, 3, 1, 0, 1, "w", "w", time.time() + 60, None, None,
-        None, None, None, None, None, None, None, time.time(), None, None])  # ..., due_at, flow_key, granted_at
+        None, None, None, None, None, None, None, time.time(), None, None, None])  # ..., parent_id
 
 
 class RecordingPool:

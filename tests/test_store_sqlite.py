@@ -536,3 +536,34 @@ def test_a_threads_connection_is_closed_once_the_thread_is_gone_and_the_callers_
     assert app.store.count_jobs() == 1  # this thread's own connection still works
     app.close()
 
+
+
+def test_a_jobs_parent_and_children_are_read_through_indexes(queue_app):
+    store = queue_app.store
+    statements = capture_sql(store, lambda: (store.parent_of("x"), store.children_of("x")))
+    plans = [plan(store, sql, params) for sql, params in statements]
+    assert len(plans) == 2
+    assert any("lq_jobs_task_id" in step for step in plans[0]) and not any("SCAN" in s for s in plans[0])
+    assert sum("lq_jobs_parent" in step for step in plans[1]) == 2  # the children, and their groups
+    assert not any(step.startswith("SCAN lq_jobs") for step in plans[1])
+
+
+def test_a_version_10_store_gains_the_parent_column_and_keeps_its_jobs(tmp_path):
+    path = tmp_path / "v10.sqlite"
+    app = fresh_app(path)
+    app.send_task("t.add", (1, 2), task_id="old")
+    app.close()
+    conn = sqlite3.connect(path)  # turn it back into what a version-10 litequeue wrote
+    conn.execute("DROP INDEX lq_jobs_parent")
+    conn.execute("ALTER TABLE lq_jobs DROP COLUMN parent_id")
+    conn.execute("UPDATE lq_meta SET value = '10' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    app = fresh_app(path)
+    assert migrations.read_version(app.store.db) == migrations.SCHEMA_VERSION
+    assert app.store.get("old").parent_id is None and app.store.parent_of("old") is None
+    first = app.send_task("t.add", (1, 2), task_id="first")
+    app.send_task("t.add", (3, 4), task_id="second", parent_id=first.id)
+    assert app.store.parent_of("second").id == "first"
+    assert [c.id for c in app.store.children_of("first")] == ["second"] and app.store.children_of("old") == []
+    app.close()

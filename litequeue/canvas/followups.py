@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .. import serialization, states
 from ..errors import ChordError, InvalidOptionError, LiteQueueError, PayloadTooLarge, StoreError
 from ..result import rebuild_exception
+from ..store.groups import chord_of
 from ..store.records import ChainStep, FollowUp, JoinStep
 from .plan import WORKFLOW_KEYS, Plan, _last, chain_ref
 from .signature import Signature, maybe_signature
@@ -55,14 +56,14 @@ def follow_ups(app: LiteQueue, job: Job, state: str, result: bytes | None, resul
     options = job.options
     if state == states.SUCCESS:
         ref = options.get("chain")  # the next step is sent by the store, from the chain stored once
-        step = ChainStep(ref["id"], ref["next"], result, result_type) if ref else None
+        step = ChainStep(ref["id"], ref["next"], result, result_type, job.task_id) if ref else None
         links = _plain(options.get("link")) or []
         plan = Plan(app)
         if links:
             try:
                 value = _decode(app, result, result_type)
                 for link in links:
-                    plan.add(link, (value,))
+                    plan.add(link, (value,), None, {"parent_id": job.task_id})
             except LiteQueueError as error:  # logged; the chain and the join it is in go on
                 log.error("Task %s[%s]: its link cannot be sent: %s", job.task, job.task_id, error)
                 plan = Plan(app)
@@ -81,7 +82,7 @@ def follow_ups(app: LiteQueue, job: Job, state: str, result: bytes | None, resul
         except LiteQueueError as error:  # logged; the chord it is in still fails
             log.error("Task %s[%s]: its errback cannot be sent: %s", job.task, job.task_id, error)
             errbacks = ()
-    chord_id = _chord_of(options)
+    chord_id = chord_of(options)
     return FollowUp(errbacks, (), JoinStep(chord_id, job.task_id, why) if chord_id else None)
 
 
@@ -99,11 +100,6 @@ def errback_jobs(app: LiteQueue, job: Any, errbacks: list, exc: BaseException, t
         args = (job.task_id,) if _takes_one(app, sig) else (request, exc, traceback)
         plan.add(sig, args)
     return plan.jobs
-
-
-def _chord_of(options: dict) -> str | None:
-    """The chord this job's result is (or its chain's last step's will be) a member of."""
-    return options.get("chord") or (options.get("chain") or {}).get("chord")
 
 
 def _request(app: LiteQueue, job: Any) -> Any:
@@ -160,23 +156,24 @@ class ChordJoiner:
         self.app = app
         self._chains: dict[str, list] = {}  # chain id -> its steps (plain dicts), the latest kept
 
-    def completed(self, callback: str, results: list[tuple]) -> FollowUp:
+    def completed(self, group_id: str, callback: str, results: list[tuple]) -> FollowUp:
         """The callback with the list of the members' results (in header order) as its first
-        argument. A callback that cannot be sent (say, the results are too large for
-        task_max_payload_bytes) is stored as failed with ChordError saying why."""
+        argument, its parent the chord's group. A callback that cannot be sent (say, the results
+        are too large for task_max_payload_bytes) is stored as failed with ChordError saying why."""
         try:
-            return self._completed(callback, results)
+            return self._completed(group_id, callback, results)
         except LiteQueueError as exc:
             log.error("A chord's callback could not be sent: %s", exc)
-            return self.failed(callback, "", f"the callback could not be sent: {exc}")
+            return self.failed(group_id, callback, "", f"the callback could not be sent: {exc}")
 
-    def _completed(self, callback: str, results: list[tuple]) -> FollowUp:
+    def _completed(self, group_id: str, callback: str, results: list[tuple]) -> FollowUp:
         body = maybe_signature(self._load(callback), self.app)
         plan = Plan(self.app)
+        started_by = {"parent_id": group_id}
         if all(kind in (serialization.JSON, None) for _, _, kind in results):
             # The results go into the callback's body as the JSON they are stored as: the
             # callback is sent with a marker in their place, which is then replaced.
-            plan.add(body, (_RESULTS_MARKER,))
+            plan.add(body, (_RESULTS_MARKER,), None, started_by)
             joined = b"[" + b",".join(data if data is not None and state == states.SUCCESS else b"null"
                                       for state, data, _ in results) + b"]"
             jobs = [job._replace(body=job.body.replace(_ENCODED_MARKER, joined, 1))
@@ -190,23 +187,23 @@ class ChordJoiner:
                 return FollowUp(tuple(jobs), tuple(plan.groups), chains=tuple(plan.chains))
             plan = Plan(self.app)  # a callback not encoded as JSON: decode the results, encode them again
         values = [_decode(self.app, data, kind) if state == states.SUCCESS else None for state, data, kind in results]
-        plan.add(body, (values,))
+        plan.add(body, (values,), None, started_by)
         return FollowUp(tuple(plan.jobs), tuple(plan.groups), chains=tuple(plan.chains))
 
-    def failed(self, callback: str, member: str, message: str) -> FollowUp:
+    def failed(self, group_id: str, callback: str, member: str, message: str) -> FollowUp:
         """The callback stored as FAILURE with ChordError (naming the member), and its errbacks.
         (Errbacks that cannot be sent are logged, not allowed to undo the member's outcome.)"""
         try:
-            return self._failed(callback, message)
+            return self._failed(group_id, callback, message)
         except LiteQueueError as exc:
             log.error("A failed chord's callback and errbacks could not be recorded: %s", exc)
             return FollowUp()
 
-    def _failed(self, callback: str, message: str) -> FollowUp:
+    def _failed(self, group_id: str, callback: str, message: str) -> FollowUp:
         body = maybe_signature(self._load(callback), self.app)
         last = _last(body)
         plan = Plan(self.app)
-        plan.add(last.clone(), ())
+        plan.add(last.clone(), (), None, {"parent_id": group_id})
         job = plan.jobs[0]
         failed = ((job, _CHORD_ERROR, message),)
         stored = SimpleNamespace(task_id=job.task_id, task=job.task, body=job.body, content_type=job.content_type,
@@ -218,6 +215,15 @@ class ChordJoiner:
         join = JoinStep(chord_id, job.task_id, f"Dependency {job.task_id} raised ChordError: {message}") \
             if chord_id else None
         return FollowUp(tuple(errbacks), (), join, failed)
+
+    def unknown_tasks(self, callback: str) -> list[str]:
+        """The callback (its last step: the one stored as failed) and its errbacks, where this
+        app does not have their tasks (a process opened without the application's code)."""
+        last = _last(maybe_signature(self._load(callback), self.app))
+        given = last.options.get("link_error") or []
+        errbacks = [maybe_signature(e, self.app) for e in ([given] if isinstance(given, dict) else given)]
+        names = [last.task, *(e.task for e in errbacks if not isinstance(e, _Canvas))]
+        return [name for name in dict.fromkeys(names) if name not in self.app.tasks]
 
     def chain_step(self, step: ChainStep, load: Callable[[], str]) -> FollowUp:
         """The next step of a chain, with the step before's result as its first argument. The
@@ -238,7 +244,7 @@ class ChordJoiner:
                 self._chains.pop(next(iter(self._chains)))
         sig = maybe_signature(steps[step.position], self.app)
         after = step.position + 1
-        options: dict = {}
+        options: dict = {"parent_id": step.parent_id} if step.parent_id else {}
         if after < len(steps):
             is_task = not isinstance(sig, _Canvas)
             options["chain"] = chain_ref(step.chain_id, after, steps) if is_task else steps[after:]

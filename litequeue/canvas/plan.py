@@ -16,8 +16,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import serialization
-from ..calling import CallTemplate, new_task_id, task_id_sequence, with_publish_retry
+from ..calling import CallTemplate, new_task_id, parent_of_call, task_id_sequence, with_publish_retry
 from ..errors import InvalidOptionError
+from ..result import UNREAD, AsyncResult
 from ..signals import after_task_publish, before_task_publish
 from ..store.records import NewChain, NewGroup, NewJob
 from .results import GroupResult, WorkflowResult
@@ -27,10 +28,13 @@ from .workflows import _Bulk, chain, chord, chunks, group
 if TYPE_CHECKING:
     from ..app import LiteQueue
 
-WORKFLOW_KEYS = frozenset({"link", "link_error", "chain", "group_id", "group_index", "chord", "chain_step"})
+WORKFLOW_KEYS = frozenset({"link", "link_error", "chain", "group_id", "group_index", "chord", "chain_step",
+                           "parent_id"})
 MEMBER_KEYS = ("group_id", "group_index", "chord")  # what makes a job's result part of a group
-_PLAIN_KEYS = frozenset({*MEMBER_KEYS, "chain_step", "chain"})  # stored as they are (the rest: tagged JSON)
-_FIRST_ONLY = ("countdown", "eta", "task_id")  # call options of a chain that apply to its first step only
+# Stored as they are (the rest: tagged JSON).
+_PLAIN_KEYS = frozenset({*MEMBER_KEYS, "chain_step", "chain", "parent_id"})
+# Call options of a chain that apply to its first step only (a later step's parent is the step before it).
+_FIRST_ONLY = ("countdown", "eta", "task_id", "parent_id")
 _ONLY_HERE = ("retry", "retry_policy")  # publish options: how to send, not what to send
 
 
@@ -45,6 +49,9 @@ def send_canvas(app: LiteQueue, sig: Signature, args: tuple, kwargs: dict, optio
     """Send a signature of any kind: every job and group of it in one transaction. Returns the
     result handle Celery returns (AsyncResult, GroupResult, or the last step's result)."""
     retry, policy = app._publish_retry(options)
+    parent = parent_of_call(options)
+    if parent is not None:
+        options["parent_id"] = parent
     plan = Plan(app)
     result = plan.add(sig, args, kwargs, options)
     if plan.jobs:
@@ -267,9 +274,15 @@ def _mark_last(sig: Signature, members: dict) -> None:
 
 
 def _set_parent(result: Any, parent: Any) -> None:
-    while getattr(result, "parent", None) is not None:  # the first step of a nested workflow
-        result = result.parent
+    while (above := _known_parent(result)) is not None:  # the first step of a nested workflow
+        result = above
     result.parent = parent
+
+
+def _known_parent(result: Any) -> Any:
+    """The parent given to a result being planned (never read from the store: not sent yet)."""
+    known = result._parent if isinstance(result, AsyncResult) else result.parent
+    return None if known is UNREAD else known
 
 
 def _as_list(value: Any, key: str) -> list:

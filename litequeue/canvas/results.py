@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import serialization, states
 from ..errors import TaskRevokedError, TimeoutError
-from ..result import AsyncResult, assert_will_not_block, rebuild_exception
+from ..result import UNREAD, AsyncResult, assert_will_not_block, rebuild_exception
 
 if TYPE_CHECKING:
     from ..app import LiteQueue
@@ -21,16 +21,14 @@ Outcome = tuple
 
 class WorkflowResult(AsyncResult):
     """The result of one step of a workflow. ``parent`` is the step before it (a chain), or the
-    header of the chord it is the callback of; ``get()`` raises as soon as an earlier step has
-    failed, since the chain then never reaches this one."""
+    header of the chord it is the callback of; ``get()`` raises as soon as an earlier step of its
+    chain has failed, since the chain then never reaches this one."""
 
     def get(self, timeout: float | None = None, propagate: bool = True, interval: float = 0.05,
             no_ack: bool = True, follow_parents: bool = True, disable_sync_subtasks: bool = True) -> Any:
-        if self.parent is None:
-            return super().get(timeout, propagate, interval, disable_sync_subtasks=disable_sync_subtasks)
         if disable_sync_subtasks:
             assert_will_not_block()
-        result, job = self._wait(timeout, interval, lambda: _failed_step(self.parent))
+        result, job = self._wait(timeout, interval, lambda job: _failed_step(_earlier_step(self, job)))
         if result is not self and not propagate:  # the chain stopped earlier: this step will never run
             return None
         return result._outcome(job, propagate)
@@ -49,18 +47,38 @@ class WorkflowResult(AsyncResult):
             ref = job.options.get("chain") if job is not None else None
             if isinstance(ref, dict):
                 chains.add(ref["id"])
-            result = result.parent
+            result = _earlier_step(result, job)
         self.app.store.revoke_chains(sorted(chains))
         self.app.control.revoke(ids, terminate=terminate)
 
 
+def stored_result(app: LiteQueue, task_id: str, members: list[str] | None = None, parent: Any = UNREAD) -> Any:
+    """The result of a job read back by id (a WorkflowResult), or of a group when ``members``
+    are given (a GroupResult of theirs)."""
+    if members is not None:
+        return GroupResult(task_id, [WorkflowResult(m, app=app) for m in members], app=app)
+    return WorkflowResult(task_id, app=app, parent=parent)
+
+
+def _earlier_step(result: AsyncResult, job: Job | None) -> Any:
+    """The step before ``result`` in its chain (``job``: its job as read), or None: the parent
+    given when the workflow was sent, else, for a step read back by id that is not the first
+    of its chain, its stored parent. (A first step's stored parent is the task that sent the
+    chain, whose own outcome is not the chain's.)"""
+    known = result._parent
+    if known is not UNREAD:
+        return known
+    step = job.options.get("chain_step") if job is not None else None
+    return result.parent if isinstance(step, list) and step and step[0] > 1 else None
+
+
 def _failed_step(result: Any) -> tuple[AsyncResult, Job] | None:
-    """The nearest earlier step of a chain that failed or was revoked, and its job, if any."""
+    """The nearest step of a chain, from ``result`` back, that failed or was revoked, and its job."""
     while isinstance(result, AsyncResult):
         job = result.job
         if job is not None and job.state in (states.FAILURE, states.REVOKED):
             return result, job
-        result = result.parent
+        result = _earlier_step(result, job)
     return None
 
 

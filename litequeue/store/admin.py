@@ -34,6 +34,7 @@ class AdminStore(StoreMixin):
         def _workflow_jobs(self, where: str, params: Sequence[Any]) -> list[Job]: ...
         def _ended_elsewhere(self, jobs: Sequence[Job], state: str, now: float) -> None: ...
         def _deleted(self, jobs: Sequence[Job], how: str, now: float) -> None: ...
+        def refuse_unbuildable_failures(self, jobs: Sequence[Job], how: str) -> None: ...
 
     # -- results and administration ------------------------------------------------------------
 
@@ -96,6 +97,7 @@ class AdminStore(StoreMixin):
         now = time.time()
         with self.errors(), self.write():
             flows = self._workflow_jobs(f"task_id IN ({marks}) AND state IN ('QUEUED', 'RETRY')", task_ids)
+            self.refuse_unbuildable_failures(flows, "revoke")
             n = self.db.execute_sql(self.sql(  # a transient job leaves nothing behind
                 f"DELETE FROM lq_jobs WHERE task_id IN ({marks}) AND state IN ('QUEUED', 'RETRY') "
                 "AND durable = ?"), (*task_ids, False)).rowcount

@@ -24,6 +24,7 @@ from .claims import ClaimStore
 from .flow import FlowStore
 from .groups import GroupStore
 from .leases import LeaseStore
+from .lineage import LineageStore
 from .models import bind_models
 from .monitor import MonitorStore
 from .outcomes import OutcomeStore
@@ -33,8 +34,8 @@ from .schedules import ScheduleStore
 _INSERT = (
     "INSERT INTO lq_jobs (task_id, task, queue, routing_key, priority, state, body, content_type, "
     "eta, wait_until, due_at, expires, created_at, attempts, max_retries, acks_late, ignore_result, "
-    "durable, options, unique_key, unique_until, flow_key, group_id, group_index) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "durable, options, unique_key, unique_until, flow_key, group_id, group_index, parent_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 class ErrorGuard:
     """What ``Store.errors()`` returns: turns driver errors of the ``kinds`` given into
@@ -54,7 +55,8 @@ class ErrorGuard:
             self.reraise(exc)  # type: ignore[arg-type]
 
 
-class Store(ClaimStore, OutcomeStore, LeaseStore, FlowStore, AdminStore, ScheduleStore, MonitorStore, GroupStore):
+class Store(ClaimStore, OutcomeStore, LeaseStore, LineageStore, FlowStore, AdminStore, ScheduleStore, MonitorStore,
+            GroupStore):
     """A job store over one SQL database (SQLite here; PostgreSQL through a subclass)."""
 
     lock_clause = ""  # appended to the claim's inner SELECT (PostgreSQL: FOR UPDATE SKIP LOCKED)
@@ -244,12 +246,16 @@ class Store(ClaimStore, OutcomeStore, LeaseStore, FlowStore, AdminStore, Schedul
 def _insert_row(job: NewJob, now: float) -> tuple:
     task_id, body, task, queue, routing_key, content_type, priority, eta, expires, max_retries, acks_late, \
         ignore_result, durable, options, flow = job  # one unpacking: cheaper than a dozen field reads
+    parent_id = None
+    if options and "parent_id" in options:  # a column of its own (a job's children are read by it)
+        parent_id = options["parent_id"]
+        options = {k: v for k, v in options.items() if k != "parent_id"}
     return (
         task_id, task, queue, routing_key, priority, states.QUEUED, body, content_type, eta,
         eta if eta is not None and eta > now else None, now if eta is None else eta, expires, now,
         max_retries, acks_late, ignore_result, durable, json.dumps(options) if options else None,
         *(flow[:3] if flow is not None else _NO_FLOW),
-        options.get("group_id") if options else None, options.get("group_index") if options else None,
+        options.get("group_id") if options else None, options.get("group_index") if options else None, parent_id,
     )
 
 

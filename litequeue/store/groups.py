@@ -37,17 +37,28 @@ _FAILED_JOB = ("UPDATE lq_jobs SET state = 'FAILURE', exc_type = ?, exc_message 
 MemberResult = tuple[str, bytes | None, str | None]  # (state, result, result_type) of one member
 
 
+def chord_of(options: dict) -> str | None:
+    """The chord a job's result is (or its chain's last step's will be) a member of."""
+    return options.get("chord") or (options.get("chain") or {}).get("chord")
+
+
 class Joiner(Protocol):
     """Builds what a chord's join sets off (given to the store by the app)."""
 
-    def completed(self, callback: str, results: list[MemberResult]) -> FollowUp:
-        """The callback's jobs, its arguments headed by the members' results (in order)."""
+    def completed(self, group_id: str, callback: str, results: list[MemberResult]) -> FollowUp:
+        """The callback's jobs, its arguments headed by the members' results (in order); their
+        parent is the chord's group ``group_id``."""
 
-    def failed(self, callback: str, member: str, message: str) -> FollowUp:
+    def failed(self, group_id: str, callback: str, member: str, message: str) -> FollowUp:
         """The callback stored as failed (ChordError naming ``member``) and its errbacks."""
 
     def chain_step(self, step: ChainStep, load: Callable[[], str]) -> FollowUp:
         """The jobs of a chain's next step (``load()`` reads the chain's steps, if not known)."""
+
+    def unknown_tasks(self, callback: str) -> list[str]:
+        """The tasks a chord's failure would send or store (its callback and the callback's
+        errbacks) that this process's app does not have: their queues and arguments are
+        decided by the application's code."""
 
     def ended(self, job: Job, state: str) -> FollowUp:
         """What a job of a workflow sets off when it ends outside a worker's outcome (revoked
@@ -120,12 +131,37 @@ class GroupStore(StoreMixin):
             follow_ups = [self.joiner.ended(job, state) for job in jobs]
             self._follow_up([f for f in follow_ups if f], now)
 
+    def refuse_unbuildable_failures(self, jobs: Sequence[Job], how: str) -> None:
+        """In the caller's transaction, before ``how`` (purge, forget, revoke) ends these jobs
+        outside a worker: raise WorkflowNeedsApp (the caller's transaction then rolls back,
+        changing nothing) when that fails an open chord whose callback or errbacks are tasks
+        this process's app does not have. Recorded without them, the errbacks would go to the
+        wrong queue, or get the wrong arguments."""
+        chords = sorted({c for job in jobs if job.options and (c := chord_of(job.options))})
+        if not chords or self.joiner is None:
+            return
+        marks = ", ".join("?" * len(chords))
+        sql = f"SELECT id, callback FROM lq_groups WHERE id IN ({marks}) AND state = 'OPEN' AND callback IS NOT NULL"
+        for group_id, callback in self.db.execute_sql(self.sql(sql), chords).fetchall():
+            unknown = self.joiner.unknown_tasks(callback)
+            if unknown:
+                from ..errors import WorkflowNeedsApp
+
+                raise WorkflowNeedsApp(
+                    f"{how} would fail chord {group_id} (a member would never report), and recording that "
+                    f"failure sends or stores {', '.join(unknown)}, tasks this process does not have: their "
+                    "queues and arguments are decided by the application's code. Nothing was changed. Run it "
+                    "with the app (-A module, as the worker is given), or from the application itself.")
+
     def _deleted(self, jobs: Sequence[Job], how: str, now: float) -> None:
         """In the transaction that deleted these jobs (``purge``, ``forget``): a chord waiting
         for one of them can never hear from it, so it fails now with ChordError naming it (its
-        errbacks run), as if the member had been revoked; a chain ending in a chord fails it too."""
+        errbacks run), as if the member had been revoked; a chain ending in a chord fails it too.
+        (Refused, changing nothing, where this process cannot record that failure:
+        ``refuse_unbuildable_failures``.)"""
         if not jobs or self.joiner is None:
             return
+        self.refuse_unbuildable_failures(jobs, how)
         waiting = [dataclasses.replace(job, exc_message=f"deleted by {how} before it ran")
                    for job in jobs if job.state in (states.QUEUED, states.RETRY)]
         self._ended_elsewhere(waiting, states.REVOKED, now)
@@ -146,8 +182,7 @@ class GroupStore(StoreMixin):
         joins = []
         for job in follow_up.jobs:
             self.db.execute_sql(self.sql(_REVOKED_JOB), (now, job.task_id))
-            options = job.options or {}
-            chord_id = options.get("chord") or (options.get("chain") or {}).get("chord")
+            chord_id = chord_of(job.options or {})
             if chord_id:
                 joins.append(FollowUp(join=JoinStep(chord_id, job.task_id,
                                                     f"Dependency {job.task_id} was revoked (its chain was revoked)")))
@@ -176,12 +211,12 @@ class GroupStore(StoreMixin):
         """Move a chord's counter for one member; what the join sets off, if it is over now."""
         if step.failed is not None:
             row = self.db.execute_sql(self.sql(_FAIL), (step.task_id, now, step.group_id)).fetchone()
-            return self._joiner().failed(row[0], step.task_id, step.failed) if row else None
+            return self._joiner().failed(step.group_id, row[0], step.task_id, step.failed) if row else None
         row = self.db.execute_sql(self.sql(_STEP), (step.group_id,)).fetchone()
         if row is None or row[0] < row[1]:
             return None
         self.db.execute_sql(self.sql(_FIRE), (now, step.group_id))
-        return self._joiner().completed(row[2], self._member_results(step.group_id, row[1]))
+        return self._joiner().completed(step.group_id, row[2], self._member_results(step.group_id, row[1]))
 
     def _member_results(self, group_id: str, size: int) -> list[MemberResult]:
         """The members' (state, result, result_type) in header order, in one indexed query."""

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import peewee as pw
 
-from .models import FLOW_INDEXES, GROUP_INDEX, INDEXES, LEASES_INDEX, MONITOR_INDEXES, STATS_INDEXES
+from .models import FLOW_INDEXES, GROUP_INDEX, INDEXES, LEASES_INDEX, MONITOR_INDEXES, PARENT_INDEX, STATS_INDEXES
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 CLAIM_INDEXES = ("lq_jobs_claim_queue", "lq_jobs_claim_any")
 
 
@@ -99,8 +99,17 @@ def _v10(db: pw.Database, models) -> None:
         db.execute_sql("ALTER TABLE lq_jobs ADD COLUMN granted_at DOUBLE PRECISION")
 
 
-# MIGRATIONS[n] upgrades version n to n + 1
-MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10]
+def _v11(db: pw.Database, models) -> None:
+    """Workflows: the job that started a job (a chain's step before it, the job it is a link
+    of, the task that sent it; a chord's callback names the chord's group), so that a result read
+    back by id knows its ``parent`` and a job its ``children`` (one indexed query)."""
+    if "parent_id" not in {c.name for c in db.get_columns("lq_jobs")}:
+        db.execute_sql("ALTER TABLE lq_jobs ADD COLUMN parent_id VARCHAR(255)")
+    db.execute_sql(PARENT_INDEX)
+
+
+# MIGRATIONS[n] upgrades version n to n + 1.
+MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

@@ -67,6 +67,7 @@ def bind_models(db: pw.Database) -> SimpleNamespace:
         # Workflows (store/groups.py): NULL for a job whose result belongs to no group.
         group_id = pw.CharField(max_length=255, null=True)  # the group whose result it is part of
         group_index = pw.IntegerField(null=True)  # its place in that group
+        parent_id = pw.CharField(max_length=255, null=True)  # the job (or chord's group) that started it
 
     class Workers(Base):
         name = pw.CharField(max_length=255, primary_key=True)
@@ -184,5 +185,7 @@ STATS_INDEXES = [
     "CREATE INDEX IF NOT EXISTS lq_jobs_waiting_queue ON lq_jobs (queue, state) WHERE wait_until IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS lq_jobs_done_queue ON lq_jobs (queue, done_at) WHERE done_at IS NOT NULL",
 ]
+# A job's children (AsyncResult.children): only jobs another job started are in it.
+PARENT_INDEX = "CREATE INDEX IF NOT EXISTS lq_jobs_parent ON lq_jobs (parent_id, id) WHERE parent_id IS NOT NULL"
 GROUP_INDEX = ("CREATE INDEX IF NOT EXISTS lq_jobs_group ON lq_jobs (group_id, group_index) "
                "WHERE group_id IS NOT NULL")

@@ -91,6 +91,7 @@ class Job:
     due_at: float | None = None  # when it became due: its eta, or when it was sent
     flow_key: str | None = None  # its concurrency key ("task\x1fvalue", or the task's name), if limited
     granted_at: float | None = None  # the start a rate limit granted its attempt (None: under no rate limit)
+    parent_id: str | None = None  # the job that started it (or the group of the chord it is the callback of)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Job:
@@ -171,6 +172,7 @@ class ChainStep(NamedTuple):
     position: int
     result: bytes | None
     result_type: str | None
+    parent_id: str | None = None  # the step that succeeded (the next step's parent)
 
 
 class JoinStep(NamedTuple):

@@ -13,6 +13,7 @@ from tests.processes.test_workflows import (  # noqa: F401
     test_a_failing_step_stops_its_chain_and_get_raises_the_original_error,
     test_a_group_runs_every_member_and_returns_results_in_order,
     test_a_member_retried_does_not_fire_the_join_early,
+    test_a_result_read_back_by_id_knows_its_parent_and_its_children,
     test_as_completed_yields_results_as_they_finish,
     test_links_run_with_the_result_and_errbacks_with_request_exception_and_traceback,
     test_revoking_a_chain_stops_the_steps_not_yet_run,

@@ -86,6 +86,22 @@ def test_a_schema_written_by_a_newer_litequeue_is_refused(db):
         LiteQueue(db).store.counts()
 
 
+def test_a_version_10_schema_gains_the_parent_column_and_keeps_its_jobs(db):
+    app = LiteQueue(db)
+    app.store.enqueue(new_jobs(1, "old"))
+    app.close()
+    query(db, "DROP INDEX lq_jobs_parent")
+    query(db, "ALTER TABLE lq_jobs DROP COLUMN parent_id")
+    query(db, "UPDATE lq_meta SET value = '10' WHERE key = 'schema_version'")
+    app = LiteQueue(db)
+    assert app.store.get("old-0").parent_id is None
+    app.store.enqueue([new_jobs(1, "child")[0]._replace(options={"parent_id": "old-0"})])
+    assert app.store.parent_of("child-0").id == "old-0" and app.store.get("child-0").options == {}
+    assert [c.id for c in app.store.children_of("old-0")] == ["child-0"]
+    assert query(db, "SELECT value FROM lq_meta WHERE key = 'schema_version'") == [(str(SCHEMA_VERSION),)]
+    app.close()
+
+
 def test_a_connection_the_server_dropped_fails_once_then_reconnects(db):
     app = LiteQueue(db)
     app.store.enqueue(new_jobs(1))

@@ -26,6 +26,35 @@ def test_a_chain_passes_each_result_on_and_knows_its_parent(app, run_burst):
     assert r2.parent.parent.get(timeout=30) == 4
 
 
+def test_a_result_read_back_by_id_knows_its_parent_and_its_children(app, run_burst):
+    r = (tasks.add.s(4, 4) | ct.mul.s(8) | ct.mul.s(2))()
+    linked = tasks.add.apply_async((2, 2), link=ct.log_result.s())
+    joined = chord([tasks.add.s(i, i) for i in range(3)], ct.xsum.s())()
+    fan = ct.fan_out.delay(3)
+    run_burst("-c", "2")
+    assert r.get(timeout=30) == 128
+    fan_group, members, one, bulk, apart = fan.get(timeout=30)
+
+    last = app.AsyncResult(r.id)  # made from the id alone, as another process would
+    assert last.parent.id == r.parent.id and last.parent.get(timeout=30) == 64
+    first = last.parent.parent
+    assert first.id == r.parent.parent.id and first.get(timeout=30) == 8 and first.parent is None
+    assert [c.id for c in first.children] == [r.parent.id] and app.AsyncResult(r.id).children == []
+    (link,) = app.AsyncResult(linked.id).children
+    assert link.get(timeout=30) == 4 and app.AsyncResult(link.id).parent.id == linked.id
+    header = app.AsyncResult(joined.id).parent  # a chord's callback: its header, as when it was sent
+    assert isinstance(header, GroupResult) and header.id == joined.parent.id
+    assert header.get(timeout=30) == [0, 2, 4]
+    assert all(app.AsyncResult(m.id).children == [] for m in joined.parent.results)
+    sent_group, sent_one, sent_bulk = app.AsyncResult(fan.id).children  # what its task sent while it ran
+    assert isinstance(sent_group, GroupResult) and sent_group.id == fan_group
+    assert [m.id for m in sent_group.results] == members and sent_group.get(timeout=30) == [0, 2, 4]
+    assert (sent_one.id, sent_bulk.id) == (one, bulk) and app.AsyncResult(one).parent.id == fan.id
+    assert app.AsyncResult(members[0]).parent.id == fan.id
+    assert app.AsyncResult(apart).parent is None  # add_to_parent=False
+    assert app.AsyncResult("no-such-job").children is None and app.AsyncResult("no-such-job").parent is None
+
+
 def test_a_group_runs_every_member_and_returns_results_in_order(app, run_burst):
     g = group(tasks.add.s(i, i) for i in range(10))()
     assert isinstance(g, GroupResult) and len(g) == 10
@@ -189,3 +218,23 @@ def test_a_chord_member_deleted_before_the_join_fails_the_chord_naming_it(app, r
     counts = ledger_counts(ledger)
     assert "purged-chord" not in counts and "forgotten-chord" not in counts  # no callback ran
     assert counts.get("deleted-errback-ChordError") == 1
+
+
+def test_the_workflows_example_runs_and_prints_what_it_promises(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    for name in ("workflows.py", "workflow_tasks.py"):  # run from a copy: its database is written beside it
+        shutil.copy(ROOT / "examples" / name, tmp_path / name)
+    run = subprocess.run([sys.executable, "workflows.py"], cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0, run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    for expected in ("partial:  5 | by name: 10", "pipe:     64 parent: 8",
+                     "by id:    parent 8 | children of the first step: [True]", "chain:    16",
+                     "group:    [0, 2, 4, 6, 8, 10, 12, 14, 16, 18]", "chord:    90 | group | task: 6", "linked:   4"):
+        assert expected in lines, run.stdout
+    assert any(line.startswith("chord failed as it should:") for line in lines), run.stdout
+    assert any(line.startswith("purged member:") for line in lines), run.stdout

@@ -71,3 +71,18 @@ def old_style_errback(task_id):
     """An errback taking one argument: Celery calls it with the failed job's id."""
     ledger_write("old-errback")
     return task_id
+
+
+@app.task
+def fan_out(n):
+    """While it runs, sends a group of ``n`` adds, one add, a bulk send of one add, and one add not
+    recorded as its child (``add_to_parent=False``); returns [the group's id, its members' ids, the
+    other three adds' ids]."""
+    from litequeue import group
+    from tests.support import tasks
+
+    sent = group(tasks.add.s(i, i) for i in range(n))()
+    one = tasks.add.delay(1, 1)
+    (bulk,) = tasks.add.starmap([(5, 5)])
+    apart = tasks.add.apply_async((2, 2), add_to_parent=False)
+    return [sent.id, [r.id for r in sent.results], one.id, bulk.id, apart.id]
