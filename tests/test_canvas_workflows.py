@@ -123,3 +123,39 @@ def test_a_link_that_cannot_be_sent_is_logged_and_the_chord_still_completes(app,
     finally:
         app.conf.task_max_payload_bytes = limit
     assert "its link cannot be sent" in caplog.text and "task_max_payload_bytes" in caplog.text
+
+
+def _record(app, store, jobs, values, owner="w1"):
+    """Record these member jobs as succeeded with these values, through ``store``."""
+    from litequeue import serialization
+    from litequeue.canvas.followups import with_follow_ups
+    from litequeue.store import Outcome
+
+    outcomes = [with_follow_ups(app, job, Outcome(job.id, job.attempts, "SUCCESS", serialization.dumps(value),
+                                                  "application/json")) for job, value in zip(jobs, values, strict=True)]
+    return store.finish(owner, outcomes)
+
+
+@pytest.mark.parametrize("recorded_here", [3, 1], ids=["half recorded here", "one recorded here"])
+def test_a_join_gets_every_members_result_in_order_whichever_process_recorded_them(app, db, recorded_here):
+    """The store recording a chord's last member takes the results it recorded itself from
+    memory and reads the others' (two stores here stand for two workers); an outcome its fence
+    refused never reaches the callback."""
+    from litequeue import LiteQueue, serialization
+    from litequeue.store import Outcome
+
+    c = chord([tasks.add.s(i, i) for i in range(6)], ct.collect.s())()
+    here = app.store
+    jobs = sorted(here.claim("w1", None, (), 6, 60), key=lambda j: j.options["group_index"])
+    elsewhere = LiteQueue(db)
+    try:
+        first = 6 - recorded_here
+        assert len(_record(app, elsewhere.store, jobs[:first], [i * 2 for i in range(first)])) == first
+    finally:
+        elsewhere.close()
+    stale = Outcome(jobs[first].id, jobs[first].attempts + 1, "SUCCESS", serialization.dumps(999), "application/json")
+    assert here.finish("w1", [stale]) == []  # refused by its fence: its value must never be used
+    assert len(_record(app, here, jobs[first:], [i * 2 for i in range(first, 6)])) == recorded_here
+    assert app.store.group_info(c.parent.id)["state"] == "FIRED"
+    drain(app)
+    assert c.get(timeout=10) == [0, 2, 4, 6, 8, 10]

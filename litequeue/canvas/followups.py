@@ -67,7 +67,8 @@ def follow_ups(app: LiteQueue, job: Job, state: str, result: bytes | None, resul
             except LiteQueueError as error:  # logged; the chain and the join it is in go on
                 log.error("Task %s[%s]: its link cannot be sent: %s", job.task, job.task_id, error)
                 plan = Plan(app)
-        join = JoinStep(options["group_id"], job.task_id) if options.get("chord") else None
+        join = JoinStep(options["group_id"], job.task_id, None, options.get("group_index"), result, result_type) \
+            if options.get("chord") else None
         return FollowUp(tuple(plan.jobs), tuple(plan.groups), join, chains=tuple(plan.chains), step=step)
     if state not in (states.FAILURE, states.REVOKED):
         return FollowUp()

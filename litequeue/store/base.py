@@ -23,6 +23,7 @@ from .admin import AdminStore
 from .claims import ClaimStore
 from .flow import FlowStore
 from .groups import GroupStore
+from .join_results import KnownResults
 from .leases import LeaseStore
 from .lineage import LineageStore
 from .models import bind_models
@@ -70,6 +71,7 @@ class Store(ClaimStore, OutcomeStore, LeaseStore, LineageStore, FlowStore, Admin
         self.db = db
         self.url = url
         self.models = bind_models(db)
+        self.known_results = KnownResults()
         self._insert_sql = self.sql(_INSERT)
 
     # -- what a dialect provides ---------------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from .. import states
 from .admin import JOB_COLUMNS
+from .join_results import KnownResults
 from .mixin import StoreMixin
 from .records import ChainStep, FollowUp, Job, JoinStep, NewChain, NewGroup, NewJob
 
@@ -69,6 +70,7 @@ class GroupStore(StoreMixin):
     """Groups, their results, and chord joins."""
 
     joiner: Joiner | None = None
+    known_results: KnownResults  # results of chord members this process recorded (made by Store)
     _insert_sql: str
 
     def _insert_rows(self, jobs: Sequence[NewJob], now: float) -> None:
@@ -213,13 +215,26 @@ class GroupStore(StoreMixin):
             row = self.db.execute_sql(self.sql(_FAIL), (step.task_id, now, step.group_id)).fetchone()
             return self._joiner().failed(step.group_id, row[0], step.task_id, step.failed) if row else None
         row = self.db.execute_sql(self.sql(_STEP), (step.group_id,)).fetchone()
-        if row is None or row[0] < row[1]:
+        if row is None:
+            return None
+        if step.place is not None:  # counted: its result is known here, not to be read back at the join
+            self.known_results.note(step.group_id, step.place, (states.SUCCESS, step.result, step.result_type))
+        if row[0] < row[1]:
             return None
         self.db.execute_sql(self.sql(_FIRE), (now, step.group_id))
-        return self._joiner().completed(step.group_id, row[2], self._member_results(step.group_id, row[1]))
+        results = self._member_results(step.group_id, row[1])
+        self.known_results.forget(step.group_id)
+        return self._joiner().completed(step.group_id, row[2], results)
 
     def _member_results(self, group_id: str, size: int) -> list[MemberResult]:
-        """The members' (state, result, result_type) in header order, in one indexed query."""
+        """The members' (state, result, result_type) in header order: those this process
+        recorded from memory, the others in one indexed query (of all of them, when this process
+        recorded fewer than half)."""
+        known = self.known_results.of(group_id)
+        if known and len(known) * 2 >= size:
+            missing = [i for i in range(size) if i not in known]
+            have = {**self._some_member_results(group_id, missing), **known}
+            return [have.get(i, ("PENDING", None, None)) for i in range(size)]
         sql = ("SELECT group_index, state, result, result_type FROM lq_jobs WHERE group_id = ? "
                "AND group_id IS NOT NULL ORDER BY group_index")
         rows = self.db.execute_sql(self.sql(sql), (group_id,)).fetchall()
@@ -230,6 +245,17 @@ class GroupStore(StoreMixin):
         for index, state, result, result_type in rows:
             found.setdefault(index, (state, bytes(result) if result is not None else None, result_type))
         return [found.get(i, ("PENDING", None, None)) for i in range(size)]
+
+    def _some_member_results(self, group_id: str, indexes: list[int]) -> dict[int, MemberResult]:
+        """{index: (state, result, result_type)} of the members at these places (500 a query)."""
+        found: dict[int, MemberResult] = {}
+        for start in range(0, len(indexes), 500):
+            part = indexes[start:start + 500]
+            sql = ("SELECT group_index, state, result, result_type FROM lq_jobs WHERE group_id = ? "
+                   f"AND group_id IS NOT NULL AND group_index IN ({', '.join('?' * len(part))})")
+            for index, state, result, kind in self.db.execute_sql(self.sql(sql), (group_id, *part)).fetchall():
+                found.setdefault(index, (state, bytes(result) if result is not None else None, kind))
+        return found
 
     def _joiner(self) -> Joiner:
         if self.joiner is None:

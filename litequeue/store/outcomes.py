@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from .. import states
 from .claims import ClaimRequest
+from .join_results import KnownResults
 from .mixin import StoreMixin
 from .records import FollowUp, Job, Outcome
 
@@ -43,6 +44,8 @@ class OutcomeStore(StoreMixin):
         def _claim_in_transaction(self, owner: str, request: ClaimRequest) -> list[tuple]: ...
         def _follow_up(self, follow_ups: list[FollowUp], now: float) -> int: ...
 
+        known_results: KnownResults
+
     def finish(self, owner: str, outcomes: Sequence[Outcome]) -> list[Outcome]:
         """Record outcomes in one transaction, each fenced on (job id, attempt, owner): a worker
         that lost its lease changes nothing. Returns the outcomes that were applied."""
@@ -66,20 +69,27 @@ class OutcomeStore(StoreMixin):
             (_FINISH, [_finish_row(o, owner, now) for o in outcomes if o.keep]),
             (_DELETE_FENCED, [(o.job_id, o.attempt, owner) for o in outcomes if not o.keep]),
         )
-        with self.errors():
-            try:
-                with self.write():
-                    self._mark_began(marks)
-                    self._finish_batches(batches)
-                    applied = list(outcomes)
-                    enqueued = self._follow_ups(applied, now)
-                    rows = self._claim_in_transaction(owner, claim)
-            except _SomeFenced:  # rolled back: find out outcome by outcome which ones still apply
-                with self.write():
-                    self._mark_began(marks)
-                    applied = [o for o in outcomes if self._finish_one(owner, o, now)]
-                    enqueued = self._follow_ups(applied, now)
-                    rows = self._claim_in_transaction(owner, claim)
+        known = self.known_results
+        try:
+            with self.errors():
+                try:
+                    with self.write():
+                        self._mark_began(marks)
+                        self._finish_batches(batches)
+                        applied = list(outcomes)
+                        enqueued = self._follow_ups(applied, now)
+                        rows = self._claim_in_transaction(owner, claim)
+                except _SomeFenced:  # rolled back: find out outcome by outcome which ones still apply
+                    known.discard()
+                    with self.write():
+                        self._mark_began(marks)
+                        applied = [o for o in outcomes if self._finish_one(owner, o, now)]
+                        enqueued = self._follow_ups(applied, now)
+                        rows = self._claim_in_transaction(owner, claim)
+        except BaseException:
+            known.discard()
+            raise
+        known.commit()  # chord members' results recorded: the join need not read them back
         if enqueued > len(rows):  # not all taken by this worker: wake the others
             self.notify()
         return applied, Job.all_from_rows(rows)  # made after the commit: not while holding the write lock

@@ -182,6 +182,9 @@ class JoinStep(NamedTuple):
     group_id: str
     task_id: str
     failed: str | None = None
+    place: int | None = None  # a member that succeeded: its place in the header, and its result
+    result: bytes | None = None
+    result_type: str | None = None
 
 
 @dataclass(frozen=True)
