@@ -4,6 +4,8 @@ wait in a child's pipe, checked on the real classes with a stand-in for the chil
 from __future__ import annotations
 
 import multiprocessing
+import selectors
+import signal
 import time
 from collections import deque
 from types import SimpleNamespace
@@ -208,3 +210,49 @@ def test_a_dead_childs_job_is_reported_as_its_death(pool):
     pool.queue(job(1))
     [(done, death)] = say(pool, child, began(1), died=True)
     assert done.id == 1 and isinstance(death, Death) and death.reason == "crashed"
+
+
+@pytest.fixture
+def taken(tmp_path, pool):
+    """A worker over a pool whose one child (a real process standing in for a pool child) has
+    just taken job 1 from the feed and not yet said it began it."""
+    import subprocess
+
+    from litequeue import LiteQueue
+
+    app = LiteQueue(tmp_path / "d.sqlite")
+    w = Worker(app, WorkerOptions(concurrency=1))
+    w.pool = pool
+    pool.feed = Feed()
+    stand_in = subprocess.Popen(["sleep", "60"])
+    child = pool.add_child()
+    child.process = SimpleNamespace(pid=stand_in.pid, sentinel=object(), join=lambda timeout: None, exitcode=None)
+    child.revoked = multiprocessing.RawValue("q", 0)
+    pool.selector.register(child.conn, selectors.EVENT_READ, child.conn)
+    pool.submit(job(1), Limits())
+    pool.feed.out.take()
+    yield w, child, stand_in
+    stand_in.kill()
+    stand_in.wait()
+    pool.feed.close()
+    w.stop_requests.close()
+    app.close()
+
+
+def test_a_job_revoked_with_terminate_while_a_child_takes_it_is_killed_as_it_begins(taken):
+    worker, child, stand_in = taken
+    worker._act_on_revokes({1: True})  # neither running nor in the feed: out of reach for now
+    assert stand_in.poll() is None and 1 in worker.pool.queued
+    child.child_end.send_all([began(1)])
+    worker._wait(5)
+    assert stand_in.wait(timeout=30) == -signal.SIGKILL  # killed as it began
+    assert child.killed_for == "terminated"
+
+
+def test_a_job_revoked_while_a_child_takes_it_sees_is_revoked_as_it_begins(taken):
+    worker, child, stand_in = taken
+    worker._act_on_revokes({1: False})
+    assert child.revoked.value == 0
+    child.child_end.send_all([began(1)])
+    worker._wait(5)
+    assert child.revoked.value == 1 and stand_in.poll() is None

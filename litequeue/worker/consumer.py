@@ -74,6 +74,7 @@ class Worker:
         self.prefetch = conf.worker_prefetch_multiplier
         self._more_waiting = False
         self._stop_heard = False  # the stop request was acted on (logged, reserve released)
+        self.handed_back = 0  # running jobs released by a cold stop
         self._next_eta: float | None = 0.0
         self._held_until: float | None = None  # when a rate limiter holding jobs back opens (epoch)
         self._next_beat = 0.0
@@ -276,17 +277,22 @@ class Worker:
         ready = self.pool.select(timeout)
         if not ready and not self.options.burst:  # the backstop poll: jobs may have arrived from
             self._next_eta, self._more_waiting = 0.0, True  # producers we cannot hear (a burst run ends instead)
-        if self._wake is not None and self._wake in ready and self._wake.drain():
+        woken = self._wake is not None and self._wake in ready and self._wake.drain()
+        if woken:
             self._next_eta = 0.0  # a new job may have an earlier eta than we knew of
-            self._store_call(self._look_for_revokes)  # or a job this worker holds was revoked
         if self.stop_requests in ready:
             self._on_stop_request()
         reports = self.pool.collect(ready)
+        begun = [job.id for job, _ in self.pool.began]
         for job, when in self.pool.began:  # first: a job may have begun and ended since the last look
             self.marks.note(job, when)
             log.info("Task %s[%s] received", job.task, job.task_id)
             job_signals.received(self, job, self.name)
         self.pool.began.clear()
+        if woken:  # a job this worker holds may have been revoked (looked for once the "began"s are in)
+            self._store_call(self._look_for_revokes)
+        if begun and self.revokes.deferred:  # revoked while a child was taking them: act now they run
+            self._act_on_revokes(self.revokes.begun(begun))
         for job, report in reports:
             self.pending.append(self._outcome(job, report))
         self.pool.enforce_limits()
@@ -397,12 +403,19 @@ class Worker:
         not_running = self.revokes.act(requests, self.pool)
         self.reserved, revoked = take_revoked(self.pool, self.reserved, not_running)
         self.pending.extend(revoked)
+        self.revokes.defer({job_id: requests[job_id] for job_id in not_running if job_id in self.pool.queued})
 
     def _stop(self) -> None:
         if self.pool is not None:
-            queued = self.pool.take_back()
-            running = [job.id for job in self.pool.running()]
+            queued = self.pool.take_back()  # first: nothing more is begun
+            try:
+                self._wait(0.0)  # what children said meanwhile: jobs begun, and ended (recorded below)
+            except Exception:  # the loop may have stopped on this very error: release the jobs anyway
+                log.exception("Could not read the pool's last reports; releasing its jobs.")
+            # Running, or taken from the feed by a child whose "began" has not arrived yet.
+            running = [job.id for job in [*self.pool.running(), *(job for job, _ in self.pool.queued.values())]]
             self.pool.stop(kill=bool(running))
+            self.handed_back = len(running)
             if running:  # cold shutdown: hand the jobs back at once
                 log.warning("Cold shutdown: releasing %d running job(s) back to the queue.", len(running))
             unstarted = [job.id for job in [*self.pool.unstarted, *queued, *self.reserved]]

@@ -19,15 +19,19 @@ import itertools
 import logging
 import multiprocessing
 import os
+import signal
 import socket
 import sys
 import threading
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import signals
 from ..errors import ConfigurationError, LiteQueueError
 from .consumer import Worker
 from .options import POOLS, WorkerOptions
+from .stopping import in_main_thread
 
 if TYPE_CHECKING:
     from ..app import LiteQueue
@@ -71,6 +75,7 @@ class InProcessWorker:
         self._ready = threading.Event()
         self._done = threading.Event()  # set when the worker's thread has finished its loop
         self._error: BaseException | None = None
+        self._ctrl_c = CtrlC(self)
 
     @property
     def name(self) -> str:
@@ -98,30 +103,42 @@ class InProcessWorker:
                 raise self._error
             raise ConfigurationError(f"The in-process worker {self.name} did not become ready; see its log.")
         atexit.register(self.stop)
+        self._ctrl_c.take()
         return self
 
     def stop(self, cold: bool = False, timeout: float | None = None) -> None:
         """Stop the worker: warm (finish running jobs) by default; ``cold`` hands running jobs
         back to the queue at once. With ``timeout`` (seconds), a warm stop turns cold after that
         long. Ctrl-C while a warm stop waits turns it cold (the jobs are handed back)."""
-        atexit.unregister(self.stop)
         if self.worker is None or self._thread is None:
+            atexit.unregister(self.stop)
             return
         self.worker.request_stop(cold=cold)
+        deadline = None if timeout is None else time.monotonic() + timeout
         # Waiting on an Event, not Thread.join: a join interrupted by Ctrl-C leaves the thread
         # looking finished on Python 3.11 (its lock half-released), and we would not wait for it.
-        try:
-            self._done.wait(timeout)
-        except KeyboardInterrupt:
-            print(f"litequeue: handing {self._running()} running job(s) back to the queue.", file=sys.stderr)
-        if not self._done.is_set():
-            self.worker.request_stop(cold=True)
-            self._done.wait()
+        while not self._wait_done(0.05):
+            if deadline is not None and time.monotonic() >= deadline:
+                self.worker.request_stop(cold=True)
+                deadline = None
         self._thread.join()
+        self._ctrl_c.tell()
+        self._ctrl_c.give_back()
+        atexit.unregister(self.stop)
 
-    def _running(self) -> int:
+    def _wait_done(self, seconds: float) -> bool:
+        """Wait for the worker's thread to finish its loop; a KeyboardInterrupt meanwhile (where
+        this worker does not handle Ctrl-C itself) makes the stop cold."""
+        try:
+            return self._done.wait(seconds)
+        except KeyboardInterrupt:
+            self._ctrl_c.pressed_while_stopping()
+            return self._done.is_set()
+
+    def running_jobs(self) -> int:
+        """How many jobs run now (safe to ask from any thread)."""
         pool = self.worker.pool if self.worker is not None else None
-        return len(pool.running()) if pool is not None else 0
+        return pool.busy() if pool is not None else 0
 
     def is_alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
@@ -130,9 +147,7 @@ class InProcessWorker:
         return self.start()
 
     def __exit__(self, kind: type[BaseException] | None, *exc_info: Any) -> None:
-        if kind is KeyboardInterrupt and self._running():
-            print(f"litequeue: waiting for {self._running()} running job(s) (Ctrl-C again to hand them back).",
-                  file=sys.stderr)
+        self._ctrl_c.announce_wait(kind is KeyboardInterrupt)
         self.stop()
 
     def _on_ready(self, sender: Any = None, **kwargs: Any) -> None:
@@ -156,6 +171,71 @@ class InProcessWorker:
     def __repr__(self) -> str:
         state = "running" if self.is_alive() else "stopped"
         return f"<InProcessWorker {self.name} {state}>"
+
+
+class CtrlC:
+    """Ctrl-C for a program running an in-process worker, as for the worker command: the first
+    begins a warm stop (running jobs finish), and any later one, or one while ``stop()`` waits,
+    makes it cold (running jobs are handed back to the queue at once).
+
+    The worker's state changes in the signal handler itself, before anything is raised, so a
+    second Ctrl-C arriving at any moment (while the first's KeyboardInterrupt unwinds the program,
+    inside ``stop()``, inside a stop request) makes the stop cold. The first Ctrl-C then reaches
+    the program as before (KeyboardInterrupt, or the handler it had, such as asyncio's); once a
+    stop has begun, Ctrl-C raises nothing, so the stop goes on to hand the jobs back. Installed
+    only in the main thread over a Python-level handler; given back when the worker stops."""
+
+    def __init__(self, owner: InProcessWorker) -> None:
+        self.owner = owner
+        self.previous: Any = None
+        self.handler: Callable[[int, Any], None] | None = None
+        self.seen = False  # a Ctrl-C arrived while the worker ran
+        self.made_cold = False  # a Ctrl-C made the stop cold (to tell, once the jobs are back)
+
+    def take(self) -> None:
+        if not in_main_thread() or not callable(signal.getsignal(signal.SIGINT)):
+            return  # another thread's worker, or a program that ignores or leaves Ctrl-C to the system
+        self.handler = self._on_signal
+        self.previous = signal.signal(signal.SIGINT, self.handler)
+
+    def give_back(self) -> None:
+        if self.handler is not None and in_main_thread() and signal.getsignal(signal.SIGINT) is self.handler:
+            signal.signal(signal.SIGINT, self.previous)
+            self.handler = None
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        worker = self.owner.worker
+        if worker is not None and not self.owner._done.is_set():
+            if worker.stopping:  # the second, or one while stop() waits: cold, and nothing raised
+                self.pressed_while_stopping()
+                return
+            self.seen = True
+            worker.request_stop()  # the first: a warm stop begins, and the program hears of it below
+        if callable(self.previous):
+            self.previous(signum, frame)
+
+    def pressed_while_stopping(self) -> None:
+        """Ctrl-C during a warm stop: hand the running jobs back now."""
+        worker = self.owner.worker
+        if worker is not None and not worker.cold:
+            self.made_cold = True
+            worker.request_stop(cold=True)
+
+    def announce_wait(self, interrupted: bool) -> None:
+        """After the first Ctrl-C: say what the stop waits for, and how to stop now."""
+        worker = self.owner.worker
+        running = self.owner.running_jobs()
+        if (interrupted or self.seen) and running and worker is not None and not worker.cold:
+            print(f"litequeue: waiting for {running} running job(s) (Ctrl-C again to hand them back).",
+                  file=sys.stderr)
+
+    def tell(self) -> None:
+        """Once the worker has stopped: say how many running jobs a Ctrl-C handed back (not
+        from the signal handler: a print there could break into a print of the program's)."""
+        worker = self.owner.worker
+        if self.made_cold and worker is not None:
+            print(f"litequeue: handing {worker.handed_back} running job(s) back to the queue.", file=sys.stderr)
+            self.made_cold = False
 
 
 def _close_thread_connection(app: LiteQueue) -> None:

@@ -140,7 +140,11 @@ class Pool:
         return self.running() + [job for job, _ in self.queued.values()]
 
     def holding(self) -> int:
-        return len(self.queued) + sum(1 for c in self.children if c.running)
+        return len(self.queued) + self.busy()
+
+    def busy(self) -> int:
+        """How many children run a job now (safe to ask from another thread)."""
+        return sum(1 for c in list(self.children) if c.running)
 
     def free(self) -> int:
         """How many children would start a job now if one were handed over."""

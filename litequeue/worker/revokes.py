@@ -32,6 +32,9 @@ class RevokeWatch:
     def __init__(self) -> None:
         self._next_look = 0.0
         self._told: set[int] = set()  # running jobs already terminated or told of their revoke
+        # Revoked jobs a child took from the pool's feed and has not yet said it began ({id:
+        # terminate}): out of reach of take_back, acted on the moment their "began" arrives.
+        self.deferred: dict[int, bool] = {}
 
     def look(self, store: Store, held: list[int]) -> dict[int, bool] | None:
         """After a wake-up: the revoke requests (job id -> terminate) among ``held``, or None
@@ -58,9 +61,18 @@ class RevokeWatch:
                 log.info("Task %s[%s] revoked while running; its is_revoked() is now true.", job.task, job.task_id)
         return set(requests) - set(running)
 
+    def defer(self, requests: dict[int, bool]) -> None:
+        """Revokes of jobs a child has taken but not begun: to act on once they begin."""
+        self.deferred.update(requests)
+
+    def begun(self, job_ids: list[int]) -> dict[int, bool]:
+        """The deferred revokes of jobs that have just begun."""
+        return {job_id: self.deferred.pop(job_id) for job_id in job_ids if job_id in self.deferred}
+
     def ended(self, job_id: int) -> None:
         """The job's outcome is in."""
         self._told.discard(job_id)
+        self.deferred.pop(job_id, None)
 
 
 def take_revoked(pool: AnyPool, reserved: deque[Job], revoked: set[int]) -> tuple[deque[Job], list[Outcome]]:

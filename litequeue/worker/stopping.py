@@ -46,9 +46,13 @@ class StopRequests:
             pass
 
     def request(self, cold: bool = False) -> None:
-        """Ask for a warm (or cold) stop from any thread; wakes the loop at once."""
+        """Ask for a warm (or cold) stop from any thread; wakes the loop at once.
+
+        Flags are only ever set, never read and written back: a signal handler that asks for a
+        cold stop while this very call (a warm request) runs in the same thread is never undone."""
+        if cold:
+            self.cold = True
         self.stopping = True
-        self.cold = self.cold or cold
         try:
             self._writer.send(b"!")
         except OSError:

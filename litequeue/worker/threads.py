@@ -91,7 +91,11 @@ class InlinePool:
         return self.running() + [job for job, _ in self.queued.values()] + [job for job, _ in self._deaths]
 
     def holding(self) -> int:
-        return len(self.queued) + len(self.running())
+        return len(self.queued) + self.busy()
+
+    def busy(self) -> int:
+        """How many runners run a job now (safe to ask from another thread)."""
+        return sum(1 for r in list(self.children) if r.running)
 
     def free(self) -> int:
         return max(sum(1 for r in self.children if not r.running) - len(self.queued), 0)

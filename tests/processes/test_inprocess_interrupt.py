@@ -1,14 +1,21 @@
 """Ctrl-C in a program running ``with app.worker()``: the first says what it waits for, the
-second hands the running jobs back to the queue at once."""
+second hands the running jobs back to the queue at once, wherever in the stop it arrives."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import textwrap
+import time
+
+import pytest
 
 from litequeue import states
+from litequeue.worker.consumer import Worker
+from litequeue.worker.inprocess import CtrlC, InProcessWorker
+from litequeue.worker.stopping import StopRequests
 from tests.conftest import ROOT, ledger_counts
 from tests.processes.test_operations import wait_until
 from tests.support import tasks
@@ -32,6 +39,8 @@ def test_a_second_ctrl_c_hands_the_running_job_back(app, db, ledger, worker_env,
         try:
             wait_until(lambda: "long-start" in ledger_counts(ledger), what="the job to start")
             program.send_signal(signal.SIGINT)
+            # The first Ctrl-C's handler has begun the stop before this line is printed, so the
+            # second one is a cold stop wherever it lands from here on.
             wait_until(lambda: "Ctrl-C again" in err_path.read_text(), timeout=10,
                        what="the first Ctrl-C to be answered")
             program.send_signal(signal.SIGINT)
@@ -45,3 +54,62 @@ def test_a_second_ctrl_c_hands_the_running_job_back(app, db, ledger, worker_env,
     assert "handing 1 running job(s) back" in err, err
     [job] = app.store.list_jobs([states.QUEUED], limit=10)
     assert job.task == tasks.slow_record.name and job.attempts == 0  # handed back, the attempt refunded
+
+
+# What runs in this process between the first Ctrl-C and the wait for the worker's thread.
+STOP_PATH = frozenset(f.__code__ for f in (
+    InProcessWorker.__exit__, InProcessWorker.stop, InProcessWorker._wait_done, InProcessWorker.running_jobs,
+    CtrlC.announce_wait, CtrlC.tell, Worker.request_stop, StopRequests.request))
+
+
+class CtrlCAtStep:
+    """A tracer that sends this process a real SIGINT when the stop path reaches its ``n``-th
+    step (a line; inside a stop request, each bytecode instruction: a flag read and written
+    back by one line is where a signal can slip in); if the path reaches its wait for the worker
+    first, it sends it there (and says so)."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.seen, self.sent_at = n, 0, None
+
+    def __call__(self, frame, event, arg):
+        if frame.f_code not in STOP_PATH:
+            return None
+        frame.f_trace_opcodes = frame.f_code is StopRequests.request.__code__
+        return self.step
+
+    def step(self, frame, event, arg):
+        if event in ("line", "opcode") and self.sent_at is None:
+            waiting = frame.f_code is InProcessWorker._wait_done.__code__
+            if self.seen == self.n or waiting:
+                self.sent_at = (frame.f_code.co_name, frame.f_lineno, frame.f_lasti, not waiting or self.seen == self.n)
+                os.kill(os.getpid(), signal.SIGINT)
+            self.seen += 1
+        return self.step
+
+
+def test_a_second_ctrl_c_anywhere_in_the_stop_hands_the_running_job_back(app, ledger, capsys):
+    """Deterministic: the second Ctrl-C is sent at each step of the stop path in turn."""
+    n = 0
+    while True:
+        worker = app.worker(concurrency=1, start_method="fork").start()
+        job = tasks.slow_record.delay(key := f"long{n}", 60)
+        wait_until(lambda key=key: f"{key}-start" in ledger_counts(ledger), what="the job to start")
+        with pytest.raises(KeyboardInterrupt) as first:  # the first Ctrl-C reaches the program
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(30)
+        tracer = CtrlCAtStep(n)
+        sys.settrace(tracer)
+        try:
+            worker.__exit__(KeyboardInterrupt, first.value, first.tb)  # what `with` does
+        finally:
+            sys.settrace(None)
+        assert tracer.sent_at is not None
+        assert not worker.is_alive()
+        stored = app.AsyncResult(job.id).job
+        assert (stored.state, stored.attempts) == (states.QUEUED, 0), tracer.sent_at  # handed back, refunded
+        assert "handing 1 running job(s) back" in capsys.readouterr().err, tracer.sent_at
+        app.store.purge()
+        if not tracer.sent_at[3]:  # the n-th step was past the stop path: every step was tried
+            break
+        n += 1
+    assert n > 20  # the path really was walked step by step
