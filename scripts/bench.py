@@ -11,6 +11,9 @@
     python scripts/bench.py --flow --baseline /work/main   # flow control (scripts/bench_flow.py)
     python scripts/bench.py --workflows --only-extra [--compare]  # group, chord and chain figures
     python scripts/bench.py --mixed --only-extra [--compare]  # 95 % short, 5 % long jobs (issue 18)
+    python scripts/bench.py --revoke --only-extra  # revoke(terminate=True) of a running job, p50/p95
+    python scripts/bench.py --pool --baseline /work/main  # drain, latency, first job after idle against
+                                                          # Huey on Redis and a baseline, interleaved
 
 Every measurement runs in a fresh interpreter (scripts/bench_runner.py) against a fresh SQLite
 file in a temporary directory; workers are real ``litequeue worker ... -c 2`` subprocesses. The raw
@@ -21,6 +24,7 @@ a busy machine moves both sides together. Nothing here is a test: no number fail
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -35,6 +39,8 @@ sys.path.insert(0, SCRIPTS)
 
 import bench_raw  # noqa: E402
 import bench_report  # noqa: E402
+
+REVOKE_SAMPLES = 20  # revoked jobs per --revoke run
 
 
 class BenchError(Exception):
@@ -143,11 +149,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--flow", action="store_true",
                         help="flow control's figures instead (scripts/bench_flow.py): drain without limits, "
                              "1 per key over 100 keys, achieved rate under rate_limit 1000/s")
-    parser.add_argument("--baseline", help="with --flow: a litequeue tree (e.g. main's) whose no-limit drain runs too")
+    parser.add_argument("--baseline",
+                        help="with --flow or --pool: a litequeue tree (e.g. main's) measured beside this one")
     parser.add_argument("--workflows", action="store_true",
                         help="group / chord / chain figures (with --compare: Celery's chain beside them)")
     parser.add_argument("--mixed", action="store_true",
                         help="95 %% 1 ms / 5 %% 200 ms jobs: makespan, short jobs' wait (--compare: Celery, Huey)")
+    parser.add_argument("--revoke", action="store_true",
+                        help="revoke(terminate=True) of a running job: until its process stopped and REVOKED stored")
+    parser.add_argument("--pool", action="store_true",
+                        help="the pool's figures instead (scripts/bench_pool.py): drain, latency, first job after idle "
+                             "from a fresh producer and revoke, beside Huey on Redis (and --baseline), interleaved")
     parser.add_argument("--only-extra", action="store_true",
                         help="skip the default metrics (with --compare, --growth, --long, --dashboard, --mixed)")
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
@@ -177,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
                                 *([f"--baseline={args.baseline}"] if args.baseline else [])])
     workdir = tempfile.mkdtemp(prefix="litequeue-bench-")
     report: dict = {"config": config.__dict__, "machine": bench_report.machine(), "started": time.time()}
+    if args.pool:
+        return pool_main(args, config, workdir, report)
     try:
         if not args.only_extra:
             report["litequeue"] = repeat("litequeue", config.runs, litequeue_run, config, workdir, quiet=args.json)
@@ -193,6 +207,10 @@ def main(argv: list[str] | None = None) -> int:
             report["dashboard"] = bench_dashboard.run(workdir, jobs=backlog, requests=20 if args.quick else 100,
                                                       drain_jobs=max(config.n, 2_000) * 2, rounds=config.runs,
                                                       quiet=args.json)
+        if args.revoke:
+            revoke = functools.partial(run_part, n=REVOKE_SAMPLES)
+            report["revoke"] = repeat("revoke", config.runs, revoke, "litequeue", "revoke",
+                                      os.path.join(workdir, "revoke"), config, quiet=args.json)
         if args.mixed:
             import bench_mixed
 
@@ -225,6 +243,30 @@ def main(argv: list[str] | None = None) -> int:
             import bench_dashboard
 
             print("\n" + bench_dashboard.render(report["dashboard"]))
+    return 0
+
+
+def pool_main(args: argparse.Namespace, config: Config, workdir: str, report: dict) -> int:
+    import bench_pool
+
+    try:
+        report["pool"] = bench_pool.run(config, workdir, args.cache_dir, args.baseline, quiet=args.json)
+    except RuntimeError as exc:
+        print(f"bench.py: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    report["machine"]["loadavg_at_end"] = os.getloadavg()
+    report["seconds"] = time.time() - report["started"]
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        m = report["machine"]
+        print(f"litequeue benchmark, --pool: Python {m['python']}, {m['cpus']} CPUs, load average "
+              f"{m['loadavg_at_start'][0]:.2f} at start, {m['loadavg_at_end'][0]:.2f} at end; "
+              f"{report['seconds']:.0f} s in all.")
+        print(bench_pool.render(report["pool"]))
     return 0
 
 

@@ -45,6 +45,14 @@ class PeerSystem:
         path = os.pathsep.join(p for p in (SCRIPTS, os.environ.get("PYTHONPATH")) if p)
         return {**os.environ, "PYTHONPATH": path}
 
+    def broker(self) -> str:
+        """What a fresh producer needs to reach this run's jobs: nothing (a fixed Redis database,
+        or a file in the run's directory)."""
+        return ""
+
+    def attach(self, broker: str) -> None:
+        pass
+
     def done_count(self) -> int:
         return self.ledger.done()
 

@@ -111,6 +111,12 @@ def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 
     return False
 
 
+def stopped(pid: int) -> bool:
+    """Whether process ``pid`` no longer runs: gone, or a zombie waiting to be reaped."""
+    fields = _stat_fields(pid)
+    return fields is None or fields[0] in ("Z", "X")
+
+
 def tail(path: str, lines: int = 15) -> str:
     try:
         with open(path, errors="replace") as f:

@@ -166,6 +166,14 @@ def render(report: dict) -> str:
         import bench_workflows
 
         out += ["", bench_workflows.render(report["workflows"], config)]
+    if report.get("revoke"):
+        runs = report["revoke"]
+        med = {k: cell([r[f"revoke{k}_ms"] for r in runs], "ms")[0] for k in ("_p50", "_p95", "_stopped_p50",
+                                                                               "_stored_p50")}
+        out += ["", f"revoke(terminate=True) of a running job ({runs[0]['revoke_samples']} jobs per run, -c 2), "
+                f"from the call until its process has stopped and the store reads REVOKED: p50 {med['_p50']}, "
+                f"p95 {med['_p95']} (process stopped p50 {med['_stopped_p50']}, REVOKED stored p50 "
+                f"{med['_stored_p50']}; target 100 ms)"]
     if report.get("mixed"):
         import bench_mixed
 

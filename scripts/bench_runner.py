@@ -4,15 +4,17 @@
         [--option key=value]
 
 SYSTEM names an adapter module (``litequeue`` -> bench_sys_litequeue, ``celery`` ->
-bench_peer_celery, ...). PART is one of: enqueue, bulk, drain, session, long, claim. Standard library
-only apart from the adapter: the peers' virtualenvs run this same file.
+bench_peer_celery, ...). PART is one of: enqueue, bulk, drain, session, long, mixed, fresh, revoke,
+claim (and send, which fresh runs in a process of its own). Standard library only apart from the
+adapter: the peers' virtualenvs run this same file.
 
 An adapter is a class ``System(workdir, options)`` with: ``reset()`` (an empty broker),
 ``enqueue_each(n)``, ``enqueue_bulk(n)`` (or ``bulk_api = None``), ``fill(n)`` (queue n no-op
 jobs, untimed), ``send_stamp(tag)``, ``worker_command(burst)`` -> (argv, cwd, env),
 ``done_count()``, ``stamps()`` -> {tag: start time}, ``done_time(tag)``, and optionally
 ``window()`` -> (first start, last done) from stored timestamps. ``burst_drain`` says the drain's
-worker exits by itself.
+worker exits by itself. The fresh part needs ``broker()`` and ``attach(broker)``; the revoke part
+(litequeue only) ``send_hold(tag, seconds)``, ``revoke_terminate(tag)`` and ``job_state(tag)``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import argparse
 import importlib
 import json
 import os
+import statistics
+import subprocess
 import sys
 import time
 
@@ -255,6 +259,97 @@ def _mixed_stream(system, args) -> dict:
             "mixed_short_wait_p99_ms": procs.percentile(waits, 99), "mixed_jobs": args.n}
 
 
+def part_fresh(system, args) -> dict:
+    """The first job after --idle-wait seconds of idle, sent by a fresh producer process (its
+    first send opens the store or connects to the broker): from that send to the job's start.
+    --n samples, each after its own idle wait; the producer's interpreter start is not timed."""
+    system.reset()
+    system.send_stamp("probe")
+    argv, cwd, env = system.worker_command(burst=False)
+    log = os.path.join(args.workdir, "fresh-worker.log")
+    proc = procs.start(argv, cwd, env, log)
+    latencies = []
+    try:
+        if not procs.wait_until(lambda: "probe" in system.stamps(), 60, 0.002, proc):
+            raise RuntimeError(f"fresh: the worker never ran the first job;\n{procs.tail(log)}")
+        for i in range(args.n):
+            time.sleep(args.idle_wait)
+            tag = f"fresh{i:03d}"
+            cmd = [sys.executable, os.path.abspath(__file__), args.system, "send", "--workdir", args.workdir,
+                   "--tag", tag, "--broker", system.broker()] + [f"--option={o}" for o in args.option]
+            sent = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=120,
+                                             stdin=subprocess.DEVNULL).stdout.strip().splitlines()[-1])["sent"]
+            if not procs.wait_until(lambda tag=tag: tag in system.stamps(), 60, 0.001, proc):
+                raise RuntimeError(f"fresh: the job from the fresh producer never ran;\n{procs.tail(log)}")
+            latencies.append(1000 * (system.stamps()[tag] - sent))
+    finally:
+        procs.stop(proc)
+    return {"fresh_after_idle_ms": statistics.median(latencies), "fresh_after_idle_max_ms": max(latencies),
+            "fresh_samples": len(latencies)}
+
+
+def part_send(system, args) -> dict:
+    """(For part_fresh, in its own process.) Send one stamp job as a fresh producer."""
+    system.attach(args.broker)
+    sent = time.time()
+    system.send_stamp(args.tag)
+    return {"sent": sent}
+
+
+REVOKE_SETTLE = 0.2  # seconds a job runs before it is revoked: begun, marked STARTED, the worker asleep
+
+
+def part_revoke(system, args) -> dict:
+    """revoke(terminate=True) of a running job, one at a time on a 2-process worker (--n
+    samples): the time from the call until the job's process has stopped, until the store reads
+    REVOKED, and until both hold (p50/p95)."""
+    system.reset()
+    argv, cwd, env = system.worker_command(burst=False)
+    log = os.path.join(args.workdir, "revoke-worker.log")
+    proc = procs.start(argv, cwd, env, log)
+    ledger = os.environ["BENCH_LEDGER"]
+    stopped, stored, both = [], [], []
+    try:
+        for i in range(args.n):
+            tag = f"hold-{os.getpid()}-{i:04d}"
+            path = os.path.join(ledger, tag)
+            system.send_hold(tag, 60)
+            if not procs.wait_until(lambda path=path: os.path.exists(path), 60, 0.002, proc):
+                raise RuntimeError(f"revoke: the job never started;\n{procs.tail(log)}")
+            with open(path) as f:
+                pid = int(f.read())
+            time.sleep(REVOKE_SETTLE)
+            gone, revoked = _revoke_and_watch(system, tag, pid)
+            stopped.append(gone)
+            stored.append(revoked)
+            both.append(max(gone, revoked))
+    finally:
+        procs.stop(proc)
+    out = {"revoke_samples": len(both), "revoke_max_ms": max(both)}
+    for key, values in (("revoke", both), ("revoke_stopped", stopped), ("revoke_stored", stored)):
+        out[f"{key}_p50_ms"], out[f"{key}_p95_ms"] = procs.percentile(values, 50), procs.percentile(values, 95)
+    return out
+
+
+def _revoke_and_watch(system, tag: str, pid: int) -> tuple[float, float]:
+    """Revoke ``tag`` with terminate; milliseconds until process ``pid`` stopped, and until the
+    store read REVOKED (polled every 0.5 ms)."""
+    started = time.perf_counter()
+    system.revoke_terminate(tag)
+    gone = revoked = None
+    while gone is None or revoked is None:
+        elapsed = 1000 * (time.perf_counter() - started)
+        if gone is None and procs.stopped(pid):
+            gone = elapsed
+        if revoked is None and system.job_state(tag) == "REVOKED":
+            revoked = elapsed
+        if elapsed > 30_000:
+            raise RuntimeError(f"revoke: after 30 s, process stopped: {gone is not None}, "
+                               f"REVOKED: {revoked is not None}")
+        time.sleep(0.0005)
+    return gone, revoked
+
+
 def part_claim(system, args) -> dict:
     """In-process claim+ack rate, one job at a time and 32 at a time (litequeue only)."""
     out = {}
@@ -265,7 +360,7 @@ def part_claim(system, args) -> dict:
 
 
 PARTS = {"claim": part_claim, "enqueue": part_enqueue, "bulk": part_bulk, "drain": part_drain, "session": part_session,
-         "long": part_long, "mixed": part_mixed}
+         "long": part_long, "mixed": part_mixed, "fresh": part_fresh, "send": part_send, "revoke": part_revoke}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -279,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--raw-baseline", choices=["full", "normal"],
                         help="enqueue/bulk: interleave raw SQLite inserts at this synchronous setting")
     parser.add_argument("--option", action="append", default=[], help="key=value for the adapter")
+    parser.add_argument("--tag", help="send: the stamp job's tag")
+    parser.add_argument("--broker", default="", help="send: where the jobs go (the adapter's broker())")
     args = parser.parse_args(argv)
     options = dict(item.split("=", 1) for item in args.option)
     os.makedirs(args.workdir, exist_ok=True)

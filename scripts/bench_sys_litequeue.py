@@ -94,6 +94,22 @@ class System:
     def send_work(self, tag: str, seconds: float) -> None:
         self.tasks.work.apply_async((tag, seconds), task_id=tag)
 
+    def send_hold(self, tag: str, seconds: float) -> None:
+        self.tasks.hold.apply_async((tag, seconds), task_id=tag)
+
+    def revoke_terminate(self, tag: str) -> None:
+        self.app.control.revoke(tag, terminate=True)
+
+    def job_state(self, tag: str) -> str | None:
+        rows = self._query("SELECT state FROM lq_jobs WHERE task_id = ?", (tag,))
+        return rows[0][0] if rows else None
+
+    def attach(self, db: str) -> None:
+        """Point at the database ``db`` of another process's run without opening it (a fresh
+        producer: the first send opens the store)."""
+        self.db = db
+        self.app.url = db
+
     def work_stamps(self) -> dict[str, float]:
         rows = self._query("SELECT task_id, result FROM lq_jobs WHERE task = 'bench_tasks.work' AND state = 'SUCCESS'")
         return {task_id: json.loads(result) for task_id, result in rows}
@@ -123,6 +139,10 @@ class System:
         if self._reader is None:
             self._reader = sqlite3.connect(self.db, timeout=30)
         return self._reader.execute(sql, params).fetchall()
+
+    def broker(self) -> str:
+        """What a fresh producer needs to reach this run's jobs (``attach``)."""
+        return self.db
 
     def done_count(self) -> int:
         return self._query("SELECT COUNT(*) FROM lq_jobs WHERE state = 'SUCCESS' AND done_at >= ?", (self.since,))[0][0]

@@ -28,6 +28,17 @@ def work(tag, seconds):
 
 
 @app.task
+def hold(tag, seconds):
+    """The revoke benchmark's job: say which process runs it (a file named ``tag`` in
+    $BENCH_LEDGER holding the pid, written whole), then sleep ``seconds``."""
+    path = os.path.join(os.environ["BENCH_LEDGER"], tag)
+    with open(path + ".tmp", "w") as f:
+        f.write(str(os.getpid()))
+    os.replace(path + ".tmp", path)
+    time.sleep(seconds)
+
+
+@app.task
 def stamp(tag=None):
     """Return the time this job started (the latency measurement reads it from the result)."""
     return time.time()

@@ -3,11 +3,11 @@ second hands the running jobs back to the queue at once, wherever in the stop it
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
@@ -56,6 +56,12 @@ def test_a_second_ctrl_c_hands_the_running_job_back(app, db, ledger, worker_env,
     assert job.task == tasks.slow_record.name and job.attempts == 0  # handed back, the attempt refunded
 
 
+def ctrl_c() -> None:
+    """A real SIGINT, to the main thread itself: delivered before this returns (a signal to the
+    process may land in another thread, and reach the main thread's handler only later)."""
+    signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+
 # What runs in this process between the first Ctrl-C and the wait for the worker's thread.
 STOP_PATH = frozenset(f.__code__ for f in (
     InProcessWorker.__exit__, InProcessWorker.stop, InProcessWorker._wait_done, InProcessWorker.running_jobs,
@@ -82,7 +88,7 @@ class CtrlCAtStep:
             waiting = frame.f_code is InProcessWorker._wait_done.__code__
             if self.seen == self.n or waiting:
                 self.sent_at = (frame.f_code.co_name, frame.f_lineno, frame.f_lasti, not waiting or self.seen == self.n)
-                os.kill(os.getpid(), signal.SIGINT)
+                ctrl_c()
             self.seen += 1
         return self.step
 
@@ -95,8 +101,9 @@ def test_a_second_ctrl_c_anywhere_in_the_stop_hands_the_running_job_back(app, le
         job = tasks.slow_record.delay(key := f"long{n}", 60)
         wait_until(lambda key=key: f"{key}-start" in ledger_counts(ledger), what="the job to start")
         with pytest.raises(KeyboardInterrupt) as first:  # the first Ctrl-C reaches the program
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(30)
+            ctrl_c()
+            for _ in range(3000):
+                time.sleep(0.01)
         tracer = CtrlCAtStep(n)
         sys.settrace(tracer)
         try:
