@@ -22,7 +22,7 @@ class StopRequests:
         self._reader, self._writer = socket.socketpair()
         self._reader.setblocking(False)
         self._writer.setblocking(False)
-        self._signals = False
+        self._previous: dict[int, Any] = {}  # the handlers the signal handlers replaced
 
     def install_signal_handlers(self) -> None:
         """Take SIGTERM, SIGINT and SIGQUIT (only possible in the main thread; an in-process worker
@@ -31,8 +31,7 @@ class StopRequests:
             return
         signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
-            signal.signal(signum, self._on_signal)
-        self._signals = True
+            self._previous[signum] = signal.signal(signum, self._on_signal)
 
     def fileno(self) -> int:
         """Readable when a stop was asked for (for the loop's select)."""
@@ -59,8 +58,14 @@ class StopRequests:
             pass  # closed already, or the buffer is full (the loop wakes anyway)
 
     def close(self) -> None:
-        if self._signals and in_main_thread():
+        """Give back the signal handlers (a worker run inside a longer program leaves none of
+        its own behind) and close the socket pair."""
+        if self._previous and in_main_thread():
             signal.set_wakeup_fd(-1)
+            for signum, previous in self._previous.items():
+                if signal.getsignal(signum) == self._on_signal:
+                    signal.signal(signum, previous)
+            self._previous = {}
         self._writer.close()
         self._reader.close()
 

@@ -93,7 +93,16 @@ class CtrlCAtStep:
         return self.step
 
 
-def test_a_second_ctrl_c_anywhere_in_the_stop_hands_the_running_job_back(app, ledger, capsys):
+@pytest.fixture
+def python_ctrl_c():
+    """Python's own Ctrl-C handling (KeyboardInterrupt), as a program starts with, whatever an
+    earlier test in this process left installed."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_a_second_ctrl_c_anywhere_in_the_stop_hands_the_running_job_back(app, ledger, capsys, python_ctrl_c):
     """Deterministic: the second Ctrl-C is sent at each step of the stop path in turn."""
     n = 0
     while True:
@@ -120,3 +129,15 @@ def test_a_second_ctrl_c_anywhere_in_the_stop_hands_the_running_job_back(app, le
             break
         n += 1
     assert n > 20  # the path really was walked step by step
+
+
+def test_a_worker_run_in_a_programs_main_thread_gives_its_signal_handlers_back(app, python_ctrl_c):
+    from litequeue.worker.options import WorkerOptions
+
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)}
+    assert Worker(app, WorkerOptions(concurrency=1, burst=True, start_method="fork")).run() == 0
+    assert {signum: signal.getsignal(signum) for signum in before} == before
+    with pytest.raises(KeyboardInterrupt):  # Ctrl-C is the program's again
+        ctrl_c()
+        for _ in range(3000):
+            time.sleep(0.01)
