@@ -136,9 +136,10 @@ class InProcessWorker:
             return self._done.is_set()
 
     def running_jobs(self) -> int:
-        """How many jobs run now (safe to ask from any thread)."""
+        """How many jobs the pool holds now: running, or taken and about to say so (safe to ask
+        from any thread)."""
         pool = self.worker.pool if self.worker is not None else None
-        return pool.busy() if pool is not None else 0
+        return pool.holding() if pool is not None else 0
 
     def is_alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
