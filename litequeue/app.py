@@ -9,21 +9,19 @@ from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar, overload
 
-from . import pids, serialization
+from . import pids, publishing, serialization
 from .annotations import annotate
 from .app_celery import CeleryAppSurface
 from .brokers import check_backend, store_url
 from .bulk import enqueue_many, register_chunk_task
 from .calling import build_jobs, parent_of_call, publish_policy, with_parent, with_publish_retry
 from .canvas.followups import ChordJoiner
-from .celery_messages import publish_arguments
 from .config import Settings
 from .control import ControlSurface
 from .errors import ConfigurationError, NotRegistered
 from .result import AsyncResult
 from .routing import Routing
 from .shared import register_shared_tasks
-from .signals import after_task_publish, before_task_publish
 from .store import Store, open_store
 from .task import Task, TaskOptions, class_options
 
@@ -225,11 +223,9 @@ class LiteQueue(CeleryAppSurface):
     def _publish(self, name: str, jobs: list[NewJob], retry: bool, policy: dict) -> AsyncResult:
         """Store the jobs of one call (retrying per the publish policy), with the publish
         signals around it; the AsyncResult of the first."""
-        if before_task_publish.receivers:
-            before_task_publish.send(sender=name, jobs=jobs, **publish_arguments(jobs[0]))
+        jobs = publishing.before(jobs)
         duplicates = with_publish_retry(self.store.enqueue, retry, policy, jobs) or {}
-        if after_task_publish.receivers:
-            after_task_publish.send(sender=name, jobs=jobs, **publish_arguments(jobs[0]))
+        publishing.after(jobs)
         if self.conf.task_always_eager:
             from .testing import run_eagerly
 

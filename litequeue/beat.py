@@ -19,7 +19,7 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from . import signals
+from . import publishing, signals
 from .errors import LiteQueueError, StoreError
 from .schedules import entries_from_code, jobs_for
 from .store.schedules import ScheduleRow, SyncReport
@@ -128,8 +128,10 @@ class Beat:
         except LiteQueueError as exc:  # e.g. a queue that no longer exists: skip, don't loop
             log.error("beat: %s cannot send %s, skipping this fire: %s", row.name, row.task, exc)
             return self.app.store.skip_fires(row, following)
+        jobs = publishing.before(jobs)  # Celery's beat publishes its fires: the publish signals too
         if not self.app.store.fire(row, fire_time, following, jobs):
             return False
+        publishing.after(jobs)
         log.info("beat: sending due task %s (%s) [%s]", row.name, row.task, jobs[0].task_id)
         return True
 

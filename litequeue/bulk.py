@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from . import publishing
 from .calling import CallTemplate, parent_of_call, task_id_sequence, with_parent, with_publish_retry
 from .errors import InvalidOptionError
-from .signals import after_task_publish, before_task_publish
 from .task import Task, TaskOptions
 
 if TYPE_CHECKING:
@@ -62,9 +62,9 @@ def enqueue_many(app: LiteQueue, calls: Iterable[Any], options: dict) -> list[As
         return []
     if parent is not None:  # sent by a running task: recorded as its children
         jobs = with_parent(jobs, parent)
-    before_task_publish.send(sender="enqueue_many", jobs=jobs)
+    jobs = publishing.before(jobs)  # once per job, as Celery sends them once per message
     duplicates = with_publish_retry(app.store.enqueue, retry, policy, jobs) or {}
-    after_task_publish.send(sender="enqueue_many", jobs=jobs)
+    publishing.after(jobs)
     if app.conf.task_always_eager:
         from .testing import run_eagerly
 

@@ -326,11 +326,11 @@ def _run_options(options: dict, task: Task | None, conf: Any) -> dict:
         if value is not None:
             out[key] = _seconds(value, key) or None
     if options.get("headers"):
-        out["headers"] = _headers(options["headers"])
+        out["headers"] = check_headers(options["headers"])
     return {k: v for k, v in out.items() if v is not None}
 
 
-def _headers(value: Any) -> dict:
+def check_headers(value: Any) -> dict:
     """apply_async(headers=...): a dict of names to plain data, kept with the job for request.headers."""
     import json
 

@@ -14,8 +14,12 @@ if TYPE_CHECKING:
     from .task import Request
 
 
+# The headers Celery fills in itself: they describe the job (the rest are the sender's own).
+CELERY_HEADERS = frozenset({"lang", "task", "id", "root_id", "parent_id", "eta", "expires", "retries", "group"})
+
+
 def publish_arguments(job: NewJob) -> dict:
-    """The keyword arguments Celery's before/after_task_publish receivers take."""
+    """The keyword arguments Celery's before_task_publish receivers take, for one job's message."""
     headers = {
         "lang": "py", "task": job.task, "id": job.task_id, "root_id": job.task_id, "parent_id": None,
         "eta": _iso(job.eta), "expires": _iso(job.expires), "retries": 0, "group": None,
@@ -25,7 +29,7 @@ def publish_arguments(job: NewJob) -> dict:
         "body": _body(job.body, job.content_type), "exchange": "", "routing_key": job.routing_key,
         "headers": headers, "properties": {"correlation_id": job.task_id, "priority": job.priority,
                                            "content_type": job.content_type},
-        "declare": [], "retry_policy": None,
+        "declare": [],
     }
 
 

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .. import serialization
+from .. import publishing, serialization
 from ..calling import CallTemplate, new_task_id, parent_of_call, task_id_sequence, with_publish_retry
 from ..errors import InvalidOptionError
 from ..result import UNREAD, AsyncResult
-from ..signals import after_task_publish, before_task_publish
 from ..store.records import NewChain, NewGroup, NewJob
 from .results import GroupResult, WorkflowResult
 from .signature import Signature, maybe_signature
@@ -55,9 +54,9 @@ def send_canvas(app: LiteQueue, sig: Signature, args: tuple, kwargs: dict, optio
     plan = Plan(app)
     result = plan.add(sig, args, kwargs, options)
     if plan.jobs:
-        before_task_publish.send(sender=sig.task, jobs=plan.jobs)
+        plan.jobs = list(publishing.before(plan.jobs))  # once per job, as Celery sends them per message
         with_publish_retry(app.store.enqueue, retry, policy, plan.jobs, plan.groups, plan.chains)
-        after_task_publish.send(sender=sig.task, jobs=plan.jobs)
+        publishing.after(plan.jobs)
         if app.conf.task_always_eager:
             from ..testing import drain
 
