@@ -50,14 +50,23 @@ def main(ctx: click.Context, app_path: str | None) -> None:
 
 def run_with_app(app: LiteQueue, args: list[str], standalone: bool) -> int:
     """Run the command line with ``app`` as the -A app (``app.start()``, ``app.worker_main()``).
-    Standalone: exits the process as the command does; else returns the exit code."""
+    Standalone: exits the process as the command does; else returns the exit code. A worker or
+    beat detached with --detach ends its own process when it stops (see celery_flags)."""
+    from .celery_flags import end_detached_copy
+
     if standalone:
-        main.main(args=args, prog_name=os.path.basename(sys.argv[0]) or "litequeue", obj=State(None, app))
+        try:
+            main.main(args=args, prog_name=os.path.basename(sys.argv[0]) or "litequeue", obj=State(None, app))
+        except SystemExit as exc:
+            end_detached_copy(exc.code)
+            raise
     try:
         code = main.main(args=args, prog_name="litequeue", obj=State(None, app), standalone_mode=False)
     except click.ClickException as exc:
         exc.show()
-        return exc.exit_code
+        code = exc.exit_code
     except click.exceptions.Abort:
-        return 1
-    return code if isinstance(code, int) else 0
+        code = 1
+    code = code if isinstance(code, int) else 0
+    end_detached_copy(code)
+    return code

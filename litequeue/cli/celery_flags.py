@@ -86,7 +86,7 @@ def apply(ctx: click.Context, app: Any, name: str | None, logfile: str | None) -
         log.warning("Celery option --%s has no effect with litequeue; ignored.", key.replace("_", "-"))
     node = (name or f"worker-{os.getpid()}@{socket.gethostname()}").partition("@")[0]
     if flags.get("detach"):
-        _detach(flags.get("pidfile") or f"{node}.pid", logfile or f"{node}.log")
+        _detach(ctx, flags.get("pidfile") or f"{node}.pid", logfile or f"{node}.log")
     elif flags.get("pidfile"):
         hold_pidfile(flags["pidfile"])
     if flags.get("prefetch_multiplier"):
@@ -122,28 +122,41 @@ def _remove(path: str, owner: int) -> None:
         pass
 
 
-def _detach(pidfile: str, logfile: str) -> None:
-    """Start this same command in the background (without --detach) and exit."""
-    from ..worker.detached import Pidfile, start_detached
+_detached_copy = False  # this process is the detached copy (it ends with its command)
 
-    argv = [sys.executable, *[a for a in sys.orig_argv[1:] if a not in ("--detach", "-D")]]
+
+def end_detached_copy(code: object) -> None:
+    """In the detached copy, end the process when its command ends: it never returns into the
+    program that called ``app.worker_main()`` or ``app.start()`` (that program's code after the
+    call belongs to the process that called it)."""
+    if not _detached_copy:
+        return
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    atexit._run_exitfuncs()  # the pidfile's removal, among others
+    os._exit(code if isinstance(code, int) else 1)
+
+
+def _detach(ctx: click.Context, pidfile: str, logfile: str) -> None:
+    """Carry on in the background: this process forks a detached copy of itself, which goes on
+    to run the worker (or beat) with the app as it is; this one reports and ends. Nothing is run
+    again: not the program that called ``app.worker_main()`` / ``app.start()``, not its imports."""
+    import threading
+
+    from ..worker.detached import Pidfile, detach_this_process
+
     held = Pidfile(pidfile)
     if held.running_pid() is not None:
         raise ConfigurationError(f"Pidfile {held.path} is held by a running process (pid {held.pid()}); "
                                  "stop it first, or give another --pidfile.")
-    argv = _without_option(argv, "--pidfile")  # the detached process holds it already
-    pid = start_detached(argv, held, os.path.abspath(logfile))
+    if threading.active_count() > 1:
+        log.warning("--detach: %d other thread(s) run in this process; they do not carry on in the detached "
+                    "worker.", threading.active_count() - 1)
+    global _detached_copy
+    pid = detach_this_process(held, os.path.abspath(logfile))
+    if pid is None:
+        _detached_copy = True
+        return  # the detached copy: on to the worker
     click.echo(f"Started in the background: pid {pid}, pidfile {held.path}, log {os.path.abspath(logfile)}")
-    sys.exit(0)
-
-
-def _without_option(argv: list[str], option: str) -> list[str]:
-    out, skip = [], False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg == option:
-            skip = True
-        elif not arg.startswith(option + "="):
-            out.append(arg)
-    return out
+    ctx.exit(0)
