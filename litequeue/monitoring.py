@@ -210,6 +210,11 @@ class Inspect:
         jobs = self.app.store.list_jobs(states.WAITING_STATES, limit=limit, scheduled=True)
         return sorted((job_dict(self.app, j, now) for j in jobs), key=lambda j: j["eta"] or "")
 
+    def scheduled_in_store(self) -> int:
+        """How many jobs wait in the store for a future eta (countdown, eta, retry delay),
+        whether or not a live worker would run them."""
+        return self.app.store.count_jobs(scheduled=True)
+
     def held_back(self) -> list[dict]:
         """Due jobs that a rate or concurrency limit holds back, per limit, and why."""
         return held_back(self.app)

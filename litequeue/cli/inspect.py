@@ -46,7 +46,16 @@ def inspect(ctx: click.Context, db: str, what: str, app_path: str | None, destin
             click.echo(f"    {line}")
     if not data:
         click.echo("Error: No nodes replied (no live workers).", err=True)
+        if what == "scheduled":  # the store holds them all the same: say so, never mislead
+            click.echo(_scheduled_note(app.control.inspect().scheduled_in_store()), err=True)
         ctx.exit(1)
+
+
+def _scheduled_note(count: int) -> str:
+    if not count:
+        return "The store holds no job waiting for its eta."
+    return (f"Still, the store holds {count} job(s) waiting for their eta: they run once a worker consuming "
+            "their queue is up (`litequeue status` shows them per queue).")
 
 
 def _inspect_reply(what: str, value: Any) -> str:

@@ -192,9 +192,10 @@ class AdminStore(StoreMixin):
             return {(q, s): n for q, s, n in self.db.execute_sql(sql).fetchall()}
 
     def count_jobs(self, states_: Sequence[str] = (), queue: str | None = None,
-                   done_before: float | None = None) -> int:
-        """How many jobs are in ``states_`` (any, when empty), of ``queue``, finished before ``done_before``."""
-        where: list[str] = ["1 = 1"]
+                   done_before: float | None = None, scheduled: bool = False) -> int:
+        """How many jobs are in ``states_`` (any, when empty), of ``queue``, finished before
+        ``done_before``; ``scheduled``: only those waiting for a future eta (an index read)."""
+        where: list[str] = ["wait_until IS NOT NULL"] if scheduled else ["1 = 1"]
         params: list[object] = []
         if states_:
             where.append(f"state IN ({', '.join('?' * len(states_))})")
