@@ -14,7 +14,7 @@ def cli(*args: str):
 
 
 def test_inspect_scheduled_with_no_live_worker_points_at_the_jobs_the_store_holds(app, db):
-    app.store  # the store exists, and holds nothing
+    assert app.store.counts() == {}  # the store exists, and holds nothing
     empty = cli("inspect", db, "scheduled")
     assert empty.exit_code == 1 and "No nodes replied" in empty.output
     assert "The store holds no job waiting for its eta." in empty.output
