@@ -154,6 +154,13 @@ class Settings:
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def table(self, with_defaults: bool = False, censored: bool = True) -> dict:
+        """The settings as plain data (Celery's ``conf.table()``): only those changed from their
+        default unless ``with_defaults``; secrets hidden unless ``censored=False``."""
+        from .settings_table import table
+
+        return table(self, with_defaults, censored)
+
     def from_object(self, obj: Any, namespace: str | None = None) -> None:
         """Load settings from an object, a module, or a name: ``"module"`` or ``"module:attr"``.
 

@@ -8,14 +8,16 @@ read, shaped as Celery shapes them: ``{worker name: reply}`` for each live worke
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal as signals_module
 import socket
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import states
+from . import consumers, states
 from .errors import InvalidOptionError
 from .monitoring import Inspect, job_dict, worker_name, worker_state
 
@@ -87,8 +89,12 @@ class CeleryInspect(Inspect):
         from .monitoring import summarize_queues
 
         known = [q.name for q in summarize_queues(self.app.conf, self.app.store.counts())]
-        return self._each(lambda w: [_queue(self.app, name)
-                                     for name in (known if _all_queues(w) else w.queues.split(","))])
+
+        def consumed(worker: WorkerInfo) -> list[str]:
+            queues, exclude = consumers.parse(worker.queues)
+            return queues if queues is not None else [name for name in known if name not in exclude]
+
+        return self._each(lambda w: [_queue(self.app, name) for name in consumed(w)])
 
     def stats(self) -> dict[str, dict]:
         """{worker: pid, pool size, uptime, jobs done, broker, ...}."""
@@ -97,6 +103,41 @@ class CeleryInspect(Inspect):
         broker = {"transport": "postgresql" if url.startswith("postgres") else "sqlite", "hostname": url}
         return self._each(lambda w: {**by_name.get(w.name, {}), "pool": {"max-concurrency": w.concurrency},
                                      "broker": broker, "total": {}})
+
+    def query_task(self, *ids: Any) -> dict[str, dict[str, list]]:
+        """{worker: {task id: [state, request info]}} for the jobs among ``ids`` a live worker
+        holds: ``active`` (running) or ``reserved`` (claimed, not begun), as Celery answers.
+        Jobs no worker holds (waiting, or over) are in no reply: ``AsyncResult`` tells those."""
+        if len(ids) == 1 and isinstance(ids[0], (list, tuple)):  # Celery's older call: query_task([id1, id2])
+            ids = tuple(ids[0])
+        out: dict[str, dict[str, list]] = {w.name: {} for w in self._workers()}
+        now = time.time()
+        for task_id in dict.fromkeys(ids):
+            job = self.app.store.get(str(task_id))
+            if job is None or job.state not in states.LEASED_STATES:
+                continue
+            owner = worker_name(job)
+            if owner is not None and owner in out:
+                state = "active" if job.state == states.STARTED else "reserved"
+                out[owner][job.task_id] = [state, _request_info(self.app, job, owner, now)]
+        return out
+
+    def conf(self, with_defaults: bool = False) -> dict[str, dict]:
+        """{worker: the settings it runs with}: those changed from their defaults, or all of them
+        with ``with_defaults``; secrets hidden. Each worker stored them when it started."""
+        workers = self._workers()
+        stored = self.app.store.worker_confs([w.name for w in workers])
+        defaults = type(self.app.conf)().table(with_defaults=True)
+        out: dict[str, dict] = {}
+        for worker in workers:
+            text = stored.get(worker.name)
+            if text is None:
+                out[worker.name] = {"error": "this worker stored no settings (an older litequeue); restart it"}
+                continue
+            values = json.loads(text)
+            out[worker.name] = values if with_defaults else {
+                k: v for k, v in values.items() if k not in defaults or defaults[k] != v}
+        return out
 
     def _by_owner(self, jobs: list[Job]) -> dict[str, list[dict]]:
         """{worker: its jobs}, for each live worker and each owner of one of ``jobs``."""
@@ -137,6 +178,42 @@ class ControlSurface:
         """Revoke and stop the job if it is running (Celery's ``terminate``)."""
         return self.revoke(task_id, destination, terminate=True, signal=signal)
 
+    def add_consumer(self, queue: str, exchange: str | None = None, exchange_type: str | None = None,
+                     routing_key: str | None = None, options: dict | None = None, destination: Any = None,
+                     reply: bool = False, **kwargs: Any) -> list[dict] | None:
+        """Have live workers (all, or those in ``destination``) also consume ``queue``, from
+        their next claim: stored in each worker's row, which the worker follows within
+        worker_poll_interval, on any host. Lasts while the worker runs (a restart starts from
+        its -Q, as in Celery). With ``reply``, Celery's reply list."""
+        from .routing import check_name
+
+        check_name(queue, "add_consumer queue")
+        self.app.routing.check_worker_queues([queue])
+        if exchange or routing_key or exchange_type not in (None, "direct") or options:
+            log.warning("add_consumer(%s): exchange, exchange_type, routing_key and options are ignored: a queue's "
+                        "bindings come from task_queues, where every sender reads them.", queue)
+        return self._change_consumers(destination, reply, lambda text: consumers.added(text, queue))
+
+    def cancel_consumer(self, queue: str, destination: Any = None, reply: bool = False,
+                        **kwargs: Any) -> list[dict] | None:
+        """Have live workers (all, or those in ``destination``) stop consuming ``queue`` from
+        their next claim (jobs they claimed already still run). A worker for which it is the only
+        queue keeps it, with an error in its reply: add another queue first, or stop it."""
+        from .routing import check_name
+
+        check_name(queue, "cancel_consumer queue")
+        return self._change_consumers(destination, reply, lambda text: consumers.cancelled(text, queue))
+
+    def _change_consumers(self, destination: Any, reply: bool,
+                          change: Callable[[str], tuple[str | None, str]]) -> list[dict] | None:
+        replies = []
+        for worker in self.inspect(destination)._workers():
+            changed = self.app.store.change_worker_queues(worker.name, change)
+            if changed is not None:  # (None: the worker's row went away meanwhile)
+                text, message = changed
+                replies.append({worker.name: {"ok": message} if text is not None else {"error": message}})
+        return replies if reply else None
+
     def shutdown(self, destination: Any = None, **kwargs: Any) -> list[dict]:
         """Ask live workers on this machine to stop warmly (they finish their running jobs), by
         sending them SIGTERM. Workers on other machines (PostgreSQL) are reported, not reached."""
@@ -154,12 +231,17 @@ class ControlSurface:
         return replies
 
 
-def _all_queues(worker: WorkerInfo) -> bool:
-    return worker.queues in ("", "*")  # a worker started without -Q consumes every queue
-
-
 def _consumes(worker: WorkerInfo, queue: str) -> bool:
-    return _all_queues(worker) or queue in worker.queues.split(",")
+    return consumers.consumes(worker.queues, queue)
+
+
+def _request_info(app: LiteQueue, job: Job, owner: str, now: float) -> dict:
+    """Celery's request info for a held job (id, name, args, kwargs, type, hostname, time_start,
+    acknowledged, delivery_info, worker_pid), with litequeue's job fields beside them."""
+    return {**job_dict(app, job, now), "type": job.task, "hostname": owner, "acknowledged": not job.acks_late,
+            "delivery_info": {"exchange": "", "routing_key": job.routing_key, "priority": job.priority,
+                              "redelivered": job.attempts > 1},
+            "worker_pid": None}
 
 
 def _queue(app: LiteQueue, name: str) -> dict:

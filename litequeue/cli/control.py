@@ -12,9 +12,17 @@ import click
 from .common import DbFirstCommand, app_option, friendly_errors, open_existing, split_list
 
 
-@click.group()
+class _CeleryNames(click.Group):
+    """Subcommands found by Celery's spelling too: ``control add_consumer`` is ``add-consumer``."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or super().get_command(ctx, cmd_name.replace("_", "-"))
+
+
+@click.group(cls=_CeleryNames)
 def control() -> None:
-    """Change what every worker does, at once: they read it from the store at their next claim."""
+    """Change what every worker does, at once: they read it from the store at their next claim.
+    Celery's spellings work too (rate_limit, add_consumer)."""
 
 
 @control.command("rate-limit", cls=DbFirstCommand)
@@ -79,6 +87,24 @@ def terminate(ctx: click.Context, db: str, task_ids: tuple[str, ...], app_path: 
     """Revoke jobs by id and stop those running."""
     count = open_existing(ctx, db, app_path).control.revoke(list(task_ids), terminate=True, signal=signal_name)
     click.echo(json.dumps({"revoked": count}) if as_json else f"revoked: {count}")
+
+
+@_celery_command("add-consumer")
+@click.argument("queue")
+def add_consumer(ctx: click.Context, db: str, queue: str, app_path: str | None, destination: str | None,
+                 as_json: bool) -> None:
+    """Have the live workers also consume QUEUE, from their next claim (until they restart)."""
+    app = open_existing(ctx, db, app_path)
+    _show(ctx, app.control.add_consumer(queue, destination=split_list(destination), reply=True) or [], as_json)
+
+
+@_celery_command("cancel-consumer")
+@click.argument("queue")
+def cancel_consumer(ctx: click.Context, db: str, queue: str, app_path: str | None, destination: str | None,
+                    as_json: bool) -> None:
+    """Have the live workers stop consuming QUEUE, from their next claim (claimed jobs still run)."""
+    app = open_existing(ctx, db, app_path)
+    _show(ctx, app.control.cancel_consumer(queue, destination=split_list(destination), reply=True) or [], as_json)
 
 
 @_celery_command("purge")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import click
@@ -12,27 +13,36 @@ from .output import to_json, when
 from .render import held_what, render_flow
 
 INSPECT_METHODS = ["active", "reserved", "scheduled", "registered", "revoked", "stats", "active_queues", "ping",
-                   "held_back"]
+                   "query_task", "conf", "held_back"]
 
 
 @click.command(cls=DbFirstCommand)
 @click.argument("db")
 @click.argument("what", type=click.Choice(INSPECT_METHODS))
+@click.argument("ids", nargs=-1, metavar="[ID]...")
 @app_option
 @click.option("-d", "--destination", help="Only these workers, comma-separated.")
+@click.option("--with-defaults", is_flag=True, help="conf: every setting, not only those changed from the default.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")
 @click.pass_context
 @friendly_errors
-def inspect(ctx: click.Context, db: str, what: str, app_path: str | None, destination: str | None,
-            as_json: bool) -> None:
+def inspect(ctx: click.Context, db: str, what: str, ids: tuple[str, ...], app_path: str | None,
+            destination: str | None, with_defaults: bool, as_json: bool) -> None:
     """Celery's inspect, read from the store, per live worker: the jobs it runs (active), has
     claimed (reserved), would run at their eta (scheduled); the tasks it knows (registered, needs
-    -A), revoked ids, its queues (active_queues), statistics (stats), a pong (ping); and, from the
-    store, due jobs a rate or concurrency limit holds back, with the reason (held_back)."""
+    -A), revoked ids, its queues (active_queues), statistics (stats), a pong (ping), where the
+    jobs ID... are (query_task ID...), the settings it runs with (conf); and, from the store, due
+    jobs a rate or concurrency limit holds back, with the reason (held_back)."""
     if what == "registered" and not (app_path or (ctx.obj and (ctx.obj.app_path or ctx.obj.app))):
         raise click.ClickException("inspect registered lists the tasks of your app: give it with -A module.")
+    if (what == "query_task") != bool(ids):
+        raise click.UsageError("Give job ids to query_task (inspect query_task ID...), and to no other question.")
+    if with_defaults and what != "conf":
+        raise click.UsageError("--with-defaults goes with inspect conf.")
     app = load_app_readonly(ctx, db, app_path)
-    data = getattr(app.control.inspect(split_list(destination)), what)()
+    asked = app.control.inspect(split_list(destination))
+    data: Any = (asked.query_task(*ids) if what == "query_task" else asked.conf(with_defaults) if what == "conf"
+                 else getattr(asked, what)())
     if as_json:
         click.echo(to_json(data))
         return
@@ -61,7 +71,7 @@ def _scheduled_note(count: int) -> str:
 def _inspect_reply(what: str, value: Any) -> str:
     if what == "ping":
         return "OK pong"
-    if isinstance(value, list):
+    if isinstance(value, (list, dict)):
         return "OK" if value else "- empty -"
     return "OK"
 
@@ -71,6 +81,10 @@ def _inspect_lines(what: str, value: Any) -> list[str]:
         return [_job_line(job).strip() for job in value]
     if what == "scheduled":
         return [_job_line(entry["request"]).strip() + f"  eta {when(entry['eta'])}" for entry in value]
+    if what == "query_task":
+        return [f"{state}: " + _job_line(info).strip().removeprefix("* ") for state, info in value.values()]
+    if what == "conf":
+        return [printable(f"{key}: {json.dumps(value[key], default=str)}") for key in sorted(value)]
     if what in ("registered", "revoked"):
         return [f"* {printable(item)}" for item in value]
     if what == "active_queues":

@@ -86,7 +86,8 @@ class AdminStore(StoreMixin):
         return bool(gone)
 
     def revoke(self, task_ids: Sequence[str], terminate: bool = False) -> int:
-        """Cancel jobs durably: waiting ones become REVOKED and never run; reserved ones (claimed
+        """Cancel jobs durably: waiting ones become REVOKED and never run (marked for a worker of
+        their queue to send task_revoked: see remote_control); reserved ones (claimed
         ahead by a worker, not begun) are flagged, and their worker records them REVOKED without
         running them; running ones are flagged too: their worker kills them with ``terminate``,
         else tells them (``self.is_revoked()``). Workers are woken to act at once. Returns how
@@ -102,8 +103,8 @@ class AdminStore(StoreMixin):
                 f"DELETE FROM lq_jobs WHERE task_id IN ({marks}) AND state IN ('QUEUED', 'RETRY') "
                 "AND durable = ?"), (*task_ids, False)).rowcount
             n += self.db.execute_sql(self.sql(
-                "UPDATE lq_jobs SET state = 'REVOKED', done_at = ?, wait_until = NULL "
-                f"WHERE task_id IN ({marks}) AND state IN ('QUEUED', 'RETRY')"), (now, *task_ids)).rowcount
+                "UPDATE lq_jobs SET state = 'REVOKED', done_at = ?, wait_until = NULL, revoke_notice = ? "
+                f"WHERE task_id IN ({marks}) AND state IN ('QUEUED', 'RETRY')"), (now, True, *task_ids)).rowcount
             self._ended_elsewhere(flows, states.REVOKED, now)  # a chord it was in fails
             n += self.db.execute_sql(self.sql(
                 "UPDATE lq_jobs SET revoke_requested = ?, revoke_terminate = ? "

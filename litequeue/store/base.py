@@ -30,6 +30,7 @@ from .models import bind_models
 from .monitor import MonitorStore
 from .outcomes import OutcomeStore
 from .records import NewChain, NewGroup, NewJob
+from .remote_control import RemoteControlStore
 from .schedules import ScheduleStore
 
 _INSERT = (
@@ -57,7 +58,7 @@ class ErrorGuard:
 
 
 class Store(ClaimStore, OutcomeStore, LeaseStore, LineageStore, FlowStore, AdminStore, ScheduleStore, MonitorStore,
-            GroupStore):
+            GroupStore, RemoteControlStore):
     """A job store over one SQL database (SQLite here; PostgreSQL through a subclass)."""
 
     lock_clause = ""  # appended to the claim's inner SELECT (PostgreSQL: FOR UPDATE SKIP LOCKED)

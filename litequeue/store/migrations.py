@@ -6,9 +6,10 @@ from collections.abc import Callable
 
 import peewee as pw
 
-from .models import FLOW_INDEXES, GROUP_INDEX, INDEXES, LEASES_INDEX, MONITOR_INDEXES, PARENT_INDEX, STATS_INDEXES
+from .models import (FLOW_INDEXES, GROUP_INDEX, INDEXES, LEASES_INDEX, MONITOR_INDEXES, PARENT_INDEX,
+                     REVOKE_NOTICES_INDEX, STATS_INDEXES)
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 CLAIM_INDEXES = ("lq_jobs_claim_queue", "lq_jobs_claim_any")
 
 
@@ -108,8 +109,19 @@ def _v11(db: pw.Database, models) -> None:
     db.execute_sql(PARENT_INDEX)
 
 
+def _v12(db: pw.Database, models) -> None:
+    """Celery's control through the store: a job revoked while it waited is marked until a worker
+    of its queue has sent task_revoked for it (a partial index finds the marks); a worker's row
+    keeps the settings it runs with (inspect conf)."""
+    if "revoke_notice" not in {c.name for c in db.get_columns("lq_jobs")}:
+        db.execute_sql("ALTER TABLE lq_jobs ADD COLUMN revoke_notice BOOLEAN NOT NULL DEFAULT FALSE")
+    db.execute_sql(REVOKE_NOTICES_INDEX)
+    if "conf" not in {c.name for c in db.get_columns("lq_workers")}:
+        db.execute_sql("ALTER TABLE lq_workers ADD COLUMN conf TEXT")
+
+
 # MIGRATIONS[n] upgrades version n to n + 1.
-MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11]
+MIGRATIONS: list[Callable] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

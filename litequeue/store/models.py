@@ -50,6 +50,8 @@ def bind_models(db: pw.Database) -> SimpleNamespace:
         lease_until = pw.DoubleField(null=True)
         revoke_requested = pw.BooleanField(default=False, constraints=[pw.SQL("DEFAULT FALSE")])
         revoke_terminate = pw.BooleanField(default=False, constraints=[pw.SQL("DEFAULT FALSE")])  # kill it
+        # revoked while it waited: a worker of its queue is to send task_revoked (remote_control.py)
+        revoke_notice = pw.BooleanField(default=False, constraints=[pw.SQL("DEFAULT FALSE")])
         result = pw.BlobField(null=True)
         result_type = pw.CharField(max_length=64, null=True)
         exc_type = pw.CharField(max_length=255, null=True)
@@ -79,6 +81,7 @@ def bind_models(db: pw.Database) -> SimpleNamespace:
         heartbeat_at = pw.DoubleField()
         processed = pw.IntegerField(default=0)
         stopped_at = pw.DoubleField(null=True)
+        conf = pw.TextField(null=True)  # the settings it runs with, as JSON (inspect conf)
 
     class Meta(Base):
         key = pw.CharField(max_length=64, primary_key=True)
@@ -189,3 +192,6 @@ STATS_INDEXES = [
 PARENT_INDEX = "CREATE INDEX IF NOT EXISTS lq_jobs_parent ON lq_jobs (parent_id, id) WHERE parent_id IS NOT NULL"
 GROUP_INDEX = ("CREATE INDEX IF NOT EXISTS lq_jobs_group ON lq_jobs (group_id, group_index) "
                "WHERE group_id IS NOT NULL")
+# Jobs revoked while they waited whose task_revoked no worker has sent yet (usually none).
+REVOKE_NOTICES_INDEX = ("CREATE INDEX IF NOT EXISTS lq_jobs_revoke_notices ON lq_jobs (queue, id) "
+                        "WHERE revoke_notice")

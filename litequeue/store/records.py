@@ -257,3 +257,4 @@ class WorkerInfo:
     heartbeat_at: float
     processed: int
     stopped_at: float | None = None
+    conf: str | None = None  # the settings it runs with, as JSON (inspect conf)

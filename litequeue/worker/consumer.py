@@ -31,6 +31,7 @@ from .pools import AnyPool, make_pool
 from .queues import ClaimOrder, select_queues
 from .recording import PendingOutcomes
 from .registry import TaskResolver
+from .remote_control import RemoteControl
 from .revokes import RevokeWatch, take_expired, take_revoked
 from .stopping import StopRequests, in_main_thread
 from .store_guard import StoreGuard
@@ -82,6 +83,7 @@ class Worker:
         self.scheduler: Beat | None = None  # -B
         self._next_tick = 0.0
         self._wake = None
+        self.remote: RemoteControl | None = None  # what app.control asks of it, read from the store
         self.pool: AnyPool | None = None
 
     @property
@@ -138,9 +140,11 @@ class Worker:
         for watched in (self._wake, self.stop_requests):
             if watched is not None:
                 self.pool.watch(watched)
+        self.remote = RemoteControl(self)
         store.register_worker(WorkerInfo(
-            self.name, self.hostname, os.getpid(), self.concurrency, ",".join(self.queues or ["*"]),
-            time.time(), time.time(), 0))
+            self.name, self.hostname, os.getpid(), self.concurrency, self.remote.queues_text,
+            time.time(), time.time(), 0, conf=self.remote.conf()))
+        self.remote.look()  # revokes made while no worker of these queues ran
         store.declare_limits(*code_limits(self.app))  # rate and concurrency limits, for every worker
         logs.banner(self)
         conf = self.app.conf
@@ -362,6 +366,8 @@ class Worker:
         if self.scheduler is not None and time.time() >= self._next_tick:
             delay = self._store_call(self.scheduler.tick, default=self.app.conf.worker_poll_interval)
             self._next_tick = time.time() + delay
+        if self.remote is not None and self.remote.due():
+            self._store_call(self.remote.look)
         if now >= self._next_prune:
             self._next_prune = now + PRUNE_EVERY
             self._store_call(expiry.prune_expired, self.app.store, self.app.conf)
@@ -401,7 +407,7 @@ class Worker:
         recorded REVOKED without running."""
         assert self.pool is not None
         not_running = self.revokes.act(requests, self.pool)
-        self.reserved, revoked = take_revoked(self.pool, self.reserved, not_running)
+        self.reserved, revoked = take_revoked(self.pool, self.reserved, not_running, self.resolver, self.name)
         self.pending.extend(revoked)
         self.revokes.defer({job_id: requests[job_id] for job_id in not_running if job_id in self.pool.queued})
 

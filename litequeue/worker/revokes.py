@@ -75,9 +75,11 @@ class RevokeWatch:
         self.deferred.pop(job_id, None)
 
 
-def take_revoked(pool: AnyPool, reserved: deque[Job], revoked: set[int]) -> tuple[deque[Job], list[Outcome]]:
+def take_revoked(pool: AnyPool, reserved: deque[Job], revoked: set[int], resolver: TaskResolver,
+                 worker: str) -> tuple[deque[Job], list[Outcome]]:
     """Reserved jobs (claimed ahead, or waiting in the pool's feed) revoked before they began:
-    the reserve without them, and their REVOKED outcomes."""
+    the reserve without them, and their REVOKED outcomes (task_revoked is sent for each, as
+    Celery's worker sends it when it discards a revoked task)."""
     if not revoked or not (revoked & {job.id for job in reserved} or revoked & set(pool.queued)):
         return reserved, []
     waiting = [*pool.take_back(), *reserved]  # the feed's come first
@@ -86,6 +88,7 @@ def take_revoked(pool: AnyPool, reserved: deque[Job], revoked: set[int]) -> tupl
         if job.id in revoked:
             log.info("Task %s[%s] revoked before it began.", job.task, job.task_id)
             ended.append(outcomes.revoked_unstarted(job))
+            job_signals.revoked(resolver, job, worker)
     return deque(job for job in waiting if job.id not in revoked), ended
 
 
