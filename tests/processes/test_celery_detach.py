@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes.test_celery_flags import _alive
+
 PROGRAM = """
     import os
     from litequeue import Celery
@@ -33,14 +35,6 @@ PROGRAM = """
         with open('body.log', 'a') as f:
             f.write(f'after {os.getpid()} {code}\\n')
 """
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @pytest.fixture
