@@ -162,12 +162,20 @@ def test_prune_deletes_finished_jobs_older_than_asked_in_the_chosen_states(app, 
 
 
 @pytest.mark.parametrize("command", [["status"], ["result", "x"], ["revoke", "x"], ["inspect", "active"],
-                                     ["purge", "-f"], ["prune"]])
+                                     ["purge", "-f"], ["prune"], ["schedule"], ["schedule", "list", "--json"],
+                                     ["schedule", "pause", "nightly"], ["retry", "--all"], ["retry", "--task", "t"],
+                                     ["retry", "x"]])
 def test_a_missing_database_is_a_one_line_error_and_is_not_created(tmp_path, command):
     missing = str(tmp_path / "typo.sqlite")
     line = one_line_error(cli(command[0], missing, *command[1:]))
     assert "No database at" in line
-    assert not (tmp_path / "typo.sqlite").exists()
+    assert os.listdir(tmp_path) == []
+
+
+def test_migrate_store_refuses_a_missing_source_and_creates_neither_store(tmp_path):
+    line = one_line_error(cli("migrate-store", str(tmp_path / "typo.sqlite"), str(tmp_path / "new.sqlite")))
+    assert "No database at" in line and "typo.sqlite" in line
+    assert os.listdir(tmp_path) == []
 
 
 def test_result_of_an_unknown_id_is_a_one_line_error(app, db):

@@ -56,12 +56,16 @@ def open_existing(ctx: click.Context, db: str, app_path: str | None) -> LiteQueu
     """The app on ``db``, refusing a database file that does not exist (a typo would otherwise
     create an empty one and report that it holds nothing)."""
     app = load_app(ctx, db, app_path)
-    url = app.url or ""
+    refuse_missing(app.url or "")
+    return app
+
+
+def refuse_missing(url: str) -> None:
+    """Refuse an SQLite store ``url`` whose file does not exist (a server URL always passes)."""
     path = path_from_url(url) if not is_postgres_url(url) else None
     if path is not None and not os.path.exists(path):
         raise click.ClickException(f"No database at {path}; check the path (a worker or the first "
                                    "job sent creates it).")
-    return app
 
 
 APP_URL = "litequeue.app_url"  # ctx.meta key: the store the app names, whatever DB says

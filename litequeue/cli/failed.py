@@ -11,7 +11,7 @@ import click
 from .. import states
 from ..display import printable, utc_datetime
 from ..store import Job, Store
-from .common import DbFirstCommand, app_option, friendly_errors, load_app, load_app_readonly
+from .common import DbFirstCommand, app_option, friendly_errors, load_app_readonly, open_existing
 
 REQUEUE_BATCH = 500  # job ids per requeue transaction
 ERROR_WIDTH = 60  # characters of the last error shown per line
@@ -62,7 +62,7 @@ def retry(ctx: click.Context, db: str, task_ids: tuple[str, ...], app_path: str 
     """
     if bool(task_ids) + every + (task_name is not None) != 1:
         raise click.UsageError("Give job IDs, or --all, or --task NAME (exactly one of them).")
-    store = load_app(ctx, db, app_path).store
+    store = open_existing(ctx, db, app_path).store
     ids, refused = _finished(store, task_ids) if task_ids else (store.job_ids([states.FAILURE], task_name), [])
     click.echo(f"Put {_requeue(store, ids)} job(s) back in their queues.")
     if refused:

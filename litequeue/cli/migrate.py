@@ -11,7 +11,7 @@ import click
 from ..config import Settings
 from ..store import describe_url, open_store
 from ..store.transfer import copy_store
-from .common import friendly_errors
+from .common import friendly_errors, refuse_missing
 
 
 @click.command("migrate-store")
@@ -24,6 +24,7 @@ def migrate_store(src: str, dst: str) -> None:
 
     Stop SRC's workers first. SRC is left unchanged; point workers and producers at DST after.
     """
+    refuse_missing(src)  # a mistyped source would otherwise be created empty and "copied"
     settings = Settings()
     source = open_store(src, settings)
     target = open_store(dst, settings)

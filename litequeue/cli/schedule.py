@@ -14,7 +14,16 @@ from .. import browse
 from ..crontab import crontab
 from ..schedules import Entry, Schedule
 from . import celery_flags
-from .common import LEVELS, DbFirstGroup, app_option, db_argument, friendly_errors, load_app, setup_logging
+from .common import (
+    LEVELS,
+    DbFirstGroup,
+    app_option,
+    db_argument,
+    friendly_errors,
+    load_app,
+    open_existing,
+    setup_logging,
+)
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -47,7 +56,10 @@ def beat(ctx: click.Context, db: str | None, app_path: str | None, loglevel: str
 def schedule(ctx: click.Context, db: str, app_path: str | None) -> None:
     """List the schedule in DB, or change it: pause, resume, remove, add. Running beats see
     changes within a second, without a restart."""
-    ctx.meta["lq_schedule"] = Schedule(load_app(ctx, db, app_path))
+    # Only `add` may create the store (as the first job sent does); listing or changing entries
+    # on a path with no store is a typo, refused rather than answered from a new, empty file.
+    opener = load_app if ctx.invoked_subcommand == "add" else open_existing
+    ctx.meta["lq_schedule"] = Schedule(opener(ctx, db, app_path))
     if ctx.invoked_subcommand is None:
         ctx.invoke(list_entries)
 
