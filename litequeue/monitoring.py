@@ -142,13 +142,23 @@ def worker_state(app: LiteQueue, worker: WorkerInfo, now: float) -> str:
 
 
 def _process_exists(pid: int) -> bool:
+    """Whether ``pid`` is a live process: a killed one its parent has not reaped yet (a zombie)
+    runs nothing and counts as gone."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # someone else's process: it exists
-        return True
-    return True
+        pass
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:  # "pid (comm) STATE ...": comm may hold ")"
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):  # no /proc (not Linux), or the process just went
+        return False
 
 
 def worker_dict(app: LiteQueue, worker: WorkerInfo, now: float) -> dict[str, Any]:

@@ -62,6 +62,30 @@ def test_a_worker_on_this_host_whose_process_is_gone_is_dead_at_once(app, db):
     assert "DEAD" in cli("status", db).output
 
 
+def test_a_killed_worker_whose_parent_has_not_reaped_it_yet_is_dead_at_once(app, db):
+    """A SIGKILLed worker stays a zombie until its parent (a shell, a supervisor, a container's
+    init) reaps it; it runs nothing, so it is dead, not running."""
+    killed = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        killed.kill()
+        deadline = time.monotonic() + 30
+        while _proc_state(killed.pid) != "Z":
+            assert time.monotonic() < deadline, "the killed process never became a zombie"
+            time.sleep(0.02)
+        now = time.time()
+        app.store.register_worker(WorkerInfo("killed@here", socket.gethostname(), killed.pid, 1, "default", now,
+                                             now, 0))
+        data = json.loads(cli("status", db, "--json").output)
+        assert [w["status"] for w in data["workers"]] == ["dead"]
+    finally:
+        killed.wait()
+
+
+def _proc_state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
 def test_jobs_done_since_the_last_heartbeat_count_at_once(app, db):
     from tests.support.tasks import add
 
