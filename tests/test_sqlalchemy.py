@@ -5,6 +5,8 @@ A ``delay()`` that would wait for a write lock its own thread holds fails at onc
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 
@@ -153,6 +155,67 @@ def test_delay_inside_the_threads_own_sqlalchemy_transaction_fails_at_once_with_
         assert waited < 5  # not the 30 s busy timeout (about 10 ms when the machine is idle)
     finally:
         app.conf.sqlite_busy_timeout = 5.0
+
+
+@pytest.mark.parametrize("first", ["application", "queue"])
+def test_the_first_delay_of_the_process_inside_the_threads_own_transaction_fails_at_once(app, db, first):
+    """The usual web app: its tables are made at start-up and the queue is opened by the first
+    delay(), which comes inside a request's transaction. Opening the store then waits for the
+    application's own lock (a new file: a rollback journal; an existing store: WAL)."""
+    from litequeue import LiteQueue
+    from tests.support.tasks import add
+
+    if first == "queue":  # a store made earlier (by a worker, another process)
+        LiteQueue(db).store.close()
+    app.share_database = True
+    app.conf.sqlite_busy_timeout = 30.0
+    engine = sa.create_engine(f"sqlite:///{db}")
+    try:
+        metadata.create_all(engine)
+        with engine.begin() as conn:
+            conn.execute(orders.insert().values(id=9, item="pen"))
+            started = time.monotonic()
+            with pytest.raises(SelfDeadlock, match="enqueue_in"):
+                add.delay(1, 2)
+            waited = time.monotonic() - started
+        assert waited < 5  # not the 30 s busy timeout
+        sent = add.delay(3, 4)  # the transaction is over: the store opens and takes the job
+        assert app.store.get(sent.id).state == "QUEUED"
+    finally:
+        engine.dispose()
+        app.conf.sqlite_busy_timeout = 5.0
+        app.share_database = False
+
+
+def test_opening_the_store_keeps_the_applications_write_lock(app, db):
+    """Closing any descriptor of a file drops the POSIX locks its process holds on it: opening
+    the store (and refusing, here) must not release the application's write lock, or another
+    process could write into the middle of the application's transaction."""
+    from litequeue import LiteQueue
+
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute("CREATE TABLE notes (text TEXT)")
+        conn.commit()
+        conn.execute("INSERT INTO notes VALUES ('mine')")  # this process holds the write lock
+        with pytest.raises(SelfDeadlock):
+            LiteQueue(db, share_database=True).store  # noqa: B018 - opening it is the point
+        other = subprocess.run([sys.executable, "-c", OTHER_WRITER, db], capture_output=True, text=True, timeout=60)
+        assert other.stdout.strip() == "locked", other.stdout + other.stderr
+        conn.commit()
+        assert conn.execute("SELECT text FROM notes").fetchall() == [("mine",)]
+    finally:
+        conn.close()
+
+
+OTHER_WRITER = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], timeout=0)
+try:
+    conn.execute("INSERT INTO notes VALUES ('theirs')"); conn.commit(); print("written")
+except sqlite3.OperationalError as exc:
+    print("locked" if "locked" in str(exc) else exc)
+"""
 
 
 def test_delay_inside_the_threads_own_session_transaction_fails_at_once(shared, db):

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from typing import Any
 
 _WAL_WRITE_LOCK = 120  # the -shm byte SQLite's unix VFS locks for the WAL write lock
+_RESERVED_BYTE = 0x40000001  # the database file's byte a writer locks in rollback-journal mode
 # Attributes through which an application object leads to its DB-API connection (SQLAlchemy:
 # Connection._dbapi_connection -> pool fairy .dbapi_connection; Session._transaction._connections).
 _LEADS = ("_dbapi_connection", "dbapi_connection", "driver_connection", "_transaction", "_connections",
@@ -51,14 +52,25 @@ def held_by_this_thread(path: str, own: sqlite3.Connection | None) -> bool:
 
 
 def _lock_holder(path: str) -> int | None:
-    """The pid holding the WAL write lock of ``path`` (read from /proc/locks, never by opening
-    the -shm file: closing any descriptor of a file drops this process's POSIX locks on it)."""
+    """The pid holding the write lock of ``path``: the WAL write lock in its -shm file or, for a
+    file still in rollback-journal mode (an application's tables made before the store switched
+    it to WAL), the RESERVED lock in the file itself. Read from /proc/locks, never by opening
+    either file: closing any descriptor of a file drops this process's POSIX locks on it."""
     try:
-        inode = os.stat(path + "-shm").st_ino
         with open("/proc/locks") as f:
             lines = f.read().splitlines()
     except OSError:
         return None
+    for suffix, byte in (("-shm", _WAL_WRITE_LOCK), ("", _RESERVED_BYTE)):
+        with contextlib.suppress(OSError):  # (no -shm: the file is not in WAL mode)
+            holder = _holder_of(lines, os.stat(path + suffix).st_ino, byte)
+            if holder is not None:
+                return holder
+    return None
+
+
+def _holder_of(lines: list[str], inode: int, byte: int) -> int | None:
+    """The pid holding a POSIX write lock on ``byte`` of the file ``inode``, per /proc/locks."""
     for line in lines:
         parts = line.split()
         if "->" in parts or len(parts) < 8 or parts[1] != "POSIX" or parts[3] != "WRITE":
@@ -68,7 +80,7 @@ def _lock_holder(path: str) -> int | None:
             end = sys.maxsize if parts[7] == "EOF" else int(parts[7])
         except ValueError:
             continue
-        if file_inode == inode and start <= _WAL_WRITE_LOCK <= end:
+        if file_inode == inode and start <= byte <= end:
             return int(parts[4])
     return None
 

@@ -19,7 +19,6 @@ from urllib.parse import quote
 from ..errors import ForeignDatabase, SchemaTooNew, StoreCorrupt, StoreError, StoreFileChanged, StoreNotFound
 from . import migrations
 
-_HEADER = b"SQLite format 3\x00"
 _OURS = ("lq_",)
 _KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
@@ -137,13 +136,24 @@ def _check_kind(path: str) -> None:
         raise StoreNotFound(f"{path} is {kind}, not a database file; give the path of a regular file.")
 
 
-def _read_header(path: str) -> bytes:
-    """The file's first bytes (empty for an empty file); refuses a file that is not SQLite."""
-    with open(path, "rb") as f:
-        header = f.read(len(_HEADER))
-    if header and header != _HEADER:
-        raise StoreCorrupt(f"{path} is not an SQLite database. Point litequeue at its own database file.")
-    return header
+def _read_header(path: str) -> bool:
+    """Whether the file has content (an empty one is a new database); refuses a file that is not
+    SQLite. Asked through SQLite, never by opening the file here: closing any descriptor of a file
+    drops every POSIX lock this process holds on it, such as the write lock of an application's
+    open transaction on a shared file (SQLite's own connections keep such descriptors open)."""
+    if os.stat(path).st_size == 0:
+        return False
+    try:
+        conn = sqlite3.connect(f"file:{uri_quote(path)}?immutable=1", uri=True)  # (no lock, no -shm)
+        try:
+            conn.execute("PRAGMA schema_version").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc):
+            raise StoreCorrupt(f"{path} is not an SQLite database. Point litequeue at its own database file.") from None
+        # (locked, or another error: _read_schema asks again and says what it is)
+    return True
 
 
 def _create_private(path: str) -> None:
