@@ -164,7 +164,7 @@ def test_prune_deletes_finished_jobs_older_than_asked_in_the_chosen_states(app, 
 @pytest.mark.parametrize("command", [["status"], ["result", "x"], ["revoke", "x"], ["inspect", "active"],
                                      ["purge", "-f"], ["prune"], ["schedule"], ["schedule", "list", "--json"],
                                      ["schedule", "pause", "nightly"], ["retry", "--all"], ["retry", "--task", "t"],
-                                     ["retry", "x"]])
+                                     ["retry", "x"], ["queues", "--pause", "emails"]])
 def test_a_missing_database_is_a_one_line_error_and_is_not_created(tmp_path, command):
     missing = str(tmp_path / "typo.sqlite")
     line = one_line_error(cli(command[0], missing, *command[1:]))

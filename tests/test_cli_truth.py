@@ -206,6 +206,14 @@ def test_no_colour_when_piped(app, db):
     assert "\x1b[" not in cli("result", db, sent.id).output
 
 
+def test_call_refuses_a_timeout_without_wait_and_seconds_as_an_eta_sending_nothing(app, db):
+    no_wait = cli("call", db, "tests.support.tasks.add", "--args", "[1, 2]", "--timeout", "3")
+    assert no_wait.exit_code == 2 and "add --wait" in no_wait.output
+    seconds = cli("call", db, "tests.support.tasks.add", "--args", "[1, 2]", "--eta", "3600")
+    assert seconds.exit_code == 2 and "--countdown" in seconds.output and "Traceback" not in seconds.output
+    assert not os.path.exists(db) or app.store.count_jobs() == 0
+
+
 def test_schedule_list_json_uses_iso_times_and_null(app, db):
     assert cli("schedule", db, "add", "nightly", "--task", "tests.support.tasks.add", "--every", "1h").exit_code == 0
     [entry] = json.loads(cli("schedule", db, "list", "--json").output)

@@ -107,6 +107,11 @@ def call(ctx: click.Context, db: str, task_name: str, app_path: str | None, args
          kwargs_json: str | None, countdown: float | None, eta: Any, expires: Any, queue: str | None,
          priority: int | None, wait: bool, timeout: float | None) -> None:
     """Send a job of TASK_NAME; prints its id (and with --wait, its result)."""
+    if timeout is not None and not wait:
+        raise click.UsageError("--timeout is how long --wait waits; add --wait, or leave --timeout out.")
+    if isinstance(eta, float):
+        raise click.BadParameter(f"{eta:g} is not a time; --eta takes an ISO-8601 time like 2030-01-31T09:00:00Z "
+                                 "(for seconds from now, use --countdown).", param_hint="'--eta'")
     app = load_app(ctx, db, app_path)
     given = (("countdown", countdown), ("eta", eta), ("expires", expires), ("queue", queue), ("priority", priority))
     options: dict[str, Any] = {k: v for k, v in given if v is not None}

@@ -9,7 +9,7 @@ import click
 
 from ..monitoring import summarize_queues
 from ..routing import PERSISTENT, TRANSIENT
-from .common import app_option, db_argument, friendly_errors, load_app, load_app_readonly
+from .common import app_option, db_argument, friendly_errors, load_app_readonly, open_existing
 
 _MODES: dict[int | None, str] = {PERSISTENT: "persistent", TRANSIENT: "transient"}
 _COLUMNS = ("queue", "mode", "exchange", "bindings", "queued", "scheduled", "reserved", "running", "failed",
@@ -32,7 +32,7 @@ def queues(ctx: click.Context, db: str | None, app_path: str | None, as_json: bo
     by a worker, not begun), running and failed jobs, and whether
     they are paused. --pause / --resume change that first (the claim itself obeys it)."""
     changes = to_pause or to_resume  # only reading otherwise: read-only
-    app = load_app(ctx, db, app_path) if changes else load_app_readonly(ctx, db, app_path)
+    app = open_existing(ctx, db, app_path) if changes else load_app_readonly(ctx, db, app_path)
     for queue in to_pause:
         click.echo(f"Paused {queue}." if app.store.pause_queue(queue) else f"{queue} was paused already.", err=True)
     for queue in to_resume:

@@ -114,13 +114,22 @@ def workers(app: LiteQueue, query: dict[str, str]) -> list[dict[str, Any]]:
 
 @route("GET", "/api/jobs")
 def jobs(app: LiteQueue, query: dict[str, str]) -> dict[str, Any]:
+    unknown = sorted(set(query) - _JOB_FILTERS - {"token"})
+    if unknown:  # a mistyped filter would otherwise list every job as if it matched
+        raise ApiError(400, f"Unknown parameter {unknown[0]!r}; /api/jobs takes {', '.join(sorted(_JOB_FILTERS))}.")
+    limit = _int(query, "limit")
+    if limit is not None and not 1 <= limit <= browse.PAGE_MAX:
+        raise ApiError(400, f"limit={limit} is out of range; give 1 to {browse.PAGE_MAX} jobs per page.")
     state = query.get("state") or None
     if state is not None and state not in _LISTED_STATES:
         raise ApiError(400, f"state={state!r} is not a job state; use one of {', '.join(_LISTED_STATES)}.")
     where = browse.JobFilter(state=state, task=query.get("task") or None, queue=query.get("queue") or None,
                              sent_after=_time(query, "sent_after"), sent_before=_time(query, "sent_before"),
                              search=query.get("search") or None)
-    return browse.job_page(app, where, before=_int(query, "before"), limit=_int(query, "limit") or 50)
+    return browse.job_page(app, where, before=_int(query, "before"), limit=limit or 50)
+
+
+_JOB_FILTERS = {"state", "task", "queue", "sent_after", "sent_before", "search", "before", "limit"}
 
 
 @route("GET", "/api/jobs/{job_id}")
