@@ -62,6 +62,14 @@ def test_the_wheel_is_named_litequeue_jobs_and_carries_the_license_and_the_packa
     assert {r.name for r in runtime} == {"peewee", "apscheduler", "click"}
     for req in runtime:  # every runtime dependency is bounded below the next major version
         assert any(spec.operator == "<" for spec in req.specifier), req
+    extras: dict[str, set[str]] = {}
+    for r in requires:
+        req = Requirement(r)
+        for extra in ("web", "postgres", "sqlalchemy", "django", "fastapi"):
+            if req.marker is not None and req.marker.evaluate({"extra": extra}):
+                extras.setdefault(extra, set()).add(req.name)
+    # each extra brings what its guide's commands run (`uvicorn fastapi_app:api` for FastAPI)
+    assert {"fastapi", "uvicorn"} <= extras["fastapi"] and "prometheus-client" in extras["web"]
 
 
 def test_the_quickstart_runs_from_the_wheel_installed_in_a_clean_virtualenv(wheel: Path, tmp_path: Path):

@@ -25,7 +25,7 @@ from ..app import LiteQueue
 from ..store import Store
 from ..worker.detached import DetachError, Pidfile, start_detached
 from ..worker.options import WorkerOptions
-from .common import LEVELS, app_option, friendly_errors, store_to_create
+from .common import LEVELS, app_option, friendly_errors, looks_like_database, store_to_create
 from .worker_options import expand, worker_argv, worker_flags
 
 DEFAULT_PIDFILE = "%n.pid"
@@ -137,12 +137,16 @@ def restart(ctx: click.Context, names: tuple[str, ...], db: str, **options: Any)
 def show(ctx: click.Context, names: tuple[str, ...], db: str, **options: Any) -> None:
     """Show whether each worker runs, and its command line: the running process's own (read from
     the system), or, for a worker not running, the one start would use."""
+    if not looks_like_database(db):  # `multi show w1 w2`: w2 is a worker, not the database
+        names, db = (*names, db), ""
     for node in nodes(names, options["pidfile"], options["logfile"]):
         pid = node.pidfile.running_pid()
         click.echo(f"> {node.fullname}: {f'running (pid {pid})' if pid else 'not running'}")
         running = _command_of(pid) if pid else None
         if running:
             click.echo("  " + shlex.join(running))
+        elif not db:
+            click.echo("  (give DB, and start's options, to see the command start would use)")
         else:
             click.echo(("  would start: " if not pid else "  (its command line cannot be read here) ")
                        + shlex.join(_worker_argv(ctx, node, db, options)))

@@ -145,6 +145,19 @@ def test_multi_show_prints_the_running_workers_own_command_line(multi, app, db):
     assert "would start: " in multi("show", "w1").stdout
 
 
+def test_multi_show_of_worker_names_alone_shows_every_one(multi, tmp_path, worker_env):
+    """`multi show w1 w2` (as `multi stopwait w1 w2`): w2 is a worker, not the database."""
+    started = multi("start", "w1")
+    assert started.returncode == 0, started.stdout + started.stderr
+    shown = subprocess.run(litequeue_command() + ["multi", "show", "w1", "w2", "--pidfile", str(tmp_path / "%n.pid")],
+                           cwd=tmp_path, env=worker_env, capture_output=True, text=True, timeout=90)
+    assert shown.returncode == 0, shown.stderr
+    states = {line.split(":")[0]: line for line in shown.stdout.splitlines() if line.startswith("> ")}
+    assert [name.split("@")[0] for name in states] == ["> w1", "> w2"]
+    assert "running (pid" in next(iter(states.values())) and "not running" in list(states.values())[1]
+    multi("stopwait", "w1")
+
+
 def test_multi_log_and_pid_files_are_private_whatever_the_umask(multi, db, tmp_path):
     old = os.umask(0o022)  # the usual umask: files would be 0644 (logs hold results and tracebacks)
     try:
