@@ -52,7 +52,7 @@ def load_app(ctx: click.Context, db: str | None, app_path: str | None) -> LiteQu
     return app
 
 
-def open_existing(ctx: click.Context, db: str, app_path: str | None) -> LiteQueue:
+def open_existing(ctx: click.Context, db: str | None, app_path: str | None) -> LiteQueue:
     """The app on ``db``, refusing a database file that does not exist (a typo would otherwise
     create an empty one and report that it holds nothing)."""
     app = load_app(ctx, db, app_path)
