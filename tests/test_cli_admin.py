@@ -181,6 +181,9 @@ def test_migrate_store_refuses_a_missing_source_and_creates_neither_store(tmp_pa
 def test_result_of_an_unknown_id_is_a_one_line_error(app, db):
     app.store.count_jobs()  # creates the database
     assert "No job with id nope" in one_line_error(cli("result", db, "nope"))
+    # the database named by the app (no DB argument) is named too, never as an empty string
+    assert f"No job with id nope in {db} " in one_line_error(cli("-A", "tests.support.tasks", "result", "nope"))
+    assert f"No job with id nope in {db};" in one_line_error(cli("-A", "tests.support.tasks", "revoke", "nope"))
 
 
 @pytest.mark.parametrize("option, value, expected", [

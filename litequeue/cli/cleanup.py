@@ -37,7 +37,8 @@ def purge(ctx: click.Context, db: str, queue: str | None, force: bool, app_path:
         click.echo(f"No waiting jobs in {where}; nothing to purge.")
         return
     if not force:
-        click.confirm(f"Delete {total} waiting job(s) from {where} in {db}?", abort=True, err=True)
+        click.confirm(f"Delete {total} waiting job(s) from {where} in {describe_url(app.url or db)}?", abort=True,
+                      err=True)
     deleted = _in_batches(lambda: app.store.purge(queue, batch=BATCH), total, "Purging")
     click.echo(f"Purged {deleted} waiting job(s) from {where}.")
 

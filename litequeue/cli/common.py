@@ -71,7 +71,7 @@ def refuse_missing(url: str) -> None:
 APP_URL = "litequeue.app_url"  # ctx.meta key: the store the app names, whatever DB says
 
 
-def store_to_create(url: str | None, app_url: str | None, create: bool) -> str | None:
+def store_to_create(url: str | None, app_url: str | None, create: bool, who: str = "a worker") -> str | None:
     """The path of the SQLite store this worker will create, or None when it exists (or is on a
     server). A missing store is created when asked (--create), or when it is the very store the
     app names (the one its producers send to); a path given on the command line that holds no
@@ -84,7 +84,7 @@ def store_to_create(url: str | None, app_url: str | None, create: bool) -> str |
     if app_url and log.missing_store(app_url) == missing:
         return missing
     raise click.ClickException(
-        f"No store at {missing}: the file does not exist, and a worker does not create one on a path it was "
+        f"No store at {missing}: the file does not exist, and {who} does not create one on a path it was "
         "given unless told to. Check the path (producers and workers must name the same file; a relative "
         "path is taken from the directory you start in), or add --create to start a new, empty store there.")
 

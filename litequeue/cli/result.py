@@ -10,6 +10,7 @@ import click
 from .. import browse, monitoring, states
 from ..display import printable, printable_block, utc_datetime
 from ..result import AsyncResult
+from ..store import describe_url
 from .common import DbFirstCommand, app_option, friendly_errors, load_app_readonly
 from .output import paint, to_json, when
 from .render import render_flow
@@ -31,7 +32,8 @@ def result(ctx: click.Context, db: str, task_id: str, app_path: str | None, as_j
         click.echo(_render_group(app, task_id))
         return
     if job is None:
-        raise click.ClickException(f"No job with id {task_id} in {db} (it was never sent, or was pruned).")
+        raise click.ClickException(f"No job with id {task_id} in {describe_url(app.url or db)} (it was never sent, "
+                                   "or was pruned).")
     if as_json:
         click.echo(to_json(browse.job_detail(app, job)))
         return

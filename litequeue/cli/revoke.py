@@ -6,6 +6,7 @@ import click
 
 from .. import states
 from ..app import LiteQueue
+from ..store import describe_url
 from .cleanup import BATCH
 from .common import DbFirstCommand, app_option, friendly_errors, open_existing
 
@@ -37,7 +38,8 @@ def revoke(ctx: click.Context, db: str, task_ids: tuple[str, ...], every: bool, 
     jobs = {task_id: app.store.get(task_id) for task_id in task_ids}
     unknown = [task_id for task_id, job in jobs.items() if job is None]
     if unknown:
-        raise click.ClickException(f"No job with id {', '.join(unknown)} in {db}; nothing was revoked.")
+        raise click.ClickException(f"No job with id {', '.join(unknown)} in {describe_url(app.url or db)}; "
+                                   "nothing was revoked.")
     app.control.revoke(list(task_ids), terminate=terminate)
     for task_id, job in jobs.items():
         assert job is not None

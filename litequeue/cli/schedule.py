@@ -15,6 +15,7 @@ from ..crontab import crontab
 from ..schedules import Entry, Schedule
 from . import celery_flags
 from .common import (
+    APP_URL,
     LEVELS,
     DbFirstGroup,
     app_option,
@@ -23,6 +24,7 @@ from .common import (
     load_app,
     open_existing,
     setup_logging,
+    store_to_create,
 )
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -35,16 +37,20 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 @click.option("-f", "--logfile", type=click.Path(dir_okay=False), help="Log to this file instead of stderr.")
 @click.option("--max-interval", type=click.FloatRange(min=0.05), default=1.0, show_default=True,
               help="Longest sleep between looks at the schedule (how soon runtime changes are seen).")
+@click.option("--create", is_flag=True,
+              help="Create the store if DB does not exist yet (a new, empty one). Without it, beat refuses a "
+                   "path with no store, unless it is the store its app (-A) names.")
 @celery_flags.beat_flags
 @click.pass_context
 @friendly_errors
 def beat(ctx: click.Context, db: str | None, app_path: str | None, loglevel: str, logfile: str | None,
-         max_interval: float) -> None:
+         max_interval: float, create: bool) -> None:
     """Run beat: send each schedule entry's jobs when due. Safe to run more than once."""
     from ..beat import Beat
 
     setup_logging(loglevel, logfile)
     app = load_app(ctx, db, app_path)
+    store_to_create(app.url, ctx.meta.get(APP_URL), create, "beat")  # a typo would fire into a new, empty file
     celery_flags.apply(ctx, app, "beat", logfile)
     ctx.exit(Beat(app, max_interval=max_interval).run())
 

@@ -162,6 +162,15 @@ def test_runtime_add_pause_resume_remove_reach_a_running_beat(app, start_beat):
     assert "beat: sending due task tick" in beat.output()
 
 
+def test_beat_on_a_path_with_no_store_refuses_and_names_the_fixes(tmp_path, worker_env):
+    fresh = tmp_path / "typo.sqlite"  # not the store the app names (LQ_TEST_DB): a typo, most likely
+    proc = subprocess.run(litequeue_command() + ["beat", str(fresh), "-A", "tests.support.tasks"], cwd=ROOT,
+                          env=worker_env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert f"No store at {fresh}" in proc.stderr and "--create" in proc.stderr
+    assert not fresh.exists()
+
+
 def test_worker_with_dash_b_runs_scheduled_jobs(app, start_worker, ledger):
     from litequeue.schedules import Schedule
 
