@@ -123,6 +123,7 @@ def test_bad_requests_answer_with_the_problem_and_its_fix(serve, filled):
     server = serve()
     assert "not a job state" in checked(server, "GET", "/api/jobs", {"state": "DONE"}, status=400)["error"]
     assert "whole number" in checked(server, "GET", "/api/jobs", {"before": "x"}, status=400)["error"]
+    assert "between 1 and 1440" in checked(server, "GET", "/api/throughput", {"minutes": "0"}, status=400)["error"]
     for limit in ("0", "-5", "501"):  # not quietly replaced by 50, 1 or 500
         assert "give 1 to 500" in checked(server, "GET", "/api/jobs", {"limit": limit}, status=400)["error"]
     # a mistyped filter is refused, rather than answered with every job as if each matched

@@ -147,7 +147,8 @@ def schedules(app: LiteQueue, query: dict[str, str]) -> list[dict[str, Any]]:
 
 @route("GET", "/api/throughput")
 def throughput(app: LiteQueue, query: dict[str, str]) -> dict[str, Any]:
-    minutes = _int(query, "minutes") or 60
+    minutes = _int(query, "minutes")
+    minutes = 60 if minutes is None else minutes  # (0 is refused below, not taken for the default)
     if not 1 <= minutes <= 24 * 60:
         raise ApiError(400, "minutes must be between 1 and 1440.")
     return browse.throughput(app, minutes)
