@@ -179,7 +179,17 @@ def test_the_first_delay_of_the_process_inside_the_threads_own_transaction_fails
                 add.delay(1, 2)
             waited = time.monotonic() - started
         assert waited < 5  # not the 30 s busy timeout
+        with Session(engine) as session, session.begin():  # the recipe itself, on the first request
+            session.execute(orders.insert().values(id=10, item="ink"))
+            with enqueue_in(session):
+                if first == "application":  # the store cannot be set up inside it: says to open it first
+                    with pytest.raises(SelfDeadlock, match="touch app.store"):
+                        add.delay(5, 6)
+                else:  # an existing store, opened by the failed call above: the recipe works
+                    through = add.delay(5, 6)
         sent = add.delay(3, 4)  # the transaction is over: the store opens and takes the job
+        if first == "queue":
+            assert app.store.get(through.id).state == "QUEUED"
         assert app.store.get(sent.id).state == "QUEUED"
     finally:
         engine.dispose()

@@ -223,8 +223,7 @@ class SqliteStore(Store):
             if readonly:
                 self._connect_readonly()
             else:
-                self._connect()
-                self._migrate()
+                self._set_up()
                 wal = self.db.execute_sql("PRAGMA journal_mode").fetchone()[0].lower() == "wal"
                 self._watch = FileWatch(self.path, wal)
                 sqlite_file.make_private(self.path + "-wal", self.path + "-shm")
@@ -259,6 +258,21 @@ class SqliteStore(Store):
                 self.db.close()
             self.db.database = f"file:{sqlite_file.uri_quote(self.path)}?immutable=1"
             self.db.connect()
+
+    def _set_up(self) -> None:
+        """Connect, switch the file to WAL and bring its tables up to date: the first opening in a
+        process may need the write lock, which an application's open transaction on this file holds."""
+        try:
+            self._connect()
+            self._migrate()
+        except SelfDeadlock as exc:
+            raise SelfDeadlock(
+                f"{self.path}: opening litequeue's store here needs the write lock (to set the file up: WAL "
+                "mode, litequeue's tables), and this thread holds it in an open transaction of the "
+                "application's on the same file. Open the store once before such transactions, at start-up "
+                "(touch app.store, e.g. right after metadata.create_all()); enqueue_in() then writes jobs "
+                "through the application's transaction."
+            ) from exc
 
     def _migrate(self) -> None:
         current = migrations.read_version(self.db)
