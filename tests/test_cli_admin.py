@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from litequeue import states
 from litequeue.cli import main
-from litequeue.store import ClaimRequest, Outcome, WorkerInfo
+from litequeue.store import ClaimRequest, Outcome, WorkerInfo, describe_url
 
 OWNER = "tester@host/1"
 
@@ -182,8 +182,9 @@ def test_result_of_an_unknown_id_is_a_one_line_error(app, db):
     app.store.count_jobs()  # creates the database
     assert "No job with id nope" in one_line_error(cli("result", db, "nope"))
     # the database named by the app (no DB argument) is named too, never as an empty string
-    assert f"No job with id nope in {db} " in one_line_error(cli("-A", "tests.support.tasks", "result", "nope"))
-    assert f"No job with id nope in {db};" in one_line_error(cli("-A", "tests.support.tasks", "revoke", "nope"))
+    shown = describe_url(db)  # (a server URL's user and password are not printed)
+    assert f"No job with id nope in {shown} " in one_line_error(cli("-A", "tests.support.tasks", "result", "nope"))
+    assert f"No job with id nope in {shown};" in one_line_error(cli("-A", "tests.support.tasks", "revoke", "nope"))
 
 
 @pytest.mark.parametrize("option, value, expected", [
