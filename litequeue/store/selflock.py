@@ -11,8 +11,9 @@ is yes only when it is certain; otherwise litequeue waits as usual:
    holding the WAL write lock; elsewhere the question is not answered);
 2. a connection of this process, other than litequeue's own, has a transaction open on the file,
 3. and that connection is this thread's: made in this thread (``check_same_thread``), held by
-   an SQLAlchemy Connection or Session on this thread's stack, or this process has no other
-   thread that could commit it.
+   an SQLAlchemy Connection or Session on this thread's stack or by this thread's Django
+   database connection (Django keeps one per thread), or this process has no other thread that
+   could commit it.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def held_by_this_thread(path: str, own: sqlite3.Connection | None) -> bool:
     if _lock_holder(path) != os.getpid():
         return False
     real = os.path.realpath(path)
-    if any(conn is not own and _in_transaction_on(conn, real) for conn in _reachable_connections()):
+    ours = _reachable_connections() | _django_connections()
+    if any(conn is not own and _in_transaction_on(conn, real) for conn in ours):
         return True  # the cheap look first: this thread's stack
     holders = [conn for conn in _connections_in_transaction(real) if conn is not own]
     if not holders:
@@ -151,6 +153,22 @@ def _reachable_connections() -> set[Any]:
                 todo.extend((v, depth + 1) for v in list(obj.values() if issubclass(kind, dict) else obj)[:20])
         elif kind.__module__.startswith("sqlalchemy."):
             todo.extend((value, depth + 1) for name in _LEADS if (value := _plain_attribute(obj, name)) is not None)
+    return found
+
+
+def _django_connections() -> set[Any]:
+    """The sqlite3 connections of this thread's Django database connections, when Django is in
+    use (its wrappers are per thread; their sqlite3 connections allow any thread, so the
+    check_same_thread probe cannot tell whose they are)."""
+    django_db = sys.modules.get("django.db")
+    if django_db is None:
+        return set()
+    found: set[Any] = set()
+    with contextlib.suppress(Exception):  # Django not set up, or an old one: not proof, so nothing
+        for wrapper in django_db.connections.all(initialized_only=True):
+            conn = getattr(wrapper, "connection", None)
+            if conn is not None and issubclass(type(conn), sqlite3.Connection):
+                found.add(conn)
     return found
 
 

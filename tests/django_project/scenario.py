@@ -48,6 +48,39 @@ def send() -> dict:
     return out
 
 
+def selflock() -> dict:
+    """A served site: the project's tables made first (manage.py migrate), litequeue's store not
+    opened yet, a server thread besides this one; a job sent inside atomic() on the shared file."""
+    import threading
+    import time
+
+    from litequeue.errors import SelfDeadlock
+
+    call_command("migrate", verbosity=0)
+    threading.Thread(target=threading.Event().wait, daemon=True).start()  # another thread, as a server has
+    app.conf.sqlite_busy_timeout = 30.0
+    out: dict = {}
+    for case in ("delay", "enqueue_in", "delay_after_open"):
+        if case == "delay_after_open":
+            app.store  # noqa: B018 - opened at start-up, as the guide says
+        started = time.monotonic()
+        try:
+            with transaction.atomic():
+                Order.objects.create(item=case)
+                if case == "enqueue_in":
+                    with enqueue_in():
+                        send_receipt.delay(1)
+                else:
+                    send_receipt.delay(1)
+            out[case] = "sent"
+        except SelfDeadlock as exc:
+            out[case] = "SelfDeadlock: " + str(exc)
+        except Exception as exc:
+            out[case] = f"{type(exc).__name__}: {exc}"
+        out[case + "_seconds"] = time.monotonic() - started
+    return out
+
+
 def check(ids: dict) -> dict:
     result = ship.get_result(ids["ship"])
     order = Order.objects.get(id=ids["kept"])
@@ -70,4 +103,7 @@ def check(ids: dict) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(send() if sys.argv[1] == "send" else check(json.loads(sys.argv[2]))))
+    if sys.argv[1] == "selflock":
+        print(json.dumps(selflock()))
+    else:
+        print(json.dumps(send() if sys.argv[1] == "send" else check(json.loads(sys.argv[2]))))
