@@ -6,8 +6,16 @@ from collections.abc import Callable
 
 import peewee as pw
 
-from .models import (FLOW_INDEXES, GROUP_INDEX, INDEXES, LEASES_INDEX, MONITOR_INDEXES, PARENT_INDEX,
-                     REVOKE_NOTICES_INDEX, STATS_INDEXES)
+from .models import (
+    FLOW_INDEXES,
+    GROUP_INDEX,
+    INDEXES,
+    LEASES_INDEX,
+    MONITOR_INDEXES,
+    PARENT_INDEX,
+    REVOKE_NOTICES_INDEX,
+    STATS_INDEXES,
+)
 
 SCHEMA_VERSION = 12
 CLAIM_INDEXES = ("lq_jobs_claim_queue", "lq_jobs_claim_any")
