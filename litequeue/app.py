@@ -14,11 +14,12 @@ from .annotations import annotate
 from .app_celery import CeleryAppSurface
 from .brokers import check_backend, store_url
 from .bulk import enqueue_many, register_chunk_task
-from .calling import build_jobs, parent_of_call, publish_policy, with_parent, with_publish_retry
+from .calling import build_jobs, parent_of_call, with_parent
 from .canvas.followups import ChordJoiner
 from .config import Settings
 from .control import ControlSurface
 from .errors import ConfigurationError, NotRegistered
+from .publish_retry import publish_policy, with_publish_retry
 from .result import AsyncResult
 from .routing import Routing
 from .shared import register_shared_tasks

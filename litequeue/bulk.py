@@ -11,8 +11,9 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from . import publishing
-from .calling import CallTemplate, parent_of_call, task_id_sequence, with_parent, with_publish_retry
+from .calling import CallTemplate, parent_of_call, task_id_sequence, with_parent
 from .errors import InvalidOptionError
+from .publish_retry import with_publish_retry
 from .task import Task, TaskOptions
 
 if TYPE_CHECKING:

@@ -5,25 +5,21 @@ Everything is validated before anything is written, so a bad call enqueues nothi
 
 from __future__ import annotations
 
-import datetime as dt
-import logging
 import time
 from collections.abc import Callable
 from itertools import count
 from random import getrandbits
 from time import time_ns
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from . import serialization
 from .errors import (
-    DuplicateJob,
     InvalidOptionError,
     PayloadTooLarge,
     SerializationError,
-    StoreLocked,
-    StoreUnavailable,
 )
 from .flow import spec_for
+from .moments import eta_of_call, expires_of_call, seconds
 from .request import current_request
 from .routing import check_name
 from .store import NewJob
@@ -32,8 +28,6 @@ if TYPE_CHECKING:
     from .app import LiteQueue
     from .task import Task
 
-log = logging.getLogger("litequeue.calling")
-T = TypeVar("T")
 
 CALL_OPTIONS = frozenset({
     "countdown", "eta", "expires", "priority", "queue", "routing_key", "task_id", "retry",
@@ -41,94 +35,6 @@ CALL_OPTIONS = frozenset({
     "max_retries", "acks_late", "headers", "unique_for", "unique_key",
 })
 _RUN_OPTIONS = ("time_limit", "soft_time_limit")
-
-
-# Times a job may be scheduled for: a later one cannot be shown as a date (and is surely a bug).
-LATEST = 32503680000.0  # 3000-01-01 UTC
-
-
-def bounded(epoch: float, what: str) -> float:
-    """``epoch`` if it is a time a job can be scheduled for (1970 to 3000), else an error naming ``what``."""
-    if not 0.0 <= epoch < LATEST:
-        raise InvalidOptionError(f"{what} must be between 1970 and the year 3000 (got {_as_date(epoch)}).")
-    return epoch
-
-
-def _as_date(epoch: float) -> str:
-    try:
-        return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(sep=" ", timespec="seconds")
-    except (OverflowError, ValueError, OSError):
-        return f"{epoch:g} seconds since 1970"
-
-
-def _timestamp(value: dt.datetime, what: str, naive_utc: bool) -> float:
-    try:
-        return epoch_of(value, naive_utc)
-    except (OverflowError, ValueError, OSError):
-        raise InvalidOptionError(f"{what} {value!r} is not a time a job can be scheduled for; give a datetime "
-                                 "between 1970 and the year 3000.") from None
-
-
-def to_epoch(value: Any, what: str, naive_utc: bool = True) -> float:
-    """A datetime or epoch number -> epoch seconds. A naive datetime is UTC while ``enable_utc``
-    (``naive_utc``) is True, as in Celery, and the machine's local time when it is False."""
-    if isinstance(value, dt.datetime):
-        return bounded(_timestamp(value, what, naive_utc), what)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return bounded(float(value), what)
-    raise InvalidOptionError(f"{what} must be a datetime, not {type(value).__name__} ({value!r}).")
-
-
-def epoch_of(moment: dt.datetime, naive_utc: bool) -> float:
-    if moment.tzinfo is None and naive_utc:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.timestamp()  # a naive datetime left naive is local time
-
-
-def retry_time(countdown: Any, eta: Any, default_delay: float, naive_utc: bool = True) -> float:
-    """Epoch seconds of the next attempt asked for by ``task.retry(countdown=, eta=)``."""
-    if countdown is not None and eta is not None:
-        raise InvalidOptionError("Give retry() either countdown or eta, not both.")
-    if eta is not None:
-        return to_epoch(eta, "retry() eta", naive_utc)
-    return bounded(time.time() + (default_delay if countdown is None else _seconds(countdown, "retry() countdown")),
-                   "retry() countdown")
-
-
-def _seconds(value: Any, what: str) -> float:
-    if isinstance(value, dt.timedelta):
-        value = value.total_seconds()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidOptionError(f"{what} must be a number of seconds, not {value!r}.")
-    if value != value or value in (float("inf"), float("-inf")):
-        raise InvalidOptionError(f"{what} must be a finite number of seconds, not {value!r}.")
-    if value < 0:
-        fix = {"countdown": "use 0 to run at once", "expires": "give the seconds from now, or a datetime"}.get(
-            what, "give a positive number of seconds")
-        raise InvalidOptionError(f"{what} must not be negative (got {value!r}); {fix}.")
-    return float(value)
-
-
-def _eta(options: dict, now: float, naive_utc: bool) -> float | None:
-    countdown, eta = options.get("countdown"), options.get("eta")
-    if countdown is not None and eta is not None:
-        raise InvalidOptionError("Give either countdown or eta, not both.")
-    if countdown is not None:
-        return bounded(now + _seconds(countdown, "countdown"), "countdown")
-    if eta is not None:
-        if not isinstance(eta, dt.datetime):
-            raise InvalidOptionError(
-                f"eta must be a datetime, not {type(eta).__name__} ({eta!r}); for seconds from now use countdown.")
-        return bounded(_timestamp(eta, "eta", naive_utc), "eta")
-    return None
-
-
-def _expires(value: Any, now: float, naive_utc: bool) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        return bounded(_timestamp(value, "expires", naive_utc), "expires")
-    return bounded(now + _seconds(value, "expires"), "expires")
 
 
 def new_task_id() -> str:
@@ -201,9 +107,9 @@ class CallTemplate:
         self.content_type = serialization.content_type_for(serializer)
         # NewJob's fields after (task_id, body, task, queue, routing_key), up to durable.
         self._fields = (
-            self.content_type, _priority(options, task, app), _eta(options, now, conf.enable_utc),
-            _expires(options.get("expires", task.options.expires if task else None), now, conf.enable_utc),
-            _max_retries(options.get("max_retries", task.max_retries if task else conf.task_default_max_retries),
+            self.content_type, _priority(options, task, app), eta_of_call(options, now, conf.enable_utc),
+            expires_of_call(options.get("expires", task.options.expires if task else None), now, conf.enable_utc),
+            check_max_retries(options.get("max_retries", task.max_retries if task else conf.task_default_max_retries),
                          "max_retries"),
             _flag(options.get("acks_late", task.acks_late if task else conf.task_acks_late), "acks_late"),
             _flag(options.get("ignore_result", task.ignore_result if task else conf.task_ignore_result),
@@ -309,7 +215,7 @@ def _flag(value: Any, what: str) -> bool:
     return value
 
 
-def _max_retries(value: Any, what: str) -> int | None:
+def check_max_retries(value: Any, what: str) -> int | None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
         raise InvalidOptionError(f"{what} must be an integer >= 0, or None for no limit; got {value!r}.")
     return value
@@ -324,7 +230,7 @@ def _run_options(options: dict, task: Task | None, conf: Any) -> dict:
     for key in _RUN_OPTIONS:
         value = options.get(key)
         if value is not None:
-            out[key] = _seconds(value, key) or None
+            out[key] = seconds(value, key) or None
     if options.get("headers"):
         out["headers"] = check_headers(options["headers"])
     return {k: v for k, v in out.items() if v is not None}
@@ -366,53 +272,3 @@ def _which_argument(name: str, args: tuple, kwargs: dict, content_type: str) -> 
             return SerializationError(
                 f"Cannot send {name}: {label} ({type(value).__name__}) cannot be serialised: {exc.message}")
     return SerializationError(f"Cannot serialise the arguments of {name}.")
-
-
-def with_publish_retry(fn: Callable[..., T], retry: bool, policy: dict, *args: Any) -> T:
-    """Call ``fn(*args)``, retrying while the store is locked or its server unreachable, per Celery's
-    retry_policy keys: ``max_retries`` (None: until the store is free), then waits of
-    ``interval_start`` seconds
-    growing by ``interval_step`` up to ``interval_max``."""
-    if not retry:
-        return fn(*args)
-    max_retries: int | None = -1  # the policy is read at the first failure
-    wait, step, most = 0.0, 0.0, 0.0
-    retries, uncertain = 0, False
-    while True:
-        try:
-            return fn(*args)
-        except DuplicateJob:
-            if not uncertain:
-                raise
-            # The connection dropped while an earlier attempt committed: the jobs are stored.
-            log.warning("The enqueue had been stored before the connection dropped; not sending it twice.")
-            return None  # type: ignore[return-value]
-        except (StoreLocked, StoreUnavailable) as exc:  # busy, or the server is restarting
-            uncertain = uncertain or isinstance(exc, StoreUnavailable)
-            if max_retries == -1:
-                max_retries, wait, step, most = publish_policy(policy)
-            if max_retries is not None and retries >= max_retries:
-                raise type(exc)(
-                    f"{exc.message} The enqueue was retried {retries} time(s) (retry_policy max_retries="
-                    f"{max_retries}) and nothing was enqueued."
-                ) from exc
-            retries += 1
-            log.warning("Store busy or unreachable; retrying the enqueue in %.2fs (retry %d of %s).",
-                        wait, retries, max_retries)
-            time.sleep(wait)
-            wait = min(wait + step, most)
-
-
-def publish_policy(policy: dict) -> tuple[int | None, float, float, float]:
-    """(max_retries, interval_start, interval_step, interval_max) of a retry_policy, checked."""
-    from .config import DEFAULT_PUBLISH_RETRY_POLICY
-
-    unknown = set(policy) - set(DEFAULT_PUBLISH_RETRY_POLICY)
-    if unknown:
-        raise InvalidOptionError(f"retry_policy has unknown key(s) {sorted(unknown)}; "
-                                 f"the keys are {sorted(DEFAULT_PUBLISH_RETRY_POLICY)}.")
-    policy = {**DEFAULT_PUBLISH_RETRY_POLICY, **policy}
-    max_retries = _max_retries(policy["max_retries"], "retry_policy max_retries")
-    start, step, most = (_seconds(policy[k], f"retry_policy {k}")
-                         for k in ("interval_start", "interval_step", "interval_max"))
-    return max_retries, min(start, most), step, most

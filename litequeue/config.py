@@ -287,8 +287,8 @@ def _publish_policy(key: str, value: Any) -> dict:
         raise ConfigurationError(
             f"Setting {key} has unknown keys {sorted(unknown)}; use {sorted(DEFAULT_PUBLISH_RETRY_POLICY)}."
         )
-    from .calling import publish_policy
     from .errors import InvalidOptionError
+    from .publish_retry import publish_policy
 
     merged = {**DEFAULT_PUBLISH_RETRY_POLICY, **value}
     try:

@@ -202,7 +202,7 @@ class Task(TaskHooks, Generic[P, R]):
 
         Past max_retries, re-raises ``exc`` (or MaxRetriesExceededError when there is none).
         """
-        from .calling import retry_time
+        from .moments import retry_time
 
         if args is not None or kwargs is not None or options:
             raise ConfigurationError("retry() runs the job again with its original arguments; "

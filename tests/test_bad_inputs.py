@@ -30,7 +30,7 @@ def test_times_no_date_can_show_are_refused_at_the_call(app, options, named):
 
 
 def test_a_retry_countdown_past_the_year_3000_is_refused():
-    from litequeue.calling import retry_time
+    from litequeue.moments import retry_time
 
     with pytest.raises(InvalidOptionError, match="retry"):
         retry_time(1e308, None, 0)

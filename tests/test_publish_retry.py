@@ -157,8 +157,8 @@ def test_a_bad_retry_policy_is_refused_and_nothing_is_enqueued(app, policy, prob
 
 
 def test_a_retry_that_finds_its_job_already_stored_after_a_dropped_connection_succeeds():
-    from litequeue.calling import with_publish_retry
     from litequeue.errors import DuplicateJob, StoreUnavailable
+    from litequeue.publish_retry import with_publish_retry
 
     attempts = []
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import publishing, serialization
-from ..calling import CallTemplate, new_task_id, parent_of_call, task_id_sequence, with_publish_retry
+from ..calling import CallTemplate, new_task_id, parent_of_call, task_id_sequence
 from ..errors import InvalidOptionError
+from ..publish_retry import with_publish_retry
 from ..result import UNREAD, AsyncResult
 from ..store.records import NewChain, NewGroup, NewJob
 from .results import GroupResult, WorkflowResult
