@@ -109,18 +109,18 @@ def test_a_new_worker_looks_for_jobs_once_more_when_every_producer_has_seen_it(w
     worker.pool.next_deadline = lambda: None
     worker._next_eta, worker.pending, worker._next_beat = None, [], time.monotonic() + 100
     assert worker._timeout() == pytest.approx(worker.app.conf.worker_poll_interval, abs=0.05)
-    worker._wake = SimpleNamespace(heard_from=time.monotonic() + 0.02, tend_at=None)
+    worker.listener = SimpleNamespace(heard_from=time.monotonic() + 0.02, tend_at=None)
     assert 0 < worker._timeout() <= 0.02
-    worker._wake = SimpleNamespace(heard_from=time.monotonic() - 1, tend_at=None)
+    worker.listener = SimpleNamespace(heard_from=time.monotonic() - 1, tend_at=None)
     assert worker._timeout() == pytest.approx(worker.app.conf.worker_poll_interval, abs=0.05)
 
 
 def test_a_worker_whose_listener_reconnects_wakes_when_the_listener_has_work(worker):
     worker.pool.next_deadline = lambda: None
     worker._next_eta, worker.pending, worker._next_beat = None, [], time.monotonic() + 100
-    worker._wake = SimpleNamespace(tend_at=time.monotonic() + 0.03)  # a retry, or a connect deadline
+    worker.listener = SimpleNamespace(tend_at=time.monotonic() + 0.03)  # a retry, or a connect deadline
     assert 0 < worker._timeout() <= 0.03
-    worker._wake = SimpleNamespace(tend_at=time.monotonic() - 1)  # overdue: at once
+    worker.listener = SimpleNamespace(tend_at=time.monotonic() - 1)  # overdue: at once
     assert worker._timeout() == 0.0
 
 
@@ -244,7 +244,7 @@ def test_a_job_revoked_with_terminate_while_a_child_takes_it_is_killed_as_it_beg
     worker._act_on_revokes({1: True})  # neither running nor in the feed: out of reach for now
     assert stand_in.poll() is None and 1 in worker.pool.queued
     child.child_end.send_all([began(1)])
-    worker._wait(5)
+    worker.wait(5)
     assert stand_in.wait(timeout=30) == -signal.SIGKILL  # killed as it began
     assert child.killed_for == "terminated"
 
@@ -254,5 +254,5 @@ def test_a_job_revoked_while_a_child_takes_it_sees_is_revoked_as_it_begins(taken
     worker._act_on_revokes({1: False})
     assert child.revoked.value == 0
     child.child_end.send_all([began(1)])
-    worker._wait(5)
+    worker.wait(5)
     assert child.revoked.value == 1 and stand_in.poll() is None

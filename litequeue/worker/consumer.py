@@ -1,7 +1,7 @@
 """The worker's main process: claim, dispatch, collect, record, sleep, heartbeat.
 
 It does all database I/O and supervision; the pool children only run tasks. ``run()`` reads top
-to bottom; each step is a short method below it.
+to bottom; each step is a short method below it, and its start and stop are in lifecycle.py.
 """
 
 from __future__ import annotations
@@ -15,19 +15,18 @@ from collections import Counter, deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .. import serialization, signals, states
+from .. import signals, states
 from ..canvas.followups import with_follow_ups
-from ..flow import code_limits
-from ..store import Job, Outcome, WorkerInfo
-from . import expiry, job_signals, logs, outcomes
+from ..store import Job, Outcome
+from . import expiry, job_signals, lifecycle, outcomes
 from .children import Death, Limits
 from .clock import ClockWatch
-from .execute import ChildContext, Reply
+from .execute import Reply
 from .leases import Leases
 from .marks import BeganMarks, Mark
 from .options import WorkerOptions, limits_for
 from .pool import Pool
-from .pools import AnyPool, make_pool
+from .pools import AnyPool
 from .queues import ClaimOrder, select_queues
 from .recording import PendingOutcomes
 from .registry import TaskResolver
@@ -65,7 +64,7 @@ class Worker:
         self.store_guard = StoreGuard()
         self.processed = 0
         self.ended: Counter[str] = Counter()  # outcomes recorded, by state (the --burst summary)
-        self._started = time.monotonic()
+        self.started_at = time.monotonic()
         self.outcomes = PendingOutcomes()  # outcomes not yet written (kept across store hiccups)
         self.reserved: deque[Job] = deque()  # claimed (leased) but not yet handed to a child
         self.marks = BeganMarks()  # begun jobs, and which still read RESERVED in the store
@@ -81,8 +80,8 @@ class Worker:
         self._next_beat = 0.0
         self._next_prune = 0.0
         self.scheduler: Beat | None = None  # -B
-        self._next_tick = 0.0
-        self._wake = None
+        self.next_tick = 0.0
+        self.listener = None
         self.remote: RemoteControl | None = None  # what app.control asks of it, read from the store
         self.pool: AnyPool | None = None
 
@@ -114,54 +113,16 @@ class Worker:
     def run(self) -> int:
         """Run until a shutdown signal (or, with ``burst``, until nothing is due). Returns 0, or
         1 when it stopped because the store can no longer be trusted (corrupt, file replaced)."""
-        self._start()
+        lifecycle.start(self)
         try:
             while not self._finished():
                 self._fill_pool()
-                self._wait(self._timeout())
-                self._flush()
+                self.wait(self._timeout())
+                self.flush()
                 self._housekeeping()
         finally:
-            self._stop()
+            lifecycle.stop(self)
         return 0 if self.store_guard.fatal is None else 1
-
-    def _start(self) -> None:
-        store = self.app.store
-        store.relax_durability()
-        signals.celeryd_init.send(sender=self.name, instance=self, conf=self.app.conf, options=vars(self.options))
-        signals.worker_init.send(sender=self)
-        self.stop_requests.install_signal_handlers()
-        self._start_beat()
-        ctx = ChildContext(self.resolver, self.name, serialization.accepted_types(self.app.conf.accept_content),
-                           serialization.content_type_for(self.app.conf.result_serializer))
-        self.pool = make_pool(self.options, self.app.conf, self.concurrency, ctx)
-        self.pool.start()
-        self._wake = store.listener(self.name)
-        for watched in (self._wake, self.stop_requests):
-            if watched is not None:
-                self.pool.watch(watched)
-        self.remote = RemoteControl(self)
-        store.register_worker(WorkerInfo(
-            self.name, self.hostname, os.getpid(), self.concurrency, self.remote.queues_text,
-            time.time(), time.time(), 0, conf=self.remote.conf()))
-        self.remote.look()  # revokes made while no worker of these queues ran
-        store.declare_limits(*code_limits(self.app))  # rate and concurrency limits, for every worker
-        logs.banner(self)
-        conf = self.app.conf
-        logs.short_lease_warning(self.lease, conf.worker_heartbeat_interval, conf.sqlite_busy_timeout)
-        signals.worker_ready.send(sender=self)
-
-    def _start_beat(self) -> None:
-        """With -B, beat runs inside this main loop rather than in a thread: no thread is
-        running when the pool forks (or re-forks a replacement child), and the schedule's
-        store writes go through this process's connection like every other write."""
-        if self.options.beat:
-            from ..beat import Beat
-
-            self.scheduler = Beat(self.app)
-            self.scheduler.start()
-            signals.beat_embedded_init.send(sender=self.scheduler)
-            self._next_tick = time.time() + self.scheduler.tick()
 
     def _finished(self) -> bool:
         assert self.pool is not None
@@ -183,13 +144,13 @@ class Worker:
             return
         room = self._claim_room()
         if room:
-            self._reserve(self._store_call(self._claim, room, default=[]), room)
+            self._reserve(self.store_call(self._claim, room, default=[]), room)
         self._dispatch_reserved()  # what is due now starts first; jobs whose eta came are made due after
         if isinstance(self.pool, Pool):
             self.pool.autoscale(len(self.reserved) + len(self.pool.queued))
         if self._due_now():
-            promoted = self._store_call(self.app.store.promote_due, default=0)
-            self._next_eta = self._store_call(self.app.store.next_eta, default=0.0)
+            promoted = self.store_call(self.app.store.promote_due, default=0)
+            self._next_eta = self.store_call(self.app.store.next_eta, default=0.0)
             self._more_waiting = self._more_waiting or bool(promoted)
 
     def _claim_room(self) -> int:
@@ -263,25 +224,25 @@ class Worker:
         if self._held_until is not None and self.pool.free():  # a rate limiter opens: claim then
             timeout = min(timeout, max(self._held_until - now, 0.0))
         if self.scheduler is not None:
-            timeout = min(timeout, max(self._next_tick - now, 0.0))
+            timeout = min(timeout, max(self.next_tick - now, 0.0))
         for deadline in (self.pool.next_deadline(), self.pool.next_scale() if isinstance(self.pool, Pool) else None):
             if deadline is not None:
                 timeout = min(timeout, deadline)
         # Until every producer knows of this worker, one more look (a poll) when they all do.
-        heard_in = getattr(self._wake, "heard_from", 0.0) - time.monotonic()
+        heard_in = getattr(self.listener, "heard_from", 0.0) - time.monotonic()
         if heard_in > 0:
             timeout = min(timeout, heard_in)
-        if self._wake is not None and self._wake.tend_at is not None:  # a listener reconnecting
-            timeout = min(timeout, max(self._wake.tend_at - time.monotonic(), 0.0))
+        if self.listener is not None and self.listener.tend_at is not None:  # a listener reconnecting
+            timeout = min(timeout, max(self.listener.tend_at - time.monotonic(), 0.0))
         return max(min(timeout, self._next_beat - time.monotonic()), 0.0)
 
-    def _wait(self, timeout: float) -> None:
+    def wait(self, timeout: float) -> None:
         """Sleep until a child reports, a producer wakes us, a signal arrives, or the timeout."""
         assert self.pool is not None
         ready = self.pool.select(timeout)
         if not ready and not self.options.burst:  # the backstop poll: jobs may have arrived from
             self._next_eta, self._more_waiting = 0.0, True  # producers we cannot hear (a burst run ends instead)
-        woken = self._wake is not None and self._wake in ready and self._wake.drain()
+        woken = self.listener is not None and self.listener in ready and self.listener.drain()
         if woken:
             self._next_eta = 0.0  # a new job may have an earlier eta than we knew of
         if self.stop_requests in ready:
@@ -294,7 +255,7 @@ class Worker:
             job_signals.received(self, job, self.name)
         self.pool.began.clear()
         if woken:  # a job this worker holds may have been revoked (looked for once the "began"s are in)
-            self._store_call(self._look_for_revokes)
+            self.store_call(self._look_for_revokes)
         if begun and self.revokes.deferred:  # revoked while a child was taking them: act now they run
             self._act_on_revokes(self.revokes.begun(begun))
         for job, report in reports:
@@ -310,7 +271,7 @@ class Worker:
             log.exception("Task %s[%s]: its report could not be read.", job.task, job.task_id)
             return outcomes.unrecordable(job.id, job.attempts, exc)
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
         """Write pending outcomes in one fenced transaction; keep them if the store is busy.
 
         While children are busy and jobs are reserved, outcomes gather into larger batches (up to
@@ -357,20 +318,20 @@ class Worker:
 
     def _housekeeping(self) -> None:
         """Heartbeat, lease extension, rescue of expired leases, result expiry (on timers)."""
-        if self._wake is not None:
-            self._wake.tend()
+        if self.listener is not None:
+            self.listener.tend()
         now = time.monotonic()
         if now >= self._next_beat:
             self._next_beat = now + self.app.conf.worker_heartbeat_interval
-            self._store_call(self._heartbeat)
-        if self.scheduler is not None and time.time() >= self._next_tick:
-            delay = self._store_call(self.scheduler.tick, default=self.app.conf.worker_poll_interval)
-            self._next_tick = time.time() + delay
+            self.store_call(self._heartbeat)
+        if self.scheduler is not None and time.time() >= self.next_tick:
+            delay = self.store_call(self.scheduler.tick, default=self.app.conf.worker_poll_interval)
+            self.next_tick = time.time() + delay
         if self.remote is not None and self.remote.due():
-            self._store_call(self.remote.look)
+            self.store_call(self.remote.look)
         if now >= self._next_prune:
             self._next_prune = now + PRUNE_EVERY
-            self._store_call(expiry.prune_expired, self.app.store, self.app.conf)
+            self.store_call(expiry.prune_expired, self.app.store, self.app.conf)
 
     def _heartbeat(self) -> None:
         assert self.pool is not None
@@ -411,33 +372,6 @@ class Worker:
         self.pending.extend(revoked)
         self.revokes.defer({job_id: requests[job_id] for job_id in not_running if job_id in self.pool.queued})
 
-    def _stop(self) -> None:
-        if self.pool is not None:
-            queued = self.pool.take_back()  # first: nothing more is begun
-            try:
-                self._wait(0.0)  # what children said meanwhile: jobs begun, and ended (recorded below)
-            except Exception:  # the loop may have stopped on this very error: release the jobs anyway
-                log.exception("Could not read the pool's last reports; releasing its jobs.")
-            # Running, or taken from the feed by a child whose "began" has not arrived yet.
-            running = [job.id for job in [*self.pool.running(), *(job for job, _ in self.pool.queued.values())]]
-            self.pool.stop(kill=bool(running))
-            self.handed_back = len(running)
-            if running:  # cold shutdown: hand the jobs back at once
-                log.warning("Cold shutdown: releasing %d running job(s) back to the queue.", len(running))
-            unstarted = [job.id for job in [*self.pool.unstarted, *queued, *self.reserved]]
-            self.pool.unstarted = []
-            self.reserved.clear()
-            self._store_call(self.app.store.release, self.owner, running + unstarted)
-        self._flush()
-        self._store_call(self.app.store.heartbeat, self.name, self.processed, True)
-        if self._wake is not None:
-            self._wake.close()
-        self.stop_requests.close()
-        signals.worker_shutdown.send(sender=self)
-        if self.options.burst:
-            logs.burst_summary(self, time.monotonic() - self._started)
-        logs.stopped(self)
-
     # -- helpers --------------------------------------------------------------------------------
 
     def _due_now(self) -> bool:
@@ -446,7 +380,7 @@ class Worker:
     def _limits(self, job: Job) -> Limits:
         return limits_for(job, self.resolver.find(job.task), self.options, self.app.conf)
 
-    def _store_call(self, fn: Callable[..., Any], *args: Any, default: Any = None) -> Any:
+    def store_call(self, fn: Callable[..., Any], *args: Any, default: Any = None) -> Any:
         return self.store_guard.call(fn, *args, default=default)
 
     def _on_stop_request(self) -> None:
@@ -454,7 +388,7 @@ class Worker:
         self.stop_requests.drain()
         waiting = [*self.reserved, *self.pool.take_back()] if self.pool else list(self.reserved)
         if waiting:  # prefetched jobs not begun go back now, for other workers
-            self._store_call(self.app.store.release, self.owner, [job.id for job in waiting])
+            self.store_call(self.app.store.release, self.owner, [job.id for job in waiting])
             self.reserved.clear()
         signals.worker_shutting_down.send(sender=self.name, sig=None, how="Cold" if self.cold else "Warm",
                                           exitcode=0)

@@ -1,0 +1,92 @@
+"""A worker's start and stop: what happens before its loop runs and after it ends."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import TYPE_CHECKING
+
+from .. import serialization, signals
+from ..flow import code_limits
+from ..store import WorkerInfo
+from . import logs
+from .execute import ChildContext
+from .pools import make_pool
+from .remote_control import RemoteControl
+
+if TYPE_CHECKING:
+    from .consumer import Worker
+
+log = logging.getLogger("litequeue.worker")
+
+
+def start(worker: Worker) -> None:
+    """Everything before the loop: signals, beat (-B), the pool, the wake-up, the worker's row,
+    the limits the code declares, the banner."""
+    store = worker.app.store
+    store.relax_durability()
+    signals.celeryd_init.send(sender=worker.name, instance=worker, conf=worker.app.conf, options=vars(worker.options))
+    signals.worker_init.send(sender=worker)
+    worker.stop_requests.install_signal_handlers()
+    _start_beat(worker)
+    ctx = ChildContext(worker.resolver, worker.name, serialization.accepted_types(worker.app.conf.accept_content),
+                       serialization.content_type_for(worker.app.conf.result_serializer))
+    worker.pool = make_pool(worker.options, worker.app.conf, worker.concurrency, ctx)
+    worker.pool.start()
+    worker.listener = store.listener(worker.name)
+    for watched in (worker.listener, worker.stop_requests):
+        if watched is not None:
+            worker.pool.watch(watched)
+    worker.remote = RemoteControl(worker)
+    store.register_worker(WorkerInfo(
+        worker.name, worker.hostname, os.getpid(), worker.concurrency, worker.remote.queues_text,
+        time.time(), time.time(), 0, conf=worker.remote.conf()))
+    worker.remote.look()  # revokes made while no worker of these queues ran
+    store.declare_limits(*code_limits(worker.app))  # rate and concurrency limits, for every worker
+    logs.banner(worker)
+    conf = worker.app.conf
+    logs.short_lease_warning(worker.lease, conf.worker_heartbeat_interval, conf.sqlite_busy_timeout)
+    signals.worker_ready.send(sender=worker)
+
+def _start_beat(worker: Worker) -> None:
+    """With -B, beat runs inside this main loop rather than in a thread: no thread is
+    running when the pool forks (or re-forks a replacement child), and the schedule's
+    store writes go through this process's connection like every other write."""
+    if worker.options.beat:
+        from ..beat import Beat
+
+        worker.scheduler = Beat(worker.app)
+        worker.scheduler.start()
+        signals.beat_embedded_init.send(sender=worker.scheduler)
+        worker.next_tick = time.time() + worker.scheduler.tick()
+
+
+def stop(worker: Worker) -> None:
+    """Everything after the loop: jobs not begun go back, running ones too on a cold stop, the
+    last outcomes are written, the worker's row marked stopped."""
+    if worker.pool is not None:
+        queued = worker.pool.take_back()  # first: nothing more is begun
+        try:
+            worker.wait(0.0)  # what children said meanwhile: jobs begun, and ended (recorded below)
+        except Exception:  # the loop may have stopped on this very error: release the jobs anyway
+            log.exception("Could not read the pool's last reports; releasing its jobs.")
+        # Running, or taken from the feed by a child whose "began" has not arrived yet.
+        running = [job.id for job in [*worker.pool.running(), *(job for job, _ in worker.pool.queued.values())]]
+        worker.pool.stop(kill=bool(running))
+        worker.handed_back = len(running)
+        if running:  # cold shutdown: hand the jobs back at once
+            log.warning("Cold shutdown: releasing %d running job(s) back to the queue.", len(running))
+        unstarted = [job.id for job in [*worker.pool.unstarted, *queued, *worker.reserved]]
+        worker.pool.unstarted = []
+        worker.reserved.clear()
+        worker.store_call(worker.app.store.release, worker.owner, running + unstarted)
+    worker.flush()
+    worker.store_call(worker.app.store.heartbeat, worker.name, worker.processed, True)
+    if worker.listener is not None:
+        worker.listener.close()
+    worker.stop_requests.close()
+    signals.worker_shutdown.send(sender=worker)
+    if worker.options.burst:
+        logs.burst_summary(worker, time.monotonic() - worker.started_at)
+    logs.stopped(worker)
