@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from .errors import ConfigurationError, InvalidOptionError
+from .names import check_name
 from .store import Flow
 
 _PERIODS = {"s": 1.0, "m": 60.0, "h": 3600.0}
@@ -174,8 +175,6 @@ def code_limits(app: Any) -> tuple[dict[str, tuple[str | None, float | None, int
 def set_rate_limit(store: Any, target: str, rate: Any) -> str:
     """Store a run-time rate for a task (or ``queue:<name>``); None resets to the code's. Returns
     what was done, in words."""
-    from .routing import check_name
-
     check_name(target, "rate_limit's task name")
     name = target if target.startswith("queue:") else "task:" + target
     if rate is None:

@@ -21,28 +21,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .display import printable, unsafe_character
 from .errors import ConfigurationError, InvalidOptionError
+from .names import check_name
 
 log = logging.getLogger("litequeue.routing")
-MAX_NAME_LENGTH = 200
 PERSISTENT, TRANSIENT = 2, 1
 ROUTE_KEYS = ("queue", "routing_key", "exchange")
-
-
-def check_name(value: Any, what: str) -> str:
-    """Return a queue, task or routing-key name, or raise naming what is wrong with it."""
-    if not isinstance(value, str) or not value:
-        raise InvalidOptionError(f"{what} must be a non-empty string, not {value!r}.")
-    if "\x00" in value:
-        raise InvalidOptionError(f"{what} {value!r} contains a NUL character; remove it.")
-    bad = unsafe_character(value)
-    if bad is not None:  # a control character forges log lines; a lone surrogate cannot be stored
-        raise InvalidOptionError(f"{what} {printable(value)!r} contains the character {printable(bad)}; names "
-                                 "and ids may hold only printable characters.")
-    if len(value) > MAX_NAME_LENGTH:
-        raise InvalidOptionError(f"{what} is {len(value)} characters long; the limit is {MAX_NAME_LENGTH}.")
-    return value
 
 
 def check_binding(key: str, what: str) -> str:

@@ -7,25 +7,13 @@ from typing import TYPE_CHECKING
 from .base import Store
 from .claims import ClaimRequest
 from .records import Flow, Job, NewJob, Outcome, QueueStats, WorkerInfo
+from .urls import describe_url, is_postgres_url
 
 if TYPE_CHECKING:
     from ..config import Settings
 
 __all__ = ["Store", "ClaimRequest", "Flow", "Job", "NewJob", "Outcome", "QueueStats", "WorkerInfo", "open_store",
            "describe_url", "is_postgres_url"]
-
-
-def describe_url(url: str) -> str:
-    """The part of a store URL that is safe to print (no password)."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url
-
-
-def is_postgres_url(url: str) -> bool:
-    """``postgresql://``, ``postgres://``, or either with ``+driver`` (psycopg, psycopg2)."""
-    return "://" in url and url.split("://", 1)[0].split("+", 1)[0] in ("postgres", "postgresql")
 
 
 def open_store(url: str, settings: Settings, share_database: bool = False, readonly: bool = False) -> Store:

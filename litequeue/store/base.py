@@ -9,20 +9,19 @@ wake-ups).
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import peewee as pw
 
-from .. import states
 from ..errors import StoreError
 from . import external
 from .admin import AdminStore
 from .claims import ClaimStore
 from .flow import FlowStore
 from .groups import GroupStore
+from .job_rows import INSERT_JOB, job_row
 from .join_results import KnownResults
 from .leases import LeaseStore
 from .lineage import LineageStore
@@ -33,12 +32,7 @@ from .records import NewChain, NewGroup, NewJob
 from .remote_control import RemoteControlStore
 from .schedules import ScheduleStore
 
-_INSERT = (
-    "INSERT INTO lq_jobs (task_id, task, queue, routing_key, priority, state, body, content_type, "
-    "eta, wait_until, due_at, expires, created_at, attempts, max_retries, acks_late, ignore_result, "
-    "durable, options, unique_key, unique_until, flow_key, group_id, group_index, parent_id) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
+
 class ErrorGuard:
     """What ``Store.errors()`` returns: turns driver errors of the ``kinds`` given into
     litequeue's StoreErrors through ``reraise`` (which raises). A class rather than a generator,
@@ -73,7 +67,7 @@ class Store(ClaimStore, OutcomeStore, LeaseStore, LineageStore, FlowStore, Admin
         self.url = url
         self.models = bind_models(db)
         self.known_results = KnownResults()
-        self._insert_sql = self.sql(_INSERT)
+        self._insert_sql = self.sql(INSERT_JOB)
 
     # -- what a dialect provides ---------------------------------------------------------------
 
@@ -187,7 +181,7 @@ class Store(ClaimStore, OutcomeStore, LeaseStore, LineageStore, FlowStore, Admin
             if outside is not None:
                 raise external.refused(outside, "unique, or rate- or concurrency-limited")
             return self.enqueue_flow(jobs, now)
-        rows = [_insert_row(jobs[0], now)] if len(jobs) == 1 else [_insert_row(job, now) for job in jobs]
+        rows = [job_row(jobs[0], now)] if len(jobs) == 1 else [job_row(job, now) for job in jobs]
         if outside is not None:  # inside the application's transaction, through its connection
             self.enqueue_through(outside, rows)
             return {}
@@ -221,7 +215,7 @@ class Store(ClaimStore, OutcomeStore, LeaseStore, LineageStore, FlowStore, Admin
 
     def external_insert_sql(self) -> str:
         """The INSERT of a job (``?`` placeholders) as another connection to this database runs it."""
-        return _INSERT
+        return INSERT_JOB
 
     def wake_through(self, conn: external.ExternalConnection) -> None:
         """Wake workers once the transaction of ``conn`` commits."""
@@ -244,22 +238,3 @@ class Store(ClaimStore, OutcomeStore, LeaseStore, LineageStore, FlowStore, Admin
         """Whether the write transaction ``txn`` (just left) committed, rather than being a
         savepoint of the caller's transaction."""
         return not self.db.in_transaction()
-
-
-def _insert_row(job: NewJob, now: float) -> tuple:
-    task_id, body, task, queue, routing_key, content_type, priority, eta, expires, max_retries, acks_late, \
-        ignore_result, durable, options, flow = job  # one unpacking: cheaper than a dozen field reads
-    parent_id = None
-    if options and "parent_id" in options:  # a column of its own (a job's children are read by it)
-        parent_id = options["parent_id"]
-        options = {k: v for k, v in options.items() if k != "parent_id"}
-    return (
-        task_id, task, queue, routing_key, priority, states.QUEUED, body, content_type, eta,
-        eta if eta is not None and eta > now else None, now if eta is None else eta, expires, now,
-        max_retries, acks_late, ignore_result, durable, json.dumps(options) if options else None,
-        *(flow[:3] if flow is not None else _NO_FLOW),
-        options.get("group_id") if options else None, options.get("group_index") if options else None, parent_id,
-    )
-
-
-_NO_FLOW = (None, None, None)

@@ -36,6 +36,7 @@ from . import external, migrations, postgres_listener
 from .base import ErrorGuard, Store
 from .leases import LeaseReport
 from .postgres_listener import first_line
+from .urls import describe_url
 
 DRIVERS = ("psycopg", "psycopg2")  # psycopg 3 first; postgresql+psycopg2:// asks for the other
 
@@ -372,6 +373,4 @@ def translate(exc: BaseException, target: Target) -> StoreError:
 
 
 def _safe(url: str) -> str:
-    from . import describe_url
-
     return describe_url(url)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .job_rows import INSERT_JOB, job_row
 from .mixin import StoreMixin
 from .records import NewJob
 
@@ -39,14 +40,12 @@ class UniqueKeysStore(StoreMixin):
     def insert_jobs(self, jobs: Sequence[NewJob], now: float) -> dict[str, str]:
         """Insert ``jobs`` in order inside the caller's write transaction; the duplicates, as
         ``enqueue_flow`` returns them."""
-        from .base import _INSERT, _insert_row
-
         self._declare_concurrency(jobs, now)
-        insert = self.sql(_INSERT)
+        insert = self.sql(INSERT_JOB)
         duplicates: dict[str, str] = {}
         plain: list[tuple] = []
         for job in jobs:
-            row = _insert_row(job, now)
+            row = job_row(job, now)
             key = job.flow.unique_key if job.flow is not None else None
             if key is None:
                 plain.append(row)
@@ -63,10 +62,8 @@ class UniqueKeysStore(StoreMixin):
 
     def _insert_unique(self, row: tuple, key: str, now: float) -> str | None:
         """Insert a unique job's row; None, or the task_id of the job that holds its key."""
-        from .base import _INSERT
-
         self.db.execute_sql(self.sql(_CLEAR_UNIQUE), (key, now))
-        if self.db.execute_sql(self.sql(_INSERT + _UNIQUE_CONFLICT), row).rowcount == 1:
+        if self.db.execute_sql(self.sql(INSERT_JOB + _UNIQUE_CONFLICT), row).rowcount == 1:
             return None
         found = self.db.execute_sql(self.sql("SELECT task_id FROM lq_jobs WHERE unique_key = ?"), (key,)).fetchone()
         return found[0] if found else None
