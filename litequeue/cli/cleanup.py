@@ -34,7 +34,7 @@ def purge(ctx: click.Context, db: str, queue: str | None, force: bool, app_path:
         click.echo(f"{reserved} job(s) in {where} are reserved by workers (claimed ahead, not begun) and are "
                    "not purged; revoke them to stop them running.")
     if not total:
-        click.echo(f"No waiting jobs in {where}; nothing to purge.")
+        click.echo(f"No waiting jobs in {f'queue {queue}' if queue else 'any queue'}; nothing to purge.")
         return
     if not force:
         click.confirm(f"Delete {total} waiting job(s) from {where} in {describe_url(app.url or db)}?", abort=True,
