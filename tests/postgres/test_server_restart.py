@@ -37,7 +37,7 @@ def test_a_worker_survives_a_server_restart_and_no_job_is_lost(private_cluster, 
         time.sleep(0.1)
     restart.join(120)
 
-    wait_until(lambda: app.store.count_jobs([states.SUCCESS]) == 30, timeout=60, what="every job to run")
+    _wait_for_every_job(app, 30, worker, timeout=60)
     counts = ledger_counts(ledger)
     assert sorted(counts) == sorted([f"before{i}" for i in range(10)] + [f"during{i}" for i in range(20)])
     assert all(n >= 1 for n in counts.values())  # at least once; none lost
@@ -60,13 +60,24 @@ def test_no_job_is_left_started_after_the_server_crashes_under_load(private_clus
         private_cluster.restart("immediate")
         sent += [tasks.slow_record.apply_async((f"job{len(sent) + i}", 0.05), retry_policy=policy) for i in range(10)]
 
-    wait_until(lambda: _count(app, states.SUCCESS) == len(sent), timeout=120,
-               what="every job to end SUCCESS after the crashes")
+    _wait_for_every_job(app, len(sent), worker, timeout=120)
     assert _count(app, states.STARTED, states.RESERVED) == 0
     finished = sorted(key for key in ledger_counts(ledger) if not key.endswith("-start"))
     assert finished == sorted(f"job{i}" for i in range(len(sent)))
     worker.signal(signal.SIGTERM)
     assert worker.wait() == 0
+
+
+def _wait_for_every_job(app, total: int, worker, timeout: float) -> None:
+    """Wait until ``total`` jobs have ended SUCCESS; on a timeout, fail with what the store holds
+    and the worker's log (a rare failure under a loaded CI run must be diagnosable from its output)."""
+    try:
+        wait_until(lambda: _count(app, states.SUCCESS) == total, timeout=timeout, what="every job to end SUCCESS")
+    except AssertionError:
+        held = {state: _count(app, state) for state in states.ALL_STATES}
+        log = worker.log_path.read_text(errors="replace")[-4000:]
+        pytest.fail(f"{total} jobs sent, not all SUCCESS after {timeout}s; the store holds "
+                    f"{ {k: v for k, v in held.items() if v} }; the worker's log ends:\n{log}")
 
 
 def _count(app, *wanted: str) -> int:
