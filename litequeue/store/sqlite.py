@@ -47,20 +47,26 @@ _ATTEMPT_WAIT = 0.01  # seconds SQLite's own busy handler waits per attempt at t
 
 
 class _Closer:
-    """Closes a thread's connection when the thread ends, or when its database object is
-    dropped unclosed: peewee keeps one connection per thread and would leave it to the garbage
-    collector (which Python 3.13 reports as a ResourceWarning). Kept in a thread-local, whose
-    values go when the thread does. (Possibly from another thread: check_same_thread=False.)"""
+    """Closes a thread's connection when the thread ends or its database object is dropped
+    (peewee would leave it to the garbage collector); kept in a thread-local."""
 
-    __slots__ = ("conn",)
+    __slots__ = ("conn", "pid")
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn: sqlite3.Connection | None = conn
+        self.pid = os.getpid()
 
     def __del__(self) -> None:
-        if self.conn is not None:
+        if self.conn is not None and os.getpid() != self.pid:
+            # A forked child dropping a connection of a thread the fork left behind: closing or freeing
+            # it takes its mutex, which that thread may have held at the fork: the child would hang.
+            _INHERITED.append(self.conn)
+        elif self.conn is not None:
             with contextlib.suppress(Exception):
                 self.conn.close()
+
+
+_INHERITED: list[sqlite3.Connection] = []  # connections a forked child must never close (see _Closer)
 
 
 class FairLockDatabase(pw.SqliteDatabase):
