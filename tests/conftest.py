@@ -111,6 +111,17 @@ def flow_app(db: str, ledger: Path):
 
 
 @pytest.fixture
+def celery_env(db: str, monkeypatch):
+    """CELERY_BROKER_URL naming the test's store, and the environment in which
+    ``litequeue -A tests.support.celery_tasks`` finds that app; the app is closed afterwards."""
+    from tests.support import celery_tasks
+
+    monkeypatch.setenv("CELERY_BROKER_URL", db)
+    yield {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    celery_tasks.app.close()
+
+
+@pytest.fixture
 def worker_env(db: str, ledger: Path) -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")

@@ -3,7 +3,6 @@ command line (``litequeue -A proj inspect ...``, ``litequeue -A proj control ...
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 
@@ -17,10 +16,8 @@ APP = ["-A", "tests.support.celery_tasks"]
 
 
 @pytest.fixture
-def env(db, monkeypatch):
-    monkeypatch.setenv("CELERY_BROKER_URL", db)
-    yield {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    ct.app.close()
+def env(celery_env):
+    return celery_env
 
 
 def litequeue(env: dict, *args: str) -> subprocess.CompletedProcess:

@@ -17,10 +17,8 @@ APP = ["-A", "tests.support.celery_tasks"]
 
 
 @pytest.fixture
-def env(db, monkeypatch):
-    monkeypatch.setenv("CELERY_BROKER_URL", db)
-    yield {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    ct.app.close()
+def env(celery_env):
+    return celery_env
 
 
 def run(env: dict, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
