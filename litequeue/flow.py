@@ -18,11 +18,6 @@ from .store import Flow
 
 _PERIODS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 RATE_MARGIN, RATE_MARGIN_MAX = 0.02, 0.05  # of the period, and at most (seconds)
-# A job whose child reaches it later than this after the start its rate limit granted is put back
-# rather than begun (the child hands it back and the store grants it another start). It is less
-# than the smallest margin (2 % of one second), so no window of one period on the tasks' own
-# clocks ever holds more starts than the limit, however late a busy machine wakes a child.
-LATE_START_LIMIT = 0.015
 KEY_SEPARATOR = "\x1f"  # between a key's task name and its value (no task name holds it)
 _MAX_VALUE = 160  # longer key values are stored as a hash
 
@@ -33,7 +28,7 @@ def parse_rate(value: Any, what: str) -> float | None:
 
     The starts are spread over the period plus a small margin (2 %, at most 50 ms), so that
     the moments between a start granted by the store and the task's first line (which vary by
-    a few milliseconds, and a job later than LATE_START_LIMIT is not begun) never let one start
+    a few milliseconds, and a job later than store.rate_buckets.LATE_START_LIMIT is not begun) never let one start
     more into any window of one period."""
     if value is None:
         return None

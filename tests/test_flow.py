@@ -433,3 +433,101 @@ def test_a_job_reached_too_late_after_its_granted_start_is_put_back_not_begun(fl
     assert again.task_id == sent.id and again.granted_at >= job.granted_at + 1.02 / 10 - 1e-9
     on_time = execute(Work.of(again), ctx)
     assert on_time.state == states.SUCCESS and on_time.started_at >= again.granted_at
+
+
+def _late_reply(flow_app, job, late_start=None):
+    """What the child sends for ``job`` when it reaches it after its granted start and tolerance."""
+    import time
+
+    from litequeue import serialization
+    from litequeue.worker.child import ChildContext, Work, execute
+    from litequeue.worker.registry import TaskResolver
+
+    work = Work.of(job) if late_start is None else Work.of(job, late_start)
+    time.sleep(max(job.granted_at + work.late_start + 0.01 - time.time(), 0))
+    ctx = ChildContext(TaskResolver(flow_app), "here", serialization.accepted_types(flow_app.conf.accept_content),
+                       serialization.content_type_for(flow_app.conf.result_serializer))
+    return execute(work, ctx)
+
+
+@pytest.mark.parametrize("tolerance", [0.015, 0.25])
+def test_a_start_handed_back_unrun_is_given_back_so_a_slow_rate_costs_no_period(flow_app, ledger, tolerance):
+    """Under "1/h", a child that reached its job late would otherwise leave it waiting an hour:
+    the start it missed was the bucket's last grant, so the store gives it back and the next
+    claim grants the job a start at once (with the usual tolerance, and a widened one)."""
+    from litequeue.worker import outcomes
+    from tests.support.flow_tasks import hourly
+
+    declare(flow_app)
+    sent = hourly.delay("late")
+    [job] = flow_app.store.claim("w1", None, (), 1, 30, None, 1, tolerance)
+    reply = _late_reply(flow_app, job, tolerance)
+    assert reply.state == states.QUEUED and (reply.missed_start, reply.late_start) == (job.granted_at, tolerance)
+    assert not list(ledger.iterdir())  # the task did not run
+    flow_app.store.finish("w1", [outcomes.from_reply(job, reply, "w1")])
+    assert sent.job_state == states.QUEUED and sent.job.attempts == 0
+    [again] = flow_app.store.claim("w1", None, (), 1, 30, None, 1, tolerance)
+    assert again.task_id == sent.id and again.granted_at - job.granted_at < 60
+    hourly.delay("next")
+    assert claim(flow_app, limited_room=1) == []  # and the hour runs from the start given again
+
+
+def test_a_start_is_not_given_back_once_a_later_one_was_granted(flow_app):
+    """Two starts granted in turn; the first is handed back unrun. Giving it back would let a
+    third start come before the second's interval is over, so the bucket keeps its place and
+    the job waits for its next turn."""
+    from litequeue.worker import outcomes
+    from tests.support.flow_tasks import rated
+
+    declare(flow_app)
+    flow_app.control.rate_limit(rated.name, "100/s")
+    first, second = rated.delay("a"), rated.delay("b")
+    jobs = sorted(claim(flow_app, limited_room=2), key=lambda j: j.granted_at)
+    assert [j.task_id for j in jobs] == [first.id, second.id]
+    reply = _late_reply(flow_app, jobs[0])
+    flow_app.store.finish("w1", [outcomes.from_reply(jobs[0], reply, "w1")])
+    [again] = claim(flow_app, limited_room=1)
+    assert again.task_id == first.id and again.granted_at >= jobs[1].granted_at + 1.02 / 100 - 1e-9
+
+
+def test_a_claim_that_allows_later_starts_spaces_its_grants_by_as_much_more(flow_app):
+    """A worker whose children were late claims with a wider tolerance: the grants are spaced by
+    the interval plus what the tolerance adds to LATE_START_LIMIT, so a job begun at the very end
+    of its window is still one interval less LATE_START_LIMIT before the next one can begin."""
+    from litequeue.store.rate_buckets import LATE_START_LIMIT
+    from tests.support.flow_tasks import rated
+
+    declare(flow_app)
+    flow_app.control.rate_limit(rated.name, "1000/s")
+    for i in range(3):
+        rated.delay(f"w{i}")
+    tolerance = 0.03
+    jobs = sorted(flow_app.store.claim("w1", None, (), 3, 30, None, 3, tolerance), key=lambda j: j.granted_at)
+    assert len(jobs) == 3  # 16.02 ms apart: all within the claim's 100 ms horizon
+    gaps = [b.granted_at - a.granted_at for a, b in zip(jobs, jobs[1:], strict=False)]
+    assert all(gap >= 1.02 / 1000 + tolerance - LATE_START_LIMIT - 1e-9 for gap in gaps), gaps
+
+
+def test_a_worker_whose_children_missed_a_start_widens_its_tolerance_then_narrows_it_back():
+    """Children woken late again and again would hand the same job back for ever: a miss widens
+    the tolerance of the worker's next claims to twice the lateness, and every NARROW_AFTER
+    seconds without a miss halves it, back to LATE_START_LIMIT; the tolerance each claimed job
+    was granted with is the one its child is given."""
+    import time
+
+    from litequeue.store.rate_buckets import LATE_START_LIMIT
+    from litequeue.worker.late_starts import MOST, NARROW_AFTER, LateStarts
+
+    starts = LateStarts()
+    assert starts.current() == LATE_START_LIMIT
+    starts.missed(time.time() - 0.2)
+    widened = starts.current()
+    assert 0.4 <= widened < 0.5
+    starts.missed(time.time() - 0.01)  # a small miss still doubles what it was
+    assert starts.current() == pytest.approx(2 * widened)
+    starts.changed_at -= NARROW_AFTER
+    assert starts.current() == pytest.approx(widened)
+    starts.changed_at -= 10 * NARROW_AFTER
+    assert starts.current() == LATE_START_LIMIT
+    starts.missed(time.time() - 3600)
+    assert starts.current() == MOST

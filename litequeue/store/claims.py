@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 from .admin import JOB_COLUMNS
 from .mixin import StoreMixin
 from .models import CLAIMABLE
+from .rate_buckets import LATE_START_LIMIT
 from .records import FIELD_NAMES, Job
 
 _CLAIM_SET = (
@@ -35,6 +36,7 @@ class ClaimRequest(NamedTuple):
     lease_seconds: float
     per_queue: int | None = None
     limited_room: int | None = None  # at most this many jobs under a rate limit (None: limit)
+    late_start: float = LATE_START_LIMIT  # how late a child may begin a rate-limited job (rate_buckets.py)
 
 
 class ClaimStore(StoreMixin):
@@ -45,7 +47,7 @@ class ClaimStore(StoreMixin):
 
     def claim(self, owner: str, queues: Sequence[str] | None, exclude: Sequence[str],
               limit: int, lease_seconds: float, per_queue: int | None = None,
-              limited_room: int | None = None) -> list[Job]:
+              limited_room: int | None = None, late_start: float = LATE_START_LIMIT) -> list[Job]:
         """Atomically take up to ``limit`` due jobs and lease them to ``owner``: they are
         RESERVED until the worker marks them begun (``finish_and_claim``'s ``began``).
 
@@ -58,11 +60,12 @@ class ClaimStore(StoreMixin):
 
         Rate and concurrency limits in force (store/flow.py) hold jobs back: they stay queued,
         and jobs behind them are taken instead. At most ``limited_room`` of the jobs taken are
-        under a rate limit (a worker asks only for what its idle children can start on time).
+        under a rate limit (a worker asks only for what its idle children can start on time),
+        whose children may begin them up to ``late_start`` after the start granted.
         """
         if limit <= 0:
             return []
-        request = ClaimRequest(queues, exclude, limit, lease_seconds, per_queue, limited_room)
+        request = ClaimRequest(queues, exclude, limit, lease_seconds, per_queue, limited_room, late_start)
         with self.errors(), self.write():
             rows = self._claim_in_transaction(owner, request)
         return Job.all_from_rows(rows)  # made after the commit: not while holding the write lock
@@ -104,7 +107,7 @@ class ClaimStore(StoreMixin):
             queues = [q for q in self._list_claimable_queues() if q not in request.exclude]
         room = request.limit if request.limited_room is None else request.limited_room
         rows = self._claim_limited(limits, lease, list(queues), request.queues is not None,
-                                   request.limit, room)
+                                   request.limit, room, request.late_start)
         if request.queues is None:
             return sorted(rows, key=_claim_order)
         rank = {queue: i for i, queue in enumerate(queues)}

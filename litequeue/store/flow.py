@@ -11,13 +11,15 @@ limits' rows, so claims on other connections wait. No race can exceed a limit.
 from __future__ import annotations
 
 import heapq
+import time
 
+from .. import states
 from .concurrency_slots import ConcurrencySlots
 from .held_back import HeldBack, HeldBackStore
 from .limits import LimitRow, Limits, LimitsStore
 from .models import CLAIMABLE
 from .rate_buckets import RateBuckets
-from .records import FIELD_NAMES
+from .records import FIELD_NAMES, Outcome
 from .unique_keys import UniqueKeysStore
 
 __all__ = ["FlowStore", "HeldBack", "LimitRow", "Limits"]
@@ -31,15 +33,16 @@ class FlowStore(UniqueKeysStore, LimitsStore, HeldBackStore):
     held_until: float | None = None  # after a claim: when a rate bucket that held jobs back opens
 
     def _claim_limited(self, limits: Limits, lease: tuple, queues: list[str], ranked: bool,
-                       limit: int, limited_room: int) -> list[tuple]:
+                       limit: int, limited_room: int, late_start: float) -> list[tuple]:
         """The claim when limits are in force, inside the claim's transaction: walk the due jobs
         of ``queues`` in claim order (``ranked``: all of one queue before the next), skipping
         those a limit holds back (so they block nothing behind them), and take up to ``limit``,
-        of which at most ``limited_room`` under a rate limit. Returns the claimed rows."""
+        of which at most ``limited_room`` under a rate limit, whose children may begin them up to
+        ``late_start`` after the start granted. Returns the claimed rows."""
         from .admin import JOB_COLUMNS
         from .claims import _CLAIM_SET
 
-        gate = _Gate(self, limits, lease[3], limited_room)
+        gate = _Gate(self, limits, lease[3], limited_room, late_start)
         chosen: dict[int, float | None] = {}  # job id -> the start its rate buckets granted (None: no rate limit)
         # Each round either takes a candidate or learns why one is held back (and excludes its
         # kind from the next round's query), so rounds are few; the cap bounds a pathological mix.
@@ -71,6 +74,20 @@ class FlowStore(UniqueKeysStore, LimitsStore, HeldBackStore):
                                      [(slot, slot, job_id) for job_id, slot in granted.items()])
         return [_with_grant(row, granted[row[_ID]]) if row[_ID] in granted else row for row in rows]
 
+    def _refund_missed_starts(self, applied: list[Outcome]) -> None:
+        """Inside the caller's transaction: give back the starts granted to attempts handed back
+        unrun (``Outcome.missed_start``) to the buckets whose last grant each was, so the job
+        is granted another start at once rather than an interval later."""
+        missed = [o for o in applied if o.missed_start is not None and o.state == states.QUEUED]
+        if not missed:
+            return
+        buckets = RateBuckets(self, time.time())  # on PostgreSQL: the rows locked in name order, as claims do
+        for o in missed:
+            row = self.db.execute_sql(self.sql("SELECT task, queue FROM lq_jobs WHERE id = ?"), (o.job_id,)).fetchone()
+            if row is not None and o.missed_start is not None:
+                buckets.refund(["task:" + row[0], "queue:" + row[1]], *o.missed_start)
+        buckets.write()
+
     def _candidates(self, queues: list[str], ranked: bool, gate: _Gate, chosen: list[int], need: int) -> list:
         """Due jobs not held back by what ``gate`` knows, in claim order: ``need`` per queue."""
         hint = self.index_hint("lq_jobs_claim_queue")
@@ -94,11 +111,11 @@ class _Gate:
     many rate-limited jobs it may still take. ``admit`` decides job by job; ``exclusions`` says in
     SQL which jobs cannot be admitted, so candidates held back are not read again."""
 
-    def __init__(self, store: FlowStore, limits: Limits, now: float, limited_room: int) -> None:
+    def __init__(self, store: FlowStore, limits: Limits, now: float, limited_room: int, late_start: float) -> None:
         self.limits, self.room = limits, limited_room
         # On PostgreSQL the limits' rows are locked (by the buckets' read): limited claims on
         # other connections wait for this one to commit, so they count what it took.
-        self.buckets = RateBuckets(store, now)
+        self.buckets = RateBuckets(store, now, late_start)
         self.slots = ConcurrencySlots(store, limits.task_concurrency, limits.queue_concurrency)
 
     def queue_open(self, queue: str) -> bool:

@@ -43,6 +43,7 @@ class OutcomeStore(StoreMixin):
     if TYPE_CHECKING:
         def _claim_in_transaction(self, owner: str, request: ClaimRequest) -> list[tuple]: ...
         def _follow_up(self, follow_ups: list[FollowUp], now: float) -> int: ...
+        def _refund_missed_starts(self, applied: list[Outcome]) -> None: ...
 
         known_results: KnownResults
 
@@ -77,6 +78,7 @@ class OutcomeStore(StoreMixin):
                         self._mark_began(marks)
                         self._finish_batches(batches)
                         applied = list(outcomes)
+                        self._refund_missed_starts(applied)
                         enqueued = self._follow_ups(applied, now)
                         rows = self._claim_in_transaction(owner, claim)
                 except _SomeFenced:  # rolled back: find out outcome by outcome which ones still apply
@@ -84,6 +86,7 @@ class OutcomeStore(StoreMixin):
                     with self.write():
                         self._mark_began(marks)
                         applied = [o for o in outcomes if self._finish_one(owner, o, now)]
+                        self._refund_missed_starts(applied)
                         enqueued = self._follow_ups(applied, now)
                         rows = self._claim_in_transaction(owner, claim)
         except BaseException:

@@ -5,6 +5,13 @@ capacity one), so the starts in any window of one period never exceed the limit.
 one number, ``next_at``: when the next start may be granted. A claim reads the buckets (on
 PostgreSQL locking their rows, so claims on other connections wait for it to commit), grants
 starts by moving ``next_at`` on, and writes the moved buckets back in its own transaction.
+
+A granted start is a window: the job's child begins it at the start or up to the claim's
+``tolerance`` later, else hands it back unrun. The bucket then opens ``tolerance -
+LATE_START_LIMIT`` later than one interval on, so a start made at the end of its window leaves
+the next one interval behind it as one made on time would (the rate's margin covers
+LATE_START_LIMIT). A start handed back unrun is given back (``refund``) when no other was
+granted after it, so the job need not wait a whole interval (an hour, under "1/h") for it.
 """
 
 from __future__ import annotations
@@ -20,13 +27,23 @@ RATE_HORIZON = 0.1
 # its child before its slot and starts on time (a child reaching it later than LATE_START_LIMIT
 # after the slot hands it back). It matters when the bucket was idle; a busy one grants later.
 RATE_LEAD = 0.02
+# How late after its granted start a child may begin a rate-limited job, unless the claim allowed
+# more (a worker whose children were late widens it): less than the smallest rate margin (2 % of
+# one second, flow.parse_rate), so no window of one period on the tasks' own clocks ever holds
+# more starts than the limit, however late a busy machine wakes a child.
+LATE_START_LIMIT = 0.015
+
+
+def opens_after(slot: float, interval: float, tolerance: float) -> float:
+    """When a bucket opens again after granting ``slot`` to a job that may begin ``tolerance`` late."""
+    return slot + interval + max(tolerance - LATE_START_LIMIT, 0.0)
 
 
 class RateBuckets:
     """The rate buckets as one claim sees and moves them, inside its transaction."""
 
-    def __init__(self, store: Any, now: float) -> None:
-        self.store = store
+    def __init__(self, store: Any, now: float, tolerance: float = LATE_START_LIMIT) -> None:
+        self.store, self.tolerance = store, tolerance
         rows = store.db.execute_sql(
             f"SELECT name, spacing, next_at FROM lq_limits ORDER BY name{store.row_lock}").fetchall()
         self.now = max(now, time.time())  # read once the rows are held: no claim can start in between
@@ -47,13 +64,24 @@ class RateBuckets:
 
     def grant(self, names: list[str]) -> float:
         """The start granted to one job under the buckets ``names`` (all open): the latest of
-        their next openings, and at least RATE_LEAD from now; each then opens one interval later."""
+        their next openings, and at least RATE_LEAD from now; each then opens one interval later
+        (and as much later as the claim's tolerance exceeds LATE_START_LIMIT)."""
         slot = max([self.now + RATE_LEAD, *(self.next_at[name][1] or 0.0 for name in names)])
         for name in names:
             interval = self.next_at[name][0]
-            self.next_at[name] = (interval, slot + interval)
+            self.next_at[name] = (interval, opens_after(slot, interval, self.tolerance))
             self.moved.add(name)
         return slot
+
+    def refund(self, names: list[str], slot: float, tolerance: float) -> None:
+        """Give back ``slot``, granted with ``tolerance`` and never begun, to those of the buckets
+        ``names`` whose last grant it was: they open at it again (no later start was granted, so
+        the one in its place keeps every window within the limit)."""
+        for name in names:
+            spec = self.next_at.get(name)
+            if spec is not None and spec[1] == opens_after(slot, spec[0], tolerance):
+                self.next_at[name] = (spec[0], slot)
+                self.moved.add(name)
 
     def write(self) -> None:
         """Store the buckets this claim moved."""

@@ -226,6 +226,9 @@ class Outcome:
     keep: bool = True  # False: delete the row (transient job that is over)
     started_at: float | None = None  # when the attempt began to run (claims may come earlier)
     then: FollowUp | None = None  # what it sets off (workflows), written with it
+    # (start, tolerance) a rate limit granted an attempt its child reached too late to begin:
+    # handed back unrun (state QUEUED), the start is given back to its buckets (store/rate_buckets.py)
+    missed_start: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)

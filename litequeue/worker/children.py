@@ -9,15 +9,18 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from ..store import Job
+from ..store.rate_buckets import LATE_START_LIMIT
 from .wire import Channel
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Time limits (seconds) for one job."""
+    """Time limits (seconds) for one job, and how late after the start a rate limit granted it
+    the job may begin (else its child hands it back unrun)."""
 
     soft: float | None = None
     hard: float | None = None
+    late_start: float = LATE_START_LIMIT
 
 
 NO_LIMITS = Limits()

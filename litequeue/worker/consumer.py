@@ -6,6 +6,7 @@ to bottom; each step is a short method below it, and its start and stop are in l
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -15,13 +16,14 @@ from collections import Counter, deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .. import signals, states
+from .. import states
 from ..canvas.followups import with_follow_ups
-from ..store import Job, Outcome
+from ..store import ClaimRequest, Job, Outcome
 from . import expiry, job_signals, lifecycle, outcomes
 from .children import Death, Limits
 from .clock import ClockWatch
 from .execute import Reply
+from .late_starts import LateStarts
 from .leases import Leases
 from .marks import BeganMarks, Mark
 from .options import WorkerOptions, limits_for
@@ -32,7 +34,7 @@ from .recording import PendingOutcomes
 from .registry import TaskResolver
 from .remote_control import RemoteControl
 from .revokes import RevokeWatch, take_expired, take_revoked
-from .stopping import StopRequests, in_main_thread
+from .stopping import StopRequests
 from .store_guard import StoreGuard
 
 if TYPE_CHECKING:
@@ -71,9 +73,10 @@ class Worker:
         self.revokes = RevokeWatch()
         self.leases = Leases(self.owner, self.lease)
         self.clock_watch = ClockWatch(self.name)
+        self.late_starts = LateStarts()  # how late children may begin rate-limited jobs
         self.prefetch = conf.worker_prefetch_multiplier
         self._more_waiting = False
-        self._stop_heard = False  # the stop request was acted on (logged, reserve released)
+        self.stop_heard = False  # the stop request was acted on (logged, reserve released)
         self.handed_back = 0  # running jobs released by a cold stop
         self._next_eta: float | None = 0.0
         self._held_until: float | None = None  # when a rate limiter holding jobs back opens (epoch)
@@ -126,8 +129,8 @@ class Worker:
 
     def _finished(self) -> bool:
         assert self.pool is not None
-        if self.stopping and not self._stop_heard:  # asked while a solo job ran: the loop never slept
-            self._on_stop_request()
+        if self.stopping and not self.stop_heard:  # asked while a solo job ran: the loop never slept
+            lifecycle.on_stop_request(self)
         busy = bool(self.pool.holding())
         if self.cold or (self.stopping and not busy) or self.store_guard.fatal is not None:
             return True
@@ -168,6 +171,7 @@ class Worker:
         return room if room > 0 and low else 0
 
     def _reserve(self, jobs: list[Job], asked: int) -> None:
+        self.late_starts.claimed(jobs)
         self.reserved.extend(jobs)
         self._more_waiting = len(jobs) == asked  # a full batch: more may be due
 
@@ -191,9 +195,12 @@ class Worker:
 
     def _claim(self, n: int) -> list[Job]:
         store = self.app.store
-        jobs = store.claim(self.owner, *self.claim_order.request(n, self._limited_room()))
+        jobs = store.claim(self.owner, *self._claim_request(n))
         self._held_until = store.held_until
         return self.claim_order.arrange(jobs)
+
+    def _claim_request(self, n: int) -> ClaimRequest:
+        return self.claim_order.request(n, self._limited_room(), self.late_starts.current())
 
     def _limited_room(self) -> int:
         """How many rate-limited jobs a claim may take: as many as the children can start at
@@ -246,7 +253,7 @@ class Worker:
         if woken:
             self._next_eta = 0.0  # a new job may have an earlier eta than we knew of
         if self.stop_requests in ready:
-            self._on_stop_request()
+            lifecycle.on_stop_request(self)
         reports = self.pool.collect(ready)
         begun = [job.id for job, _ in self.pool.began]
         for job, when in self.pool.began:  # first: a job may have begun and ended since the last look
@@ -265,6 +272,8 @@ class Worker:
     def _outcome(self, job: Job, report: Reply | Death) -> Outcome:
         began = self.marks.ended(job.id)
         self.revokes.ended(job.id)
+        if isinstance(report, Reply) and report.missed_start is not None:
+            self.late_starts.missed(report.missed_start)
         try:
             return with_follow_ups(self.app, job, outcomes.of_report(job, report, began, self.resolver, self.name))
         except Exception as exc:  # one job's report must never stop the worker
@@ -310,8 +319,7 @@ class Worker:
         """Record ``batch`` (and mark ``began`` STARTED) and, when the reserve is low, claim the
         next jobs in the same transaction: one commit instead of two."""
         store = self.app.store
-        applied, jobs = store.finish_and_claim(self.owner, batch, self.claim_order.request(room, self._limited_room()),
-                                               began)
+        applied, jobs = store.finish_and_claim(self.owner, batch, self._claim_request(room), began)
         if room:
             self._held_until = store.held_until
         return applied, self.claim_order.arrange(jobs)
@@ -378,23 +386,8 @@ class Worker:
         return self._next_eta is not None and self._next_eta <= time.time()
 
     def _limits(self, job: Job) -> Limits:
-        return limits_for(job, self.resolver.find(job.task), self.options, self.app.conf)
+        limits = limits_for(job, self.resolver.find(job.task), self.options, self.app.conf)
+        return dataclasses.replace(limits, late_start=self.late_starts.take(job.id)) if job.granted_at else limits
 
     def store_call(self, fn: Callable[..., Any], *args: Any, default: Any = None) -> Any:
         return self.store_guard.call(fn, *args, default=default)
-
-    def _on_stop_request(self) -> None:
-        self._stop_heard = True
-        self.stop_requests.drain()
-        waiting = [*self.reserved, *self.pool.take_back()] if self.pool else list(self.reserved)
-        if waiting:  # prefetched jobs not begun go back now, for other workers
-            self.store_call(self.app.store.release, self.owner, [job.id for job in waiting])
-            self.reserved.clear()
-        signals.worker_shutting_down.send(sender=self.name, sig=None, how="Cold" if self.cold else "Warm",
-                                          exitcode=0)
-        if self.cold:
-            log.warning("Cold shutdown: releasing running jobs.")
-        elif self.stopping:
-            hint = "send the signal again to stop now" if in_main_thread() else "stop(cold=True) stops now"
-            running = len(self.pool.running()) if self.pool else 0
-            log.info("Warm shutdown: finishing %d running job(s); %s.", running, hint)

@@ -21,8 +21,8 @@ from typing import Any, NamedTuple
 
 from .. import serialization, signals, states, task_hooks
 from ..errors import MaxRetriesExceededError, NotRegistered, Reject, Retry, SerializationError
-from ..flow import LATE_START_LIMIT
 from ..store import Job
+from ..store.rate_buckets import LATE_START_LIMIT
 from ..task import Request, Task, run_with_request
 from .registry import TaskResolver
 
@@ -47,12 +47,13 @@ class Work(NamedTuple):
     ignore_result: bool
     not_before: float | None = None  # a rate limiter's slot a moment ahead: the run waits for it
     headers: dict | None = None  # apply_async(headers=...), for request.headers
+    late_start: float = LATE_START_LIMIT  # begun later than this after not_before, it is handed back unrun
 
     @classmethod
-    def of(cls, job: Job) -> Work:
+    def of(cls, job: Job, late_start: float = LATE_START_LIMIT) -> Work:
         return cls(job.id, job.attempts, job.task_id, job.task, job.body, job.content_type, job.eta, job.expires,
                    job.queue, job.routing_key, job.priority, job.max_retries, job.ignore_result, job.granted_at,
-                   job.options.get("headers"))
+                   job.options.get("headers"), late_start)
 
 
 class Reply(NamedTuple):
@@ -71,6 +72,8 @@ class Reply(NamedTuple):
     retry_at: float | None = None
     rss_kib: int = 0
     started_at: float | None = None  # wall clock, when the attempt began to run
+    missed_start: float | None = None  # handed back unrun: the start granted (the pipe carries plain values)
+    late_start: float | None = None  # and how late it might have begun
 
 
 @dataclass
@@ -101,7 +104,7 @@ def execute(job: Work, ctx: ChildContext) -> Reply:
         task = ctx.resolver.resolve(job.task)
         args, kwargs = _decode_arguments(job, ctx.accept)
         request = _request(job, args, kwargs, ctx)
-        if job.not_before is not None and time.time() - job.not_before > LATE_START_LIMIT:
+        if job.not_before is not None and time.time() - job.not_before > job.late_start:
             return _handed_back(job, started)
         value = _run(task, request, args, kwargs)
         reply = _success(job, task, value, ctx, started, request)._replace(started_at=began)
@@ -123,7 +126,7 @@ def _handed_back(job: Work, started: float) -> Reply:
     late = time.time() - (job.not_before or 0.0)
     return Reply(job.id, job.attempts, states.QUEUED, time.monotonic() - started,
                  exc_message=f"reached {late * 1000:.0f} ms after the start its rate limit granted; put back for "
-                             "another start")
+                             "another start", missed_start=job.not_before, late_start=job.late_start)
 
 
 def _decode_arguments(job: Work, accept: frozenset[str]) -> tuple[tuple, dict]:

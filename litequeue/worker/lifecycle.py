@@ -14,6 +14,7 @@ from . import logs
 from .execute import ChildContext
 from .pools import make_pool
 from .remote_control import RemoteControl
+from .stopping import in_main_thread
 
 if TYPE_CHECKING:
     from .consumer import Worker
@@ -90,3 +91,21 @@ def stop(worker: Worker) -> None:
     if worker.options.burst:
         logs.burst_summary(worker, time.monotonic() - worker.started_at)
     logs.stopped(worker)
+
+
+def on_stop_request(worker: Worker) -> None:
+    """A stop was asked for (warm or cold): give back the jobs not begun, say so, and tell receivers."""
+    worker.stop_heard = True
+    worker.stop_requests.drain()
+    waiting = [*worker.reserved, *worker.pool.take_back()] if worker.pool else list(worker.reserved)
+    if waiting:  # prefetched jobs not begun go back now, for other workers
+        worker.store_call(worker.app.store.release, worker.owner, [job.id for job in waiting])
+        worker.reserved.clear()
+    signals.worker_shutting_down.send(sender=worker.name, sig=None, how="Cold" if worker.cold else "Warm",
+                                      exitcode=0)
+    if worker.cold:
+        log.warning("Cold shutdown: releasing running jobs.")
+    elif worker.stopping:
+        hint = "send the signal again to stop now" if in_main_thread() else "stop(cold=True) stops now"
+        running = len(worker.pool.running()) if worker.pool else 0
+        log.info("Warm shutdown: finishing %d running job(s); %s.", running, hint)

@@ -24,6 +24,8 @@ def reply(job: Job, report: Reply, expected: tuple = ()) -> None:
         log.info("Task %s[%s] succeeded in %.6fs: %s", job.task, job.task_id, report.runtime, report.result_repr)
     elif report.state == states.RETRY:
         log.info("Task %s[%s] retry: %s: %s", job.task, job.task_id, report.exc_type, report.exc_message)
+    elif report.state == states.QUEUED and report.missed_start is not None:
+        log.info("Task %s[%s] handed back unrun: %s", job.task, job.task_id, report.exc_message)
     elif report.state == states.QUEUED:
         log.info("Task %s[%s] rejected and requeued: %s", job.task, job.task_id, report.exc_message)
     elif report.exc_type and any(report.exc_type in _names(cls) for cls in expected):

@@ -153,11 +153,11 @@ class Pool:
     def submit(self, job: Job, limits: Limits) -> bool:
         """Queue ``job`` in the feed for the next free child; False if the feed is full."""
         assert self.feed is not None
-        work = tuple(Work.of(job))
+        work = tuple(Work.of(job, limits.late_start))
         if len(job.body or b"") + len(job.task) + 512 > FEED_MESSAGE_MAX:
             if not self.feed.put((job.id,)):  # a marker: the child is sent the job when it begins it
                 return False
-            self._big[job.id] = Work.of(job)
+            self._big[job.id] = Work.of(job, limits.late_start)
         elif not self.feed.put(work):
             return False
         self.queued[job.id] = (job, limits)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import ConfigurationError
 from ..store import ClaimRequest, Job
+from ..store.rate_buckets import LATE_START_LIMIT
 
 if TYPE_CHECKING:
     from ..app import LiteQueue
@@ -45,12 +46,13 @@ class ClaimOrder:
         self.queues, self.exclude, self.lease = queues, exclude, lease
         self.round_robin = round_robin and queues is not None
 
-    def request(self, n: int, limited_room: int | None = None) -> ClaimRequest:
-        """A claim of ``n`` jobs, at most ``limited_room`` of them under a rate or concurrency limit."""
+    def request(self, n: int, limited_room: int | None = None, late_start: float = LATE_START_LIMIT) -> ClaimRequest:
+        """A claim of ``n`` jobs, at most ``limited_room`` of them under a rate or concurrency
+        limit, whose children may begin rate-limited ones up to ``late_start`` after their start."""
         if not self.round_robin:
-            return ClaimRequest(self.queues, self.exclude, n, self.lease, None, limited_room)
+            return ClaimRequest(self.queues, self.exclude, n, self.lease, None, limited_room, late_start)
         assert self.queues is not None
-        return ClaimRequest(self.queues, (), n, self.lease, -(-n // len(self.queues)), limited_room)
+        return ClaimRequest(self.queues, (), n, self.lease, -(-n // len(self.queues)), limited_room, late_start)
 
     def arrange(self, jobs: list[Job]) -> list[Job]:
         """Claimed jobs in the order to run them (round-robin also moves the next claim on)."""

@@ -70,7 +70,7 @@ class SoloPool(InlinePool):
             previous = signal.signal(signal.SIGALRM, _soft_limit)
             signal.setitimer(signal.ITIMER_REAL, soft)
         try:
-            return execute(Work.of(job), self.ctx)
+            return execute(Work.of(job, limits.late_start), self.ctx)
         finally:
             if alarm:
                 signal.setitimer(signal.ITIMER_REAL, 0)

@@ -219,7 +219,7 @@ class ThreadPool(InlinePool):
 
     def submit(self, job: Job, limits: Limits) -> bool:
         self.queued[job.id] = (job, limits)
-        self._feed.put(Work.of(job))
+        self._feed.put(Work.of(job, limits.late_start))
         return True
 
     def take_back(self) -> list[Job]:

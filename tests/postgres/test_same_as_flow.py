@@ -3,6 +3,7 @@
 from tests.test_flow import (  # noqa: F401
     test_a_beat_fire_of_a_unique_task_enqueues_once_while_the_first_counts,
     test_a_claim_takes_at_most_its_limited_room_of_rate_limited_jobs,
+    test_a_claim_that_allows_later_starts_spaces_its_grants_by_as_much_more,
     test_a_concurrency_key_holds_back_jobs_of_a_busy_key_only_and_keeps_their_order,
     test_a_concurrency_key_that_fails_refuses_the_call_and_enqueues_nothing,
     test_a_duplicate_unique_job_returns_the_first_jobs_result_and_enqueues_nothing,
@@ -13,6 +14,8 @@ from tests.test_flow import (  # noqa: F401
     test_a_rate_limited_task_starts_one_job_per_interval_and_others_pass_it,
     test_a_rate_set_at_run_time_applies_at_the_next_claim_and_can_be_reset,
     test_a_running_or_succeeded_unique_job_counts_until_its_window_ends,
+    test_a_start_handed_back_unrun_is_given_back_so_a_slow_rate_costs_no_period,
+    test_a_start_is_not_given_back_once_a_later_one_was_granted,
     test_a_store_without_limits_claims_with_the_one_statement_of_before,
     test_a_task_concurrency_and_a_queue_concurrency_cap_running_jobs,
     test_an_expired_lease_gives_the_slot_back_when_rescued_not_before,

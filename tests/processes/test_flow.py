@@ -3,11 +3,18 @@ PostgreSQL tier runs the same scenarios (tests/postgres/test_same_as_processes_f
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support import flow_scenarios
 
 
 def test_a_rate_limit_is_never_exceeded_across_two_workers(flow_app, ledger, start_worker):
     flow_scenarios.rate_is_never_exceeded(ledger, start_worker)
+
+
+@pytest.mark.prefork_only("it stops the pool child that holds the job")
+def test_a_child_that_reached_its_job_late_gives_the_start_back_and_it_runs_at_once(flow_app, ledger, start_worker):
+    flow_scenarios.late_child_gets_its_start_back(flow_app, ledger, start_worker)
 
 
 def test_rate_limits_from_task_annotations_hold_across_two_workers_and_win_over_the_decorator(db, ledger,

@@ -83,7 +83,12 @@ def rate_is_never_exceeded(ledger: Path, start_worker: Callable[..., Any]) -> No
     held = [hourly.delay(f"hourly-{i}") for i in range(2)]  # "1/h": the second waits an hour
     free = [span.delay(f"free-{i}", 0.0) for i in range(12)]
     workers = two_workers(start_worker)
-    wait_until(lambda: len(spans(ledger, "")) == 25 + 1 + 12, timeout=60, what="38 runs")
+    try:
+        wait_until(lambda: len(spans(ledger, "")) == 25 + 1 + 12, timeout=60, what="38 runs")
+    except AssertionError as timed_out:
+        waiting = [(r.job.task, r.job_state, r.job.granted_at) for r in [*sent, *held, *free] if not r.ready()]
+        logs = "\n".join(w.output()[-3000:] for w in workers)
+        raise AssertionError(f"{timed_out}: not over: {waiting}\n{logs}") from None
     stop(workers)
     grants = [result.job.granted_at for result in sent]
     assert None not in grants
@@ -101,6 +106,29 @@ def rate_is_never_exceeded(ledger: Path, start_worker: Callable[..., Any]) -> No
     assert [r.job_state for r in held] == [states.SUCCESS, states.QUEUED]
     assert held[1].job.attempts == 0  # held back: not an attempt
     assert all(r.job_state == states.SUCCESS for r in free)  # sent after it, they passed it
+
+
+def late_child_gets_its_start_back(flow_app: Any, ledger: Path, start_worker: Callable[..., Any]) -> None:
+    """A child stopped (SIGSTOP) while its worker claimed a "1/h" job reaches the job long after
+    the start granted to it: it hands the job back unrun, the store gives the start back, and the
+    job runs within moments, once (not an hour later)."""
+    from tests.support.flow_tasks import hourly
+    from tests.support.observe import child_pids
+
+    worker = start_worker(*FLOW_APP, "-c", "1", "-n", "late")
+    worker.wait_for_log("ready")
+    [child] = child_pids(worker.pid)
+    os.kill(child, signal.SIGSTOP)
+    try:
+        sent = hourly.delay("hourly-late")
+        wait_until(lambda: sent.job.granted_at is not None, timeout=30, what="the job to be granted its start")
+        time.sleep(0.3)  # past the start granted and its tolerance
+    finally:
+        os.kill(child, signal.SIGCONT)
+    assert sent.get(timeout=30) is None
+    assert sent.job.attempts == 1 and len(spans(ledger, "hourly-late")) == 1
+    worker.wait_for_log("handed back unrun: reached")  # it was handed back once
+    stop([worker])
 
 
 def concurrency_is_never_exceeded(ledger: Path, start_worker: Callable[..., Any], worker_env: dict) -> None:
