@@ -119,3 +119,42 @@ def test_a_result_that_cannot_be_written_is_not_marked_done_and_not_lost(app, db
     worker.signal(signal.SIGTERM)
     assert worker.wait() == 0
     assert integrity_ok(db)
+
+
+def wal_frames(path) -> int:
+    """Frames in the WAL, as a second connection's passive checkpoint reports them."""
+    conn = sqlite3.connect(path, timeout=30)
+    try:
+        return conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
+    finally:
+        conn.close()
+
+
+def test_transient_jobs_never_checkpoint_unsynced_and_leave_the_connections_settings_as_they_were(tmp_path):
+    """A transient job (durable=False) commits without waiting for the disk. Its commit must not
+    checkpoint: a checkpoint made unsynced would move earlier, durable jobs into the database file
+    without syncing it, and reuse the WAL that held them. So the WAL grows past the autocheckpoint
+    size under transient jobs, and the next durable commit checkpoints as usual."""
+    from litequeue.store import NewJob
+
+    path = tmp_path / "transient.sqlite"
+    app = LiteQueue(path)
+    try:
+        conn = app.store.db.connection()
+        conn.execute("PRAGMA wal_autocheckpoint = 8")
+
+        def job(i: int, durable: bool) -> NewJob:
+            return NewJob(task_id=f"t-{i}", task="tests.support.tasks.add", queue="celery", routing_key="celery",
+                          body=b"[[1, 2], {}]" + b" " * 3000, content_type="application/json", durable=durable)
+
+        app.store.enqueue([job(0, True)])
+        before = wal_frames(path)
+        for i in range(1, 40):
+            app.store.enqueue([job(i, False)])
+        assert wal_frames(path) >= before + 39  # no checkpoint restarted the WAL
+        assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 8
+        assert synchronous_of(app) == "full"
+        app.store.enqueue([job(40, True)])
+        assert wal_frames(path) < 8  # the durable commit checkpointed, and the WAL started over
+    finally:
+        app.close()

@@ -329,8 +329,11 @@ class SqliteStore(Store):
     @contextlib.contextmanager
     def unsynced(self) -> Iterator[None]:
         # In WAL mode, synchronous=OFF commits write the WAL without fsync: safe against a process
-        # crash, not a power cut. The connection's own level is restored after. (Straight on the
-        # driver's connection: these pragmas take no lock, and a transient enqueue is 3 statements.)
+        # crash, not a power cut. They must not checkpoint either: a checkpoint at synchronous=OFF
+        # copies earlier, durable commits into the database file without syncing it, and the WAL
+        # that held them is then reused, so a power cut could lose those too. The next durable
+        # commit checkpoints instead. The connection's own settings are restored after. (Straight
+        # on the driver's connection: these pragmas take no lock.)
         with self.errors():
             conn = self.db.connection()
         if conn.in_transaction:  # part of the caller's transaction: it commits as that one does
@@ -338,12 +341,15 @@ class SqliteStore(Store):
             return
         with self.errors():
             level = conn.execute("PRAGMA synchronous").fetchone()[0]
+            pages = conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
             conn.execute("PRAGMA synchronous = OFF")
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
         try:
             yield
         finally:
             with self.errors():
                 conn.execute(f"PRAGMA synchronous = {int(level)}")
+                conn.execute(f"PRAGMA wal_autocheckpoint = {int(pages)}")
 
     def listener(self, name: str) -> Any:
         return self.wakeup.listen(name)
