@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -158,3 +159,73 @@ def test_transient_jobs_never_checkpoint_unsynced_and_leave_the_connections_sett
         assert wal_frames(path) < 8  # the durable commit checkpointed, and the WAL started over
     finally:
         app.close()
+
+
+ONE_ENQUEUE = textwrap.dedent("""
+    import os, sys
+    from litequeue import LiteQueue
+    from litequeue.store import NewJob
+    store = LiteQueue(sys.argv[1]).store
+    job = NewJob(task_id="j", task="tests.support.tasks.add", queue="celery", routing_key="celery",
+                 body=b"[[1, 2], {}]", content_type="application/json")
+    os.write(2, b"<enqueue>")
+    store.enqueue([job])
+    os.write(2, b"</enqueue>")
+""")
+
+
+@pytest.mark.skipif(shutil.which("strace") is None and os.environ.get("CI") != "true", reason="needs strace")
+def test_a_durable_enqueue_wakes_workers_before_its_sync_and_returns_only_after_it(tmp_path):
+    """The producer's system calls, traced: between the call and its return, the wake-up of the
+    listening worker comes first and the sync of the WAL after it, so the worker starts the job
+    while the disk works and the call still returns only once the job is on disk."""
+    path = tmp_path / "order.sqlite"
+    app = LiteQueue(path)
+    listener = app.store.listener("probe")
+    trace = tmp_path / "trace"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    try:
+        proc = subprocess.run(["strace", "-f", "-qq", "-e", "trace=write,sendto,fsync,fdatasync", "-o", str(trace),
+                               sys.executable, "-c", ONE_ENQUEUE, str(path)], env=env, capture_output=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr.decode()
+        lines = trace.read_text().splitlines()
+        begin = next(i for i, line in enumerate(lines) if "<enqueue>" in line)
+        end = next(i for i, line in enumerate(lines) if "</enqueue>" in line)
+        calls = [line.split()[1].split("(")[0] for line in lines[begin + 1:end]]
+        syncs = [i for i, call in enumerate(calls) if call in ("fsync", "fdatasync")]
+        assert "sendto" in calls and syncs, calls
+        assert calls.index("sendto") < syncs[0], calls  # woken first, synced after
+        assert listener.drain()  # the worker was woken
+        assert count_rows(str(path)) == 1 and synchronous_of(app) == "full"
+    finally:
+        listener.close()
+        app.close()
+
+
+def test_the_wal_sync_follows_the_file_sqlite_writes_to(tmp_path):
+    """When the last connection closes, SQLite folds the WAL into the database and deletes it; a
+    new connection makes another. The sync then opens that one (a descriptor on the old file
+    would sync nothing that matters), and a store whose WAL was deleted under it says so."""
+    from litequeue.errors import StoreError
+    from litequeue.store.wal_sync import WalSync
+
+    path = str(tmp_path / "follow.sqlite")
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode = wal")
+    conn.execute("CREATE TABLE t (x)")
+    sync = WalSync(path)
+    sync.sync()
+    first = sync.file_id
+    conn.close()  # the WAL is checkpointed and removed
+    assert not os.path.exists(path + "-wal")
+    with pytest.raises(StoreError, match="did not confirm"):
+        sync.sync()
+    other = sqlite3.connect(path)
+    other.execute("INSERT INTO t VALUES (1)")
+    other.commit()
+    sync.sync()
+    found = os.stat(path + "-wal")
+    # the old file, held open by the sync until now, could not lend the new one its inode
+    assert sync.file_id == (found.st_dev, found.st_ino) != first
+    other.close()
+    sync.close()

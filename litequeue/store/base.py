@@ -185,14 +185,21 @@ class Store(ClaimStore, OutcomeStore, LeaseStore, LineageStore, FlowStore, Admin
         if outside is not None:  # inside the application's transaction, through its connection
             self.enqueue_through(outside, rows)
             return {}
+        if jobs[0].durable if len(jobs) == 1 else any(job.durable for job in jobs):
+            self._insert_durably(rows)
+            return {}
         with self.errors():
-            if jobs[0].durable if len(jobs) == 1 else any(job.durable for job in jobs):
+            with self.unsynced():
                 committed = self._insert(rows)
-            else:
-                with self.unsynced():
-                    committed = self._insert(rows)
         self._notify_after(committed)
         return {}
+
+    def _insert_durably(self, rows: list[tuple]) -> None:
+        """Write the rows durably and wake workers once they are committed (a dialect may wake
+        them before the commit reaches the disk, returning only once it has: store/wal_sync.py)."""
+        with self.errors():
+            committed = self._insert(rows)
+        self._notify_after(committed)
 
     def _notify_after(self, committed: bool) -> None:
         if committed:

@@ -18,20 +18,13 @@ from typing import Any
 
 import peewee as pw
 
-from ..errors import (
-    DuplicateJob,
-    SchemaTooNew,
-    SelfDeadlock,
-    StoreCorrupt,
-    StoreError,
-    StoreFull,
-    StoreLocked,
-    StoreNotFound,
-)
+from ..errors import SchemaTooNew, SelfDeadlock, StoreError
 from . import external, migrations, selflock, sqlite_file
 from .base import ErrorGuard, Store
+from .sqlite_errors import original, translate
 from .sqlite_file import FileWatch
 from .wakeup import Wakeup
+from .wal_sync import WalSync
 
 
 def path_from_url(url: str) -> str:
@@ -43,6 +36,7 @@ def path_from_url(url: str) -> str:
     return url
 
 
+_FULL = 2  # PRAGMA synchronous = FULL
 _ATTEMPT_WAIT = 0.01  # seconds SQLite's own busy handler waits per attempt at the write lock
 
 
@@ -224,6 +218,7 @@ class SqliteStore(Store):
         super().__init__(db, "sqlite:///" + self.path)
         self._errors = ErrorGuard((pw.OperationalError, pw.DatabaseError, sqlite3.Error), self._reraise)
         self.wakeup = Wakeup(self.path)
+        self.wal_sync = WalSync(self.path)
         self.notify = self.wakeup.notify  # type: ignore[method-assign]  # Store.notify, one call less per enqueue
         with self.errors():
             if readonly:
@@ -351,6 +346,22 @@ class SqliteStore(Store):
                 conn.execute(f"PRAGMA synchronous = {int(level)}")
                 conn.execute(f"PRAGMA wal_autocheckpoint = {int(pages)}")
 
+    def _insert_durably(self, rows: list[tuple]) -> None:
+        # At synchronous=FULL, commit without waiting for the disk, wake the workers, then sync
+        # the WAL: the job starts while the disk works, and this returns once it is on disk.
+        with self.errors():
+            conn = self.db.connection()
+            full = not conn.in_transaction and conn.execute("PRAGMA synchronous").fetchone()[0] == _FULL
+            if not full:  # in the caller's transaction, or a level of the user's choice: as it is
+                return super()._insert_durably(rows)
+            conn.execute("PRAGMA synchronous = NORMAL")
+            try:
+                self._insert(rows)
+            finally:
+                conn.execute(f"PRAGMA synchronous = {_FULL}")
+        self.notify()
+        self.wal_sync.sync()
+
     def listener(self, name: str) -> Any:
         return self.wakeup.listen(name)
 
@@ -361,46 +372,12 @@ class SqliteStore(Store):
 
     def close(self) -> None:
         self.wakeup.close()
+        self.wal_sync.close()
         super().close()
 
     def _reraise(self, exc: BaseException) -> None:
-        exc = _original(exc)
+        exc = original(exc)
         if self.readonly and "readonly" in str(exc).lower():
             raise StoreError(f"{self.path} was opened read-only (for reading); open it without readonly "
                              "to change it.") from exc
         raise translate(exc, self.path, self.busy_timeout) from exc
-
-
-def translate(exc: BaseException, path: str, busy_timeout: float) -> StoreError:
-    """The StoreError for a driver error, with a message naming the path and the fix."""
-    text = str(exc)
-    low = text.lower()
-    if "locked" in low or "busy" in low:
-        return StoreLocked(
-            f"{path}: the database stayed locked by another writer for longer than "
-            f"sqlite_busy_timeout ({busy_timeout:g} s). Raise sqlite_busy_timeout, or find the "
-            "process holding a long write transaction."
-        )
-    if "full" in low:
-        return StoreFull(f"{path}: {text}. Free disk space (or raise the size limit) and try again.")
-    if "malformed" in low or "not a database" in low or "corrupt" in low:
-        return StoreCorrupt(f"{path}: {text}. Restore it from a backup, or use a new file.")
-    if "unable to open" in low or "readonly" in low or "read-only" in low:
-        return StoreNotFound(f"{path}: {text}. Check that the file and its directory are writable.")
-    if "disk i/o error" in low:
-        return StoreError(f"{path}: {text}. Check free disk space, file size limits (ulimit -f) and the disk itself.")
-    if "unique constraint failed: lq_jobs.task_id" in low:
-        return DuplicateJob(f"{path}: a job with this task_id already exists. Give each job its own task_id, "
-                          "or leave task_id out to get a fresh one.")
-    return StoreError(f"{path}: {text}")
-
-
-def _original(exc: BaseException) -> BaseException:
-    """The error that aborted a transaction, not the failed ROLLBACK after it: SQLite rolls back
-    by itself after an I/O error or a full disk, and the transaction's own ROLLBACK (or a nested
-    one's ROLLBACK TO SAVEPOINT) then fails."""
-    found = exc
-    while (any(text in str(found) for text in ("no transaction is active", "no such savepoint"))
-           and isinstance(found.__context__, (pw.DatabaseError, sqlite3.Error))):
-        found = found.__context__
-    return found
