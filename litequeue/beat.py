@@ -84,14 +84,18 @@ class Beat:
         """Start, then tick until ``stop()`` or SIGTERM / SIGINT. Returns 0."""
         self.start()
         signals.beat_init.send(sender=self)
-        self._install_signals()
-        while not self._stopping.is_set():
-            try:
-                delay = self.tick()
-            except StoreError as exc:
-                log.warning("beat: %s; trying again shortly.", exc)
-                delay = self.max_interval
-            self._stopping.wait(delay)
+        previous = self._install_signals()
+        try:
+            while not self._stopping.is_set():
+                try:
+                    delay = self.tick()
+                except StoreError as exc:
+                    log.warning("beat: %s; trying again shortly.", exc)
+                    delay = self.max_interval
+                self._stopping.wait(delay)
+        finally:
+            for signum, handler in previous.items():  # the program's own handlers again
+                signal.signal(signum, handler)
         log.info("beat: stopped.")
         return 0
 
@@ -147,11 +151,11 @@ class Beat:
             self._next_prune = now + PRUNE_EVERY
             self.app.store.prune_fires(now - FIRES_KEPT)
 
-    def _install_signals(self) -> None:
+    def _install_signals(self) -> dict[int, Any]:
+        """Stop on SIGTERM and SIGINT (in the main thread); returns the handlers they replaced."""
         if threading.current_thread() is not threading.main_thread():
-            return  # an in-process beat is stopped through stop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, self._on_signal)
+            return {}  # an in-process beat is stopped through stop()
+        return {signum: signal.signal(signum, self._on_signal) for signum in (signal.SIGTERM, signal.SIGINT)}
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         log.info("beat: %s received, stopping.", signal.Signals(signum).name)

@@ -358,3 +358,26 @@ def test_runtime_changes_to_code_entries_are_refused_where_they_would_not_last(b
     with pytest.raises(ConfigurationError, match="exists already"):
         schedule.add("r", "t.r", 6)
     assert schedule.add("r", "t.r", 6, replace=True).schedule == dt.timedelta(seconds=6)
+
+
+def test_beat_run_in_the_main_thread_stops_on_sigint_and_gives_the_programs_handlers_back(beat_app):
+    """A program that runs beat in its main thread (``Beat(app).run()``) gets SIGINT and SIGTERM
+    back as they were once beat has stopped: its own Ctrl-C handling works again afterwards."""
+    import os
+    import signal
+    import threading
+
+    from litequeue.beat import Beat
+
+    def mine(signum, frame):
+        pass
+
+    before = {signum: signal.signal(signum, mine) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        beat = Beat(beat_app)
+        threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+        assert beat.run() == 0  # stopped by the signal, not by KeyboardInterrupt
+        assert signal.getsignal(signal.SIGINT) is mine and signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
