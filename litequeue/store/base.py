@@ -9,8 +9,10 @@ wake-ups).
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable, Iterator, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import peewee as pw
@@ -65,9 +67,14 @@ class Store(ClaimStore, OutcomeStore, LeaseStore, LineageStore, FlowStore, Admin
     def __init__(self, db: pw.Database, url: str) -> None:
         self.db = db
         self.url = url
-        self.models = bind_models(db)
         self.known_results = KnownResults()
         self._insert_sql = self.sql(INSERT_JOB)
+
+    @functools.cached_property
+    def models(self) -> SimpleNamespace:
+        """The tables as peewee models bound to this store's database: made when first needed (a
+        producer that only sends jobs never needs them, and making them is a third of opening)."""
+        return bind_models(self.db)
 
     # -- what a dialect provides ---------------------------------------------------------------
 

@@ -16,7 +16,9 @@ class StoreMixin:
 
     if TYPE_CHECKING:
         db: pw.Database
-        models: SimpleNamespace
+
+        @property
+        def models(self) -> SimpleNamespace: ...
 
         def errors(self) -> AbstractContextManager[None]: ...
         def write(self) -> AbstractContextManager[Any]: ...
