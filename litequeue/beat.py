@@ -133,10 +133,15 @@ class Beat:
             log.error("beat: %s cannot send %s, skipping this fire: %s", row.name, row.task, exc)
             return self.app.store.skip_fires(row, following)
         jobs = publishing.before(jobs)  # Celery's beat publishes its fires: the publish signals too
-        if not self.app.store.fire(row, fire_time, following, jobs):
+        sent = self.app.store.fire(row, fire_time, following, jobs)
+        if sent is None:
             return False
         publishing.after(jobs)
-        log.info("beat: sending due task %s (%s) [%s]", row.name, row.task, jobs[0].task_id)
+        if sent == jobs[0].task_id:
+            log.info("beat: sending due task %s (%s) [%s]", row.name, row.task, sent)
+        else:
+            log.info("beat: due task %s (%s) is unique and its job [%s] has not run yet: nothing new sent",
+                     row.name, row.task, sent)
         return True
 
     def _timetable(self, row: ScheduleRow) -> Timetable:

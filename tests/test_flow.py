@@ -99,7 +99,10 @@ def test_unique_jobs_inside_a_transaction_and_in_bulk(flow_app):
     assert flow_app.store.count_jobs() == 3
 
 
-def test_a_beat_fire_of_a_unique_task_enqueues_once_while_the_first_counts(flow_app):
+def test_a_beat_fire_of_a_unique_task_enqueues_once_while_the_first_counts(flow_app, caplog):
+    """Every fire records, and logs, the one job that stands for it: the later fires joined it."""
+    import logging
+
     from litequeue.beat import Beat
     from tests.support.flow_tasks import refresh
 
@@ -108,11 +111,16 @@ def test_a_beat_fire_of_a_unique_task_enqueues_once_while_the_first_counts(flow_
         beat = Beat(flow_app)
         beat.start()
         fired = 0
-        while fired < 3:
-            beat.tick()
-            fired = len(flow_app.store.fires())
-            __import__("time").sleep(0.03)
-        assert flow_app.store.count_jobs() == 1
+        with caplog.at_level(logging.INFO, logger="litequeue"):
+            while fired < 3:
+                beat.tick()
+                fired = len(flow_app.store.fires())
+                __import__("time").sleep(0.03)
+        [job] = flow_app.store.list_jobs()
+        assert {f.task_id for f in flow_app.store.fires()} == {job.task_id}
+        said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("beat:")]
+        assert said[0].endswith(f"[{job.task_id}]") and "sending due task" in said[0]
+        assert all(f"[{job.task_id}] has not run yet: nothing new sent" in line for line in said[1:]) and said[1:]
     finally:
         flow_app.conf.beat_schedule = {}
 

@@ -226,10 +226,10 @@ def test_each_fire_is_sent_once_however_many_beats_look_at_it(beat_app, db):
 def test_a_fire_already_recorded_sends_no_second_job(beat_app):
     every_second(beat_app)
     row = beat_app.store.schedule("tick")
-    assert beat_app.store.fire(row, T0 + 1, T0 + 2, jobs_for(beat_app, row)) is True
-    assert beat_app.store.fire(row, T0 + 1, T0 + 2, jobs_for(beat_app, row)) is False  # stale: next fire moved on
+    assert beat_app.store.fire(row, T0 + 1, T0 + 2, jobs_for(beat_app, row)) is not None
+    assert beat_app.store.fire(row, T0 + 1, T0 + 2, jobs_for(beat_app, row)) is None  # stale: next fire moved on
     fresh = beat_app.store.schedule("tick")
-    assert beat_app.store.fire(fresh, T0 + 1, T0 + 3, jobs_for(beat_app, fresh)) is False  # same key again
+    assert beat_app.store.fire(fresh, T0 + 1, T0 + 3, jobs_for(beat_app, fresh)) is None  # same key again
     assert len(jobs_of(beat_app, "tasks.tick")) == 1
     assert beat_app.store.schedule("tick").next_fire == T0 + 3
 

@@ -165,29 +165,36 @@ class ScheduleStore(StoreMixin):
 
     # -- firing ---------------------------------------------------------------------------------
 
-    def fire(self, entry: ScheduleRow, fire_time: float, next_fire: float | None, jobs: Sequence[NewJob]) -> bool:
+    def fire(self, entry: ScheduleRow, fire_time: float, next_fire: float | None,
+             jobs: Sequence[NewJob]) -> str | None:
         """Record the fire (``entry``, ``fire_time``), enqueue ``jobs`` and move the entry's next
         fire to ``next_fire``, all in one transaction.
 
         The entry must still be as read (same next fire and definition, not paused) and the fire
         not yet recorded; otherwise another beat or a runtime change came first. A fire that is
-        already recorded only moves the next fire on. Returns True when this call enqueued the jobs.
+        already recorded only moves the next fire on. Returns the id of the job the fire stands
+        for: the first of ``jobs``, or, for a unique task whose job is still waiting, that job's
+        (nothing new is enqueued, and the fire records it); None when this call did not fire.
         """
         now = time.time()
+        sent = jobs[0].task_id
         try:
             with self.errors(), self.write():
-                recorded = self.db.execute_sql(
-                    self.sql(_FIRE), (entry.name, fire_time, jobs[0].task_id, now)).rowcount
+                recorded = self.db.execute_sql(self.sql(_FIRE), (entry.name, fire_time, sent, now)).rowcount
                 runs = 1 if recorded else 0
                 if not self._advance(entry, next_fire, fire_time if recorded else None, runs):
                     raise _Lost
                 if not recorded:
-                    return False
-                self.insert_jobs(jobs, now)  # a duplicate unique job is not enqueued again
+                    return None
+                joined = self.insert_jobs(jobs, now).get(sent)  # a duplicate unique job is not enqueued again
+                if joined is not None:
+                    self.db.execute_sql(self.sql("UPDATE lq_fires SET task_id = ? WHERE entry = ? AND fire_time = ?"),
+                                        (joined, entry.name, fire_time))
+                    return joined
         except _Lost:
-            return False
+            return None
         self.notify()
-        return True
+        return sent
 
     def skip_fires(self, entry: ScheduleRow, next_fire: float | None) -> bool:
         """Move the entry's next fire on without firing (missed fires skipped). Compare-and-set

@@ -64,7 +64,7 @@ def test_several_beats_racing_for_one_fire_enqueue_exactly_one_job(db):
     app.store.put_schedule(entry)
     row = app.store.schedule("tick")
     won = race(6, lambda i: app.store.fire(row, now, now + 60, new_jobs(1, prefix=f"beat{i}")))
-    assert won.count(True) == 1
+    assert sum(w is not None for w in won) == 1
     assert app.store.count_jobs() == 1
     assert [f.fire_time for f in app.store.fires("tick")] == [now]
     assert app.store.schedule("tick").next_fire == now + 60
