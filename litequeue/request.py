@@ -29,6 +29,15 @@ class Request:
     revoked_check: Callable[[], bool] | None = field(default=None, repr=False, compare=False)
     headers: dict | None = None  # the headers given to apply_async (Celery's request.headers)
 
+    @property
+    def name(self) -> str | None:
+        """The task's name (Celery's worker request calls it ``name`` as well as ``task``)."""
+        return self.task
+
+    @property
+    def task_name(self) -> str | None:
+        """The task's name, as Celery's worker request's ``task_name``."""
+        return self.task
 
 
 def current_request() -> Request | None:

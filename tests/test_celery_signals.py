@@ -147,6 +147,26 @@ def test_a_worker_sends_task_received_and_task_revoked_for_an_expired_job(app):
     assert ("revoked", stale.id, True, True) in events and ("received", fresh.id, (2, 2)) in events
 
 
+def test_the_task_received_request_names_its_task_as_name_and_task_name(app):
+    @app.task
+    def add(x, y):
+        return x + y
+
+    names = []
+
+    def received(sender=None, request=None, **kwargs):
+        names.append((request.name, request.task_name, request.task))
+
+    signals.task_received.connect(received)
+    try:
+        result = add.delay(2, 2)
+        with app.worker(concurrency=1, start_method="fork"):
+            assert result.get(timeout=30) == 4
+    finally:
+        signals.task_received.disconnect(received)
+    assert names == [(add.name, add.name, add.name)]
+
+
 def test_beat_sends_beat_init(app):
     started = threading.Event()
     beats = []
