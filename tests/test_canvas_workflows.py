@@ -79,6 +79,24 @@ def test_eager_mode_runs_a_whole_workflow_at_once(app):
         app.conf.task_always_eager = False
 
 
+def test_inverting_a_signature_sends_it_and_waits_for_its_result(app, start_worker):
+    start_worker("-c", "2")
+    assert ~tasks.add.s(2, 2) == 4
+    assert ~chain(tasks.add.s(2, 2), ct.mul.s(3)) == 12
+    assert ~group(tasks.add.s(1, 1), tasks.add.s(2, 2)) == [2, 4]
+    assert ~chord([tasks.add.s(1, 1), tasks.add.s(2, 2)], ct.xsum.s()) == 6
+    assert ~xstarmap(tasks.add.s(), [(1, 1), (2, 2)]) == [2, 4]
+
+
+def test_inverting_a_signature_in_eager_mode_runs_it_at_once(app):
+    app.conf.task_always_eager = True
+    try:
+        assert ~tasks.add.s(2, 2) == 4
+        assert ~chain(tasks.add.s(2, 2), ct.mul.s(3)) == 12
+    finally:
+        app.conf.task_always_eager = False
+
+
 def test_bad_workflows_fail_at_the_call_and_send_nothing(app):
     with pytest.raises(InvalidOptionError, match="empty chain"):
         chain()()

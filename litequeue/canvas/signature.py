@@ -188,6 +188,11 @@ class Signature(dict, Generic[R]):
         """Run it here and now and return the result (Celery's eager apply, simplified to the value)."""
         return self(*(args or ()), **(kwargs or {}))
 
+    def __invert__(self) -> R:
+        """``~sig``: send it and wait for its result (``sig.delay().get()``); a chain gives its
+        last step's result, a group the list of its members'."""
+        return self.apply_async().get()
+
     # -- composing and values ---------------------------------------------------------------------
 
     def __or__(self, other: Any) -> Any:
