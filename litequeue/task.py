@@ -13,6 +13,7 @@ from .canvas.signature import Signature
 from .errors import ConfigurationError, MaxRetriesExceededError, Retry
 from .request import Request, _current_request, current_request, run_with_request
 from .retries import RetryPolicy
+from .task_attributes import TaskAttributes
 from .task_hooks import TaskHooks
 from .task_options import NO_EFFECT_OPTIONS, TaskOptions
 
@@ -29,7 +30,7 @@ P = ParamSpec("P")  # the task function's parameters (without ``self`` for bind=
 R = TypeVar("R")  # what it returns
 
 
-class Task(TaskHooks, Generic[P, R]):
+class Task(TaskAttributes, TaskHooks, Generic[P, R]):
     """A function registered with an app, callable directly or as a background job.
 
     Typed as ``Task[P, R]`` (the function's parameters and return type), so type checkers check
@@ -38,7 +39,8 @@ class Task(TaskHooks, Generic[P, R]):
 
     Subclass it (``class MyTask(app.Task)``, then ``@app.task(base=MyTask)``) for Celery's
     hooks, which the worker calls around each attempt; class attributes named like task options
-    (``max_retries = 5``, ``autoretry_for = (IOError,)``) are the subclass's defaults.
+    (``max_retries = 5``, ``autoretry_for = (IOError,)``) are the subclass's defaults. A task's
+    options read back as Celery's attributes (``add.rate_limit``: see task_attributes.py).
 
     A class-based task defines ``run`` (and ``name``) itself and is registered with
     ``app.register_task(MyTask())``."""
@@ -61,24 +63,6 @@ class Task(TaskHooks, Generic[P, R]):
         self.__wrapped__ = fun
         self._call_template: CallTemplate | None = None  # what delay() reuses (calling.template_for)
         self._reuses_template = type(self) is Task  # a subclass may work its options out per call
-
-    # attributes the router and worker read
-    queue = property(lambda self: self.options.queue)
-    routing_key = property(lambda self: self.options.routing_key)
-    priority = property(lambda self: self.options.priority)
-
-    @property
-    def max_retries(self) -> int | None:
-        m = self.options.max_retries
-        return self.app.conf.task_default_max_retries if m is ... else m  # type: ignore[return-value]
-
-    @property
-    def acks_late(self) -> bool:
-        return self.app.conf.task_acks_late if self.options.acks_late is None else self.options.acks_late
-
-    @property
-    def ignore_result(self) -> bool:
-        return self.app.conf.task_ignore_result if self.options.ignore_result is None else self.options.ignore_result
 
     @property
     def retry_policy(self) -> RetryPolicy:

@@ -74,6 +74,61 @@ def test_base_class_hooks_run_around_each_attempt_and_its_attributes_are_default
     assert calls.count(("after_return", "FAILURE")) == 1 and calls.count(("after_return", "RETRY")) == 1
 
 
+def test_a_task_reads_back_its_options_as_celerys_attributes_with_celerys_defaults(app):
+    @app.task
+    def plain(x):
+        return x
+
+    defaults = {"rate_limit": None, "time_limit": None, "soft_time_limit": None, "default_retry_delay": 180,
+                "serializer": "json", "max_retries": 3, "ignore_result": False, "acks_late": True,
+                "track_started": True, "priority": 0, "expires": None, "typing": True, "queue": None,
+                "routing_key": None, "reject_on_worker_lost": None, "autoretry_for": (), "dont_autoretry_for": (),
+                "retry_kwargs": {}, "retry_backoff": False, "retry_backoff_max": 600, "retry_jitter": True,
+                "throws": ()}
+    assert {name: getattr(plain, name) for name in defaults} == defaults
+
+    @app.task(rate_limit="10/s", time_limit=30, soft_time_limit=20, default_retry_delay=5, serializer="pickle",
+              max_retries=None, ignore_result=True, acks_late=False, track_started=False, priority=9,
+              expires=60, typing=False, throws=(KeyError,))
+    def declared(x):
+        return x
+
+    assert (declared.rate_limit, declared.time_limit, declared.soft_time_limit, declared.default_retry_delay,
+            declared.serializer, declared.max_retries, declared.ignore_result, declared.acks_late,
+            declared.track_started, declared.priority, declared.expires, declared.typing, declared.throws) == (
+        "10/s", 30, 20, 5, "pickle", None, True, False, False, 9, 60, False, (KeyError,))
+    with pytest.raises(AttributeError):
+        declared.rate_limit = "1/s"  # read-only: declare it, or change it with task_annotations
+
+
+def test_unset_task_attributes_follow_the_apps_settings(db):
+    app = Celery("conf", broker=db, task_serializer="pickle", task_default_rate_limit="5/m",
+                 task_default_priority=4, task_acks_late=False, task_ignore_result=True,
+                 task_reject_on_worker_lost=True, task_default_max_retries=7)
+
+    @app.task
+    def plain(x):
+        return x
+
+    assert (plain.serializer, plain.rate_limit, plain.priority, plain.acks_late, plain.ignore_result,
+            plain.reject_on_worker_lost, plain.max_retries) == ("pickle", "5/m", 4, False, True, True, 7)
+    app.close()
+
+
+def test_a_base_class_sets_task_attributes(app):
+    class Limited(app.Task):
+        rate_limit = "2/s"
+        time_limit = 10
+        serializer = "pickle"
+
+    @app.task(base=Limited)
+    def limited(x):
+        return x
+
+    assert (limited.rate_limit, limited.time_limit, limited.serializer) == ("2/s", 10, "pickle")
+    assert limited.options.rate_limit == "2/s" and limited.options.time_limit == 10
+
+
 def test_base_must_be_a_task_class(app):
     with pytest.raises(ConfigurationError, match=r"base=\.\.\.\) must be a subclass of app.Task"):
         app.task(base=object)(lambda: None)
