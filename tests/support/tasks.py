@@ -9,6 +9,7 @@ import os
 import time
 
 from litequeue import LiteQueue, get_task_logger
+from litequeue.contrib.abortable import AbortableTask
 
 if os.environ.get("LQ_CLOCK_AHEAD"):  # this process plays a machine whose clock runs ahead (clock-skew tests)
     _machine_time, _ahead = time.time, float(os.environ["LQ_CLOCK_AHEAD"])
@@ -470,6 +471,19 @@ def until_revoked(self, key, seconds=30):
         if self.is_revoked():
             ledger_write(f"{key}-stopped")
             return "stopped"
+        time.sleep(0.01)
+    return "ran out"
+
+
+@app.task(bind=True, base=AbortableTask)
+def until_aborted(self, key, seconds=30):
+    """Work in short steps until aborted (self.is_aborted()); return how it ended."""
+    ledger_write(f"{key}-start")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if self.is_aborted():
+            ledger_write(f"{key}-aborted")
+            return "aborted"
         time.sleep(0.01)
     return "ran out"
 
