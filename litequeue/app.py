@@ -313,16 +313,5 @@ class Control(ControlSurface):
     def __init__(self, app: LiteQueue) -> None:
         self.app = app
 
-    def rate_limit(self, task_name: str, rate_limit: str | float | None, destination: Any = None,
-                   reply: bool = False, **kwargs: Any) -> list[dict] | None:
-        """Change a task's rate limit at run time (Celery's call): stored, so every worker on
-        every host obeys it at its next claim, and it stays until changed again. ``"queue:<name>"``
-        names a queue instead; ``"0"`` lifts the limit; None goes back to the rate in the code.
-        ``destination`` is ignored (the limit is global). With ``reply``, Celery's reply list."""
-        from .flow import set_rate_limit
-
-        message = set_rate_limit(self.app.store, task_name, rate_limit)
-        return [{"litequeue": {"ok": message}}] if reply else None
-
     def purge(self, queue: str | None = None) -> int:
         return self.app.store.purge(queue)

@@ -178,6 +178,28 @@ class ControlSurface:
         """Revoke and stop the job if it is running (Celery's ``terminate``)."""
         return self.revoke(task_id, destination, terminate=True, signal=signal)
 
+    def rate_limit(self, task_name: str, rate_limit: str | float | None, destination: Any = None,
+                   reply: bool = False, **kwargs: Any) -> list[dict] | None:
+        """Change a task's rate limit at run time (Celery's call): stored, so every worker on
+        every host obeys it at its next claim, and it stays until changed again. ``"queue:<name>"``
+        names a queue instead; ``"0"`` lifts the limit; None goes back to the rate in the code.
+        A task or queue neither the app nor the store knows is refused (InvalidOptionError).
+        ``destination`` cannot narrow it (the limit is global), which a warning says. With
+        ``reply``, Celery's reply list: one ``{worker: {"ok": ...}}`` per live worker, or
+        ``[{"litequeue": {"ok": ...}}]`` when none is live (each obeys it when it starts)."""
+        from .flow import check_rate_target, set_rate_limit
+
+        check_rate_target(self.app, task_name)
+        if destination is not None:
+            log.warning("rate_limit(%s, destination=%s): a rate limit is kept in the store for every worker on "
+                        "every host together; it cannot be set for some workers only. Leave destination out.",
+                        task_name, destination)
+        message = set_rate_limit(self.app.store, task_name, rate_limit)
+        if not reply:
+            return None
+        return [{w.name: {"ok": message}} for w in self.inspect()._workers()] or [
+            {"litequeue": {"ok": f"{message} (no worker is live: each obeys it when it starts)"}}]
+
     def add_consumer(self, queue: str, exchange: str | None = None, exchange_type: str | None = None,
                      routing_key: str | None = None, options: dict | None = None, destination: Any = None,
                      reply: bool = False, **kwargs: Any) -> list[dict] | None:

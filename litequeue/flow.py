@@ -167,6 +167,37 @@ def code_limits(app: Any) -> tuple[dict[str, tuple[str | None, float | None, int
     return declared, known
 
 
+def check_rate_target(app: Any, target: str) -> None:
+    """Refuse a rate limit for a task or queue neither the app nor the store knows: stored, it
+    would limit nothing, and a misspelt name would look like success."""
+    check_name(target, "rate_limit's task name")
+    kind, name = ("queue", target[len("queue:"):]) if target.startswith("queue:") else ("task", target)
+    if f"{kind}:{name}" in {row.name for row in app.store.limits()}:
+        return
+    if kind == "task" and name not in app.tasks:
+        raise InvalidOptionError(
+            f"rate_limit: unknown task {name!r}: it is not registered in this app and the store holds no limit "
+            "for it. Check the spelling, or load the app that defines it (litequeue -A proj ..., or import its "
+            "tasks module); a queue is named queue:NAME.")
+    if kind == "queue" and name not in known_queues(app):
+        raise InvalidOptionError(
+            f"rate_limit: unknown queue {name!r}: it is not declared (task_queues) and the store holds no job, "
+            "limit or worker of it. Check the spelling, or declare it in task_queues.")
+
+
+def known_queues(app: Any) -> set[str]:
+    """The queues the app declares (its default queue when it declares none) and those the store
+    knows of: holding jobs, paused, or consumed by a worker."""
+    from .consumers import parse
+    from .monitoring import summarize_queues
+
+    store = app.store
+    known = {q.name for q in summarize_queues(app.conf, store.counts(), store.paused_queues())}
+    for worker in store.workers():
+        known.update(parse(worker.queues)[0] or ())
+    return known
+
+
 def set_rate_limit(store: Any, target: str, rate: Any) -> str:
     """Store a run-time rate for a task (or ``queue:<name>``); None resets to the code's. Returns
     what was done, in words."""

@@ -375,6 +375,45 @@ def test_the_control_command_sets_and_resets_a_rate_limit_for_every_worker(flow_
     assert bad.exit_code == 1 and "is not a rate limit" in bad.output and "Traceback" not in bad.output
 
 
+def test_a_rate_limit_for_a_task_or_queue_nobody_knows_is_refused_and_nothing_is_stored(flow_app, db):
+    from tests.test_cli_admin import cli, one_line_error
+
+    for target, named in (("tests.support.flow_tasks.rat3d", "unknown task 'tests.support.flow_tasks.rat3d'"),
+                          ("queue:nosuchq", "unknown queue 'nosuchq'")):
+        with pytest.raises(InvalidOptionError, match=named):
+            flow_app.control.rate_limit(target, "5/s", reply=True)
+        refused = cli("control", "rate-limit", db, "-A", "tests.support.flow_tasks", target, "2/s")
+        assert refused.exit_code == 1 and named in one_line_error(refused)
+    assert "-A proj" in one_line_error(cli("control", "rate-limit", db, "nosuch", "2/s"))
+    assert flow_app.store.limits() == []
+
+
+def test_a_rate_limit_for_a_task_known_only_by_its_stored_limit_or_a_queue_holding_jobs_is_set(db):
+    from tests.support.flow_tasks import rated, span
+    from tests.test_cli_admin import cli
+
+    producer = LiteQueue(db)
+    producer.send_task(span.name, ("k", 0), queue="side")
+    producer.store.set_rate_override("task:" + rated.name, "1/m", 60.6)
+    assert cli("control", "rate-limit", db, rated.name, "2/m").exit_code == 0  # no -A: the store knows it
+    assert cli("control", "rate-limit", db, "queue:side", "3/m").exit_code == 0  # holds a job
+    assert {r.name: r.rate_override for r in producer.store.limits()} == {
+        "task:" + rated.name: "2/m", "queue:side": "3/m"}
+    producer.close()
+
+
+def test_rate_limit_replies_for_each_live_worker_and_says_destination_cannot_narrow_it(flow_app, caplog):
+    from tests.support.flow_tasks import rated
+
+    [alone] = flow_app.control.rate_limit(rated.name, "5/m", reply=True)
+    assert "no worker is live" in alone["litequeue"]["ok"]
+    with flow_app.worker(name="w1@here", pool="solo"), flow_app.worker(name="w2@here", pool="solo"):
+        replies = flow_app.control.rate_limit(rated.name, "6/m", destination=["w1@here"], reply=True)
+    assert replies == [{"w1@here": {"ok": f"new rate limit set successfully: {rated.name} 6/m"}},
+                       {"w2@here": {"ok": f"new rate limit set successfully: {rated.name} 6/m"}}]
+    assert any("destination=" in r.getMessage() and "every worker" in r.getMessage() for r in caplog.records)
+
+
 def test_starts_granted_a_moment_ahead_are_kept_by_the_child_that_runs_them(flow_app):
     from litequeue import serialization
     from litequeue.worker.child import ChildContext, Work, execute

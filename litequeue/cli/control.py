@@ -36,13 +36,12 @@ def control() -> None:
 def rate_limit(ctx: click.Context, db: str, task_name: str, rate: str | None, reset: bool,
                app_path: str | None) -> None:
     """Set TASK's rate limit for every worker: RATE as 10/s, 100/m, 1000/h (0 lifts the limit).
-    TASK may be queue:NAME for a queue. It stays until changed again, or --reset."""
+    TASK may be queue:NAME for a queue. It stays until changed again, or --reset. A task the app
+    (-A) does not register, or a queue neither declared nor in the store, is refused."""
     if (rate is None) != reset:
         raise click.UsageError("Give a RATE (like 10/m), or --reset to go back to the code's rate limit.")
     app = open_existing(ctx, db, app_path)
-    reply = app.control.rate_limit(task_name, None if reset else rate, reply=True)
-    click.echo(reply[0]["litequeue"]["ok"] if reply else "done")
-
+    _show(ctx, app.control.rate_limit(task_name, None if reset else rate, reply=True) or [], False)
 
 
 def _celery_command(name: str, takes_ids: bool = False) -> Callable[[Callable[..., Any]], click.Command]:
