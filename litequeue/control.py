@@ -165,15 +165,16 @@ class ControlSurface:
         return [{name: reply} for name, reply in self.inspect(destination).ping().items()]
 
     def revoke(self, task_id: str | list[str], destination: Any = None, terminate: bool = False,
-               signal: str | int = "SIGTERM", **kwargs: Any) -> int:
+               signal: str | int | None = None, **kwargs: Any) -> int:
         """Cancel jobs; with ``terminate``, also stop those running. The worker stops a running
-        job's child with SIGKILL whatever ``signal`` says (the child holds nothing to clean up
-        that the worker does not redo). Returns how many jobs were revoked."""
+        job's child with SIGKILL (the child holds nothing to clean up that the worker does not
+        redo); a ``signal`` asked for other than SIGKILL is accepted with a warning saying so.
+        Returns how many jobs were revoked."""
         _check_signal(signal, terminate)
         ids = [task_id] if isinstance(task_id, str) else list(task_id)
         return self.app.store.revoke(ids, terminate=terminate)
 
-    def terminate(self, task_id: str | list[str], destination: Any = None, signal: str | int = "SIGTERM",
+    def terminate(self, task_id: str | list[str], destination: Any = None, signal: str | int | None = None,
                   **kwargs: Any) -> int:
         """Revoke and stop the job if it is running (Celery's ``terminate``)."""
         return self.revoke(task_id, destination, terminate=True, signal=signal)
@@ -274,14 +275,17 @@ def _queue(app: LiteQueue, name: str) -> dict:
             "delivery_mode": declared.delivery_mode if declared else 2}
 
 
-_noticed_signal = False
-
-
-def _check_signal(signal: str | int, terminate: bool) -> None:
-    global _noticed_signal
-    name = signal if isinstance(signal, str) else getattr(signals_module.Signals(signal), "name", str(signal))
-    if not hasattr(signals_module, str(name)):
+def _check_signal(signal: str | int | None, terminate: bool) -> None:
+    """Refuse a ``signal`` that names none; warn when one other than SIGKILL was asked for (None:
+    the caller asked for none, and SIGKILL is simply what litequeue does)."""
+    if signal is None:
+        return
+    try:
+        name = signal if isinstance(signal, str) else signals_module.Signals(signal).name
+    except ValueError:
+        name = str(signal)
+    if not isinstance(getattr(signals_module, name, None), signals_module.Signals):
         raise InvalidOptionError(f"revoke(signal={signal!r}) names no signal; use a name like 'SIGTERM'.")
-    if terminate and name != "SIGKILL" and not _noticed_signal:
-        _noticed_signal = True
-        log.warning("revoke(terminate=True, signal=%s): litequeue stops a running job's child with SIGKILL.", name)
+    if terminate and name != "SIGKILL":
+        log.warning("revoke(terminate=True, signal=%s): litequeue stops a running job's child with SIGKILL, "
+                    "not %s; leave signal out to say nothing.", name, name)

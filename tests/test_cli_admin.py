@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from litequeue import states
 from litequeue.cli import main
+from litequeue.errors import InvalidOptionError
 from litequeue.store import ClaimRequest, Outcome, WorkerInfo, describe_url
 
 OWNER = "tester@host/1"
@@ -130,6 +131,27 @@ def test_revoke_reports_each_job_and_refuses_unknown_ids(known_store, app, db):
     other = add.delay(6, 6)
     assert "no-such-id" in one_line_error(cli("revoke", db, other.id, "no-such-id"))
     assert other.job_state == states.QUEUED  # nothing was revoked
+
+
+def test_revoke_terminate_warns_about_the_signal_only_when_one_other_than_sigkill_was_asked_for(app, db, caplog):
+    from tests.support.tasks import add
+
+    def warned() -> list[str]:
+        said = [r.getMessage() for r in caplog.records if "SIGKILL" in r.getMessage()]
+        caplog.clear()
+        return said
+
+    app.control.revoke(add.delay(1, 1).id, terminate=True)
+    add.delay(2, 2).revoke(terminate=True)
+    assert cli("revoke", db, add.delay(3, 3).id, "--terminate").exit_code == 0
+    assert cli("control", "terminate", db, add.delay(4, 4).id).exit_code == 0
+    app.control.revoke(add.delay(5, 5).id, terminate=True, signal="SIGKILL")
+    assert warned() == []
+    app.control.revoke(add.delay(6, 6).id, terminate=True, signal="SIGTERM")  # Celery's default, accepted
+    assert cli("control", "terminate", db, add.delay(7, 7).id, "--signal", "SIGUSR1").exit_code == 0
+    assert [("signal=SIGTERM" in w, "signal=SIGUSR1" in w) for w in warned()] == [(True, False), (False, True)]
+    with pytest.raises(InvalidOptionError, match="names no signal"):
+        app.control.revoke(add.delay(8, 8).id, terminate=True, signal="SIGNOPE")
 
 
 def test_purge_asks_first_and_deletes_only_waiting_jobs(known_store, app, db):

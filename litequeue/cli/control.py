@@ -80,9 +80,10 @@ def revoke(ctx: click.Context, db: str, task_ids: tuple[str, ...], app_path: str
 
 
 @_celery_command("terminate", takes_ids=True)
-@click.option("--signal", "signal_name", default="SIGTERM", show_default=True, help="The signal asked for.")
+@click.option("--signal", "signal_name", help="A signal (Celery's option): litequeue always uses SIGKILL, "
+              "and warns when another is asked for.")
 def terminate(ctx: click.Context, db: str, task_ids: tuple[str, ...], app_path: str | None,
-              destination: str | None, as_json: bool, signal_name: str) -> None:
+              destination: str | None, as_json: bool, signal_name: str | None) -> None:
     """Revoke jobs by id and stop those running."""
     count = open_existing(ctx, db, app_path).control.revoke(list(task_ids), terminate=True, signal=signal_name)
     click.echo(json.dumps({"revoked": count}) if as_json else f"revoked: {count}")
