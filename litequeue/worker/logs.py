@@ -63,9 +63,9 @@ def banner(worker: Worker) -> None:
     else:
         excluded = worker.options.exclude
         queues = "all" + (f" except {', '.join(excluded)}" if excluded else "")
-    lifecycle.info("litequeue %s worker %s ready: store %s, queues %s, concurrency %d (prefork), %d task(s) registered",
-             __version__, worker.name, describe_url(worker.app.store.url), queues, worker.concurrency,
-             len(worker.app.tasks))
+    lifecycle.info("litequeue %s worker %s ready: store %s, queues %s, concurrency %d (%s), %d task(s) registered",
+                   __version__, worker.name, describe_url(worker.app.store.url), queues, worker.concurrency,
+                   worker.options.pool, len(worker.app.tasks))
 
 
 def short_lease_warning(lease: float, heartbeat: float, busy_timeout: float) -> None:

@@ -37,6 +37,10 @@ def make_pool(options: WorkerOptions, conf: Settings, concurrency: int, ctx: Chi
             log.warning("%s applies to pool processes; it is ignored with -P %s.", name, options.pool)
     if options.pool == "threads":
         return ThreadPool(concurrency, ctx)
+    asked = options.concurrency or conf.worker_concurrency
+    if asked and asked != 1:
+        log.warning("-c %d (worker_concurrency) is ignored with -P solo: it runs one job at a time, in the "
+                    "worker's loop. Use -P threads or -P prefork to run several at once.", asked)
     if options.time_limit or conf.task_time_limit:
         log.warning("-P solo cannot enforce a hard time_limit (nothing runs beside the job); "
                     "only soft_time_limit applies.")

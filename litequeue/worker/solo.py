@@ -61,7 +61,7 @@ class SoloPool(InlinePool):
         if job.id in self.cancelled:  # revoked with terminate before it began
             self.cancelled.discard(job.id)
             del self.queued[job.id]
-            return Death(job, None, "terminated")
+            return Death(job, None, "terminated", "none")
         runner, limits = self.children[0], self.queued[job.id][1]
         self._on_began(runner, job.id, time.monotonic(), time.time())
         soft = limits.soft or 0.0

@@ -117,7 +117,8 @@ class InlinePool:
                     pass
             except OSError:
                 pass
-        out: list[tuple[Job, Reply | Death]] = [(job, Death(job, None, why)) for job, why in self._deaths]
+        out: list[tuple[Job, Reply | Death]] = [(job, Death(job, None, why, "thread"))
+                                                 for job, why in self._deaths]
         self._deaths.clear()
         while self._events:
             kind, runner, *rest = self._events.popleft()

@@ -54,6 +54,17 @@ def test_revoke_terminate_ends_a_running_job_in_a_thread(app, db, ledger, worker
     wait_until(lambda: running.state == states.REVOKED, what="the job to be revoked")
     after = tasks.add.delay(1, 2)
     assert after.get(timeout=30) == 3 and worker.proc.poll() is None
+    out = worker.output()
+    assert "was revoked with terminate; the thread running it was told to stop" in out, out
+    assert "exited with code" not in out
+
+
+@pytest.mark.parametrize("pool", ["threads", "solo"])
+def test_the_banner_names_the_pool_and_solo_says_it_ignores_concurrency(app, run_burst, pool):
+    tasks.add.delay(1, 1)
+    out = run_burst("-c", "50").output()
+    assert f"concurrency {50 if pool == 'threads' else 1} ({pool})" in out and "(prefork)" not in out, out
+    assert ("-c 50 (worker_concurrency) is ignored with -P solo" in out) == (pool == "solo"), out
 
 
 def test_an_in_process_worker_with_threads_runs_tasks_of_an_app_made_in_a_function(tmp_path):
