@@ -40,6 +40,7 @@ def start(worker: Worker) -> None:
         if watched is not None:
             worker.pool.watch(watched)
     worker.remote = RemoteControl(worker)
+    _warn_if_name_taken(worker)
     store.register_worker(WorkerInfo(
         worker.name, worker.hostname, os.getpid(), worker.concurrency, worker.remote.queues_text,
         time.time(), time.time(), 0, conf=worker.remote.conf()))
@@ -49,6 +50,20 @@ def start(worker: Worker) -> None:
     conf = worker.app.conf
     logs.short_lease_warning(worker.lease, conf.worker_heartbeat_interval, conf.sqlite_busy_timeout)
     signals.worker_ready.send(sender=worker)
+
+def _warn_if_name_taken(worker: Worker) -> None:
+    """Celery's DuplicateNodenameWarning: a live worker of the same name would share one row with
+    this one, so status and inspect would show the two as one. The worker still starts."""
+    from ..monitoring import worker_state
+
+    now, here = time.time(), (worker.hostname, os.getpid())
+    for other in worker.app.store.workers():
+        if other.name == worker.name and (other.hostname, other.pid) != here \
+                and worker_state(worker.app, other, now) == "running":
+            log.warning("A live worker named %s is already registered in the store (pid %d on %s): the two will "
+                        "show as one in status and inspect. Give each worker its own name with -n (like -n w2@%%h).",
+                        other.name, other.pid, other.hostname)
+
 
 def _start_beat(worker: Worker) -> None:
     """With -B, beat runs inside this main loop rather than in a thread: no thread is

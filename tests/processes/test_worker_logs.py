@@ -19,6 +19,15 @@ def test_banner_and_burst_summary_show_at_the_default_log_level(app, run_burst):
     assert "Burst finished: 4 job(s)" in out and "3 succeeded" in out and "1 failed" in out
 
 
+def test_a_second_worker_with_a_live_workers_name_warns_and_still_starts(app, start_worker):
+    first = start_worker("-c", "1", "-n", "dup@%h")
+    first.wait_for_log("ready: store")
+    second = start_worker("-c", "1", "-n", "dup@%h")
+    second.wait_for_log("ready: store")
+    assert "A live worker named dup@" in second.output() and "its own name with -n" in second.output()
+    assert "A live worker named" not in first.output() and second.proc.poll() is None
+
+
 def test_error_level_silences_the_banner(app, run_burst):
     tasks.add.delay(1, 1)
     assert "ready: store" not in run_burst("-c", "1", "-l", "error").output()
