@@ -49,6 +49,8 @@ def load_app(ctx: click.Context, db: str | None, app_path: str | None) -> LiteQu
         raise click.UsageError("Give the database path (litequeue worker app.sqlite), -A an app that names one, "
                                "or set CELERY_BROKER_URL.")
     app.finalize()
+    if not db and ctx.meta[APP_URL] is None:  # named by configuration read at finalize (Django's settings)
+        ctx.meta[APP_URL] = app.url
     return app
 
 
