@@ -157,8 +157,12 @@ def test_retry_jitter_schedules_the_retry_no_later_than_the_backoff(app, run_bur
     result = jittered_fails.delay("j")
     run_burst("-c", "1")
     job = result.job
-    assert job.state == states.RETRY
-    assert job.started_at <= job.eta <= job.history[-1]["time"] + 100
+    first = job.history[0]
+    if job.state == states.RETRY:  # the retry waits, somewhere within the backoff
+        assert job.started_at <= job.eta <= first["time"] + 100
+    else:  # the jitter drew (next to) no delay (about 1 run in 100): the burst worker ran the retry too
+        assert job.state == states.FAILURE and len(job.history) == 2, job.history
+        assert first["time"] <= job.history[1]["time"] <= first["time"] + 100
 
 
 # -- explicit retries ----------------------------------------------------------------------------
