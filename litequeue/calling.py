@@ -199,10 +199,8 @@ def _check_args(name: str, args: Any, kwargs: Any) -> tuple[tuple, dict]:
 
 def _priority(options: dict, task: Task | None, app: LiteQueue) -> int:
     priority = options.get("priority")
-    if priority is None and task is not None:
-        priority = task.priority
-    if priority is None:
-        priority = app.conf.task_default_priority
+    if priority is None:  # the task's (its own, else task_default_priority)
+        priority = task.priority if task is not None else app.conf.task_default_priority
     if isinstance(priority, bool) or not isinstance(priority, int) or not -(2**31) <= priority < 2**31:
         raise InvalidOptionError(
             f"priority must be an integer (higher runs first) from {-(2**31)} to {2**31 - 1}, not {priority!r}.")
@@ -223,8 +221,7 @@ def check_max_retries(value: Any, what: str) -> int | None:
 
 def _run_options(options: dict, task: Task | None, conf: Any) -> dict:
     out: dict[str, Any] = {}
-    lost = task.options.reject_on_worker_lost if task is not None else None
-    lost = conf.task_reject_on_worker_lost if lost is None else lost
+    lost = task.reject_on_worker_lost if task is not None else conf.task_reject_on_worker_lost
     if lost is not None:
         out["reject_on_worker_lost"] = _flag(lost, "reject_on_worker_lost")
     for key in _RUN_OPTIONS:

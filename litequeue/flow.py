@@ -150,12 +150,10 @@ def code_limits(app: Any) -> tuple[dict[str, tuple[str | None, float | None, int
     only rates set at run time apply."""
     declared: dict[str, tuple[str | None, float | None, int | None]] = {}
     known: list[str] = []
-    default_rate = app.conf.task_default_rate_limit
     rates = not app.conf.worker_disable_rate_limits
     for name, task in app.tasks.items():
         known.append("task:" + name)
-        rate = task.options.rate_limit if task.options.rate_limit is not None else default_rate
-        rate = rate if rates else None
+        rate = task.rate_limit if rates else None  # its own, else task_default_rate_limit
         interval = parse_rate(rate, f"{name} rate_limit")
         if interval or task.options.concurrency:
             declared["task:" + name] = (str(rate) if interval else None, interval, task.options.concurrency)

@@ -219,6 +219,9 @@ class SqliteStore(Store):
         self._errors = ErrorGuard((pw.OperationalError, pw.DatabaseError, sqlite3.Error), self._reraise)
         self.wakeup = Wakeup(self.path)
         self.wal_sync = WalSync(self.path)
+        # At FULL (the default), durable enqueues commit at NORMAL, wake, then sync (_insert_durably);
+        # a worker's relaxed connections, and the levels a user chose, commit as they are.
+        self._wake_before_sync = not readonly and str(synchronous).lower() in ("full", "2")
         self.notify = self.wakeup.notify  # type: ignore[method-assign]  # Store.notify, one call less per enqueue
         with self.errors():
             if readonly:
@@ -299,6 +302,7 @@ class SqliteStore(Store):
         return txn.outermost
 
     def relax_durability(self) -> None:
+        self._wake_before_sync = False
         with self.errors():
             self.db.execute_sql("PRAGMA synchronous = NORMAL")
 
@@ -351,8 +355,7 @@ class SqliteStore(Store):
         # the WAL: the job starts while the disk works, and this returns once it is on disk.
         with self.errors():
             conn = self.db.connection()
-            full = not conn.in_transaction and conn.execute("PRAGMA synchronous").fetchone()[0] == _FULL
-            if not full:  # in the caller's transaction, or a level of the user's choice: as it is
+            if conn.in_transaction or not self._wake_before_sync:  # joins the caller's; or another level
                 return super()._insert_durably(rows)
             conn.execute("PRAGMA synchronous = NORMAL")
             try:
