@@ -107,7 +107,7 @@ def test_a_burst_run_is_not_over_while_jobs_of_a_dead_child_wait_to_run_again(tm
 def test_a_new_worker_looks_for_jobs_once_more_when_every_producer_has_seen_it(worker):
     # nothing else would wake it for a second: its child is busy
     worker.pool.next_deadline = lambda: None
-    worker._next_eta, worker.pending, worker._next_beat = None, [], time.monotonic() + 100
+    worker._next_eta, worker.pending, worker.next_beat = None, [], time.monotonic() + 100
     assert worker._timeout() == pytest.approx(worker.app.conf.worker_poll_interval, abs=0.05)
     worker.listener = SimpleNamespace(heard_from=time.monotonic() + 0.02, tend_at=None)
     assert 0 < worker._timeout() <= 0.02
@@ -117,7 +117,7 @@ def test_a_new_worker_looks_for_jobs_once_more_when_every_producer_has_seen_it(w
 
 def test_a_worker_whose_listener_reconnects_wakes_when_the_listener_has_work(worker):
     worker.pool.next_deadline = lambda: None
-    worker._next_eta, worker.pending, worker._next_beat = None, [], time.monotonic() + 100
+    worker._next_eta, worker.pending, worker.next_beat = None, [], time.monotonic() + 100
     worker.listener = SimpleNamespace(tend_at=time.monotonic() + 0.03)  # a retry, or a connect deadline
     assert 0 < worker._timeout() <= 0.03
     worker.listener = SimpleNamespace(tend_at=time.monotonic() - 1)  # overdue: at once
@@ -127,7 +127,7 @@ def test_a_worker_whose_listener_reconnects_wakes_when_the_listener_has_work(wor
 def test_a_worker_finishing_a_long_job_at_a_warm_shutdown_does_not_spin(worker):
     worker.pool.free = lambda: 1  # one child idle, another still running
     worker.pool.next_deadline = lambda: None
-    worker._next_eta, worker._next_beat = None, time.monotonic() + 100
+    worker._next_eta, worker.next_beat = None, time.monotonic() + 100
     worker.reserved = deque([job(1)])
     worker._more_waiting = True
     assert worker._timeout() == 0.0  # running: claim and hand over at once
@@ -241,7 +241,7 @@ def taken(tmp_path, pool):
 
 def test_a_job_revoked_with_terminate_while_a_child_takes_it_is_killed_as_it_begins(taken):
     worker, child, stand_in = taken
-    worker._act_on_revokes({1: True})  # neither running nor in the feed: out of reach for now
+    worker.act_on_revokes({1: True})  # neither running nor in the feed: out of reach for now
     assert stand_in.poll() is None and 1 in worker.pool.queued
     child.child_end.send_all([began(1)])
     worker.wait(5)
@@ -251,7 +251,7 @@ def test_a_job_revoked_with_terminate_while_a_child_takes_it_is_killed_as_it_beg
 
 def test_a_job_revoked_while_a_child_takes_it_sees_is_revoked_as_it_begins(taken):
     worker, child, stand_in = taken
-    worker._act_on_revokes({1: False})
+    worker.act_on_revokes({1: False})
     assert child.revoked.value == 0
     child.child_end.send_all([began(1)])
     worker.wait(5)

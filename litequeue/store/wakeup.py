@@ -207,6 +207,7 @@ class Listener:
         return self.sock.fileno()
 
     tend_at = None  # nothing to look after: a local socket does not drop
+    shareable = True  # a forked pool child may wait on it too (worker/wake_claims.py)
 
     def tend(self) -> None:
         """Nothing to do (see ``tend_at``)."""

@@ -19,6 +19,7 @@ from typing import Any
 
 from .. import signals
 from ..errors import SoftTimeLimitExceeded
+from .child_wake import IdleWait
 from .execute import ChildContext, Reply, Work, execute, task_running
 from .wire import EMPTY, Channel, FeedReader
 
@@ -65,20 +66,26 @@ def child_main(conn: Any, feed_end: Any, ctx: ChildContext, parent_pid: int,
     signals.worker_process_init.send(sender=ctx.hostname)
     _announce_exit()
     channel = Channel(conn)
+    idle = IdleWait(feed, channel, ctx.resolver.app)
     done, reply = 0, None
     try:
         while True:
             frames: list[tuple] = [] if reply is None else [_encodable(reply)]
-            message = feed.take(wait=not frames)
+            message = feed.take(wait=False) if frames else idle.next()
             if message is EMPTY:  # nothing more to do now: the reply goes at once
                 channel.send_all(frames)
                 reply = None
                 continue
+            frames += idle.take_outbox()  # how an arming ended (wake_claims.py), before what follows
             if message is None:
                 channel.send_all(frames)
                 return
-            channel.send_all([*frames, began(message[0])])
-            work = Work._make(message) if len(message) > 1 else Work._make(channel.receive()[0])  # a big one
+            if type(message) is Work:  # claimed at a wake-up
+                channel.send_all([*frames, began(message.id)])
+                work = message
+            else:
+                channel.send_all([*frames, began(message[0])])
+                work = Work._make(message) if len(message) > 1 else _big_work(channel)
             _current[0] = work.id
             reply = execute(work, ctx)
             done += 1
@@ -88,6 +95,15 @@ def child_main(conn: Any, feed_end: Any, ctx: ChildContext, parent_pid: int,
                 return
     except (EOFError, OSError):
         return
+
+
+def _big_work(channel: Channel) -> Work:
+    """A job too big for the feed, sent on this child's own pipe (a DISARM sent before the main
+    process heard that the arming had ended is skipped)."""
+    while True:
+        for frame in channel.receive():
+            if not isinstance(frame[0], str):
+                return Work._make(frame)
 
 
 def _recycling(done: int, settings: ChildSettings) -> str | None:

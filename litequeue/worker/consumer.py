@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .. import states
 from ..canvas.followups import with_follow_ups
 from ..store import ClaimRequest, Job, Outcome
-from . import expiry, job_signals, lifecycle, outcomes
+from . import housekeeping, job_signals, lifecycle, outcomes
 from .children import Death, Limits
 from .clock import ClockWatch
 from .execute import Reply
@@ -36,13 +36,13 @@ from .remote_control import RemoteControl
 from .revokes import RevokeWatch, take_expired, take_revoked
 from .stopping import StopRequests
 from .store_guard import StoreGuard
+from .wake_claims import WakeClaims
 
 if TYPE_CHECKING:
     from ..app import LiteQueue
     from ..beat import Beat
 
 log = logging.getLogger("litequeue.worker")
-PRUNE_EVERY = 60.0  # seconds between result-expiry sweeps
 
 
 class Worker:
@@ -80,13 +80,14 @@ class Worker:
         self.handed_back = 0  # running jobs released by a cold stop
         self._next_eta: float | None = 0.0
         self._held_until: float | None = None  # when a rate limiter holding jobs back opens (epoch)
-        self._next_beat = 0.0
-        self._next_prune = 0.0
+        self.next_beat = 0.0
+        self.next_prune = 0.0
         self.scheduler: Beat | None = None  # -B
         self.next_tick = 0.0
         self.listener = None
         self.remote: RemoteControl | None = None  # what app.control asks of it, read from the store
         self.pool: AnyPool | None = None
+        self.wake_claims: WakeClaims | None = None  # an idle child claims at the wake-up (prefork on SQLite)
 
     @property
     def pending(self) -> list[Outcome]:
@@ -122,7 +123,7 @@ class Worker:
                 self._fill_pool()
                 self.wait(self._timeout())
                 self.flush()
-                self._housekeeping()
+                housekeeping.on_timers(self)
         finally:
             lifecycle.stop(self)
         return 0 if self.store_guard.fatal is None else 1
@@ -155,6 +156,15 @@ class Worker:
             promoted = self.store_call(self.app.store.promote_due, default=0)
             self._next_eta = self.store_call(self.app.store.next_eta, default=0.0)
             self._more_waiting = self._more_waiting or bool(promoted)
+        if self.wake_claims is not None and self._idle():
+            self.wake_claims.arm(self.owner, self._claim_request(1))
+
+    def _idle(self) -> bool:
+        """Nothing claimed waits and nothing more is known to be due: the next job comes with a
+        wake-up, which an armed child may answer itself."""
+        assert self.pool is not None
+        return not (self.stopping or self.reserved or self.pool.queued or self.pool.unstarted
+                    or self._more_waiting or self._due_now())
 
     def _claim_room(self) -> int:
         """How many jobs to claim now: none until the reserve has run low (or a child would sit
@@ -241,7 +251,7 @@ class Worker:
             timeout = min(timeout, heard_in)
         if self.listener is not None and self.listener.tend_at is not None:  # a listener reconnecting
             timeout = min(timeout, max(self.listener.tend_at - time.monotonic(), 0.0))
-        return max(min(timeout, self._next_beat - time.monotonic()), 0.0)
+        return max(min(timeout, self.next_beat - time.monotonic()), 0.0)
 
     def wait(self, timeout: float) -> None:
         """Sleep until a child reports, a producer wakes us, a signal arrives, or the timeout."""
@@ -255,6 +265,10 @@ class Worker:
         if self.stop_requests in ready:
             lifecycle.on_stop_request(self)
         reports = self.pool.collect(ready)
+        if self.wake_claims is not None and self.wake_claims.take_heard():  # an armed child's wake-up
+            woken, self._next_eta = True, 0.0
+            self._held_until = self.wake_claims.held_until
+            self._more_waiting = self._more_waiting or self.wake_claims.claimed
         begun = [job.id for job, _ in self.pool.began]
         for job, when in self.pool.began:  # first: a job may have begun and ended since the last look
             self.marks.note(job, when)
@@ -264,7 +278,7 @@ class Worker:
         if woken:  # a job this worker holds may have been revoked (looked for once the "began"s are in)
             self.store_call(self._look_for_revokes)
         if begun and self.revokes.deferred:  # revoked while a child was taking them: act now they run
-            self._act_on_revokes(self.revokes.begun(begun))
+            self.act_on_revokes(self.revokes.begun(begun))
         for job, report in reports:
             self.pending.append(self._outcome(job, report))
         self.pool.enforce_limits()
@@ -324,54 +338,15 @@ class Worker:
             self._held_until = store.held_until
         return applied, self.claim_order.arrange(jobs)
 
-    def _housekeeping(self) -> None:
-        """Heartbeat, lease extension, rescue of expired leases, result expiry (on timers)."""
-        if self.listener is not None:
-            self.listener.tend()
-        now = time.monotonic()
-        if now >= self._next_beat:
-            self._next_beat = now + self.app.conf.worker_heartbeat_interval
-            self.store_call(self._heartbeat)
-        if self.scheduler is not None and time.time() >= self.next_tick:
-            delay = self.store_call(self.scheduler.tick, default=self.app.conf.worker_poll_interval)
-            self.next_tick = time.time() + delay
-        if self.remote is not None and self.remote.due():
-            self.store_call(self.remote.look)
-        if now >= self._next_prune:
-            self._next_prune = now + PRUNE_EVERY
-            self.store_call(expiry.prune_expired, self.app.store, self.app.conf)
-
-    def _heartbeat(self) -> None:
-        assert self.pool is not None
-        store = self.app.store
-        store.check_file()  # a deleted or replaced database file stops the worker (StoreFileChanged)
-        held = self.leases.renew(store, self._held_ids(), self.pool.running())
-        flagged = [job_id for job_id, revoked in held.items() if revoked]
-        if flagged:  # (a wake-up has usually acted on them already)
-            self._act_on_revokes(store.revoke_requests(flagged))
-        self.reserved = deque(job for job in self.reserved if job.id in held)
-        self.leases.forget_all_but(self.pool.held())
-        store.heartbeat(self.name, self.processed)
-        self.clock_watch.check(store)
-        for task_id, task, state in store.rescue_expired():
-            log.warning("Task %s[%s] lost its worker (lease expired); now %s.", task, task_id, state)
-
-    def _held_ids(self) -> list[int]:
-        """The jobs this worker really holds: running, waiting in the pool's feed, claimed ahead,
-        or finished with an outcome not yet written."""
-        assert self.pool is not None
-        held = [job.id for job in self.pool.held()] + [job.id for job in self.pool.unstarted]
-        return held + [job.id for job in self.reserved] + [o.job_id for o in self.pending]
-
     def _look_for_revokes(self) -> None:
         """After a wake-up: whether a job this worker holds was revoked (a revoke reaches a
         running job in milliseconds)."""
         assert self.pool is not None
         requests = self.revokes.look(self.app.store, [job.id for job in [*self.pool.held(), *self.reserved]])
         if requests is not None:
-            self._act_on_revokes(requests)
+            self.act_on_revokes(requests)
 
-    def _act_on_revokes(self, requests: dict[int, bool]) -> None:
+    def act_on_revokes(self, requests: dict[int, bool]) -> None:
         """Kill (terminate) or tell (``is_revoked()``) running jobs revoked; reserved ones are
         recorded REVOKED without running."""
         assert self.pool is not None
@@ -384,6 +359,12 @@ class Worker:
 
     def _due_now(self) -> bool:
         return self._next_eta is not None and self._next_eta <= time.time()
+
+    def adopt(self, job: Job) -> Limits:
+        """Take in a job a child claimed itself at a wake-up; its limits."""
+        self.late_starts.claimed([job])
+        self.claim_order.arrange([job])
+        return self._limits(job)
 
     def _limits(self, job: Job) -> Limits:
         limits = limits_for(job, self.resolver.find(job.task), self.options, self.app.conf)

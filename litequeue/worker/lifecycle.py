@@ -12,9 +12,11 @@ from ..flow import code_limits
 from ..store import WorkerInfo
 from . import logs
 from .execute import ChildContext
+from .pool import Pool
 from .pools import make_pool
 from .remote_control import RemoteControl
 from .stopping import in_main_thread
+from .wake_claims import WakeClaims
 
 if TYPE_CHECKING:
     from .consumer import Worker
@@ -34,11 +36,12 @@ def start(worker: Worker) -> None:
     ctx = ChildContext(worker.resolver, worker.name, serialization.accepted_types(worker.app.conf.accept_content),
                        serialization.content_type_for(worker.app.conf.result_serializer))
     worker.pool = make_pool(worker.options, worker.app.conf, worker.concurrency, ctx)
+    worker.listener = store.listener(worker.name)  # first: forked children inherit it (wake_claims.py)
     worker.pool.start()
-    worker.listener = store.listener(worker.name)
     for watched in (worker.listener, worker.stop_requests):
         if watched is not None:
             worker.pool.watch(watched)
+    _share_wake_ups(worker)
     worker.remote = RemoteControl(worker)
     _warn_if_name_taken(worker)
     store.register_worker(WorkerInfo(
@@ -50,6 +53,15 @@ def start(worker: Worker) -> None:
     conf = worker.app.conf
     logs.short_lease_warning(worker.lease, conf.worker_heartbeat_interval, conf.sqlite_busy_timeout)
     signals.worker_ready.send(sender=worker)
+
+def _share_wake_ups(worker: Worker) -> None:
+    """An idle child may answer a wake-up itself (wake_claims.py): with forked children that
+    inherit a local wake-up socket, outside --burst (whose worker polls and ends)."""
+    pool, listener = worker.pool, worker.listener
+    if isinstance(pool, Pool) and pool.forks and getattr(listener, "shareable", False) and not worker.options.burst:
+        pool.wake_claims = worker.wake_claims = WakeClaims(
+            listener, pool.selector, lambda: pool.children, worker.adopt)
+
 
 def _warn_if_name_taken(worker: Worker) -> None:
     """Celery's DuplicateNodenameWarning: a live worker of the same name would share one row with
@@ -85,6 +97,7 @@ def stop(worker: Worker) -> None:
         queued = worker.pool.take_back()  # first: nothing more is begun
         try:
             worker.wait(0.0)  # what children said meanwhile: jobs begun, and ended (recorded below)
+            _hear_armed_child(worker)
         except Exception:  # the loop may have stopped on this very error: release the jobs anyway
             log.exception("Could not read the pool's last reports; releasing its jobs.")
         # Running, or taken from the feed by a child whose "began" has not arrived yet.
@@ -108,10 +121,22 @@ def stop(worker: Worker) -> None:
     logs.stopped(worker)
 
 
+def _hear_armed_child(worker: Worker, within: float = 0.5) -> None:
+    """A child armed to claim at a wake-up reports within milliseconds: wait for that report, so
+    that a job it claimed as the stop came is released with the rest rather than left leased."""
+    wake, deadline = worker.wake_claims, time.monotonic() + within
+    if wake is not None:
+        wake.disarm()
+        while wake.armed is not None and time.monotonic() < deadline:
+            worker.wait(0.05)
+
+
 def on_stop_request(worker: Worker) -> None:
     """A stop was asked for (warm or cold): give back the jobs not begun, say so, and tell receivers."""
     worker.stop_heard = True
     worker.stop_requests.drain()
+    if worker.wake_claims is not None:
+        worker.wake_claims.disarm()  # its report comes before the worker stops (Pool.holding)
     waiting = [*worker.reserved, *worker.pool.take_back()] if worker.pool else list(worker.reserved)
     if waiting:  # prefetched jobs not begun go back now, for other workers
         worker.store_call(worker.app.store.release, worker.owner, [job.id for job in waiting])

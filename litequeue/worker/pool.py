@@ -30,6 +30,7 @@ from .child import ChildSettings, child_main
 from .children import Child, Death, Limits
 from .execute import ChildContext, Reply, Work
 from .spawning import SpawnContext, spawned_child_main
+from .wake_claims import REPORT, REPORT_LENGTH, WakeClaims
 from .wire import FEED_MESSAGE_MAX, Feed
 
 log = logging.getLogger("litequeue.worker")
@@ -52,6 +53,7 @@ class Pool:
         self.max_tasks_per_child = max_tasks_per_child
         self.max_memory_kib = max_memory_kib
         self.mp: Any = multiprocessing.get_context(start_method)
+        self.forks = start_method == "fork"  # children inherit the main process's descriptors
         # A forked child inherits ctx; a spawned one gets a picklable description to rebuild it from.
         self._target: Callable[..., None] = child_main if start_method == "fork" else spawned_child_main
         self._child_ctx: Any = ctx if start_method == "fork" else SpawnContext.of(ctx)
@@ -70,6 +72,7 @@ class Pool:
         self.keepalive = 30.0  # seconds a child idles before autoscale stops it
         self._idle_since: float | None = None
         self._shrinking = 0  # children asked to exit (a None in the feed) and not gone yet
+        self.wake_claims: WakeClaims | None = None  # an idle child claims at the wake-up (wake_claims.py)
 
     def watch(self, obj: Any) -> None:
         """Also wake ``select`` when ``obj`` (anything with fileno()) becomes readable."""
@@ -140,7 +143,10 @@ class Pool:
         return self.running() + [job for job, _ in self.queued.values()]
 
     def holding(self) -> int:
-        return len(self.queued) + self.busy()
+        """Jobs handed over and not reported, counting an armed child asked to stop watching
+        (it may have claimed one): a warm stop waits for its report."""
+        disarming = self.wake_claims is not None and self.wake_claims.disarming
+        return len(self.queued) + self.busy() + disarming
 
     def busy(self) -> int:
         """How many children run a job now (safe to ask from another thread)."""
@@ -199,6 +205,8 @@ class Pool:
         for frame in frames:
             if len(frame) == _BEGAN:
                 self._on_began(child, *frame)
+            elif len(frame) == REPORT_LENGTH and frame[0] == REPORT and self.wake_claims is not None:
+                self.wake_claims.on_report(child, frame, self.queued, self.unstarted)
             elif len(frame) == _RETIRING:
                 child.retiring = True
                 log.info("Child %s %s; replacing it.", child.pid, _RECYCLED.get(frame[0], frame[0]))
@@ -231,6 +239,8 @@ class Pool:
 
     def _bury(self, child: Child, out: list[tuple[Job, Reply | Death]]) -> None:
         child.process.join(timeout=1)
+        if self.wake_claims is not None:
+            self.wake_claims.on_death(child)
         if child.running is not None:
             job = child.running[0]
             if child.killed_for is not None and child.kill_target != job.id:

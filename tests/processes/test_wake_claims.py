@@ -1,0 +1,122 @@
+"""Claiming at the wake-up: an idle prefork worker on SQLite arms one pool process to watch the
+store's wake-up socket and claim the next job itself. Each test checks that the job really went
+that way (the worker's debug log names the process) and that the worker's guarantees hold for it:
+the job runs once and is recorded, time limits and revokes reach it, an expired one is revoked
+unrun, a killed armed process loses nothing, and a stop leaves nothing claimed behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from litequeue import states
+from litequeue.errors import TaskRevokedError
+from tests.conftest import ledger_counts
+from tests.processes.test_operations import wait_until
+from tests.support import tasks
+
+WATCHING = re.compile(r"Pool process (\d+) watches for wake-ups")
+
+
+def armed_pid(worker, after: int = 0) -> int:
+    """The pool process armed most recently (waiting for its log line), other than ``after``."""
+    found: list[int] = []
+
+    def armed() -> bool:
+        found[:] = [int(pid) for pid in WATCHING.findall(worker.output()) if int(pid) != after]
+        return bool(found)
+
+    wait_until(armed, what="a pool process armed for wake-ups")
+    return found[-1]
+
+
+def claimed_by(worker, result, pid: int) -> None:
+    worker.wait_for_log(f"{result.id}] claimed by pool process {pid} at a wake-up")
+
+
+def test_a_job_sent_to_an_idle_worker_runs_once_in_the_process_that_claimed_it(app, ledger, start_worker):
+    worker = start_worker("-c", "2", "-l", "debug")
+    armed = armed_pid(worker)
+    result = tasks.pid.delay()
+    assert result.get(timeout=30) == armed
+    claimed_by(worker, result, armed)
+    job = app.store.get(result.id)
+    assert job.state == states.SUCCESS and job.attempts == 1
+    assert f"Task tests.support.tasks.pid[{result.id}] received" in worker.output()
+
+
+def test_many_jobs_sent_to_an_idle_worker_each_run_exactly_once(app, ledger, start_worker):
+    worker = start_worker("-c", "2", "-l", "debug")
+    armed_pid(worker)
+    results = [tasks.record.delay(f"job{i}") for i in range(60)]
+    for result in results:
+        result.get(timeout=60)
+    assert ledger_counts(ledger) == {f"job{i}": 1 for i in range(60)}
+    assert "at a wake-up" in worker.output()
+
+
+def test_the_hard_time_limit_ends_a_job_its_process_claimed(app, ledger, start_worker):
+    worker = start_worker("-c", "1", "-l", "debug")
+    armed = armed_pid(worker)
+    result = tasks.hard_limited_task.delay("limited")
+    claimed_by(worker, result, armed)
+    wait_until(lambda: result.state == states.FAILURE, what="the job to fail on its time limit")
+    assert app.store.get(result.id).exc_type.endswith("TimeLimitExceeded")
+    assert ledger_counts(ledger) == {"limited-start": 1}
+
+
+def test_revoke_with_terminate_ends_a_job_its_process_claimed(app, ledger, start_worker):
+    worker = start_worker("-c", "1", "-l", "debug")
+    armed = armed_pid(worker)
+    result = tasks.slow_record.delay("long", 60)
+    claimed_by(worker, result, armed)
+    wait_until(lambda: "long-start" in ledger_counts(ledger), what="the job to start")
+    app.control.revoke(result.id, terminate=True)
+    wait_until(lambda: result.state == states.REVOKED, what="the job to end revoked")
+    with pytest.raises(TaskRevokedError):
+        result.get(timeout=1)
+    assert tasks.add.delay(2, 2).get(timeout=30) == 4
+
+
+def test_a_job_that_expired_before_its_claim_is_revoked_without_running(app, ledger, start_worker):
+    worker = start_worker("-c", "1", "-l", "debug")
+    armed = armed_pid(worker)
+    expired = tasks.record.apply_async(("late",), expires=datetime.now(UTC) - timedelta(seconds=1))
+    claimed_by(worker, expired, armed)
+    wait_until(lambda: expired.state == states.REVOKED, what="the expired job to be revoked")
+    assert tasks.add.delay(1, 1).get(timeout=30) == 2
+    assert "late" not in ledger_counts(ledger)
+
+
+def test_a_killed_armed_process_is_replaced_and_the_next_job_still_runs(app, ledger, start_worker):
+    worker = start_worker("-c", "1", "-l", "debug")
+    first = armed_pid(worker)
+    os.kill(first, signal.SIGKILL)
+    second = armed_pid(worker, after=first)  # the replacement, armed in its turn
+    result = tasks.pid.delay()
+    assert result.get(timeout=30) == second
+    claimed_by(worker, result, second)
+
+
+def test_a_stopped_worker_leaves_no_process_behind_to_claim(app, ledger, start_worker):
+    worker = start_worker("-c", "2", "-l", "debug")
+    armed = armed_pid(worker)
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(30) == 0
+    wait_until(lambda: not _alive(armed), what="the armed pool process to exit")
+    late = tasks.record.delay("after-stop")
+    time.sleep(0.5)  # nothing is left that could claim it; give a leftover the chance to show
+    assert app.store.get(late.id).state == states.QUEUED
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
