@@ -35,6 +35,7 @@ class IdleWait:
         self.armed: tuple | None = None  # the ARM frame while armed
         self.outbox: list[tuple] = []
         self._store: Store | None = None
+        self._warm = False  # a claim has run on the store connection (its statements are prepared)
 
     def take_outbox(self) -> list[tuple]:
         out, self.outbox = self.outbox, []
@@ -48,6 +49,9 @@ class IdleWait:
             if self.channel.fd in ready:
                 for frame in self.channel.receive(wait=False):
                     self._control(frame)
+            if self.armed is not None and not self._warm:  # the first arming claims at once: the
+                self._warm = True  # connection's first claim is slow, and no job waits for this one
+                ready.append(self.armed[2])
             if self.feed.sock in ready and (message := self.feed.take(wait=False)) is not EMPTY:
                 self._report(LEFT, later=True)
                 return message

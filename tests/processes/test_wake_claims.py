@@ -24,11 +24,13 @@ WATCHING = re.compile(r"Pool process (\d+) watches for wake-ups")
 
 
 def armed_pid(worker, after: int = 0) -> int:
-    """The pool process armed most recently (waiting for its log line), other than ``after``."""
+    """A pool process (other than ``after``) armed for the second time: its first arming ends at
+    once with a claim that warms its connection, so only from the second does it wait for a job."""
     found: list[int] = []
 
     def armed() -> bool:
-        found[:] = [int(pid) for pid in WATCHING.findall(worker.output()) if int(pid) != after]
+        pids = [int(pid) for pid in WATCHING.findall(worker.output()) if int(pid) != after]
+        found[:] = [pid for pid in pids if pids.count(pid) >= 2]
         return bool(found)
 
     wait_until(armed, what="a pool process armed for wake-ups")
