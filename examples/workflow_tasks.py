@@ -2,7 +2,7 @@
 
 import os
 
-from litequeue import LiteQueue
+from litequeue import LiteQueue, group
 
 app = LiteQueue(os.path.join(os.path.dirname(os.path.abspath(__file__)), "workflows.sqlite"))
 
@@ -36,3 +36,9 @@ def log_result(value):
 @app.task
 def on_error(request, exc, traceback):
     print(f"errback: job {request.id} ({request.task}) raised {exc!r}", flush=True)
+
+
+@app.task(bind=True)
+def squares(self, n):
+    """Decides at run time what to do: its job ends and a group takes its place (self.replace)."""
+    return self.replace(group(mul.s(i, i) for i in range(n)))

@@ -12,7 +12,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from workflow_tasks import add, app, fail, log_result, mul, on_error, xsum  # noqa: E402
+from workflow_tasks import add, app, fail, log_result, mul, on_error, squares, xsum  # noqa: E402
 
 from litequeue import ChordError, chain, chord, group, signature  # noqa: E402
 
@@ -29,6 +29,7 @@ chorded = chord((add.s(i, i) for i in range(10)), xsum.s())()     # 90
 upgraded = (group(add.s(1, 1), add.s(2, 2)) | xsum.s())()         # 6: a group then a task is a chord
 linked = add.apply_async((2, 2), link=log_result.s(), link_error=on_error.s())
 broken = chord([add.s(1, 1), fail.si("no luck")], xsum.s().on_error(on_error.s()))()
+replaced = (squares.s(4) | xsum.s())()                            # 14: squares' job replaced by a group
 parked = chord([add.s(1, 1), add.s(2, 2).set(queue="parked")], xsum.s())()  # no worker reads "parked"
 
 litequeue = os.path.join(os.path.dirname(sys.executable), "litequeue")
@@ -44,6 +45,7 @@ print("chain:   ", chained.get(timeout=10))
 print("group:   ", grouped.get(timeout=10))
 print("chord:   ", chorded.get(timeout=10), "| group | task:", upgraded.get(timeout=10))
 print("linked:  ", linked.get(timeout=10))
+print("replaced:", replaced.parent.get(timeout=10), "then summed:", replaced.get(timeout=10))
 try:
     broken.get(timeout=10)
 except ChordError as exc:

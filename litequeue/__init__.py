@@ -19,6 +19,7 @@ from .celery_app import Celery
 from .crontab import crontab
 from .errors import (
     ChordError,
+    Ignore,
     LiteQueueError,
     MaxRetriesExceededError,
     Reject,
@@ -37,7 +38,7 @@ from .task import Task
 __version__ = "0.1.0"
 
 __all__ = [
-    "LiteQueue", "Celery", "Task", "AsyncResult", "Queue", "LiteQueueError", "Retry", "Reject",
+    "LiteQueue", "Celery", "Task", "AsyncResult", "Queue", "LiteQueueError", "Retry", "Reject", "Ignore",
     "MaxRetriesExceededError", "SoftTimeLimitExceeded", "TimeLimitExceeded", "TaskRevokedError",
     "WorkerLostError", "ChordError", "crontab", "get_task_logger", "__version__",
     "Signature", "signature", "subtask", "maybe_signature", "chain", "group", "chord", "chunks", "xmap",

@@ -16,6 +16,7 @@ from .brokers import check_backend, store_url
 from .bulk import enqueue_many, register_chunk_task
 from .calling import build_jobs, parent_of_call, with_parent
 from .canvas.followups import ChordJoiner
+from .canvas.replace import register_accumulate_task
 from .config import Settings
 from .control import ControlSurface
 from .errors import ConfigurationError, NotRegistered
@@ -83,6 +84,7 @@ class LiteQueue(CeleryAppSurface):
         self._stores: dict[tuple[int, str], Store] = {}
         self._lock = threading.Lock()
         register_chunk_task(self)
+        register_accumulate_task(self)
         register_shared_tasks(self)
         _apps.append(self)
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import signals, states, task_hooks
 from .calling import new_task_id
-from .errors import Retry
+from .errors import Replaced, Retry
 
 if TYPE_CHECKING:
     from .task import Task
@@ -60,6 +60,8 @@ def apply_locally(task: Task, args: tuple, kwargs: dict, options: dict) -> Eager
         task_hooks.call(task, "before_start", task_id, args, kwargs)
         try:
             value = run_with_request(request, lambda: task.run(*args, **kwargs))  # noqa: B023 - called at once
+        except Replaced as replaced:
+            return _replaced_here(task, task_id, replaced)
         except Exception as exc:
             if _runs_again(task, exc, retries):
                 task_hooks.failed(task, request, states.RETRY, exc, None)
@@ -77,6 +79,18 @@ def apply_locally(task: Task, args: tuple, kwargs: dict, options: dict) -> Eager
         signals.task_postrun.send(sender=task, task_id=task_id, task=task, args=args, kwargs=kwargs,
                                   retval=value, state=states.SUCCESS)
         return EagerResult(task_id, value, states.SUCCESS, None, task.name)
+
+
+def _replaced_here(task: Task, task_id: str, replaced: Replaced) -> EagerResult:
+    """``Task.apply()`` of a task that called ``self.replace(sig)``: ``sig`` runs here too, its
+    outcome the task's (as in Celery). A workflow needs the store: its apply() says so."""
+    from .canvas.workflows import _Canvas
+
+    sig = replaced.signature
+    if isinstance(sig, _Canvas):
+        sig.apply()  # raises, naming what to do instead
+    done = sig.type.apply(sig.args, sig.kwargs)
+    return EagerResult(task_id, done.result, done.state, done.traceback, task.name)
 
 
 def _runs_again(task: Task, exc: Exception, retries: int) -> bool:

@@ -1,12 +1,13 @@
 """One error tree. Each class's docstring says the problem and the fix; it is the default message.
 
-Control flow raised from inside tasks (``Retry``, ``Reject``) is not part of the tree: it is not
+Control flow raised from inside tasks (``Retry``, ``Reject``, ``Ignore``) is not part of the tree: it is not
 an error, it is an instruction to the worker.
 """
 
 from __future__ import annotations
 
 import builtins
+from typing import Any
 
 
 class LiteQueueError(Exception):
@@ -125,6 +126,11 @@ class ChordError(LiteQueueError):
     message names the member (its task id) and what it raised."""
 
 
+class NotInJob(LiteQueueError, RuntimeError):
+    """This can only be called from a task's own code while a worker runs it as a job (a bound
+    task: bind=True); outside one there is no job to act on. Send the signature instead."""
+
+
 class WorkerLostError(LiteQueueError):
     """The process running the job died (killed, crashed, or stopped heartbeating)."""
 
@@ -158,3 +164,23 @@ class Reject(Exception):  # noqa: N818 - Celery's name
         super().__init__(reason)
         self.reason = reason
         self.requeue = requeue
+
+
+class Ignore(Exception):  # noqa: N818 - Celery's name
+    """Celery's Ignore: raised by ``Task.replace()`` (as ``Replaced``), so that no code after it
+    runs. litequeue records how every job ends, so a task raising Ignore itself is recorded as
+    failed with this message."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or "The task raised Ignore, which litequeue records as a failure (it records how "
+                                    "every job ends): return a value, raise Reject, or call self.replace(signature).")
+
+
+class Replaced(Ignore):
+    """Raised by ``self.replace(sig)``: the job ends here and ``signature`` (encoded as JSON in
+    ``encoded``) takes its place; the worker records the job as REPLACED and sends it."""
+
+    def __init__(self, signature: Any, encoded: bytes) -> None:
+        super().__init__(f"Replaced by {signature!r}")
+        self.signature = signature
+        self.encoded = encoded

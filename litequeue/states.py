@@ -17,18 +17,22 @@ SUCCESS = "SUCCESS"  # finished; its return value is stored unless results are i
 FAILURE = "FAILURE"  # failed for good; the error and traceback are stored
 REVOKED = "REVOKED"  # cancelled, or expired before it could start
 PROGRESS = "PROGRESS"  # a custom state a running task may report with update_state
+REPLACED = "REPLACED"  # its task called self.replace(sig): it waits for the replacement's last job, which
+#                        takes its task id (and its row). Celery has no stored state for this: PENDING
+IGNORED = "IGNORED"  # never stored: the state task_postrun reports for a replaced job, as Celery's does
 
-ALL_STATES = frozenset({PENDING, QUEUED, RESERVED, STARTED, RETRY, SUCCESS, FAILURE, REVOKED})
+ALL_STATES = frozenset({PENDING, QUEUED, RESERVED, STARTED, RETRY, SUCCESS, FAILURE, REVOKED, REPLACED})
 READY_STATES = frozenset({SUCCESS, FAILURE, REVOKED})  # the job is over
-UNREADY_STATES = frozenset({PENDING, QUEUED, RESERVED, STARTED, RETRY})
+UNREADY_STATES = frozenset({PENDING, QUEUED, RESERVED, STARTED, RETRY, REPLACED})
 EXCEPTION_STATES = frozenset({RETRY, FAILURE, REVOKED})
 PROPAGATE_STATES = frozenset({FAILURE, REVOKED})
 WAITING_STATES = (QUEUED, RETRY)  # a worker may claim these once due
 LEASED_STATES = (RESERVED, STARTED)  # a worker holds these (claimed): reserved, then begun
 
-# litequeue's finer states of a job not yet begun (waiting, scheduled, claimed ahead by a worker),
-# all of which Celery code sees as PENDING. AsyncResult.job_state keeps the finer one.
-NOT_BEGUN_STATES = frozenset({QUEUED, SCHEDULED, RESERVED})
+# litequeue's finer states of a job not yet begun (waiting, scheduled, claimed ahead by a worker;
+# replaced, its replacement's last job not begun), all of which Celery code sees as PENDING.
+# AsyncResult.job_state keeps the finer one.
+NOT_BEGUN_STATES = frozenset({QUEUED, SCHEDULED, RESERVED, REPLACED})
 
 
 def celery_state(state: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import fields
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, ParamSpec, TypeVar, cast
 
 from .arity import check_arguments
 from .calling import running_job_id, template_for, with_parent
@@ -204,6 +204,16 @@ class Task(TaskAttributes, TaskHooks, Generic[P, R]):
         if throw:
             raise error
         return error
+
+    def replace(self, sig: Any) -> NoReturn:
+        """End the running job and give its place to ``sig`` (a task's signature, a chain, a
+        group or a chord), as Celery's ``Task.replace``: ``return self.replace(sig)`` in a bound
+        task. Nothing after it runs. The replacement's result becomes the job's (a group's: the
+        list of its results), and what followed the job (links, the rest of its chain, its
+        place in a group or chord) follows the replacement. See docs/guide/workflows.md."""
+        from .canvas.replace import replacing
+
+        raise replacing(self, sig)
 
     def _retry_limit(self, request: Request) -> int | None:
         """The job's max_retries as sent (apply_async may override the task's), else the task's."""

@@ -56,6 +56,9 @@ def run_eagerly(app: LiteQueue, task_id: str) -> None:
                 break
     finally:
         signals.task_failure.disconnect(remember)
+    if outcome.state == states.REPLACED:  # its replacement, here and now (its last job has its id)
+        drain(app)
+        return
     if outcome.state == states.FAILURE and failure and app.conf.task_eager_propagates:
         raise failure[-1]
 

@@ -19,6 +19,7 @@ from ..result import rebuild_exception
 from ..store.groups import chord_of
 from ..store.records import ChainStep, FollowUp, JoinStep
 from .plan import WORKFLOW_KEYS, Plan, _last, chain_ref
+from .replace import with_replacement
 from .signature import Signature, maybe_signature
 from .workflows import _Canvas
 
@@ -36,6 +37,10 @@ _ENCODED_MARKER = serialization.dumps(_RESULTS_MARKER)
 def with_follow_ups(app: LiteQueue, job: Job, outcome: Outcome) -> Outcome:
     """``outcome`` with what it sets off attached (``then``). Jobs with no workflow options
     (nearly all) are returned as they are."""
+    if outcome.state == states.REPLACED:
+        outcome = with_replacement(app, job, outcome)  # or FAILURE, when the replacement cannot be sent
+        if outcome.state == states.REPLACED:
+            return outcome
     options = job.options
     if not options or WORKFLOW_KEYS.isdisjoint(options):
         return outcome
@@ -84,7 +89,11 @@ def follow_ups(app: LiteQueue, job: Job, state: str, result: bytes | None, resul
             log.error("Task %s[%s]: its errback cannot be sent: %s", job.task, job.task_id, error)
             errbacks = ()
     chord_id = chord_of(options)
-    return FollowUp(errbacks, (), JoinStep(chord_id, job.task_id, why) if chord_id else None)
+    ref = options.get("chain")
+    replaced = ref.get("replaces") if isinstance(ref, dict) else None  # a replacement's chain stops here
+    ended = ((replaced, state, exc_type, exc_message if state == states.FAILURE else why, traceback),) \
+        if replaced else ()
+    return FollowUp(errbacks, (), JoinStep(chord_id, job.task_id, why) if chord_id else None, ended=ended)
 
 
 def errback_jobs(app: LiteQueue, job: Any, errbacks: list, exc: BaseException, traceback: str | None) -> list:

@@ -6,6 +6,8 @@ its options, as plain (tagged) JSON:
 - ``link`` / ``link_error``: signatures called with its result / with (request, exc, traceback).
 - ``group_id`` / ``group_index``: the group (and place) its result belongs to; ``chord``: the
   group's join it reports to when it is over.
+- ``replaces``: the job is the last of a replacement (``Task.replace``) and takes the place, and
+  the task id, of the REPLACED job (canvas/replace.py).
 
 Every job of a workflow gets its task id here (``freeze``), so the results of steps not yet
 sent can be handed out at once, and the stored signatures carry those ids.
@@ -29,10 +31,10 @@ if TYPE_CHECKING:
     from ..app import LiteQueue
 
 WORKFLOW_KEYS = frozenset({"link", "link_error", "chain", "group_id", "group_index", "chord", "chain_step",
-                           "parent_id"})
+                           "parent_id", "replaces"})
 MEMBER_KEYS = ("group_id", "group_index", "chord")  # what makes a job's result part of a group
 # Stored as they are (the rest: tagged JSON).
-_PLAIN_KEYS = frozenset({*MEMBER_KEYS, "chain_step", "chain", "parent_id"})
+_PLAIN_KEYS = frozenset({*MEMBER_KEYS, "chain_step", "chain", "parent_id", "replaces"})
 # Call options of a chain that apply to its first step only (a later step's parent is the step before it).
 _FIRST_ONLY = ("countdown", "eta", "task_id", "parent_id")
 _ONLY_HERE = ("retry", "retry_policy")  # publish options: how to send, not what to send
@@ -198,9 +200,14 @@ class Plan:
 
 def chain_ref(chain_id: str, index: int, steps: list) -> dict:
     """The reference a step's job holds: the chain, the next step's index, how many steps the
-    chain stores, and the chord its last step is a member of (a failure anywhere fails it)."""
+    chain stores, and the chord its last step is a member of (a failure anywhere fails it); for
+    a replacement's chain, the REPLACED job its last step takes the place of (a failure anywhere
+    ends that job)."""
     last = _last(normal(maybe_signature(steps[-1])))
-    return {"id": chain_id, "next": index, "size": len(steps), "chord": last.options.get("chord")}
+    ref = {"id": chain_id, "next": index, "size": len(steps), "chord": last.options.get("chord")}
+    if last.options.get("replaces"):
+        ref["replaces"] = last.options["replaces"]
+    return ref
 
 
 def normal(sig: Signature) -> Signature:

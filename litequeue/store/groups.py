@@ -35,6 +35,8 @@ _REVOKED_JOB = ("UPDATE lq_jobs SET state = 'REVOKED', exc_message = 'its chain 
                 "WHERE task_id = ?")
 _FAILED_JOB = ("UPDATE lq_jobs SET state = 'FAILURE', exc_type = ?, exc_message = ?, done_at = ? "
                "WHERE task_id = ?")
+_END_REPLACED = ("UPDATE lq_jobs SET state = ?, exc_type = ?, exc_message = ?, traceback = ?, result = NULL, "
+                 "result_type = NULL, done_at = ? WHERE task_id = ? AND state = 'REPLACED'")
 MemberResult = tuple[str, bytes | None, str | None]  # (state, result, result_type) of one member
 
 
@@ -109,15 +111,26 @@ class GroupStore(StoreMixin):
             if chains:
                 self._add_chains(chains, now)
             if jobs or failed:
-                self._insert_rows(jobs + [job for job, _, _ in failed], now)
+                self._insert_follow_ups(jobs + [job for job, _, _ in failed], now)
                 enqueued += len(jobs)
             for job, exc_type, message in failed:
                 self.db.execute_sql(self.sql(_FAILED_JOB), (exc_type, message, now, job.task_id))
+            for task_id, state, *error in (e for f in follow_ups for e in f.ended):
+                self.db.execute_sql(self.sql(_END_REPLACED), (state, *error, now, task_id))
             # Joins in id order: two transactions moving the same joins lock them in one order.
             steps = sorted((f.join for f in follow_ups if f.join is not None), key=lambda s: s.group_id)
             nexts = [self._next_step(f.step, now) for f in follow_ups if f.step is not None]
             follow_ups = [f for f in [*(self._join(step, now) for step in steps), *nexts] if f]
         return enqueued
+
+    def _insert_follow_ups(self, jobs: Sequence[NewJob], now: float) -> None:
+        """Insert jobs set off by outcomes; the last job of a replacement (``Task.replace``)
+        takes the task id, and so the row, of the REPLACED job it stands in for."""
+        replacing = [job.task_id for job in jobs if job.options and job.options.get("replaces")]
+        if replacing:
+            sql = f"DELETE FROM lq_jobs WHERE state = 'REPLACED' AND task_id IN ({', '.join('?' * len(replacing))})"
+            self.db.execute_sql(self.sql(sql), replacing)
+        self._insert_rows(jobs, now)
 
     def _workflow_jobs(self, where: str, params: Sequence[Any]) -> list[Job]:
         """The jobs matching ``where`` that belong to a workflow (read before they change)."""
@@ -180,7 +193,7 @@ class GroupStore(StoreMixin):
         row = self.db.execute_sql(self.sql("SELECT revoked FROM lq_chains WHERE id = ?"), (step.chain_id,)).fetchone()
         if not row or not row[0] or not follow_up.jobs:
             return follow_up
-        self._insert_rows(follow_up.jobs, now)
+        self._insert_follow_ups(follow_up.jobs, now)
         joins = []
         for job in follow_up.jobs:
             self.db.execute_sql(self.sql(_REVOKED_JOB), (now, job.task_id))

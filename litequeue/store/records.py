@@ -192,7 +192,9 @@ class FollowUp:
     """What an outcome sets off, written in the transaction that records it, and only if its
     fence lets it apply: jobs to enqueue (links, errbacks), the groups and chains they start,
     the next step of a chain it is in, and a step of a chord's join. ``failed`` holds jobs
-    stored as already failed, with (exc_type, message): a chord's callback when the chord fails."""
+    stored as already failed, with (exc_type, message): a chord's callback when the chord fails.
+    ``ended`` holds (task_id, state, exc_type, message, traceback) of REPLACED jobs whose
+    replacement stopped before its last job: they end as the step that stopped it."""
 
     jobs: tuple[NewJob, ...] = ()
     groups: tuple[NewGroup, ...] = ()
@@ -200,9 +202,10 @@ class FollowUp:
     failed: tuple[tuple[NewJob, str, str], ...] = ()
     chains: tuple[NewChain, ...] = ()
     step: ChainStep | None = None
+    ended: tuple[tuple[str, str, str | None, str | None, str | None], ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.jobs or self.groups or self.join or self.failed or self.chains or self.step)
+        return bool(self.jobs or self.groups or self.join or self.failed or self.chains or self.step or self.ended)
 
 
 @dataclass(frozen=True)

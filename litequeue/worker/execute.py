@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from .. import serialization, signals, states, task_hooks
-from ..errors import MaxRetriesExceededError, NotRegistered, Reject, Retry, SerializationError
+from ..errors import MaxRetriesExceededError, NotRegistered, Reject, Replaced, Retry, SerializationError
 from ..store import Job
 from ..store.rate_buckets import LATE_START_LIMIT
 from ..task import Request, Task, run_with_request
@@ -110,6 +110,8 @@ def execute(job: Work, ctx: ChildContext) -> Reply:
         reply = _success(job, task, value, ctx, started, request)._replace(started_at=began)
         task_hooks.succeeded(task, request, value)
         return reply
+    except Replaced as replaced:
+        return _replaced(job, task, request, replaced, started)._replace(started_at=began)
     except BaseException as exc:  # noqa: BLE001 - a task may raise anything, even SystemExit
         try:
             return _failure(job, task, exc, started, request or _request(job, (), {}, ctx))._replace(started_at=began)
@@ -196,6 +198,16 @@ def _success(job: Work, task: Task, value: Any, ctx: ChildContext, started: floa
                               retval=value, state=states.SUCCESS)
     return Reply(job.id, job.attempts, states.SUCCESS, time.monotonic() - started, data,
                  ctx.result_content_type, encodable(_short_repr(value)) or "", rss_kib=_rss_kib())
+
+
+def _replaced(job: Work, task: Task | None, request: Request | None, replaced: Replaced, started: float) -> Reply:
+    """The reply for a job whose task called ``self.replace(sig)``: the signature, which the
+    main process sends in its place (canvas/replace.py)."""
+    if task is not None and request is not None:
+        signals.task_postrun.send(sender=task, task_id=job.task_id, task=task, args=request.args,
+                                  kwargs=request.kwargs, retval=replaced, state=states.IGNORED)
+    return Reply(job.id, job.attempts, states.REPLACED, time.monotonic() - started, replaced.encoded,
+                 serialization.JSON, encodable(_short_repr(replaced.signature)) or "", rss_kib=_rss_kib())
 
 
 def _failure(job: Work, task: Task | None, exc: BaseException, started: float, request: Request) -> Reply:

@@ -44,7 +44,7 @@ def from_reply(job: Job, reply: Reply, worker: str, started_at: float | None = N
     return Outcome(
         job.id, job.attempts, reply.state, reply.result, reply.result_type, reply.exc_type,
         reply.exc_message, reply.traceback, reply.retry_at, history,
-        keep=job.durable or reply.state in (states.RETRY, states.QUEUED), started_at=started_at,
+        keep=job.durable or reply.state in (states.RETRY, states.QUEUED, states.REPLACED), started_at=started_at,
         missed_start=None if reply.missed_start is None else (reply.missed_start, reply.late_start or 0.0),
     )
 

@@ -86,3 +86,26 @@ def fan_out(n):
     (bulk,) = tasks.add.starmap([(5, 5)])
     apart = tasks.add.apply_async((2, 2), add_to_parent=False)
     return [sent.id, [r.id for r in sent.results], one.id, bulk.id, apart.id]
+
+
+def _replacement(x, kind):
+    from litequeue import chord, group
+    from tests.support import tasks
+
+    return {
+        "task": lambda: tasks.add.s(x, 1),
+        "chain": lambda: tasks.add.s(x, 1) | mul.s(10),
+        "group": lambda: group(tasks.add.s(x, i) for i in range(3)),
+        "chord": lambda: chord([tasks.add.s(x, i) for i in range(3)], xsum.s()),
+        "failing chain": lambda: tasks.fail.si("replacement broke") | mul.s(10),
+        "twice": lambda: replaced_by.s(x, "task"),
+        "nothing": lambda: x,
+    }[kind]()
+
+
+@app.task(bind=True)
+def replaced_by(self, x, kind="task"):
+    """Replaces its job by a workflow of ``kind`` over ``x``; records if code after replace() runs."""
+    self.replace(_replacement(x, kind))
+    ledger_write("after-replace")
+    return "not replaced"
