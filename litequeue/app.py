@@ -43,18 +43,6 @@ def _fields_of(options: TaskOptions) -> dict:
     return {f.name: getattr(options, f.name) for f in dataclasses.fields(options)}
 
 
-def env_broker_url() -> str | None:
-    """$CELERY_BROKER_URL, as Celery reads it, checked."""
-    value = os.environ.get("CELERY_BROKER_URL")
-    return store_url(value, "CELERY_BROKER_URL") if value else None
-
-
-def env_result_backend() -> str | None:
-    from .brokers import backend_url
-
-    return backend_url(os.environ.get("CELERY_RESULT_BACKEND") or None)
-
-
 def default_app() -> LiteQueue:
     """The most recently created app (used by AsyncResult(id) without ``app=``)."""
     if not _apps:
@@ -93,10 +81,9 @@ class LiteQueue(CeleryAppSurface):
     @property
     def url(self) -> str | None:
         """The store's URL: the one given to the app (or on the command line), else the
-        broker_url setting, else the CELERY_BROKER_URL environment variable."""
-        if self._url is not None:
-            return self._url
-        return self.conf.broker_url or env_broker_url()
+        broker_url setting, else the CELERY_BROKER_URL environment variable (what
+        ``conf.broker_url`` reads; for a Celery app, the variable wins over the setting)."""
+        return self._url if self._url is not None else self.conf.broker_url
 
     @url.setter
     def url(self, value: str | os.PathLike | None) -> None:
@@ -116,7 +103,7 @@ class LiteQueue(CeleryAppSurface):
             with self._lock:
                 store = self._stores.get(key)
                 if store is None:
-                    check_backend(self.conf.result_backend or env_result_backend(), self.url)
+                    check_backend(self.conf.result_backend, self.url)
                     store = open_store(self.url, self.conf, self.share_database, self.readonly)
                     store.joiner = ChordJoiner(self)  # builds chord callbacks inside the store's join
                     self._stores[key] = store

@@ -63,6 +63,42 @@ def _not_the_broker(backend: str, broker: str) -> ConfigurationError:
         "keeps results with the jobs. Remove result_backend (or set it to rpc:// or the broker URL).")
 
 
+def env_broker_url() -> str | None:
+    """$CELERY_BROKER_URL, as Celery reads it, checked."""
+    value = os.environ.get("CELERY_BROKER_URL")
+    return store_url(value, "CELERY_BROKER_URL") if value else None
+
+
+def env_result_backend() -> str | None:
+    """$CELERY_RESULT_BACKEND, as Celery reads it: None when unset, rpc:// or the broker's store."""
+    return backend_url(os.environ.get("CELERY_RESULT_BACKEND") or None)
+
+
+class FromEnvironment:
+    """A setting Celery reads from an environment variable first: ``broker_url`` from
+    $CELERY_BROKER_URL, ``result_backend`` from $CELERY_RESULT_BACKEND. Reading it gives what the
+    app uses: for a Celery app the variable, else the setting (Celery's order: the environment
+    wins over the code); for a LiteQueue app the setting, else the variable. The value set in code
+    or configuration stays as given (``Settings.given``)."""
+
+    def __init__(self, read: Any) -> None:
+        self.read = read  # the variable's value, checked as the setting's would be
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, conf: Any, owner: type | None = None) -> str | None:
+        if conf is None:
+            return None  # the setting's default (read so by dataclasses)
+        given = conf.__dict__.get(self.name)
+        if given is not None and not conf.__dict__.get("_environment_first"):
+            return given
+        return self.read() or given
+
+    def __set__(self, conf: Any, value: str | None) -> None:
+        conf.__dict__[self.name] = value
+
+
 def same_store(a: str, b: str) -> bool:
     from .store.sqlite import path_from_url
 

@@ -9,7 +9,6 @@ them (``CELERY_BROKER_URL`` from the environment wins over the broker given in c
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 from .app import LiteQueue
@@ -47,6 +46,7 @@ class Celery(LiteQueue):
             raise ConfigurationError(f"Celery(main) is the app's module name, like Celery('proj'), not {main!r}; "
                                      "give the database as broker='sqlite:///proj.sqlite'.")
         super().__init__(None, main=main, **settings)
+        self.conf.prefer_environment()  # $CELERY_BROKER_URL wins over the code, as in Celery
         if task_cls is not None:
             self.Task = _task_class(task_cls)
         if not set_as_current:  # another app stays the current one (shared_task, AsyncResult(id))
@@ -73,20 +73,6 @@ class Celery(LiteQueue):
         for other in _same_main(self):
             other.tasks.setdefault(task.name, task)
         return task
-
-    @property
-    def url(self) -> str | None:
-        """The store's URL: one given on the command line, else $CELERY_BROKER_URL (which wins
-        over the code, as in Celery), else broker_url."""
-        from .app import env_broker_url
-
-        if self._url is not None:
-            return self._url
-        return env_broker_url() or self.conf.broker_url
-
-    @url.setter
-    def url(self, value: str | os.PathLike | None) -> None:
-        LiteQueue.url.fset(self, value)  # type: ignore[attr-defined]
 
     def __repr__(self) -> str:
         return f"<Celery {self.main or '__main__'} {self.url}>"

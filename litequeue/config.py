@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import celery_settings
-from .brokers import backend_url, check_backend, store_url
+from .brokers import FromEnvironment, backend_url, check_backend, env_broker_url, env_result_backend, store_url
 from .errors import ConfigurationError
 
 DEFAULT_PUBLISH_RETRY_POLICY = {
@@ -56,8 +56,8 @@ class Settings:
     """Every setting litequeue reads, with its default. Assigning validates the value."""
 
     # the store (Celery's names: the broker is the store, results live with the jobs)
-    broker_url: str | None = None
-    result_backend: str | None = None  # None: the broker's store, the only place results live
+    broker_url: str | None = FromEnvironment(env_broker_url)  # type: ignore[assignment]
+    result_backend: str | None = FromEnvironment(env_result_backend)  # type: ignore[assignment]  # None: the store
     # modules a worker imports (Celery's include= and imports)
     include: tuple = ()
     imports: tuple = ()
@@ -134,7 +134,15 @@ class Settings:
         for key, value in {**(values or {}), **more}.items():
             setattr(self, key, value)
         self.check_routing()
-        check_backend(self.result_backend, self.broker_url)
+        check_backend(self.given("result_backend"), self.given("broker_url"))
+
+    def given(self, key: str) -> Any:
+        """A setting as set in code or configuration, without the environment (brokers.FromEnvironment)."""
+        return self.__dict__.get(key)
+
+    def prefer_environment(self) -> None:
+        """Read $CELERY_BROKER_URL and $CELERY_RESULT_BACKEND before the settings (a Celery app)."""
+        object.__setattr__(self, "_environment_first", True)
 
     def check_routing(self) -> None:
         """Refuse routing settings that contradict each other, naming the key and the fix.

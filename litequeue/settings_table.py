@@ -17,12 +17,13 @@ CENSORED = "********"
 
 
 def table(conf: Any, with_defaults: bool = False, censored: bool = True) -> dict[str, Any]:
-    """{setting: value} of ``conf``: every setting, or only those not at their default; with the
-    Celery settings accepted without effect here, as they were given."""
+    """{setting: value} of ``conf`` as given in code or configuration (as Celery's table, without
+    what broker_url and result_backend read from the environment): every setting, or only those
+    not at their default; with the Celery settings accepted without effect here, as they were given."""
     defaults = type(conf)()
-    values = {f.name: getattr(conf, f.name) for f in dataclasses.fields(conf)}
+    values = {f.name: conf.given(f.name) for f in dataclasses.fields(conf)}
     if not with_defaults:
-        values = {k: v for k, v in values.items() if v != getattr(defaults, k)}
+        values = {k: v for k, v in values.items() if v != defaults.given(k)}
     values.update(conf.__dict__.get("_foreign", {}))
     return {key: _shown(key, value, censored) for key, value in sorted(values.items())}
 

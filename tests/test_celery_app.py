@@ -95,6 +95,20 @@ def test_celery_broker_url_from_the_environment_wins_as_in_celery(tmp_path, monk
     assert LiteQueue(str(tmp_path / "given.sqlite")).url == str(tmp_path / "given.sqlite")  # as before
 
 
+def test_conf_reads_broker_url_and_result_backend_from_the_environment_as_celery_does(tmp_path, monkeypatch):
+    env, code = f"sqlite:///{tmp_path}/env.sqlite", str(tmp_path / "code.sqlite")
+    monkeypatch.setenv("CELERY_BROKER_URL", env)
+    monkeypatch.setenv("CELERY_RESULT_BACKEND", env)
+    assert Celery().conf.broker_url == env and Celery().conf.result_backend == env
+    celery = Celery(broker=code)
+    assert celery.conf.broker_url == env == celery.url  # the variable wins over the code, as in Celery
+    assert celery.conf.table() == {"broker_url": code}  # the table shows what was set, as Celery's
+    assert LiteQueue().conf.broker_url == env
+    assert LiteQueue(broker_url=code).conf.broker_url == code == LiteQueue(broker_url=code).url  # code first
+    monkeypatch.setenv("CELERY_RESULT_BACKEND", "rpc://")
+    assert Celery().conf.result_backend is None  # results live with the jobs (as rpc:// given in code reads)
+
+
 def test_custom_celery_machinery_classes_are_refused():
     with pytest.raises(ConfigurationError, match=r"Celery\(loader=...\)"):
         Celery("proj", loader="myproj.Loader")
