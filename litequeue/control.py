@@ -169,9 +169,14 @@ class ControlSurface:
         """Cancel jobs; with ``terminate``, also stop those running. The worker stops a running
         job's child with SIGKILL (the child holds nothing to clean up that the worker does not
         redo); a ``signal`` asked for other than SIGKILL is accepted with a warning saying so.
-        Returns how many jobs were revoked."""
+        ``destination`` cannot narrow it (a revoke is stored, and acts wherever the job is),
+        which a warning says. Returns how many jobs were revoked."""
         _check_signal(signal, terminate)
         ids = [task_id] if isinstance(task_id, str) else list(task_id)
+        if destination is not None:
+            log.warning("revoke(%s, destination=%s): destination has no effect: a revoke is kept in the store and "
+                        "acts on the job wherever it is, for every worker on every host; it cannot be sent to some "
+                        "workers only. Leave destination out.", _ids(ids), destination)
         return self.app.store.revoke(ids, terminate=terminate)
 
     def terminate(self, task_id: str | list[str], destination: Any = None, signal: str | int | None = None,
@@ -252,6 +257,10 @@ class ControlSurface:
             except ProcessLookupError:
                 replies.append({worker.name: {"error": "not running"}})
         return replies
+
+
+def _ids(ids: list[str]) -> str:
+    return ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
 
 
 def _consumes(worker: WorkerInfo, queue: str) -> bool:

@@ -154,6 +154,26 @@ def test_revoke_terminate_warns_about_the_signal_only_when_one_other_than_sigkil
         app.control.revoke(add.delay(8, 8).id, terminate=True, signal="SIGNOPE")
 
 
+def test_revoke_with_a_destination_warns_that_a_stored_revoke_reaches_every_worker(app, db, caplog):
+    from tests.support.tasks import add
+
+    def warned() -> list[str]:
+        said = [r.getMessage() for r in caplog.records if "destination" in r.getMessage()]
+        caplog.clear()
+        return said
+
+    first, second = add.delay(1, 1), add.delay(2, 2)
+    assert app.control.revoke(first.id, destination=["w1@here"]) == 1
+    assert first.job_state == states.REVOKED  # revoked all the same
+    (said,) = warned()
+    assert f"revoke({first.id}, destination=['w1@here']): destination has no effect" in said
+    assert "every worker on every host" in said and "Leave destination out" in said
+    assert cli("control", "terminate", db, second.id, "-d", "w1@here").exit_code == 0
+    assert len(warned()) == 1 and second.job_state == states.REVOKED
+    app.control.revoke(add.delay(3, 3).id)
+    assert warned() == []
+
+
 def test_purge_asks_first_and_deletes_only_waiting_jobs(known_store, app, db):
     assert cli("purge", db, input="n\n").exit_code != 0
     assert app.store.count_jobs(states.WAITING_STATES) == 4

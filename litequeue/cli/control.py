@@ -75,7 +75,7 @@ def shutdown(ctx: click.Context, db: str, app_path: str | None, destination: str
 def revoke(ctx: click.Context, db: str, task_ids: tuple[str, ...], app_path: str | None, destination: str | None,
            as_json: bool) -> None:
     """Revoke jobs by id (jobs already running carry on; see terminate)."""
-    count = open_existing(ctx, db, app_path).control.revoke(list(task_ids))
+    count = open_existing(ctx, db, app_path).control.revoke(list(task_ids), destination=split_list(destination))
     click.echo(json.dumps({"revoked": count}) if as_json else f"revoked: {count}")
 
 
@@ -85,7 +85,8 @@ def revoke(ctx: click.Context, db: str, task_ids: tuple[str, ...], app_path: str
 def terminate(ctx: click.Context, db: str, task_ids: tuple[str, ...], app_path: str | None,
               destination: str | None, as_json: bool, signal_name: str | None) -> None:
     """Revoke jobs by id and stop those running."""
-    count = open_existing(ctx, db, app_path).control.revoke(list(task_ids), terminate=True, signal=signal_name)
+    count = open_existing(ctx, db, app_path).control.revoke(list(task_ids), split_list(destination), terminate=True,
+                                                            signal=signal_name)
     click.echo(json.dumps({"revoked": count}) if as_json else f"revoked: {count}")
 
 
