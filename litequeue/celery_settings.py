@@ -7,14 +7,19 @@ A Celery config module should load unchanged. Three kinds of key need care:
 * *Old and namespaced names* (``CELERY_BROKER_URL``, ``BROKER_URL``, ``CELERY_TASK_SERIALIZER``
   under ``namespace='CELERY'``) become the lower-case names of ``Settings``.
 * *No meaning here* (``broker_pool_limit``, ``worker_send_task_events``, ...): there is no broker
-  connection, no event stream, nothing for them to change. Accepted; logged once per process.
+  connection, no event stream, nothing for them to change. Accepted; logged once per process:
+  when set, in a program using litequeue as a library; under the command line, where they would
+  otherwise be logged by every command that loads the app, only when a worker or beat starts
+  (``notices_deferred`` / ``announce``).
 * *A behaviour litequeue does not offer* (message signing, a custom beat scheduler, a second
   result store): refused, unless the value asks for what litequeue does anyway.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from .errors import ConfigurationError
@@ -106,7 +111,8 @@ ONLY_VALUE = {
     "broker_write_url": (None, "one store serves reads and writes; set broker_url only"),
 }
 
-_noticed: set[str] = set()
+_noticed: set[str] = set()  # the keys logged in this process
+_deferred = [False]  # under the command line: logged when a worker or beat starts (announce)
 
 
 def translate(key: str, namespace: str | None = None) -> str | None:
@@ -125,9 +131,8 @@ def accept_foreign(key: str, value: Any) -> bool:
     ConfigurationError for one that would change behaviour in a way litequeue does not offer.
     False for a key Celery does not have either."""
     if key in NO_EFFECT:
-        if key not in _noticed:
-            _noticed.add(key)
-            log.warning("Celery setting %s has no effect with litequeue; ignored.", key)
+        if not _deferred[0]:
+            _notice(key)
         return True
     if key in ONLY_VALUE:
         honoured, instead = ONLY_VALUE[key]
@@ -136,6 +141,30 @@ def accept_foreign(key: str, value: Any) -> bool:
                                      "Remove the setting.")
         return True
     return False
+
+
+def _notice(key: str) -> None:
+    if key not in _noticed:
+        _noticed.add(key)
+        log.warning("Celery setting %s has no effect with litequeue; ignored.", key)
+
+
+@contextlib.contextmanager
+def notices_deferred() -> Iterator[None]:
+    """While the command line runs: settings with no effect are logged by ``announce`` (when a
+    worker or beat starts), not by every command that loads the app."""
+    before, _deferred[0] = _deferred[0], True
+    try:
+        yield
+    finally:
+        _deferred[0] = before
+
+
+def announce(conf: Any) -> None:
+    """Log the settings with no effect that ``conf`` holds (each once per process)."""
+    for key in conf.__dict__.get("_foreign", {}):
+        if key in NO_EFFECT:
+            _notice(key)
 
 
 _ALIASES = {

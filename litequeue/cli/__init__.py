@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from .. import __version__
+from .. import __version__, celery_settings
 from ..app import LiteQueue
 from .common import State, pass_state
 
@@ -45,6 +45,7 @@ class LazyGroup(click.Group):
 @click.pass_context
 def main(ctx: click.Context, app_path: str | None) -> None:
     """litequeue: a background job queue in one SQLite file."""
+    ctx.with_resource(celery_settings.notices_deferred())  # logged where they matter: worker, beat
     pass_state(ctx, app_path)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .. import log
+from .. import celery_settings, log
 from ..app import LiteQueue
 from ..worker.consumer import Worker
 from ..worker.options import WorkerOptions
@@ -65,6 +65,7 @@ def worker(ctx: click.Context, db: str | None, app_path: str | None, concurrency
     )
     missing = store_to_create(app.url, ctx.meta.get(APP_URL), create)
     celery_flags.apply(ctx, app, name, logfile)  # before the store opens: --detach forks
+    celery_settings.announce(app.conf)  # Celery settings with no effect, said where they would matter
     if missing is not None and app.store is not None:  # opening creates it, or says what is wrong
         log.created_store(missing, asked=create)
     with log.stdouts_to_log():

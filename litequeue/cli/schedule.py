@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from .. import browse
+from .. import browse, celery_settings
 from ..crontab import crontab
 from ..schedules import Entry, Schedule
 from . import celery_flags
@@ -52,6 +52,7 @@ def beat(ctx: click.Context, db: str | None, app_path: str | None, loglevel: str
     app = load_app(ctx, db, app_path)
     store_to_create(app.url, ctx.meta.get(APP_URL), create, "beat")  # a typo would fire into a new, empty file
     celery_flags.apply(ctx, app, "beat", logfile)
+    celery_settings.announce(app.conf)  # Celery settings with no effect, said where they would matter
     ctx.exit(Beat(app, max_interval=max_interval).run())
 
 
