@@ -3,9 +3,17 @@ REPLACED sends its replacement, whose last job takes the job's id and place."""
 
 from __future__ import annotations
 
+import pytest
+
 from litequeue import chain, chord, states
+from tests.conftest import POOLS
 from tests.support import canvas_tasks as ct
 from tests.support import tasks
+
+
+@pytest.fixture(params=POOLS)
+def pool(request) -> str:
+    return request.param
 
 
 def test_a_worker_sends_the_replacement_and_the_workflow_goes_on(app, run_burst):
