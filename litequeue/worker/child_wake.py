@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import select
+import stat
 import time
 from typing import Any
 
@@ -44,15 +45,14 @@ class IdleWait:
     def next(self) -> Any:
         """The next feed message (None: stop), or a Work claimed at a wake-up."""
         while True:
-            watch = [self.feed.sock, self.channel.fd] + ([self.armed[2]] if self.armed else [])
-            ready = select.select(watch, [], [])[0]
+            ready = _wait_for([self.feed.sock.fileno(), self.channel.fd] + ([self.armed[2]] if self.armed else []))
             if self.channel.fd in ready:
                 for frame in self.channel.receive(wait=False):
                     self._control(frame)
             if self.armed is not None and not self._warm:  # the first arming claims at once: the
                 self._warm = True  # connection's first claim is slow, and no job waits for this one
                 ready.append(self.armed[2])
-            if self.feed.sock in ready and (message := self.feed.take(wait=False)) is not EMPTY:
+            if self.feed.sock.fileno() in ready and (message := self.feed.take(wait=False)) is not EMPTY:
                 self._report(LEFT, later=True)
                 return message
             if self.armed is not None and self.armed[2] in ready:
@@ -64,6 +64,8 @@ class IdleWait:
         if frame[0] == ARM:
             self.armed = frame
             try:
+                if not stat.S_ISSOCK(os.fstat(frame[2]).st_mode):
+                    raise OSError(f"descriptor {frame[2]} is not the wake-up socket")
                 self._open_store()
             except Exception as exc:
                 self._report(FAILED, f"{type(exc).__name__}: {exc}")
@@ -105,6 +107,14 @@ class IdleWait:
             self._store = open_store(app.url, app.conf, app.share_database)
             self._store.relax_durability()
         return self._store
+
+
+def _wait_for(fds: list[int]) -> list[int]:
+    """The descriptors among ``fds`` that are readable (or closed), waiting for one."""
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, select.POLLIN)
+    return [fd for fd, _ in poller.poll()]
 
 
 def _drain(fd: int) -> None:

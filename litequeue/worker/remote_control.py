@@ -62,6 +62,8 @@ class RemoteControl:
         queues, exclude = consumers.parse(text)
         worker.queues = queues
         worker.claim_order = ClaimOrder(queues, exclude, worker.options.queue_order == "round-robin", worker.lease)
+        if worker.wake_claims is not None:  # armed with the old queues: armed again with the new
+            worker.wake_claims.disarm()
         log.info("Now consuming from %s (changed by app.control).", consumers.describe(text))
         self.queues_text = text
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import logging
 import selectors
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,7 @@ from ..store.records import FIELD_NAMES
 from .children import Child, Limits
 
 log = logging.getLogger("litequeue.worker")
+PAUSE_AFTER_FAILURE = 30.0  # seconds without arming after a child could not claim
 
 ARM, DISARM, REPORT = "arm", "disarm", "armed"
 # What a report says happened (its third value).
@@ -69,11 +71,12 @@ class WakeClaims:
         self.held_until: float | None = None
         self._tokens = itertools.count(1)
         self._token = 0
+        self._paused_until = 0.0  # (monotonic) after a failed claim, the main process claims alone
 
     def arm(self, owner: str, request: ClaimRequest) -> bool:
         """Arm an idle child to claim ``request`` at the next wake-up; False if none is idle."""
         idle = [c for c in self.children() if c.running is None and not c.retiring and c.killed_for is None]
-        if self.armed is not None or not idle:
+        if self.armed is not None or not idle or time.monotonic() < self._paused_until:
             return False
         child, self._token = idle[-1], next(self._tokens)
         try:
@@ -109,7 +112,9 @@ class WakeClaims:
         self.claimed = what in (CLAIMED, UNBEGUN, FAILED)  # more may be due: the worker claims next
         self.held_until = detail if what in (CLAIMED, UNBEGUN, WOKE) else None
         if what == FAILED:
-            log.warning("Child %s could not claim at a wake-up (%s); the worker claims instead.", child.pid, detail)
+            self._paused_until = time.monotonic() + PAUSE_AFTER_FAILURE
+            log.warning("Pool process %s could not claim at a wake-up (%s); the worker's main process claims alone "
+                        "for the next %g s.", child.pid, detail, PAUSE_AFTER_FAILURE)
         if values is None:
             return
         job = Job(*values)

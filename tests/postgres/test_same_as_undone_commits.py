@@ -6,4 +6,5 @@ scripts/chaos.py (``postgres-crash``)."""
 from tests.processes.test_undone_commits import (  # noqa: F401
     test_a_job_whose_outcome_commit_is_undone_runs_again,
     test_extend_leases_renews_only_the_jobs_held_and_gives_back_the_rest,
+    test_extend_leases_spares_a_claim_its_pool_process_has_not_reported_yet,
 )

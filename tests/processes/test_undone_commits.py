@@ -45,6 +45,8 @@ def test_extend_leases_renews_only_the_jobs_held_and_gives_back_the_rest(app):
         tasks.add.delay(n, n)
     held, orphan, lost = store.claim("w/1", None, (), 3, 60.0)
     store.db.execute_sql(store.sql("UPDATE lq_jobs SET lease_owner = ? WHERE id = ?"), ("w/other", lost.id))
+    assert store.extend_leases("w/1", 60.0, [held.id, lost.id]).given_up == []  # just claimed: spared
+    store.db.execute_sql(store.sql("UPDATE lq_jobs SET lease_until = lease_until - 10"))  # claimed 10 s ago
     report = store.extend_leases("w/1", 60.0, [held.id, lost.id])
     assert report.held == {held.id: False}  # the lost one is another owner's now
     assert report.given_up == [orphan.id]  # owned, not held: put back at the next rescue
@@ -52,7 +54,18 @@ def test_extend_leases_renews_only_the_jobs_held_and_gives_back_the_rest(app):
     assert rescued == {orphan.task_id: states.QUEUED}
     assert "no longer held it" in store.get(orphan.task_id).exc_message
     assert store.get(held.task_id).state == states.RESERVED  # claimed, and still held
+    store.db.execute_sql(store.sql("UPDATE lq_jobs SET lease_until = lease_until - 10"))
     assert store.extend_leases("w/1", 60.0, []).given_up == [held.id]  # holding nothing, owning one
+
+
+def test_extend_leases_spares_a_claim_its_pool_process_has_not_reported_yet(app):
+    """A pool process that claims at a wake-up reports the job a moment after its claim commits;
+    a heartbeat in that moment must not give the job up (it would be claimed twice)."""
+    store = app.store
+    tasks.add.delay(1, 1)
+    (claimed,) = store.claim("w/1", None, (), 1, 60.0)
+    assert store.extend_leases("w/1", 60.0, []).given_up == []
+    assert store.get(claimed.task_id).lease_until > time.time() + 50  # and its lease is untouched
 
 
 def test_sqlite_a_restored_copy_taken_before_the_outcome_commit_does_not_strand_the_job(
