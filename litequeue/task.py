@@ -222,8 +222,8 @@ class Task(TaskAttributes, TaskHooks, Generic[P, R]):
     def is_revoked(self) -> bool:
         """Whether the job running now has been revoked (``revoke(id)`` while it runs): check it
         between steps of long work and stop cleanly. ``revoke(id, terminate=True)`` ends the job
-        without asking (a thread of ``-P threads`` is told this way too, as it cannot be killed).
-        Under ``-P solo`` nothing hears a revoke while the job runs."""
+        without asking (a thread of ``-P threads`` is told this way too, as it cannot be killed,
+        and so is a ``-P solo`` job where no exception can reach it)."""
         check = self.request.revoked_check
         return bool(check is not None and check())
 

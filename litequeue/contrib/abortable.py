@@ -56,8 +56,8 @@ class AbortableTask(Task):
 
     def is_aborted(self, *, task_id: str | None = None) -> bool:
         """Whether the running job (or the job ``task_id``) has been asked to abort. The worker
-        tells a running job at once; failing that (``-P solo`` hears nothing while a job runs),
-        this reads the store, as Celery's reads its result backend."""
+        tells a running job at once; failing that (a worker that missed the wake-up has not
+        looked yet), this reads the store, as Celery's reads its result backend."""
         running = self.request.id
         task_id = task_id or running
         if task_id is None:  # called directly, not in a job

@@ -47,10 +47,12 @@ class OutcomeStore(StoreMixin):
 
         known_results: KnownResults
 
-    def finish(self, owner: str, outcomes: Sequence[Outcome]) -> list[Outcome]:
+    def finish(self, owner: str, outcomes: Sequence[Outcome],
+               began: Sequence[tuple[int, int, float]] = ()) -> list[Outcome]:
         """Record outcomes in one transaction, each fenced on (job id, attempt, owner): a worker
-        that lost its lease changes nothing. Returns the outcomes that were applied."""
-        return self.finish_and_claim(owner, outcomes, ClaimRequest(None, (), 0, 0.0))[0]
+        that lost its lease changes nothing. Returns the outcomes that were applied. ``began``
+        marks jobs begun STARTED, as in ``finish_and_claim``."""
+        return self.finish_and_claim(owner, outcomes, ClaimRequest(None, (), 0, 0.0), began)[0]
 
     def finish_and_claim(self, owner: str, outcomes: Sequence[Outcome], claim: ClaimRequest,
                          began: Sequence[tuple[int, int, float]] = ()) -> tuple[list[Outcome], list[Job]]:

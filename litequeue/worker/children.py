@@ -33,12 +33,15 @@ class Death:
     job: Job
     exitcode: int | None
     reason: str  # "crashed", "time_limit", "terminated"
-    runner: str = "process"  # what ran it: "process" (prefork), "thread" (-P threads), "none" (never began)
+    runner: str = "process"  # what ran it: "process" (prefork), "thread" (-P threads), "solo", "none" (never began)
 
     def describe(self) -> str:
         if self.runner == "thread":  # a thread cannot be killed: it is told to stop and replaced
             why = "ran past its hard time_limit" if self.reason == "time_limit" else "was revoked with terminate"
             return f"the job {why}; the thread running it was told to stop and a new thread took its place"
+        if self.runner == "solo":  # the job runs in the worker itself: an exception raised in it ends it
+            why = "ran past its hard time_limit" if self.reason == "time_limit" else "was revoked with terminate"
+            return f"the job {why}; the worker (-P solo) raised an exception in it to stop it"
         if self.runner == "none":
             return "the job was revoked with terminate before it began"
         if self.reason == "time_limit":

@@ -76,7 +76,7 @@ class Worker:
         self.late_starts = LateStarts()  # how late children may begin rate-limited jobs
         self.prefetch = conf.worker_prefetch_multiplier
         self._more_waiting = False
-        self.stop_heard = False  # the stop request was acted on (logged, reserve released)
+        self.stop_heard = ""  # the stop acted on, "Warm" or "Cold" (logged, reserve released)
         self.handed_back = 0  # running jobs released by a cold stop
         self._next_eta: float | None = 0.0
         self._held_until: float | None = None  # when a rate limiter holding jobs back opens (epoch)
@@ -259,9 +259,7 @@ class Worker:
         ready = self.pool.select(timeout)
         if not ready and not self.options.burst:  # the backstop poll: jobs may have arrived from
             self._next_eta, self._more_waiting = 0.0, True  # producers we cannot hear (a burst run ends instead)
-        woken = self.listener is not None and self.listener in ready and self.listener.drain()
-        if woken:
-            self._next_eta = 0.0  # a new job may have an earlier eta than we knew of
+        woken = self.heard_wakeup(ready)
         if self.stop_requests in ready:
             lifecycle.on_stop_request(self)
         reports = self.pool.collect(ready)
@@ -269,19 +267,32 @@ class Worker:
             woken, self._next_eta = True, 0.0
             self._held_until = self.wake_claims.held_until
             self._more_waiting = self._more_waiting or self.wake_claims.claimed
-        begun = [job.id for job, _ in self.pool.began]
-        for job, when in self.pool.began:  # first: a job may have begun and ended since the last look
-            self.marks.note(job, when)
-            log.info("Task %s[%s] received", job.task, job.task_id)
-            job_signals.received(self, job, self.name)
-        self.pool.began.clear()
+        begun = self.note_began()  # first: a job may have begun and ended since the last look
         if woken:  # a job this worker holds may have been revoked (looked for once the "began"s are in)
-            self.store_call(self._look_for_revokes)
+            self.store_call(self.look_for_revokes)
         if begun and self.revokes.deferred:  # revoked while a child was taking them: act now they run
             self.act_on_revokes(self.revokes.begun(begun))
         for job, report in reports:
             self.pending.append(self._outcome(job, report))
         self.pool.enforce_limits()
+
+    def heard_wakeup(self, ready: set[Any]) -> bool:
+        """Whether a producer (or a revoke) woke this worker: a new job may have an earlier eta."""
+        woken = self.listener is not None and self.listener in ready and bool(self.listener.drain())
+        if woken:
+            self._next_eta = 0.0
+        return woken
+
+    def note_began(self) -> list[int]:
+        """Take the pool's news of jobs begun (logged, signalled, marked STARTED soon): their ids."""
+        assert self.pool is not None
+        begun = [job.id for job, _ in self.pool.began]
+        for job, when in self.pool.began:
+            self.marks.note(job, when)
+            log.info("Task %s[%s] received", job.task, job.task_id)
+            job_signals.received(self, job, self.name)
+        self.pool.began.clear()
+        return begun
 
     def _outcome(self, job: Job, report: Reply | Death) -> Outcome:
         began = self.marks.ended(job.id)
@@ -338,7 +349,7 @@ class Worker:
             self._held_until = store.held_until
         return applied, self.claim_order.arrange(jobs)
 
-    def _look_for_revokes(self) -> None:
+    def look_for_revokes(self) -> None:
         """After a wake-up: whether a job this worker holds was revoked (a revoke reaches a
         running job in milliseconds)."""
         assert self.pool is not None

@@ -88,11 +88,18 @@ class ChildContext:
     revoked: Callable[[int], bool] | None = None  # whether the job with this id was revoked (is_revoked())
 
 
+class Interruption(BaseException):
+    """Raised into a running job by the worker itself (the solo pool: revoke with terminate, a
+    cold stop, the hard time limit). Not an outcome of the task: ``execute`` lets it through to
+    the pool that raised it, which reports what happened, as a pool reports a killed child."""
+
+
 task_running = threading.Event()  # set while a task's code runs: only then may a soft limit interrupt it
 
 
 def execute(job: Work, ctx: ChildContext) -> Reply:
-    """Run one attempt of ``job`` and report what happened. Never raises."""
+    """Run one attempt of ``job`` and report what happened. Never raises, but for the worker's
+    own Interruption."""
     began = time.time()
     if job.not_before is not None and job.not_before > began:  # the claim granted a start slot ahead
         time.sleep(job.not_before - began)
@@ -110,6 +117,8 @@ def execute(job: Work, ctx: ChildContext) -> Reply:
         reply = _success(job, task, value, ctx, started, request)._replace(started_at=began)
         task_hooks.succeeded(task, request, value)
         return reply
+    except Interruption:
+        raise
     except Replaced as replaced:
         return _replaced(job, task, request, replaced, started)._replace(started_at=began)
     except BaseException as exc:  # noqa: BLE001 - a task may raise anything, even SystemExit

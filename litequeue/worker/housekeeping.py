@@ -22,8 +22,7 @@ def on_timers(worker: Worker) -> None:
     if worker.listener is not None:
         worker.listener.tend()
     now = time.monotonic()
-    if now >= worker.next_beat:
-        worker.next_beat = now + worker.app.conf.worker_heartbeat_interval
+    if beat_due(worker):
         worker.store_call(heartbeat, worker)
     if worker.scheduler is not None and time.time() >= worker.next_tick:
         delay = worker.store_call(worker.scheduler.tick, default=worker.app.conf.worker_poll_interval)
@@ -33,6 +32,15 @@ def on_timers(worker: Worker) -> None:
     if now >= worker.next_prune:
         worker.next_prune = now + PRUNE_EVERY
         worker.store_call(expiry.prune_expired, worker.app.store, worker.app.conf)
+
+
+def beat_due(worker: Worker) -> bool:
+    """Whether a heartbeat is due now (the next is then counted from now)."""
+    now = time.monotonic()
+    if now < worker.next_beat:
+        return False
+    worker.next_beat = now + worker.app.conf.worker_heartbeat_interval
+    return True
 
 
 def heartbeat(worker: Worker) -> None:

@@ -15,7 +15,8 @@ from .execute import ChildContext
 from .pool import Pool
 from .pools import make_pool
 from .remote_control import RemoteControl
-from .stopping import in_main_thread
+from .solo import SoloPool
+from .solo_guard import SoloGuard
 from .wake_claims import WakeClaims
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ def start(worker: Worker) -> None:
                        serialization.content_type_for(worker.app.conf.result_serializer))
     worker.pool = make_pool(worker.options, worker.app.conf, worker.concurrency, ctx)
     worker.listener = store.listener(worker.name)  # first: forked children inherit it (wake_claims.py)
+    if isinstance(worker.pool, SoloPool):  # its jobs run in this loop: a thread watches beside each
+        worker.pool.beside = SoloGuard(worker, worker.pool, on_stop_request)
     worker.pool.start()
     for watched in (worker.listener, worker.stop_requests):
         if watched is not None:
@@ -132,20 +135,24 @@ def _hear_armed_child(worker: Worker, within: float = 0.5) -> None:
 
 
 def on_stop_request(worker: Worker) -> None:
-    """A stop was asked for (warm or cold): give back the jobs not begun, say so, and tell receivers."""
-    worker.stop_heard = True
+    """A stop was asked for (warm or cold): give back the jobs not begun, say so, and tell receivers,
+    once for each. (Any signal with a handler wakes the loop, as SIGALRM does for a solo job's time
+    limit: such a wake-up, or a stop already acted on, changes nothing.)"""
     worker.stop_requests.drain()
+    how = "Cold" if worker.cold else "Warm"
+    if not worker.stopping or worker.stop_heard == how:
+        return
+    worker.stop_heard = how
     if worker.wake_claims is not None:
         worker.wake_claims.disarm()  # its report comes before the worker stops (Pool.holding)
     waiting = [*worker.reserved, *worker.pool.take_back()] if worker.pool else list(worker.reserved)
     if waiting:  # prefetched jobs not begun go back now, for other workers
         worker.store_call(worker.app.store.release, worker.owner, [job.id for job in waiting])
         worker.reserved.clear()
-    signals.worker_shutting_down.send(sender=worker.name, sig=None, how="Cold" if worker.cold else "Warm",
-                                      exitcode=0)
+    signals.worker_shutting_down.send(sender=worker.name, sig=None, how=how, exitcode=0)
     if worker.cold:
         log.warning("Cold shutdown: releasing running jobs.")
-    elif worker.stopping:
-        hint = "send the signal again to stop now" if in_main_thread() else "stop(cold=True) stops now"
+    else:
+        hint = "send the signal again to stop now" if worker.stop_requests.by_signal else "stop(cold=True) stops now"
         running = len(worker.pool.running()) if worker.pool else 0
         log.info("Warm shutdown: finishing %d running job(s); %s.", running, hint)

@@ -59,6 +59,11 @@ class BeganMarks:
         self.since = 0.0 if oldest is None else time.monotonic() - (time.time() - oldest)
         return due
 
+    def take_all(self) -> dict[int, Mark]:
+        """Every mark not yet written, to write now (a solo job about to run in the loop itself)."""
+        marks, self.unmarked, self.since = self.unmarked, {}, 0.0
+        return marks
+
     def put_back(self, marks: dict[int, Mark]) -> None:
         """Marks taken for a write that failed: written with the next one."""
         self.unmarked = {**marks, **self.unmarked}

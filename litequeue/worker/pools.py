@@ -42,6 +42,6 @@ def make_pool(options: WorkerOptions, conf: Settings, concurrency: int, ctx: Chi
         log.warning("-c %d (worker_concurrency) is ignored with -P solo: it runs one job at a time, in the "
                     "worker's loop. Use -P threads or -P prefork to run several at once.", asked)
     if options.time_limit or conf.task_time_limit:
-        log.warning("-P solo cannot enforce a hard time_limit (nothing runs beside the job); "
-                    "only soft_time_limit applies.")
+        log.warning("-P solo applies the hard time_limit by raising TimeLimitExceeded in the task (there is no "
+                    "process to kill): a task that catches every exception can swallow it and run on.")
     return SoloPool(1, ctx)

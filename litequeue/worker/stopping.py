@@ -33,6 +33,11 @@ class StopRequests:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
             self._previous[signum] = signal.signal(signum, self._on_signal)
 
+    @property
+    def by_signal(self) -> bool:
+        """Whether signals reach this worker (its loop runs in the main thread)."""
+        return bool(self._previous)
+
     def fileno(self) -> int:
         """Readable when a stop was asked for (for the loop's select)."""
         return self._reader.fileno()

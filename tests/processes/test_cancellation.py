@@ -1,5 +1,6 @@
-"""Cancelling running jobs: a revoke wakes the worker holding the job (no wait for a heartbeat),
-``terminate`` ends the job, and without it the task sees ``self.is_revoked()`` and stops cleanly.
+"""Cancelling running jobs under every pool: a revoke wakes the worker holding the job (no wait
+for a heartbeat), ``terminate`` ends the job, and without it the task sees ``self.is_revoked()``
+and stops cleanly.
 
 Heartbeats are set 60 s apart here, so only the wake-up can be what reaches the job in time."""
 
@@ -11,7 +12,7 @@ import pytest
 
 from litequeue import states
 from litequeue.errors import TaskRevokedError
-from tests.conftest import ledger_counts
+from tests.conftest import POOLS, ledger_counts
 from tests.processes.test_operations import wait_until
 from tests.support import tasks
 
@@ -23,7 +24,7 @@ def worker_env(worker_env: dict) -> dict:
     return {**worker_env, "LQ_HEARTBEAT": "60", "LQ_LEASE": "120"}
 
 
-@pytest.mark.parametrize("pool", ["prefork", "threads"])
+@pytest.mark.parametrize("pool", POOLS)
 def test_revoke_terminate_ends_a_running_job_without_waiting_for_a_heartbeat(app, ledger, start_worker, pool):
     start_worker("-c", "2")
     running = tasks.slow_record.delay("long", 60)
@@ -35,9 +36,10 @@ def test_revoke_terminate_ends_a_running_job_without_waiting_for_a_heartbeat(app
     with pytest.raises(TaskRevokedError):
         running.get(timeout=1)
     assert tasks.add.delay(1, 2).get(timeout=30) == 3  # the worker carries on
+    assert ledger_counts(ledger) == {"long-start": 1}  # the job never reached its end
 
 
-@pytest.mark.parametrize("pool", ["prefork", "threads"])
+@pytest.mark.parametrize("pool", POOLS)
 def test_a_running_task_sees_a_revoke_without_terminate_and_stops_cleanly(app, ledger, start_worker, pool):
     start_worker("-c", "1")
     running = tasks.until_revoked.delay("loop", 60)

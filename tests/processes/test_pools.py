@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import logging
+import time
+
 import pytest
 
 from litequeue import states
@@ -10,6 +13,7 @@ from litequeue.errors import TimeLimitExceeded
 from tests.conftest import POOLS, ledger_counts
 from tests.processes.test_operations import run_cli, wait_until
 from tests.support import tasks
+from tests.support.observe import row
 
 
 @pytest.mark.parametrize("pool", POOLS)
@@ -39,10 +43,13 @@ def test_a_thread_past_its_hard_limit_is_recorded_and_replaced(app, run_burst, l
 
 
 @pytest.mark.parametrize("pool", ["threads", "solo"])
-def test_the_soft_limit_reaches_the_task_under_threads_and_solo(app, run_burst, ledger, pool):
+def test_the_soft_limit_reaches_the_task_under_threads_and_solo(app, run_burst, ledger, worker_env, pool):
+    worker_env["LQ_LEDGER_SHUTDOWN"] = "1"
     result = tasks.steps_until_soft_limit.apply_async(("soft", 10), soft_time_limit=0.3)
+    after = tasks.record.delay("after")
     run_burst("-c", "1")
-    assert result.get(timeout=1) == "cleaned up" and "soft-cleanup" in ledger_counts(ledger)
+    assert result.get(timeout=1) == "cleaned up" and after.state == states.SUCCESS
+    assert ledger_counts(ledger) == {"soft-cleanup": 1, "after": 1}  # the alarm's signal is no stop request
 
 
 @pytest.mark.parametrize("pool", ["threads"])
@@ -65,6 +72,75 @@ def test_the_banner_names_the_pool_and_solo_says_it_ignores_concurrency(app, run
     out = run_burst("-c", "50").output()
     assert f"concurrency {50 if pool == 'threads' else 1} ({pool})" in out and "(prefork)" not in out, out
     assert ("-c 50 (worker_concurrency) is ignored with -P solo" in out) == (pool == "solo"), out
+
+
+@pytest.mark.parametrize("pool", POOLS)
+def test_a_running_job_reads_started_and_inspect_active_lists_it(app, db, ledger, tmp_path, worker_env, start_worker,
+                                                                 pool):
+    start_worker("-c", "1", "-n", "runner@here")
+    go = tmp_path / "go"
+    running = tasks.until_file.delay("job", str(go))
+    wait_until(lambda: running.state == states.STARTED, what="the running job to read STARTED")
+    active = app.control.inspect().active()
+    assert [job["id"] for job in active.get("runner@here", [])] == [running.id], active
+    listed = run_cli("inspect", db, "active", env=worker_env)
+    assert listed.returncode == 0 and running.id in listed.stdout, listed
+    assert "job" not in ledger_counts(ledger)  # all of it read while the job ran
+    go.touch()
+    assert running.get(timeout=30) is None and running.state == states.SUCCESS
+
+
+@pytest.mark.parametrize("pool", POOLS)
+def test_a_job_running_longer_than_its_lease_keeps_it_and_runs_once(app, db, ledger, tmp_path, worker_env,
+                                                                    start_worker, pool):
+    worker_env.update(LQ_LEASE="1.5", LQ_HEARTBEAT="0.3")
+    for name in ("one@here", "two@here"):  # the one without the job would rescue it, were its lease let expire
+        start_worker("-c", "1", "-n", name)
+    go = tmp_path / "go"
+    running = tasks.until_file.delay("job", str(go))
+    wait_until(lambda: "job-start" in ledger_counts(ledger), what="the job to start")
+    first = row(db, running.id)["lease_until"]
+    wait_until(lambda: row(db, running.id)["lease_until"] > first + 3.0, what="the lease to be renewed twice over")
+    go.touch()
+    assert running.get(timeout=30) is None
+    assert ledger_counts(ledger) == {"job-start": 1, "job": 1}
+
+
+@pytest.mark.parametrize("pool", POOLS)
+def test_a_hard_time_limit_is_recorded_alike_under_every_pool(app, db, ledger, run_burst, pool):
+    per_task = tasks.hard_limited_task.delay("task")  # the task's own time_limit=0.5
+    soft_first = tasks.outlives_soft_limit.apply_async(("call", 30), soft_time_limit=0.3, time_limit=1.0)
+    run_burst("-c", "1")
+    for result in (per_task, soft_first):
+        stored = row(db, result.id)
+        assert (stored["state"], stored["exc_type"], stored["result"]) == (
+            states.FAILURE, "litequeue.errors.TimeLimitExceeded", None), stored
+        with pytest.raises(TimeLimitExceeded):
+            result.get(timeout=1)
+    assert ledger_counts(ledger) == {"task-start": 1, "call-start": 1, "call-soft": 1}  # neither ran to its end
+
+
+def test_an_in_process_solo_worker_says_once_what_it_cannot_stop(tmp_path, caplog):
+    from litequeue import LiteQueue
+
+    app = LiteQueue(tmp_path / "desk.sqlite")
+
+    @app.task(bind=True, time_limit=30)
+    def until_revoked(self):
+        deadline = time.monotonic() + 30
+        while not self.is_revoked() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return "stopped"
+
+    with caplog.at_level(logging.WARNING, logger="litequeue.worker"), app.worker(pool="solo"):
+        for _ in range(2):
+            running = until_revoked.delay()
+            wait_until(lambda: running.state == states.STARTED, what="the job to start")  # noqa: B023
+            app.control.revoke(running.id, terminate=True)
+            wait_until(lambda: running.state == states.REVOKED, what="the job to end revoked")  # noqa: B023
+    app.close()
+    assert caplog.text.count("has a time limit, which -P solo cannot apply") == 1, caplog.text
+    assert caplog.text.count("revoke with terminate cannot interrupt a -P solo job") == 1, caplog.text
 
 
 def test_an_in_process_worker_with_threads_runs_tasks_of_an_app_made_in_a_function(tmp_path):

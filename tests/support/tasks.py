@@ -292,6 +292,12 @@ def _ledger_task_failure(sender=None, task_id=None, **kwargs):
         ledger_write(f"task_failure-{task_id}")
 
 
+@signals.worker_shutting_down.connect
+def _ledger_shutting_down(sender=None, how=None, **kwargs):
+    if os.environ.get("LQ_LEDGER_SHUTDOWN"):  # only where a test asks: most tests count the ledger exactly
+        ledger_write(f"worker_shutting_down-{how}")
+
+
 @app.task(bind=True)
 def long_the_first_time(self, key, seconds):
     """Sleep ``seconds`` on the first execution of ``key`` only (per the ledger); returns the
@@ -450,6 +456,26 @@ def steps_until_soft_limit(key, seconds):
         ledger_write(f"{key}-cleanup")
         return "cleaned up"
     return "not interrupted"
+
+
+@app.task
+def outlives_soft_limit(key, seconds):
+    """Catch the soft limit, record it, and go on working (into the hard limit), in short steps
+    (a thread's limits land between Python instructions)."""
+    from litequeue.errors import SoftTimeLimitExceeded
+
+    def work():
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    ledger_write(f"{key}-start")
+    try:
+        work()
+    except SoftTimeLimitExceeded:
+        ledger_write(f"{key}-soft")
+        work()
+    ledger_write(key)
 
 
 @app.task
