@@ -178,13 +178,14 @@ class SoloPool(InlinePool):
         """Stop the running job now (from the guard thread): ``why`` is "terminated" (recorded
         REVOKED) or "cold" (handed back). Outside the main thread it cannot (a warning says so):
         the job runs to its end, and a terminated one is then recorded REVOKED all the same."""
-        if not self.running() or self._asked or self._why:
+        if not self.running() or self._asked or self._why in (why, "cold"):  # (a cold stop overrides the rest)
             return
         if not self.in_main:
             self._warn_once(why, "A %s cannot interrupt a -P solo job when the worker runs outside the main "
                             "thread (app.worker(pool='solo')): the job runs until it returns.",
                             "revoke with terminate" if why == "terminated" else "cold stop")
-            self._why = "terminated" if why == "terminated" else None
+            if why == "terminated":
+                self._why = why
             return
         self._asked = why
         main = threading.main_thread().ident
