@@ -25,6 +25,7 @@ from .errors import (
     Reject,
     Retry,
     SoftTimeLimitExceeded,
+    TaskIgnoredError,
     TaskRevokedError,
     TimeLimitExceeded,
     WorkerLostError,
@@ -40,7 +41,7 @@ __version__ = "0.1.0"
 __all__ = [
     "LiteQueue", "Celery", "Task", "AsyncResult", "Queue", "LiteQueueError", "Retry", "Reject", "Ignore",
     "MaxRetriesExceededError", "SoftTimeLimitExceeded", "TimeLimitExceeded", "TaskRevokedError",
-    "WorkerLostError", "ChordError", "crontab", "get_task_logger", "__version__",
+    "TaskIgnoredError", "WorkerLostError", "ChordError", "crontab", "get_task_logger", "__version__",
     "Signature", "signature", "subtask", "maybe_signature", "chain", "group", "chord", "chunks", "xmap",
     "xstarmap", "GroupResult", "ResultSet", "shared_task",
 ]

@@ -30,7 +30,7 @@ def job_detail(app: LiteQueue, job: Job) -> dict[str, Any]:
     attempts (each failed one with its traceback), a timeline, and where it stands in its
     workflow (group or chord and its progress, chain step, what follows; null outside one)."""
     args, kwargs = _arguments(app, job)
-    running = job.state == states.STARTED
+    running = job.state in (states.STARTED, states.IGNORED)  # (ignored: the state its task stored, if any)
     return {
         "id": job.task_id, "task": job.task, "queue": job.queue, "routing_key": job.routing_key,
         "priority": job.priority, "state": job.state,

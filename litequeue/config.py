@@ -89,7 +89,7 @@ class Settings:
     task_soft_time_limit: float | None = None
     task_default_max_retries: int | None = 3
     task_default_rate_limit: str | float | None = None  # Celery's: the rate of tasks that set none (global here)
-    result_expires: float | None = 86400.0  # SUCCESS and REVOKED rows; None = keep
+    result_expires: float | None = 86400.0  # SUCCESS, REVOKED and IGNORED rows; None = keep
     failure_expires: float | None = 30 * 86400.0  # FAILURE rows, kept apart for `failed` / `retry`; None = keep
     worker_concurrency: int | None = None
     worker_disable_rate_limits: bool = False  # Celery's: rate limits from the code are not declared (see flow.py)

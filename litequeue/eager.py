@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import signals, states, task_hooks
 from .calling import new_task_id
-from .errors import Replaced, Retry
+from .errors import Ignore, Replaced, Retry
+from .result import ignored_error
 
 if TYPE_CHECKING:
     from .task import Task
@@ -23,11 +24,23 @@ class EagerResult:
         self._value, self._state, self.traceback, self.name = value, state, traceback, name
 
     task_id = property(lambda self: self.id)
-    state = status = property(lambda self: self._state)
     result = info = property(lambda self: self._value)
 
+    @property
+    def state(self) -> str:
+        """Celery's state, as AsyncResult reads it: PENDING for a task that raised Ignore
+        (``apply()`` stores nothing, so there is no custom state to read)."""
+        return states.celery_state(self._state)
+
+    status = state
+
+    @property
+    def job_state(self) -> str:
+        """litequeue's finer state, as AsyncResult's: IGNORED for a task that raised Ignore."""
+        return self._state
+
     def ready(self) -> bool:
-        return True
+        return self._state != states.IGNORED
 
     def successful(self) -> bool:
         return self._state == states.SUCCESS
@@ -36,7 +49,10 @@ class EagerResult:
         return self._state == states.FAILURE
 
     def get(self, timeout: float | None = None, propagate: bool = True, **kwargs: Any) -> Any:
-        """The return value; the task's exception is raised when it failed and ``propagate``."""
+        """The return value; the task's exception is raised when it failed and ``propagate``;
+        TaskIgnoredError when it raised Ignore (it has no result), as AsyncResult's get()."""
+        if self._state == states.IGNORED:
+            raise ignored_error(self.id, self.name)
         if self._state == states.FAILURE and propagate:
             raise self._value
         return self._value
@@ -62,6 +78,10 @@ def apply_locally(task: Task, args: tuple, kwargs: dict, options: dict) -> Eager
             value = run_with_request(request, lambda: task.run(*args, **kwargs))  # noqa: B023 - called at once
         except Replaced as replaced:
             return _replaced_here(task, task_id, replaced)
+        except Ignore as ignored:  # never retried; no task_success or task_failure, as in Celery
+            signals.task_postrun.send(sender=task, task_id=task_id, task=task, args=args, kwargs=kwargs,
+                                      retval=ignored, state=states.IGNORED)
+            return EagerResult(task_id, None, states.IGNORED, None, task.name)
         except Exception as exc:
             if _runs_again(task, exc, retries):
                 task_hooks.failed(task, request, states.RETRY, exc, None)
@@ -90,7 +110,7 @@ def _replaced_here(task: Task, task_id: str, replaced: Replaced) -> EagerResult:
     if isinstance(sig, _Canvas):
         sig.apply()  # raises, naming what to do instead
     done = sig.type.apply(sig.args, sig.kwargs)
-    return EagerResult(task_id, done.result, done.state, done.traceback, task.name)
+    return EagerResult(task_id, done.result, done.job_state, done.traceback, task.name)
 
 
 def _runs_again(task: Task, exc: Exception, retries: int) -> bool:

@@ -108,6 +108,12 @@ class TaskRevokedError(LiteQueueError):
     """The job was revoked (cancelled, or expired before it started), so it has no result."""
 
 
+class TaskIgnoredError(LiteQueueError):
+    """The task raised Ignore, so the job ended with no result and never will have one (Celery would
+    wait for it forever); read the state the task set with update_state, if any, from
+    AsyncResult.state and .info, or return a value instead of raising Ignore."""
+
+
 class TaskError(LiteQueueError):
     """The task raised an exception that could not be rebuilt here; its type name and message are kept."""
 
@@ -167,13 +173,10 @@ class Reject(Exception):  # noqa: N818 - Celery's name
 
 
 class Ignore(Exception):  # noqa: N818 - Celery's name
-    """Celery's Ignore: raised by ``Task.replace()`` (as ``Replaced``), so that no code after it
-    runs. litequeue records how every job ends, so a task raising Ignore itself is recorded as
-    failed with this message."""
-
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or "The task raised Ignore, which litequeue records as a failure (it records how "
-                                    "every job ends): return a value, raise Reject, or call self.replace(signature).")
+    """Raised from a task: end this job here, recording no outcome of its own and setting nothing
+    off (no links, errbacks or chain step), as in Celery. Its state stays what the task stored
+    with ``update_state`` (else PENDING, for Celery code); litequeue's ``job_state`` reads IGNORED.
+    Never retried, even by ``autoretry_for``. ``Task.replace()`` raises it as ``Replaced``."""
 
 
 class Replaced(Ignore):

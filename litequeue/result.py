@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import serialization, states
 from .display import utc_datetime
-from .errors import TaskError, TaskRevokedError, TimeoutError
+from .errors import TaskError, TaskIgnoredError, TaskRevokedError, TimeoutError
 
 if TYPE_CHECKING:
     from .app import LiteQueue
@@ -88,24 +88,19 @@ class AsyncResult(Generic[R]):
     @property
     def state(self) -> str:
         """Celery's state: PENDING (not begun: waiting, scheduled or claimed ahead; or unknown),
-        STARTED, RETRY, SUCCESS, FAILURE, REVOKED, or a custom state such as PROGRESS."""
-        return states.celery_state(self.job_state)
+        STARTED, RETRY, SUCCESS, FAILURE, REVOKED, or a custom state such as PROGRESS. A job whose
+        task raised Ignore reads the custom state it stored with update_state, else PENDING."""
+        job = self._job()
+        return states.celery_state(finer_state(job), job.custom_state if job else None)
 
     status = state
 
     @property
     def job_state(self) -> str:
         """litequeue's finer state: QUEUED (due, waiting for a worker), SCHEDULED (waiting for its
-        eta), RESERVED (claimed ahead by a worker), STARTED, RETRY, SUCCESS, FAILURE, REVOKED, a
-        custom state, or PENDING (no such job)."""
-        job = self._job()
-        if job is None:
-            return states.PENDING
-        if job.state in states.LEASED_STATES and job.custom_state:
-            return job.custom_state
-        if job.state == states.QUEUED and job.eta is not None and job.eta > time.time():
-            return states.SCHEDULED
-        return job.state
+        eta), RESERVED (claimed ahead by a worker), STARTED, RETRY, SUCCESS, FAILURE, REVOKED,
+        IGNORED (its task raised Ignore), a custom state, or PENDING (no such job)."""
+        return finer_state(self._job())
 
     def ready(self) -> bool:
         return self.state in states.READY_STATES
@@ -229,6 +224,8 @@ class AsyncResult(Generic[R]):
         self.app.control.revoke(self.id, terminate=terminate)
 
     def _outcome(self, job: Job, propagate: bool) -> Any:
+        if job.state == states.IGNORED:  # whatever ``propagate``: there is no value to return, ever
+            raise ignored_error(job.task_id, job.task, states.celery_state(job.state, job.custom_state))
         if job.state == states.REVOKED:
             if propagate:
                 raise TaskRevokedError(f"Job {self.id} ({job.task}) was revoked: {job.exc_message or 'cancelled'}.")
@@ -242,7 +239,7 @@ class AsyncResult(Generic[R]):
         if job.state in (states.FAILURE, states.RETRY, states.REVOKED) and job.exc_type:
             return rebuild_exception(job.exc_type, job.exc_message or "", job.traceback, self._exception_args(job),
                                      self.app)
-        if job.state in states.LEASED_STATES and job.custom_state:
+        if job.state in CUSTOM_STATE_SHOWN and job.custom_state:
             return self._decode(job.meta, job.result_type)
         if job.state == states.SUCCESS:
             return self._decode(job.result, job.result_type)
@@ -270,6 +267,30 @@ class AsyncResult(Generic[R]):
 
     def __hash__(self) -> int:
         return hash(self.id)
+
+
+# The job states in which a custom state stored with update_state is what Celery code reads.
+CUSTOM_STATE_SHOWN = frozenset({*states.LEASED_STATES, states.IGNORED})
+
+
+def finer_state(job: Job | None) -> str:
+    """litequeue's state of ``job`` as read (None: no such job): its stored state, a running
+    job's custom state, or SCHEDULED for a job waiting for its eta."""
+    if job is None:
+        return states.PENDING
+    if job.state in states.LEASED_STATES and job.custom_state:
+        return job.custom_state
+    if job.state == states.QUEUED and job.eta is not None and job.eta > time.time():
+        return states.SCHEDULED
+    return job.state
+
+
+def ignored_error(task_id: str, task: str | None, state: str = states.PENDING) -> TaskIgnoredError:
+    """What waiting for the result of job ``task_id`` (of ``task``), whose task raised Ignore, raises;
+    ``state``: what its AsyncResult.state reads."""
+    return TaskIgnoredError(f"Job {task_id}{f' ({task})' if task else ''} raised Ignore, so it has no result and "
+                            f"never will (Celery would wait for it forever). Its state reads {state}: read what "
+                            "it reported from AsyncResult.state and .info, or have the task return a value instead.")
 
 
 def assert_will_not_block() -> None:

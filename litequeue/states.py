@@ -19,10 +19,14 @@ REVOKED = "REVOKED"  # cancelled, or expired before it could start
 PROGRESS = "PROGRESS"  # a custom state a running task may report with update_state
 REPLACED = "REPLACED"  # its task called self.replace(sig): it waits for the replacement's last job, which
 #                        takes its task id (and its row). Celery has no stored state for this: PENDING
-IGNORED = "IGNORED"  # never stored: the state task_postrun reports for a replaced job, as Celery's does
+IGNORED = "IGNORED"  # over: its task raised Ignore, so it has no result and sets nothing off (no links,
+#                       errbacks or chain step). Celery stores nothing for it: AsyncResult.state reads the
+#                       custom state the task set with update_state, else PENDING. Also the state
+#                       task_postrun reports for a job that raised Ignore or was replaced, as Celery's does
 
-ALL_STATES = frozenset({PENDING, QUEUED, RESERVED, STARTED, RETRY, SUCCESS, FAILURE, REVOKED, REPLACED})
-READY_STATES = frozenset({SUCCESS, FAILURE, REVOKED})  # the job is over
+ALL_STATES = frozenset({PENDING, QUEUED, RESERVED, STARTED, RETRY, SUCCESS, FAILURE, REVOKED, REPLACED, IGNORED})
+# The job is over. (Celery's set has no IGNORED: Celery code never reads it, see celery_state.)
+READY_STATES = frozenset({SUCCESS, FAILURE, REVOKED, IGNORED})
 UNREADY_STATES = frozenset({PENDING, QUEUED, RESERVED, STARTED, RETRY, REPLACED})
 EXCEPTION_STATES = frozenset({RETRY, FAILURE, REVOKED})
 PROPAGATE_STATES = frozenset({FAILURE, REVOKED})
@@ -35,6 +39,9 @@ LEASED_STATES = (RESERVED, STARTED)  # a worker holds these (claimed): reserved,
 NOT_BEGUN_STATES = frozenset({QUEUED, SCHEDULED, RESERVED, REPLACED})
 
 
-def celery_state(state: str) -> str:
-    """The state Celery code sees for a job whose finer state is ``state``."""
+def celery_state(state: str, custom_state: str | None = None) -> str:
+    """The state Celery code sees for a job whose finer state is ``state``; an IGNORED job reads
+    ``custom_state``, the state its task stored with update_state before raising Ignore, if any."""
+    if state == IGNORED:
+        return custom_state or PENDING
     return PENDING if state in NOT_BEGUN_STATES else state

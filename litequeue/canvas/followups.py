@@ -75,6 +75,8 @@ def follow_ups(app: LiteQueue, job: Job, state: str, result: bytes | None, resul
         join = JoinStep(options["group_id"], job.task_id, None, options.get("group_index"), result, result_type) \
             if options.get("chord") else None
         return FollowUp(tuple(plan.jobs), tuple(plan.groups), join, chains=tuple(plan.chains), step=step)
+    if state == states.IGNORED:
+        return _ignored(job)
     if state not in (states.FAILURE, states.REVOKED):
         return FollowUp()
     if state == states.REVOKED:
@@ -94,6 +96,23 @@ def follow_ups(app: LiteQueue, job: Job, state: str, result: bytes | None, resul
     ended = ((replaced, state, exc_type, exc_message if state == states.FAILURE else why, traceback),) \
         if replaced else ()
     return FollowUp(errbacks, (), JoinStep(chord_id, job.task_id, why) if chord_id else None, ended=ended)
+
+
+IGNORED_MEMBER = "raised Ignore, so it has no result and the chord's callback cannot run"
+
+
+def _ignored(job: Job) -> FollowUp:
+    """What a job whose task raised Ignore sets off: no chain step, links or errbacks, as in
+    Celery. A chord it is a member of fails (ChordError naming it and Ignore) rather than wait
+    forever for its result, as Celery's would; a replacement that stops here ends the job it
+    stands in for as IGNORED too."""
+    options = job.options
+    chord_id = chord_of(options)
+    ref = options.get("chain")
+    replaced = ref.get("replaces") if isinstance(ref, dict) else None
+    return FollowUp(join=JoinStep(chord_id, job.task_id, f"Dependency {job.task_id} {IGNORED_MEMBER}")
+                    if chord_id else None,
+                    ended=((replaced, states.IGNORED, None, None, None),) if replaced else ())
 
 
 def errback_jobs(app: LiteQueue, job: Any, errbacks: list, exc: BaseException, traceback: str | None) -> list:

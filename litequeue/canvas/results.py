@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import serialization, states
 from ..errors import TaskRevokedError, TimeoutError
-from ..result import UNREAD, AsyncResult, assert_will_not_block, rebuild_exception
+from ..result import UNREAD, AsyncResult, assert_will_not_block, ignored_error, rebuild_exception
 
 if TYPE_CHECKING:
     from ..app import LiteQueue
@@ -73,10 +73,11 @@ def _earlier_step(result: AsyncResult, job: Job | None) -> Any:
 
 
 def _failed_step(result: Any) -> tuple[AsyncResult, Job] | None:
-    """The nearest step of a chain, from ``result`` back, that failed or was revoked, and its job."""
+    """The nearest step of a chain, from ``result`` back, that failed, was revoked or raised
+    Ignore (the chain stops there), and its job."""
     while isinstance(result, AsyncResult):
         job = result.job
-        if job is not None and job.state in (states.FAILURE, states.REVOKED):
+        if job is not None and job.state in (states.FAILURE, states.REVOKED, states.IGNORED):
             return result, job
         result = _earlier_step(result, job)
     return None
@@ -114,7 +115,7 @@ class ResultSet:
         return self._states().count(states.SUCCESS)
 
     def ready(self) -> bool:
-        """Whether every member is over (succeeded, failed or revoked)."""
+        """Whether every member is over (succeeded, failed, revoked or ignored)."""
         return all(s in states.READY_STATES for s in self._states())
 
     def successful(self) -> bool:
@@ -137,7 +138,8 @@ class ResultSet:
     def get(self, timeout: float | None = None, propagate: bool = True, interval: float = 0.05,
             callback: Any = None, disable_sync_subtasks: bool = True) -> list[Any]:
         """Wait for every member and return their results, in order. Raises the first failed
-        member's exception (in member order) when ``propagate``; TimeoutError after ``timeout``;
+        member's exception (in member order) when ``propagate`` (TaskIgnoredError for a member that
+        raised Ignore; without ``propagate``, that error is its value); TimeoutError after ``timeout``;
         RuntimeError inside a worker's task unless ``disable_sync_subtasks=False``, as in Celery."""
         if disable_sync_subtasks:
             assert_will_not_block()
@@ -153,7 +155,7 @@ class ResultSet:
                 if propagate and o[0] != states.SUCCESS:
                     raise self._error(task_id, o)
             else:
-                values = [self._value(found[i]) for i in ids]
+                values = [self._value(found[i], i) for i in ids]
                 if callback is not None:
                     for task_id, value in zip(ids, values, strict=True):
                         callback(task_id, value)
@@ -226,18 +228,20 @@ class ResultSet:
 
     # -- helpers --------------------------------------------------------------------------------
 
-    def _value(self, o: Outcome) -> Any:
+    def _value(self, o: Outcome, task_id: str) -> Any:
         if o[0] == states.SUCCESS:
             accept = serialization.accepted_types(self.app.conf.accept_content) | {serialization.JSON}
             return serialization.loads(o[1], o[2] or serialization.JSON, accept)
         if o[0] == states.REVOKED:
             return TaskRevokedError(f"revoked: {o[4] or 'cancelled'}")
+        if o[0] == states.IGNORED:
+            return ignored_error(task_id, None, o[6] or states.PENDING)
         return rebuild_exception(o[3], o[4] or "", o[5]) if o[3] else None
 
     def _error(self, task_id: str, o: Outcome) -> BaseException:
         if o[0] == states.REVOKED:
             return TaskRevokedError(f"Job {task_id} was revoked: {o[4] or 'cancelled'}.")
-        return self._value(o) or TaskRevokedError(f"Job {task_id} failed.")
+        return self._value(o, task_id) or TaskRevokedError(f"Job {task_id} failed.")
 
     def _pause(self, deadline: float | None, pause: float, interval: float, timeout: float | None,
                found: dict) -> float:

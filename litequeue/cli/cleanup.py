@@ -47,7 +47,7 @@ def purge(ctx: click.Context, db: str, queue: str | None, force: bool, app_path:
 @click.argument("db")
 @click.option("--older-than", "older_than", default="7d", show_default=True, metavar="AGE",
               help="Finished longer ago than this: 90s, 30m, 12h, 7d, 2w.")
-@click.option("--state", "state_names", default="SUCCESS,FAILURE,REVOKED", show_default=True,
+@click.option("--state", "state_names", default="SUCCESS,FAILURE,REVOKED,IGNORED", show_default=True,
               help="Only jobs that ended in these states, comma-separated.")
 @click.option("--vacuum", is_flag=True, help="Then give the freed space back to the filesystem (VACUUM).")
 @app_option

@@ -48,6 +48,8 @@ def result(ctx: click.Context, db: str, task_id: str, app_path: str | None, as_j
             click.echo(f"{label + ':':9} {when(moment)}")
     if running_state != job.state:
         click.echo(f"progress: {json.dumps(handle.info, default=str)}")
+    if job.state == states.IGNORED and job.custom_state:  # what Celery code reads for it
+        click.echo(f"reported: {paint(p(job.custom_state))} {json.dumps(handle.info, default=str)}")
     if job.state == states.SUCCESS:
         click.echo(f"result:   {p(repr(handle.result))}")
     if job.exc_type:

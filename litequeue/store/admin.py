@@ -138,8 +138,8 @@ class AdminStore(StoreMixin):
         marks = ", ".join("?" * len(task_ids))
         sql = (
             "UPDATE lq_jobs SET state = 'QUEUED', attempts = 0, wait_until = NULL, done_at = NULL, "
-            "result = NULL, revoke_requested = ?, revoke_terminate = ?, due_at = ? "
-            f"WHERE task_id IN ({marks}) AND state IN ('FAILURE', 'REVOKED', 'SUCCESS')"
+            "result = NULL, custom_state = NULL, meta = NULL, revoke_requested = ?, revoke_terminate = ?, due_at = ? "
+            f"WHERE task_id IN ({marks}) AND state IN ('FAILURE', 'REVOKED', 'SUCCESS', 'IGNORED')"
         )
         with self.errors(), self.write():
             n = self.db.execute_sql(self.sql(sql), (False, False, time.time(), *task_ids)).rowcount

@@ -22,9 +22,12 @@ from .records import FollowUp, Job, Outcome
 _FENCE = "((lease_owner = ? AND state IN ('RESERVED', 'STARTED')) OR (lease_owner IS NULL AND state = 'QUEUED'))"
 _BEGAN = ("UPDATE lq_jobs SET state = 'STARTED', started_at = ? "
           "WHERE id = ? AND attempts = ? AND lease_owner = ? AND state = 'RESERVED'")
+# An IGNORED job keeps the custom state its task stored (update_state) and its meta, which is
+# what Celery code reads for it; every other outcome clears them.
 _FINISH = (
-    "UPDATE lq_jobs SET state = ?, result = ?, result_type = ?, exc_type = ?, exc_message = ?, "
-    "traceback = ?, custom_state = NULL, meta = NULL, history = COALESCE(?, history), "
+    "UPDATE lq_jobs SET state = ?, result = ?, exc_type = ?, exc_message = ?, traceback = ?, "
+    "result_type = CASE WHEN ? THEN result_type ELSE ? END, custom_state = CASE WHEN ? THEN custom_state END, "
+    "meta = CASE WHEN ? THEN meta END, history = COALESCE(?, history), "
     "eta = COALESCE(?, eta), wait_until = ?, "
     "due_at = COALESCE(?, due_at), started_at = COALESCE(?, started_at), "
     "done_at = ?, attempts = attempts - ?, lease_owner = NULL, lease_until = NULL "
@@ -130,8 +133,9 @@ def _finish_row(o: Outcome, owner: str, now: float) -> tuple:
     waits = o.state == states.RETRY and o.retry_at is not None and o.retry_at > now
     done = now if o.state in states.READY_STATES else None
     history = json.dumps(o.history) if o.history is not None else None
+    ignored = o.state == states.IGNORED  # its custom state and meta stay
     return (
-        o.state, o.result, o.result_type, o.exc_type, o.exc_message, o.traceback, history,
+        o.state, o.result, o.exc_type, o.exc_message, o.traceback, ignored, o.result_type, ignored, ignored, history,
         o.retry_at if o.state == states.RETRY else None, o.retry_at if waits else None,
         o.retry_at if o.state == states.RETRY else None, o.started_at, done,
         int(o.state == states.QUEUED),  # put back as it was (Reject with requeue): the attempt is refunded

@@ -137,7 +137,7 @@ class Job:
     @property
     def retries(self) -> int:
         """Retries so far: attempts beyond the first that have started or been scheduled."""
-        if self.state in (states.RESERVED, states.STARTED, states.SUCCESS, states.FAILURE):
+        if self.state in (states.RESERVED, states.STARTED, states.SUCCESS, states.FAILURE, states.IGNORED):
             return max(self.attempts - 1, 0)
         return self.attempts
 
@@ -212,8 +212,9 @@ class FollowUp:
 class Outcome:
     """What one attempt of a job produced, as the worker records it.
 
-    ``state`` is SUCCESS, FAILURE, RETRY (run again at ``retry_at``), REVOKED, or QUEUED (put
-    back as it was: rejected with requeue, or released at shutdown).
+    ``state`` is SUCCESS, FAILURE, RETRY (run again at ``retry_at``), REVOKED, IGNORED (its task
+    raised Ignore), REPLACED, or QUEUED (put back as it was: rejected with requeue, or released at
+    shutdown).
     """
 
     job_id: int

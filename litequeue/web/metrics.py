@@ -132,7 +132,8 @@ class StoreCollector:
     def _counters(self) -> Iterator[Metric]:
         tally = self.tally
         names = {"SUCCESS": ("succeeded", "Jobs that succeeded"), "FAILURE": ("failed", "Jobs that failed for good"),
-                 "REVOKED": ("revoked", "Jobs revoked or expired")}
+                 "REVOKED": ("revoked", "Jobs revoked or expired"),
+                 "IGNORED": ("ignored", "Jobs whose task raised Ignore")}
         with tally.lock:
             for state, (word, text) in names.items():
                 family = CounterMetricFamily(f"litequeue_jobs_{word}", f"{text}, per task.", labels=["task"])

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from .. import serialization, signals, states, task_hooks
-from ..errors import MaxRetriesExceededError, NotRegistered, Reject, Replaced, Retry, SerializationError
+from ..errors import Ignore, MaxRetriesExceededError, NotRegistered, Reject, Replaced, Retry, SerializationError
 from ..store import Job
 from ..store.rate_buckets import LATE_START_LIMIT
 from ..task import Request, Task, run_with_request
@@ -121,6 +121,8 @@ def execute(job: Work, ctx: ChildContext) -> Reply:
         raise
     except Replaced as replaced:
         return _replaced(job, task, request, replaced, started)._replace(started_at=began)
+    except Ignore as ignored:  # before autoretry_for and failure: never retried, as in Celery
+        return _ignored(job, task, request, ignored, started)._replace(started_at=began)
     except BaseException as exc:  # noqa: BLE001 - a task may raise anything, even SystemExit
         try:
             return _failure(job, task, exc, started, request or _request(job, (), {}, ctx))._replace(started_at=began)
@@ -217,6 +219,16 @@ def _replaced(job: Work, task: Task | None, request: Request | None, replaced: R
                                   kwargs=request.kwargs, retval=replaced, state=states.IGNORED)
     return Reply(job.id, job.attempts, states.REPLACED, time.monotonic() - started, replaced.encoded,
                  serialization.JSON, encodable(_short_repr(replaced.signature)) or "", rss_kib=_rss_kib())
+
+
+def _ignored(job: Work, task: Task | None, request: Request | None, ignored: Ignore, started: float) -> Reply:
+    """The reply for a job whose task raised Ignore: it ends IGNORED, with nothing recorded of its
+    own (the custom state it set stays) and no task_success or task_failure, as in Celery."""
+    if task is not None and request is not None:
+        signals.task_postrun.send(sender=task, task_id=job.task_id, task=task, args=request.args,
+                                  kwargs=request.kwargs, retval=ignored, state=states.IGNORED)
+    return Reply(job.id, job.attempts, states.IGNORED, time.monotonic() - started,
+                 result_repr=encodable(_short_repr(ignored)) or "", rss_kib=_rss_kib())
 
 
 def _failure(job: Work, task: Task | None, exc: BaseException, started: float, request: Request) -> Reply:

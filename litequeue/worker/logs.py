@@ -26,6 +26,8 @@ def reply(job: Job, report: Reply, expected: tuple = ()) -> None:
         log.info("Task %s[%s] retry: %s: %s", job.task, job.task_id, report.exc_type, report.exc_message)
     elif report.state == states.REPLACED:
         log.info("Task %s[%s] replaced by %s", job.task, job.task_id, report.result_repr)
+    elif report.state == states.IGNORED:
+        log.info("Task %s[%s] ignored: %s", job.task, job.task_id, report.result_repr)
     elif report.state == states.QUEUED and report.missed_start is not None:
         log.info("Task %s[%s] handed back unrun: %s", job.task, job.task_id, report.exc_message)
     elif report.state == states.QUEUED:
@@ -89,7 +91,8 @@ def burst_summary(worker: Worker, seconds: float) -> None:
 
 
 _ENDED = {states.SUCCESS: "succeeded", states.FAILURE: "failed", states.RETRY: "retried",
-          states.REVOKED: "revoked", states.QUEUED: "requeued", states.REPLACED: "replaced"}
+          states.REVOKED: "revoked", states.QUEUED: "requeued", states.REPLACED: "replaced",
+          states.IGNORED: "ignored"}
 
 
 def stopped(worker: Worker) -> None:

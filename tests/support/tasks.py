@@ -515,4 +515,4 @@ def until_aborted(self, key, seconds=30):
 
 
 # -- workflows tier (issue 16) ----------------------------------------------------------------------
-from tests.support import canvas_tasks  # noqa: E402, F401
+from tests.support import canvas_tasks, ignore_tasks  # noqa: E402, F401

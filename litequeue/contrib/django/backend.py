@@ -53,8 +53,9 @@ _STATUS = {  # a job not begun yet (waiting, scheduled, claimed ahead by a worke
     states.SCHEDULED: TaskResultStatus.READY, states.RESERVED: TaskResultStatus.READY,
     states.RETRY: TaskResultStatus.READY, states.STARTED: TaskResultStatus.RUNNING,
     states.SUCCESS: TaskResultStatus.SUCCESSFUL, states.FAILURE: TaskResultStatus.FAILED,
-    states.REVOKED: TaskResultStatus.FAILED,
+    states.REVOKED: TaskResultStatus.FAILED, states.IGNORED: TaskResultStatus.FAILED,  # ignored: no result
 }
+_NO_RESULT = {states.REVOKED: "litequeue.errors.TaskRevokedError", states.IGNORED: "litequeue.errors.TaskIgnoredError"}
 
 
 class LiteQueueBackend(BaseTaskBackend):
@@ -109,8 +110,8 @@ class LiteQueueBackend(BaseTaskBackend):
         errors = [TaskError(exception_class_path=exception_path(entry.get("exc_type")),
                             traceback=entry.get("traceback") or entry.get("message") or "")
                   for entry in (job.history if job is not None else [])]  # each failed attempt
-        if job is not None and state in (states.FAILURE, states.REVOKED) and not _same_attempt(job):
-            final = exception_path(job.exc_type or "litequeue.errors.TaskRevokedError")
+        if job is not None and state in (states.FAILURE, *_NO_RESULT) and not _same_attempt(job):
+            final = exception_path(job.exc_type or _NO_RESULT.get(state, _NO_RESULT[states.REVOKED]))
             errors.append(TaskError(exception_class_path=final, traceback=job.traceback or job.exc_message or ""))
         result = TaskResult(
             task=task, id=result_id, status=_STATUS.get(state, TaskResultStatus.RUNNING),
@@ -149,7 +150,8 @@ def _worker_ids(job: Any) -> list[str]:
     if job is None:
         return []
     ids = [str(entry.get("worker")) for entry in job.history if entry.get("worker")]
-    if job.worker and job.state in (states.STARTED, states.SUCCESS, states.FAILURE) and len(ids) < job.attempts:
+    ran = (states.STARTED, states.SUCCESS, states.FAILURE, states.IGNORED)
+    if job.worker and job.state in ran and len(ids) < job.attempts:
         ids.append(job.worker)
     return ids
 

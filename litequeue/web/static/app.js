@@ -253,7 +253,7 @@ async function jobsPage() {
 async function jobPage(id) {
   const job = await get(`/api/jobs/${encodeURIComponent(id)}`);
   const enc = encodeURIComponent(id);
-  const finished = ["SUCCESS", "FAILURE", "REVOKED"].includes(job.state);
+  const finished = ["SUCCESS", "FAILURE", "REVOKED", "IGNORED"].includes(job.state);
   const rows = [["Task", job.task], ["Queue", job.queue], ["State", state(job.custom_state || job.state)],
     ["Attempts", `${job.attempts}${job.max_retries !== null ? ` (max retries ${job.max_retries})` : ""}`],
     ...job.held_back.map((e) => ["Held back", h("span", { class: "held", "data-held-back": e.limit }, e.reason)]),
