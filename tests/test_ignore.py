@@ -4,6 +4,7 @@ drain() or eager mode; tests/processes/test_ignore.py runs them through a real w
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 import time
@@ -31,6 +32,13 @@ def test_an_ignored_job_is_over_reads_pending_and_get_raises_at_once(app, ledger
     with pytest.raises(TaskIgnoredError, match="raised Ignore, so it has no result"):
         r.get(timeout=0.01)
     assert ledger_counts(ledger) == {"plain": 1}  # not retried, no link, no errback
+
+
+def test_aget_of_an_ignored_job_raises_at_once_too(app):
+    r = it.ignored.delay("async")
+    drain(app)
+    with pytest.raises(TaskIgnoredError, match=r.id):
+        asyncio.run(r.aget(timeout=10))
 
 
 def test_the_custom_state_stored_before_ignore_is_what_celery_code_reads(app):
