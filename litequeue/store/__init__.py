@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from .base import Store
 from .claims import ClaimRequest
 from .records import Flow, Job, NewJob, Outcome, QueueStats, WorkerInfo
+from .sqlite import SqliteStore, path_from_url  # the default: imported now, not by a program's first send
 from .urls import describe_url, is_postgres_url
 
 if TYPE_CHECKING:
@@ -25,7 +26,6 @@ def open_store(url: str, settings: Settings, share_database: bool = False, reado
     never created or upgraded), nothing is ever written to it, and read access is enough (an
     SQLite file opened ``mode=ro``; a PostgreSQL session with read-only transactions)."""
     from ..errors import ConfigurationError
-    from .sqlite import SqliteStore, path_from_url
 
     if is_postgres_url(url):
         from .postgres import PostgresStore
