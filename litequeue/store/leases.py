@@ -13,7 +13,6 @@ from .mixin import StoreMixin
 from .records import Job, with_attempt
 
 _LOST = "litequeue.errors.WorkerLostError"
-CLAIM_REPORT_GRACE = 5.0  # seconds (at most half the lease) a claim not yet reported is spared
 # A lost job runs again unless it acknowledged early (acks_late off) or used up its retries.
 _LOST_FAILS = "(acks_late = ? OR (max_retries IS NOT NULL AND attempts > max_retries))"
 
@@ -33,27 +32,28 @@ class LeaseStore(StoreMixin):
         def _workflow_jobs(self, where: str, params: Sequence[Any]) -> list[Job]: ...
         def _ended_elsewhere(self, jobs: Sequence[Job], state: str, now: float) -> None: ...
 
-    def extend_leases(self, owner: str, lease_seconds: float, job_ids: Collection[int]) -> LeaseReport:
+    def extend_leases(self, owner: str, lease_seconds: float, job_ids: Collection[int],
+                      spare_since: float | None = None) -> LeaseReport:
         """Extend the leases of ``job_ids``, the jobs ``owner`` really holds (running, waiting to
         run, or with an outcome not yet written). Rows leased to ``owner`` that it does not hold
-        (an outcome whose commit a database crash undid) get an expired lease, so
-        ``rescue_expired`` puts them back rather than their lease being renewed forever; but not
-        those leased in the last CLAIM_REPORT_GRACE seconds (at most half the lease), which may
-        be a claim its pool process has not reported yet (worker/wake_claims.py). One
-        transaction. Returns {job id: revoke requested} for the held jobs still owned (a held job
-        missing from it was lost: its lease expired) and the ids of the rows given up."""
+        (an outcome whose commit a database crash undid) get an expired lease at once, so
+        ``rescue_expired`` puts them back rather than their lease being renewed forever; except
+        rows leased at or after ``spare_since`` (lease clock), which may be a claim a pool process
+        made and has not reported yet (worker/wake_claims.py). One transaction. Returns {job id:
+        revoke requested} for the held jobs still owned (a held job missing from it was lost: its
+        lease expired) and the ids of the rows given up."""
         ids = tuple(set(job_ids))
         marks = ", ".join("?" * len(ids))
         mine = "lease_owner = ? AND state IN ('RESERVED', 'STARTED')"
+        spared = "" if spare_since is None else " AND lease_until < ?"
         with self.errors(), self.write():
             rows = self.db.execute_sql(self.sql(
                 f"UPDATE lq_jobs SET lease_until = ? WHERE {mine} AND id IN ({marks}) RETURNING id, revoke_requested"
             ), (self.lease_clock() + lease_seconds, owner, *ids)).fetchall() if ids else []
-            leased_before = self.lease_clock() + lease_seconds - min(CLAIM_REPORT_GRACE, lease_seconds / 2)
             given_up = [row[0] for row in self.db.execute_sql(self.sql(
-                f"UPDATE lq_jobs SET lease_until = 0 WHERE {mine} AND lease_until <= ?"
+                f"UPDATE lq_jobs SET lease_until = 0 WHERE {mine}{spared}"
                 + (f" AND id NOT IN ({marks})" if ids else "") + " RETURNING id"),
-                (owner, leased_before, *ids)).fetchall()]
+                (owner, *([] if spare_since is None else [spare_since + lease_seconds]), *ids)).fetchall()]
         held = {row[0]: bool(row[1]) for row in rows}
         return LeaseReport(held, given_up)
 

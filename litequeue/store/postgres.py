@@ -158,9 +158,10 @@ class PostgresStore(Store):
                 after = time.time()
             self.clock_offset = server - (before + after) / 2
 
-    def extend_leases(self, owner: str, lease_seconds: float, job_ids: Collection[int]) -> LeaseReport:
+    def extend_leases(self, owner: str, lease_seconds: float, job_ids: Collection[int],
+                      spare_since: float | None = None) -> LeaseReport:
         self.sync_clock()
-        return super().extend_leases(owner, lease_seconds, job_ids)
+        return super().extend_leases(owner, lease_seconds, job_ids, spare_since)
 
     def _check_readable(self) -> None:
         """A reading session never creates or upgrades the schema: refuse one it cannot read."""

@@ -3,7 +3,8 @@
 The child's life around the execute pipeline (execute.py): say "began" as it takes a job, send
 the reply with the next "began", recycle itself after max_tasks_per_child / max_memory_per_child,
 leave Ctrl-C and SIGTERM to the parent, die with it, and take SIGUSR1 as the soft time limit.
-A child never touches the database; the main process records every Reply.
+A child touches the database only to claim a job for itself when the main process arms it while
+idle (child_wake.py); the main process records every Reply.
 """
 
 from __future__ import annotations

@@ -100,14 +100,13 @@ task_running = threading.Event()  # set while a task's code runs: only then may 
 def execute(job: Work, ctx: ChildContext) -> Reply:
     """Run one attempt of ``job`` and report what happened. Never raises, but for the worker's
     own Interruption."""
-    began = time.time()
-    if job.not_before is not None and job.not_before > began:  # the claim granted a start slot ahead
-        time.sleep(job.not_before - began)
-        began = time.time()
-    started = time.monotonic()
+    began, started = time.time(), time.monotonic()
     task: Task | None = None
     request: Request | None = None
     try:
+        if job.not_before is not None and job.not_before > began:  # the claim granted a start slot ahead
+            time.sleep(job.not_before - began)  # (inside: a thread's soft limit may be raised here)
+            began, started = time.time(), time.monotonic()
         task = ctx.resolver.resolve(job.task)
         args, kwargs = _decode_arguments(job, ctx.accept)
         request = _request(job, args, kwargs, ctx)

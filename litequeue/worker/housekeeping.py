@@ -49,7 +49,9 @@ def heartbeat(worker: Worker) -> None:
     assert worker.pool is not None
     store = worker.app.store
     store.check_file()  # a deleted or replaced database file stops the worker (StoreFileChanged)
-    held = worker.leases.renew(store, held_ids(worker), worker.pool.running())
+    wake = worker.wake_claims
+    spare_since = wake.armed_at if wake is not None and wake.armed is not None else None
+    held = worker.leases.renew(store, held_ids(worker), worker.pool.running(), spare_since)
     flagged = [job_id for job_id, revoked in held.items() if revoked]
     if flagged:  # (a wake-up has usually acted on them already)
         worker.act_on_revokes(store.revoke_requests(flagged))

@@ -22,10 +22,12 @@ class Leases:
         self.seconds = seconds
         self._lost: set[int] = set()  # running jobs whose lost lease was reported
 
-    def renew(self, store: Store, held: list[int], running: list[Job]) -> dict[int, bool]:
+    def renew(self, store: Store, held: list[int], running: list[Job],
+              spare_since: float | None = None) -> dict[int, bool]:
         """Extend the leases of ``held`` (the jobs this worker holds): {job id: revoke asked}
-        for those still leased to it. Rows leased to it that it does not hold are put back."""
-        leased, given_up = store.extend_leases(self.owner, self.seconds, held)
+        for those still leased to it. Rows leased to it that it does not hold are put back, but
+        for those leased since ``spare_since`` (a child armed then may have claimed them)."""
+        leased, given_up = store.extend_leases(self.owner, self.seconds, held, spare_since)
         if given_up:
             log.warning("Job(s) %s were leased to this worker but it no longer held them (an outcome's commit "
                         "undone by a database crash?): putting them back.", sorted(given_up))

@@ -63,7 +63,7 @@ def _share_wake_ups(worker: Worker) -> None:
     pool, listener = worker.pool, worker.listener
     if isinstance(pool, Pool) and pool.forks and getattr(listener, "shareable", False) and not worker.options.burst:
         pool.wake_claims = worker.wake_claims = WakeClaims(
-            listener, pool.selector, lambda: pool.children, worker.adopt)
+            listener, pool.selector, lambda: pool.children, worker.adopt, worker.app.store.lease_clock)
 
 
 def _warn_if_name_taken(worker: Worker) -> None:
@@ -105,7 +105,9 @@ def stop(worker: Worker) -> None:
             log.exception("Could not read the pool's last reports; releasing its jobs.")
         # Running, or taken from the feed by a child whose "began" has not arrived yet.
         running = [job.id for job in [*worker.pool.running(), *(job for job, _ in worker.pool.queued.values())]]
-        worker.pool.stop(kill=bool(running))
+        # A child still armed may be inside a claim (waiting for the write lock): it must not live on to run it.
+        claiming = worker.wake_claims is not None and worker.wake_claims.armed is not None
+        worker.pool.stop(kill=bool(running) or claiming)
         worker.handed_back = len(running)
         if running:  # cold shutdown: hand the jobs back at once
             log.warning("Cold shutdown: releasing %d running job(s) back to the queue.", len(running))

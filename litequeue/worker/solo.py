@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from ..errors import SoftTimeLimitExceeded, TimeLimitExceeded
 from ..store import Job
 from .children import Death, Limits
-from .execute import ChildContext, Interruption, Reply, Work, execute
+from .execute import ChildContext, Interruption, Reply, Work, execute, task_running
 from .stopping import in_main_thread
 from .threads import InlinePool, Runner
 
@@ -165,7 +165,9 @@ class SoloPool(InlinePool):
         if self._alarms:  # the hard limit, after the soft one
             signal.setitimer(signal.ITIMER_REAL, max(self._alarms[0][0] - at, 0.001))
         if kind == "soft":
-            raise SoftTimeLimitExceeded("The job ran past its soft_time_limit.")
+            if task_running.is_set():  # only in the task's own code, as in a pool process
+                raise SoftTimeLimitExceeded("The job ran past its soft_time_limit.")
+            return
         self._why = self._why or "time_limit"
         raise HardTimeLimit(f"The job ran past its hard time_limit ({at:g} s).")
 

@@ -59,11 +59,13 @@ class WakeClaims:
     ``held_until`` what the child's claim said of rate limits holding jobs back."""
 
     def __init__(self, listener: Any, selector: selectors.BaseSelector, children: Callable[[], list[Child]],
-                 adopt: Callable[[Job], Limits]) -> None:
+                 adopt: Callable[[Job], Limits], clock: Callable[[], float]) -> None:
         self.listener = listener
         self.selector = selector
         self.children = children  # the pool's children now
         self.adopt = adopt
+        self.clock = clock  # the store's lease clock
+        self.armed_at = 0.0  # (lease clock) when the child armed now was armed: what it claims is leased later
         self.armed: Child | None = None  # the child armed, until its report comes
         self.disarming = False  # a DISARM was sent to it
         self.heard = False
@@ -79,6 +81,7 @@ class WakeClaims:
         if self.armed is not None or not idle or time.monotonic() < self._paused_until:
             return False
         child, self._token = idle[-1], next(self._tokens)
+        self.armed_at = self.clock()
         try:
             child.channel.send(arm_frame(self._token, self.listener.fileno(), owner, request))
         except OSError:
@@ -104,17 +107,10 @@ class WakeClaims:
         begun goes into ``queued`` (its "began" follows in the same write); one claimed but not
         begun (it had expired) into ``unstarted``, for the worker to record."""
         _, token, what, detail, values = frame
-        if child is not self.armed or token != self._token:
-            log.warning("Ignored a report of arming %s from child %s, which was not armed.", token, child.pid)
-            return
-        self._end()
-        self.heard = self.heard or what in (CLAIMED, UNBEGUN, WOKE, FAILED)
-        self.claimed = what in (CLAIMED, UNBEGUN, FAILED)  # more may be due: the worker claims next
-        self.held_until = detail if what in (CLAIMED, UNBEGUN, WOKE) else None
-        if what == FAILED:
-            self._paused_until = time.monotonic() + PAUSE_AFTER_FAILURE
-            log.warning("Pool process %s could not claim at a wake-up (%s); the worker's main process claims alone "
-                        "for the next %g s.", child.pid, detail, PAUSE_AFTER_FAILURE)
+        if child is self.armed and token == self._token:
+            self._ended(child, what, detail)
+        else:  # (no known sequence leads here) its job is still taken in: never dropped
+            log.warning("A report of arming %s came from child %s, which was not armed.", token, child.pid)
         if values is None:
             return
         job = Job(*values)
@@ -124,6 +120,16 @@ class WakeClaims:
             queued[job.id] = (job, limits)
         else:
             unstarted.append(job)
+
+    def _ended(self, child: Child, what: str, detail: Any) -> None:
+        self._end()
+        self.heard = self.heard or what in (CLAIMED, UNBEGUN, WOKE, FAILED)
+        self.claimed = what in (CLAIMED, UNBEGUN, FAILED)  # more may be due: the worker claims next
+        self.held_until = detail if what in (CLAIMED, UNBEGUN, WOKE) else None
+        if what == FAILED:
+            self._paused_until = time.monotonic() + PAUSE_AFTER_FAILURE
+            log.warning("Pool process %s could not claim at a wake-up (%s); the worker's main process claims alone "
+                        "for the next %g s.", child.pid, detail, PAUSE_AFTER_FAILURE)
 
     def on_death(self, child: Child) -> None:
         """The armed child died before reporting: the socket is the main process's again, and

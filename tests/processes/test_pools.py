@@ -52,6 +52,16 @@ def test_the_soft_limit_reaches_the_task_under_threads_and_solo(app, run_burst, 
     assert ledger_counts(ledger) == {"soft-cleanup": 1, "after": 1}  # the alarm's signal is no stop request
 
 
+@pytest.mark.parametrize("pool", POOLS)
+def test_a_soft_limit_that_falls_while_a_run_waits_for_its_rate_limited_start_stops_nothing(app, run_burst, pool):
+    """The soft limit is raised in the task's own code only: one that falls while the run waits
+    for the start its rate limit granted (before the task) is not raised there, where under solo
+    it ended the worker's loop."""
+    results = [tasks.paced_and_soft_limited.delay(f"paced{i}") for i in range(6)]
+    run_burst("-c", "1")
+    assert all(r.ready() for r in results)
+
+
 @pytest.mark.parametrize("pool", ["threads"])
 def test_revoke_terminate_ends_a_running_job_in_a_thread(app, db, ledger, worker_env, start_worker, pool):
     worker = start_worker("-c", "1")

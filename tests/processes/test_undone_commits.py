@@ -45,8 +45,6 @@ def test_extend_leases_renews_only_the_jobs_held_and_gives_back_the_rest(app):
         tasks.add.delay(n, n)
     held, orphan, lost = store.claim("w/1", None, (), 3, 60.0)
     store.db.execute_sql(store.sql("UPDATE lq_jobs SET lease_owner = ? WHERE id = ?"), ("w/other", lost.id))
-    assert store.extend_leases("w/1", 60.0, [held.id, lost.id]).given_up == []  # just claimed: spared
-    store.db.execute_sql(store.sql("UPDATE lq_jobs SET lease_until = lease_until - 10"))  # claimed 10 s ago
     report = store.extend_leases("w/1", 60.0, [held.id, lost.id])
     assert report.held == {held.id: False}  # the lost one is another owner's now
     assert report.given_up == [orphan.id]  # owned, not held: put back at the next rescue
@@ -54,7 +52,6 @@ def test_extend_leases_renews_only_the_jobs_held_and_gives_back_the_rest(app):
     assert rescued == {orphan.task_id: states.QUEUED}
     assert "no longer held it" in store.get(orphan.task_id).exc_message
     assert store.get(held.task_id).state == states.RESERVED  # claimed, and still held
-    store.db.execute_sql(store.sql("UPDATE lq_jobs SET lease_until = lease_until - 10"))
     assert store.extend_leases("w/1", 60.0, []).given_up == [held.id]  # holding nothing, owning one
 
 
@@ -63,9 +60,13 @@ def test_extend_leases_spares_a_claim_its_pool_process_has_not_reported_yet(app)
     a heartbeat in that moment must not give the job up (it would be claimed twice)."""
     store = app.store
     tasks.add.delay(1, 1)
+    (before,) = store.claim("w/1", None, (), 1, 60.0)
+    armed_at = store.lease_clock()  # a pool process is armed now; what it claims is leased after
+    tasks.add.delay(2, 2)
     (claimed,) = store.claim("w/1", None, (), 1, 60.0)
-    assert store.extend_leases("w/1", 60.0, []).given_up == []
-    assert store.get(claimed.task_id).lease_until > time.time() + 50  # and its lease is untouched
+    assert store.extend_leases("w/1", 60.0, [], spare_since=armed_at).given_up == [before.id]
+    assert store.get(claimed.task_id).lease_until > time.time() + 50  # its lease is untouched
+    assert set(store.extend_leases("w/1", 60.0, []).given_up) == {before.id, claimed.id}  # once disarmed
 
 
 def test_sqlite_a_restored_copy_taken_before_the_outcome_commit_does_not_strand_the_job(

@@ -23,6 +23,13 @@ from tests.support import tasks
 WATCHING = re.compile(r"Pool process (\d+) watches for wake-ups")
 
 
+@pytest.fixture
+def worker_env(worker_env: dict) -> dict:
+    """No backstop poll during a test: the main process claims only when a report asks it to, so
+    a job sent to an armed worker can only be taken by the armed process."""
+    return {**worker_env, "LQ_POLL": "60"}
+
+
 def armed_pid(worker, after: int = 0) -> int:
     """A pool process (other than ``after``) armed for the second time: its first arming ends at
     once with a claim that warms its connection, so only from the second does it wait for a job."""

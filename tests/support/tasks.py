@@ -119,6 +119,13 @@ def soft_limited_task(key):
     return catches_soft_limit.run(key, 30)
 
 
+@app.task(rate_limit="20/s", soft_time_limit=0.01)
+def paced_and_soft_limited(key):
+    """Rate-limited runs a moment apart (a run may wait for its granted start before the task's
+    code), each with a soft limit shorter than that wait."""
+    ledger_write(key)
+
+
 @app.task(time_limit=0.5)
 def hard_limited_task(key):
     ledger_write(f"{key}-start")
