@@ -133,6 +133,18 @@ def test_revoke_reports_each_job_and_refuses_unknown_ids(known_store, app, db):
     assert other.job_state == states.QUEUED  # nothing was revoked
 
 
+def test_revoke_of_a_replaced_job_says_its_replacements_last_job_will_not_run(app, db, run_burst):
+    from tests.support import canvas_tasks as ct
+
+    replaced = ct.replaced_by.delay(5, "chain from later")
+    run_burst("-Q", "celery", "-c", "1")  # its replacement's first step waits in queue "later"
+    result = cli("revoke", db, replaced.id)
+    assert result.exit_code == 0, result.output
+    assert f"{replaced.id}: replaced (self.replace); its replacement's last job" in result.output
+    run_burst("-Q", "later,celery", "-c", "1")
+    assert replaced.state == states.REVOKED
+
+
 def test_revoke_terminate_warns_about_the_signal_only_when_one_other_than_sigkill_was_asked_for(app, db, caplog):
     from tests.support.tasks import add
 

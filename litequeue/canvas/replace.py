@@ -15,6 +15,8 @@ transaction that records the job as REPLACED (``Outcome.then``), as for any foll
 - Until then the job's row waits as REPLACED (Celery code sees PENDING); inserting the last job
   (its ``replaces`` option) deletes it. A replacement that stops before its last job (a step
   failed or was revoked) ends the row as that step ended, so ``get()`` raises.
+- Revoking the job's id meanwhile flags its REPLACED row; the last job is then inserted REVOKED
+  and never runs (``store/groups.py``), as Celery's worker drops a revoked id when it arrives.
 """
 
 from __future__ import annotations

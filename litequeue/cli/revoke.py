@@ -65,6 +65,8 @@ def _revoked_note(state: str, terminate: bool) -> str:
         return "revoked"
     if state == states.RESERVED:
         return "reserved by a worker, not begun; it will not run"
+    if state == states.REPLACED:
+        return "replaced (self.replace); its replacement's last job, which takes this id, will not run"
     if state == states.STARTED:
         if terminate:
             return "running; its worker will stop it"

@@ -90,16 +90,19 @@ class AdminStore(StoreMixin):
         their queue to send task_revoked: see remote_control); reserved ones (claimed
         ahead by a worker, not begun) are flagged, and their worker records them REVOKED without
         running them; running ones are flagged too: their worker kills them with ``terminate``,
-        else tells them (``self.is_revoked()``). Workers are woken to act at once. Returns how
-        many changed."""
+        else tells them (``self.is_revoked()``). A job that replaced itself (``self.replace``) is
+        flagged too: its replacement's last job, which takes its id, is stored REVOKED and never
+        runs (the replacement's other jobs run, as in Celery). Workers are woken to act at once.
+        Returns how many changed."""
         if not task_ids:
             return 0
         marks = ", ".join("?" * len(task_ids))
         now = time.time()
         with self.errors(), self.write():
+            n = self._flag_replaced(task_ids, terminate)
             flows = self._workflow_jobs(f"task_id IN ({marks}) AND state IN ('QUEUED', 'RETRY')", task_ids)
             self.refuse_unbuildable_failures(flows, "revoke")
-            n = self.db.execute_sql(self.sql(  # a transient job leaves nothing behind
+            n += self.db.execute_sql(self.sql(  # a transient job leaves nothing behind
                 f"DELETE FROM lq_jobs WHERE task_id IN ({marks}) AND state IN ('QUEUED', 'RETRY') "
                 "AND durable = ?"), (*task_ids, False)).rowcount
             n += self.db.execute_sql(self.sql(
@@ -112,6 +115,16 @@ class AdminStore(StoreMixin):
                 (True, terminate, *task_ids)).rowcount
         self.db.after_commit(self.notify)  # the workers holding them act now, not at their next heartbeat
         return n
+
+    def _flag_replaced(self, task_ids: Sequence[str], terminate: bool) -> int:
+        """Flag the REPLACED jobs among ``task_ids``: their replacement's last job is inserted
+        REVOKED (``GroupStore._insert_follow_ups``). Nothing runs under their id meanwhile, so
+        ``terminate`` has nothing to kill. Run first in ``revoke``: a last job that takes one
+        of these ids meanwhile is then caught by its next statements, each reading what was
+        committed before it began."""
+        marks = ", ".join("?" * len(task_ids))
+        sql = f"UPDATE lq_jobs SET revoke_requested = ?, revoke_terminate = ? WHERE task_id IN ({marks}) AND state = ?"
+        return self.db.execute_sql(self.sql(sql), (True, terminate, *task_ids, states.REPLACED)).rowcount
 
     def revoke_requests(self, job_ids: Sequence[int]) -> dict[int, bool]:
         """{job id: kill it} for the jobs among ``job_ids`` whose revoke was asked for: what a

@@ -111,7 +111,7 @@ class GroupStore(StoreMixin):
             if chains:
                 self._add_chains(chains, now)
             if jobs or failed:
-                self._insert_follow_ups(jobs + [job for job, _, _ in failed], now)
+                self._insert_follow_ups(jobs, now, failing=[job for job, _, _ in failed])
                 enqueued += len(jobs)
             for job, exc_type, message in failed:
                 self.db.execute_sql(self.sql(_FAILED_JOB), (exc_type, message, now, job.task_id))
@@ -123,14 +123,36 @@ class GroupStore(StoreMixin):
             follow_ups = [f for f in [*(self._join(step, now) for step in steps), *nexts] if f]
         return enqueued
 
-    def _insert_follow_ups(self, jobs: Sequence[NewJob], now: float) -> None:
-        """Insert jobs set off by outcomes; the last job of a replacement (``Task.replace``)
-        takes the task id, and so the row, of the REPLACED job it stands in for."""
+    def _insert_follow_ups(self, jobs: Sequence[NewJob], now: float, failing: Sequence[NewJob] = ()) -> None:
+        """Insert jobs set off by outcomes (and ``failing``, which the caller then stores as
+        failed); the last job of a replacement (``Task.replace``) takes the task id, and so the
+        row, of the REPLACED job it stands in for. One whose REPLACED job was revoked is
+        stored REVOKED, as if revoked while it waited: it never runs."""
+        revoked = self._take_replaced_rows([*jobs, *failing])
+        self._insert_rows([*jobs, *failing], now)
+        if revoked:
+            self._revoke_inserted([job.task_id for job in jobs if job.task_id in revoked], now)
+
+    def _take_replaced_rows(self, jobs: Sequence[NewJob]) -> set[str]:
+        """Delete the REPLACED rows whose ids these jobs take; the ids of those revoked."""
         replacing = [job.task_id for job in jobs if job.options and job.options.get("replaces")]
-        if replacing:
-            sql = f"DELETE FROM lq_jobs WHERE state = 'REPLACED' AND task_id IN ({', '.join('?' * len(replacing))})"
-            self.db.execute_sql(self.sql(sql), replacing)
-        self._insert_rows(jobs, now)
+        if not replacing:
+            return set()
+        sql = (f"DELETE FROM lq_jobs WHERE state = 'REPLACED' AND task_id IN ({', '.join('?' * len(replacing))}) "
+               "RETURNING task_id, revoke_requested")
+        return {task_id for task_id, revoked in self.db.execute_sql(self.sql(sql), replacing).fetchall() if revoked}
+
+    def _revoke_inserted(self, task_ids: Sequence[str], now: float) -> None:
+        """Store these just inserted jobs REVOKED (marked for a worker to send task_revoked),
+        with what that sets off: errbacks, a failed chord."""
+        if not task_ids:
+            return
+        marks = ", ".join("?" * len(task_ids))
+        flows = self._workflow_jobs(f"task_id IN ({marks})", task_ids)
+        self.db.execute_sql(self.sql(
+            "UPDATE lq_jobs SET state = 'REVOKED', done_at = ?, wait_until = NULL, revoke_notice = ? "
+            f"WHERE task_id IN ({marks})"), (now, True, *task_ids))
+        self._ended_elsewhere(flows, states.REVOKED, now)
 
     def _workflow_jobs(self, where: str, params: Sequence[Any]) -> list[Job]:
         """The jobs matching ``where`` that belong to a workflow (read before they change)."""

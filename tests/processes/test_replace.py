@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from litequeue import chain, chord, states
-from tests.conftest import POOLS
+from litequeue.errors import TaskRevokedError
+from tests.conftest import POOLS, ledger_counts
 from tests.support import canvas_tasks as ct
 from tests.support import tasks
 
@@ -25,3 +26,19 @@ def test_a_worker_sends_the_replacement_and_the_workflow_goes_on(app, run_burst)
     assert in_chain.get(timeout=30) == 90 and joined.get(timeout=30) == 6
     assert app.store.list_jobs([states.REPLACED]) == []
     assert f"Task tests.support.canvas_tasks.replaced_by[{alone.id}] replaced by" in worker.output()
+
+
+@pytest.mark.parametrize("terminate", [False, True])
+def test_revoking_a_replaced_job_revokes_its_replacements_last_job(app, ledger, run_burst, terminate):
+    waiting = ct.replaced_by.apply_async((5, "chain from later"), link=ct.log_result.s())
+    finished = ct.replaced_by.delay(5, "chain")
+    run_burst("-Q", "celery", "-c", "1")  # the first chain's first step waits in queue "later"
+    assert (waiting.job_state, finished.get(timeout=30)) == (states.REPLACED, 60)
+    assert app.control.revoke([waiting.id, finished.id], terminate=terminate) == 1  # the finished one stays
+    run_burst("-Q", "later,celery", "-c", "1")
+    with pytest.raises(TaskRevokedError):
+        waiting.get(timeout=30)
+    assert (waiting.state, finished.get(timeout=30)) == (states.REVOKED, 60)
+    ran = sorted(job.task.rsplit(".", 1)[1] for job in app.store.list_jobs([states.SUCCESS]))
+    assert ran == ["add", "add", "mul"]  # both first steps and the finished job's last step
+    assert "link-60" not in ledger_counts(ledger)  # the revoked last job set off no link

@@ -95,6 +95,7 @@ def _replacement(x, kind):
     return {
         "task": lambda: tasks.add.s(x, 1),
         "chain": lambda: tasks.add.s(x, 1) | mul.s(10),
+        "chain from later": lambda: tasks.add.s(x, 1).set(queue="later") | mul.s(10),
         "group": lambda: group(tasks.add.s(x, i) for i in range(3)),
         "chord": lambda: chord([tasks.add.s(x, i) for i in range(3)], xsum.s()),
         "failing chain": lambda: tasks.fail.si("replacement broke") | mul.s(10),
