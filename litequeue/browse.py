@@ -127,7 +127,7 @@ def throughput(app: LiteQueue, minutes: int = 60, now: float | None = None) -> d
     counts = app.store.done_per_bucket(start, 60.0)
     minutes_at = [start + 60 * i for i in range(minutes)]
     series = {state: [counts.get((i, state), 0) for i in range(minutes)]
-              for state in (states.SUCCESS, states.FAILURE, states.REVOKED)}
+              for state in (states.SUCCESS, states.FAILURE, states.REVOKED, states.IGNORED)}
     return {"minutes": [iso(t) for t in minutes_at], "series": series}
 
 

@@ -98,7 +98,8 @@ class AsyncResult(Generic[R]):
     @property
     def job_state(self) -> str:
         """litequeue's finer state: QUEUED (due, waiting for a worker), SCHEDULED (waiting for its
-        eta), RESERVED (claimed ahead by a worker), STARTED, RETRY, SUCCESS, FAILURE, REVOKED,
+        eta), RESERVED (claimed ahead by a worker), STARTED, RETRY, REPLACED (its task called
+        self.replace: the replacement's last job is not sent yet), SUCCESS, FAILURE, REVOKED,
         IGNORED (its task raised Ignore), a custom state, or PENDING (no such job)."""
         return finer_state(self._job())
 

@@ -32,6 +32,9 @@ EXCEPTION_STATES = frozenset({RETRY, FAILURE, REVOKED})
 PROPAGATE_STATES = frozenset({FAILURE, REVOKED})
 WAITING_STATES = (QUEUED, RETRY)  # a worker may claim these once due
 LEASED_STATES = (RESERVED, STARTED)  # a worker holds these (claimed): reserved, then begun
+# Every state a job's row may hold, in the order a job moves through them: what the dashboard's
+# and the store's state filters accept (PENDING is never stored; SCHEDULED is a QUEUED job).
+STORED_STATES = (QUEUED, RESERVED, STARTED, RETRY, REPLACED, SUCCESS, FAILURE, REVOKED, IGNORED)
 
 # litequeue's finer states of a job not yet begun (waiting, scheduled, claimed ahead by a worker;
 # replaced, its replacement's last job not begun), all of which Celery code sees as PENDING.

@@ -1,8 +1,9 @@
 """The dashboard's API and /metrics show every queue state the store has: reserved jobs (claimed
-by a worker, not begun) in the queue depths, the job filter and the metrics, and due jobs that a
-rate or concurrency limit holds back, from the same monitoring functions ``litequeue status``
-prints. Answers are checked against the OpenAPI file; metrics are parsed with prometheus_client's
-own parser and compared with what the store holds."""
+by a worker, not begun) in the queue depths, the job filter and the metrics; replaced jobs in the
+job filter and on their page; ignored jobs in the throughput chart; and due jobs that a rate or
+concurrency limit holds back, from the same monitoring functions ``litequeue status`` prints.
+Answers are checked against the OpenAPI file; metrics are parsed with prometheus_client's own
+parser and compared with what the store holds."""
 
 from __future__ import annotations
 
@@ -88,3 +89,28 @@ def test_held_back_jobs_are_served_from_the_status_functions_and_shown_on_their_
     started = (set(hourly_ids) - waiting).pop()
     assert checked(server, "GET", f"/api/jobs/{started}")["held_back"] == []  # claimed: not held back
     assert checked(server, "GET", f"/api/jobs/{other}")["held_back"] == []  # another key: it was claimed
+
+
+def test_replaced_jobs_can_be_listed_and_shown(serve, app, run_burst):
+    from tests.support import canvas_tasks as ct
+
+    replaced = ct.replaced_by.delay(5, "chain from later")
+    run_burst("-Q", "celery", "-c", "1")  # its replacement's first step waits in queue "later"
+    server = serve()
+
+    assert "REPLACED" in checked(server, "GET", "/api/info")["states"]
+    page = checked(server, "GET", "/api/jobs", {"state": "REPLACED"})
+    assert [j["id"] for j in page["jobs"]] == [replaced.id]
+    assert checked(server, "GET", f"/api/jobs/{replaced.id}")["state"] == "REPLACED"
+
+
+def test_ignored_jobs_are_charted_with_the_other_outcomes(serve, app, run_burst):
+    from tests.support import ignore_tasks as it
+    from tests.support.tasks import add
+
+    it.ignored.delay("charted")
+    add.delay(1, 1)
+    run_burst("-c", "1")
+
+    series = checked(serve(), "GET", "/api/throughput", {"minutes": "5"})["series"]
+    assert (sum(series["IGNORED"]), sum(series["SUCCESS"])) == (1, 1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from .. import states
 from .admin import JOB_COLUMNS
 from .mixin import StoreMixin
 from .models import CLAIMABLE
@@ -17,7 +18,7 @@ from .records import Job, QueueStats
 # States with a partial index of their own (rarely entered, so the index costs the hot path
 # nothing): a page of them walks it however rare they are among the other jobs.
 INDEXED_STATES = {"FAILURE": "lq_jobs_failed", "REVOKED": "lq_jobs_revoked", "RETRY": "lq_jobs_retrying"}
-KNOWN_STATES = ("QUEUED", "RESERVED", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED", "IGNORED")
+KNOWN_STATES = states.STORED_STATES
 SCAN_WINDOW = 100_000  # ids one page request looks through when its filters have no index
 TEXT_WINDOW = 50_000  # the same for a search in the arguments (each row's body is read)
 

@@ -213,7 +213,7 @@ def resume_schedule(app: LiteQueue, query: dict[str, str], name: str) -> dict[st
 
 # -- helpers -------------------------------------------------------------------------------------
 
-_LISTED_STATES = ("QUEUED", "RESERVED", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED", "IGNORED")
+_LISTED_STATES = states.STORED_STATES
 
 
 def _job(app: LiteQueue, job_id: str) -> Any:

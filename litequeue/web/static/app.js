@@ -146,8 +146,8 @@ function heldBackSection(entries) {
 
 function chart(tp) {
   const W = 900, H = 180, pad = 28;
-  const ok = tp.series.SUCCESS, bad = tp.series.FAILURE, rev = tp.series.REVOKED;
-  const totals = ok.map((n, i) => n + bad[i] + rev[i]);
+  const ok = tp.series.SUCCESS, bad = tp.series.FAILURE, rev = tp.series.REVOKED, ign = tp.series.IGNORED;
+  const totals = ok.map((n, i) => n + bad[i] + rev[i] + ign[i]);
   const top = Math.max(1, ...totals);
   const bw = (W - pad * 2) / ok.length;
   const y = (n) => H - pad - (n / top) * (H - pad * 2);
@@ -155,7 +155,7 @@ function chart(tp) {
   ok.forEach((n, i) => {
     const x = pad + i * bw;
     let base = 0;
-    for (const [count, colour, name] of [[n, "#1f8a4c", "succeeded"], [bad[i], "#c62828", "failed"], [rev[i], "#b26a00", "revoked"]]) {
+    for (const [count, colour, name] of [[n, "#1f8a4c", "succeeded"], [bad[i], "#c62828", "failed"], [rev[i], "#b26a00", "revoked"], [ign[i], "#8a93a6", "ignored"]]) {
       if (!count) continue;
       bars.push(svg("rect", { x: x + 1, y: y(base + count), width: Math.max(bw - 2, 1), height: y(base) - y(base + count), fill: colour },
         svg("title", {}, `${tp.minutes[i]}: ${count} ${name}`)));
@@ -165,7 +165,7 @@ function chart(tp) {
   return h("div", {},
     h("div", { class: "legend" },
       h("span", {}, h("span", { class: "swatch ok" }), "succeeded"), h("span", {}, h("span", { class: "swatch bad" }), "failed"),
-      h("span", {}, h("span", { class: "swatch warn" }), "revoked")),
+      h("span", {}, h("span", { class: "swatch warn" }), "revoked"), h("span", {}, h("span", { class: "swatch ignored" }), "ignored")),
     svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, width: "100%", height: H, "data-chart": "throughput" },
       svg("line", { x1: pad, x2: W - pad, y1: H - pad, y2: H - pad, stroke: "#dde1ea" }),
       svg("text", { x: 4, y: pad }, String(top)), svg("text", { x: 4, y: H - pad }, "0"),
@@ -267,7 +267,7 @@ async function jobPage(id) {
     h("h1", {}, "Job ", h("code", { id: "job-id" }, job.id)),
     h("div", { class: "actions" },
       finished ? actionButton("Retry", `/api/jobs/${enc}/retry`, `Run job ${id} again (attempts reset)?`) : null,
-      ["QUEUED", "RETRY"].includes(job.state) ? actionButton("Revoke", `/api/jobs/${enc}/revoke`, `Revoke job ${id}? It will never run.`, true) : null,
+      ["QUEUED", "RETRY", "REPLACED"].includes(job.state) ? actionButton("Revoke", `/api/jobs/${enc}/revoke`, `Revoke job ${id}? It will never run.`, true) : null,
       job.state === "STARTED" ? actionButton("Terminate", `/api/jobs/${enc}/terminate`, `Stop job ${id} now? Its worker kills the process running it.`, true) : null),
     h("dl", { class: "fields" }, rows.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
     job.traceback ? [h("h2", {}, "Traceback"), h("pre", { id: "traceback" }, job.traceback)] : null,
