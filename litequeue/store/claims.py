@@ -101,17 +101,38 @@ class ClaimStore(StoreMixin):
         return claimed  # in claim order: _claim_rows sorts each statement's rows, grouped by queue above
 
     def _claim_with_limits(self, limits: Any, lease: tuple, request: ClaimRequest) -> list[tuple]:
-        """The claim when some limit is declared: FlowStore's, over the same queues in the same order."""
+        """The claim when some limit is declared: FlowStore's, over the same queues in the same
+        order (and with round-robin's fair share of each queue first, as without limits)."""
         queues = request.queues
         if queues is None:
             queues = [q for q in self._list_claimable_queues() if q not in request.exclude]
         room = request.limit if request.limited_room is None else request.limited_room
-        rows = self._claim_limited(limits, lease, list(queues), request.queues is not None,
-                                   request.limit, room, request.late_start)
+        if request.per_queue and request.queues is not None:
+            rows = self._claim_limited_in_shares(limits, lease, request, list(queues), room)
+        else:
+            rows = self._claim_limited(limits, lease, list(queues), request.queues is not None,
+                                       request.limit, room, request.late_start)
         if request.queues is None:
             return sorted(rows, key=_claim_order)
         rank = {queue: i for i, queue in enumerate(queues)}
         return sorted(rows, key=lambda row: (rank[row[_QUEUE]], *_claim_order(row)))
+
+    def _claim_limited_in_shares(self, limits: Any, lease: tuple, request: ClaimRequest, queues: list[str],
+                                 room: int) -> list[tuple]:
+        """Round-robin under limits: up to ``per_queue`` from each queue, then the rest in order."""
+        rows: list[tuple] = []
+        held: list[float] = []
+        for share in (request.per_queue, None):
+            for queue in queues:
+                take = request.limit - len(rows) if share is None else min(share, request.limit - len(rows))
+                if take <= 0:
+                    continue
+                taken = self._claim_limited(limits, lease, [queue], True, take, room, request.late_start)
+                room -= sum(1 for row in taken if row[_GRANTED] is not None)  # rate-limited ones
+                rows += taken
+                held += [self.held_until] if self.held_until is not None else []
+        self.held_until = min(held, default=None)
+        return rows
 
     def _from_queue_sql(self) -> str:
         sql = self._from_queue  # made once per store, in the dialect's style: claims run it all the time
@@ -197,7 +218,8 @@ class ClaimStore(StoreMixin):
 
 
 # A claim's row holds Job's fields in their order (JOB_COLUMNS).
-_PRIORITY, _DUE_AT, _ID, _QUEUE = (FIELD_NAMES.index(name) for name in ("priority", "due_at", "id", "queue"))
+_PRIORITY, _DUE_AT, _ID, _QUEUE, _GRANTED = (
+    FIELD_NAMES.index(name) for name in ("priority", "due_at", "id", "queue", "granted_at"))
 
 
 def _claim_order(row: tuple) -> tuple:

@@ -7,6 +7,7 @@ from tests.processes.test_routing import (  # noqa: F401
     producer,
     test_a_worker_on_one_queue_leaves_the_other_queues_alone,
     test_q_is_a_strict_priority_order_between_queues,
+    test_round_robin_takes_a_fair_share_of_each_queue_when_a_limit_is_declared,
     test_round_robin_takes_queues_in_turn,
     test_x_excludes_queues_and_no_selection_runs_every_queue,
 )

@@ -95,6 +95,21 @@ def test_round_robin_takes_queues_in_turn(app, run_burst):
     assert _run_order(app, results) == ["a0", "b0", "a1", "b1", "a2", "a3"]
 
 
+def test_round_robin_takes_a_fair_share_of_each_queue_when_a_limit_is_declared(app):
+    """With any rate or concurrency limit declared, claims take the limits' path: it too takes
+    round-robin's share of each queue before the rest (it took the first queue's jobs first)."""
+    from litequeue.flow import code_limits
+    from tests.support.tasks import record_time
+
+    app.store.declare_limits(*code_limits(app))  # the test tasks declare rate limits
+    for i in range(4):
+        record_time.apply_async((f"a{i}",), queue="a")
+    for i in range(2):
+        record_time.apply_async((f"b{i}",), queue="b")
+    claimed = app.store.claim("w/1", ["a", "b"], (), 4, 60.0, per_queue=2)
+    assert [job.queue for job in claimed] == ["a", "a", "b", "b"]
+
+
 def test_x_excludes_queues_and_no_selection_runs_every_queue(app, run_burst, ledger):
     from tests.support.tasks import record
 
