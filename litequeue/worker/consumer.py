@@ -242,7 +242,8 @@ class Worker:
             timeout = min(timeout, max(self._held_until - now, 0.0))
         if self.scheduler is not None:
             timeout = min(timeout, max(self.next_tick - now, 0.0))
-        for deadline in (self.pool.next_deadline(), self.pool.next_scale() if isinstance(self.pool, Pool) else None):
+        for deadline in (self.pool.next_deadline(), self.pool.next_scale() if isinstance(self.pool, Pool) else None,
+                         self.revokes.owed_in()):
             if deadline is not None:
                 timeout = min(timeout, deadline)
         # Until every producer knows of this worker, one more look (a poll) when they all do.
@@ -268,8 +269,8 @@ class Worker:
             self._held_until = self.wake_claims.held_until
             self._more_waiting = self._more_waiting or self.wake_claims.claimed
         begun = self.note_began()  # first: a job may have begun and ended since the last look
-        if woken:  # a job this worker holds may have been revoked (looked for once the "began"s are in)
-            self.store_call(self.look_for_revokes)
+        if woken or self.revokes.owed_in() == 0.0:  # a job held may have been revoked (looked for
+            self.store_call(self.look_for_revokes)  # once the "began"s are in)
         if begun and self.revokes.deferred:  # revoked while a child was taking them: act now they run
             self.act_on_revokes(self.revokes.begun(begun))
         for job, report in reports:

@@ -31,6 +31,7 @@ class RevokeWatch:
 
     def __init__(self) -> None:
         self._next_look = 0.0
+        self.owed = False  # a wake-up came too soon after the last look: look once the time comes
         self._told: set[int] = set()  # running jobs already terminated or told of their revoke
         # Revoked jobs a child took from the pool's feed and has not yet said it began ({id:
         # terminate}): out of reach of take_back, acted on the moment their "began" arrives.
@@ -40,10 +41,18 @@ class RevokeWatch:
         """After a wake-up: the revoke requests (job id -> terminate) among ``held``, or None
         when it is too soon to look again or nothing is held."""
         now = time.monotonic()
-        if now < self._next_look or not held:
+        if not held:
+            self.owed = False
             return None
-        self._next_look = now + REVOKE_LOOK_EVERY
+        if now < self._next_look:
+            self.owed = True  # never dropped: the revoke that woke us may be this one
+            return None
+        self._next_look, self.owed = now + REVOKE_LOOK_EVERY, False
         return store.revoke_requests(held)
+
+    def owed_in(self) -> float | None:
+        """Seconds until a look put off by the throttle is due (0: now), or None."""
+        return max(self._next_look - time.monotonic(), 0.0) if self.owed else None
 
     def act(self, requests: dict[int, bool], pool: AnyPool) -> set[int]:
         """Terminate or tell the running jobs among ``requests``; the ids of the others (not

@@ -105,7 +105,7 @@ class SoloGuard:
             self.on_stop(worker)  # (once for each of warm and cold)
         if worker.cold:
             self.pool.interrupt("cold")
-        if worker.heard_wakeup(ready):
+        if worker.heard_wakeup(ready) or worker.revokes.owed_in() == 0.0:
             worker.store_call(worker.look_for_revokes)
         if housekeeping.beat_due(worker):
             worker.store_call(housekeeping.heartbeat, worker)
