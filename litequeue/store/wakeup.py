@@ -214,11 +214,7 @@ class Listener:
 
     def drain(self) -> bool:
         """Read every pending wake-up; True (a producer sent something: look for jobs)."""
-        try:
-            while self.sock.recv(64):
-                pass
-        except OSError:
-            pass
+        drain_socket(self.sock.fileno())
         return True
 
     def close(self) -> None:
@@ -228,3 +224,12 @@ class Listener:
                 unlink_socket(self.path)
         except OSError:
             pass
+
+
+def drain_socket(fd: int) -> None:
+    """Read every datagram waiting on the non-blocking socket ``fd`` (wake-ups carry no content)."""
+    try:
+        while os.read(fd, 64):
+            pass
+    except OSError:
+        pass

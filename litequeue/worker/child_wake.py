@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from ..store import ClaimRequest, Job, Store, open_store
+from ..store.wakeup import drain_socket
 from .execute import Work
 from .wake_claims import ARM, CLAIMED, DISARMED, FAILED, LEFT, UNBEGUN, WOKE, report_frame
 from .wire import EMPTY, Channel, FeedReader
@@ -83,7 +84,7 @@ class IdleWait:
 
     def _claim(self, armed: tuple) -> Work | None:
         """Claim one job for the wake-up heard; begin it unless it has expired."""
-        _drain(armed[2])
+        drain_socket(armed[2])
         request = ClaimRequest(*armed[4])
         try:
             store = self._open_store()
@@ -115,12 +116,3 @@ def _wait_for(fds: list[int]) -> list[int]:
     for fd in fds:
         poller.register(fd, select.POLLIN)
     return [fd for fd, _ in poller.poll()]
-
-
-def _drain(fd: int) -> None:
-    """Read every wake-up waiting on the (non-blocking) socket."""
-    try:
-        while os.read(fd, 64):
-            pass
-    except OSError:
-        pass

@@ -213,9 +213,7 @@ def _success(job: Work, task: Task, value: Any, ctx: ChildContext, started: floa
 def _replaced(job: Work, task: Task | None, request: Request | None, replaced: Replaced, started: float) -> Reply:
     """The reply for a job whose task called ``self.replace(sig)``: the signature, which the
     main process sends in its place (canvas/replace.py)."""
-    if task is not None and request is not None:
-        signals.task_postrun.send(sender=task, task_id=job.task_id, task=task, args=request.args,
-                                  kwargs=request.kwargs, retval=replaced, state=states.IGNORED)
+    _postrun_ignored(job, task, request, replaced)
     return Reply(job.id, job.attempts, states.REPLACED, time.monotonic() - started, replaced.encoded,
                  serialization.JSON, encodable(_short_repr(replaced.signature)) or "", rss_kib=_rss_kib())
 
@@ -223,11 +221,16 @@ def _replaced(job: Work, task: Task | None, request: Request | None, replaced: R
 def _ignored(job: Work, task: Task | None, request: Request | None, ignored: Ignore, started: float) -> Reply:
     """The reply for a job whose task raised Ignore: it ends IGNORED, with nothing recorded of its
     own (the custom state it set stays) and no task_success or task_failure, as in Celery."""
-    if task is not None and request is not None:
-        signals.task_postrun.send(sender=task, task_id=job.task_id, task=task, args=request.args,
-                                  kwargs=request.kwargs, retval=ignored, state=states.IGNORED)
+    _postrun_ignored(job, task, request, ignored)
     return Reply(job.id, job.attempts, states.IGNORED, time.monotonic() - started,
                  result_repr=encodable(_short_repr(ignored)) or "", rss_kib=_rss_kib())
+
+
+def _postrun_ignored(job: Work, task: Task | None, request: Request | None, raised: Ignore) -> None:
+    """task_postrun for a job that ended by Ignore (or replace): state IGNORED, as Celery sends it."""
+    if task is not None and request is not None:
+        signals.task_postrun.send(sender=task, task_id=job.task_id, task=task, args=request.args,
+                                  kwargs=request.kwargs, retval=raised, state=states.IGNORED)
 
 
 def _failure(job: Work, task: Task | None, exc: BaseException, started: float, request: Request) -> Reply:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..store import Job
+from ..store.wakeup import drain_socket
 from . import housekeeping
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ class SoloGuard:
                 watched += [self.worker.stop_requests, *([self.worker.listener] if self.worker.listener else [])]
             ready = set(select.select(watched, [], [], TICK if self._active else None)[0])
             if self._reader in ready:
-                _drain(self._reader)
+                drain_socket(self._reader.fileno())
             with self._lock:
                 if self._active and not self._closing:
                     relaxed = relaxed or self.worker.store_call(self._relax, default=False)
@@ -109,11 +110,3 @@ class SoloGuard:
             worker.store_call(worker.look_for_revokes)
         if housekeeping.beat_due(worker):
             worker.store_call(housekeeping.heartbeat, worker)
-
-
-def _drain(sock: socket.socket) -> None:
-    try:
-        while sock.recv(64):
-            pass
-    except OSError:
-        pass

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes.test_celery_flags import _alive
+from tests.support.observe import alive
 
 PROGRAM = """
     import os
@@ -55,7 +55,7 @@ def program(tmp_path):
 
     yield run
     for pid in pids:
-        if _alive(pid):
+        if alive(pid):
             os.kill(pid, signal.SIGKILL)
 
 
@@ -71,7 +71,7 @@ def _ask_where(path: Path) -> list[str]:
 def _stop(pid: int, pidfile: Path) -> None:
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 30
-    while _alive(pid):
+    while alive(pid):
         assert time.monotonic() < deadline, "the detached worker did not stop"
         time.sleep(0.05)
     assert not pidfile.exists()  # the worker removes its pidfile when it exits
@@ -85,7 +85,7 @@ def test_worker_main_detach_runs_the_app_as_built_without_running_the_program_ag
     lines = (tmp_path / "body.log").read_text().splitlines()
     program_pid = lines[0].split()[1]
     assert lines == [f"body {program_pid}", f"after {program_pid} 0"]  # worker_main returned 0 to the program
-    assert int(program_pid) != pid and _alive(pid)
+    assert int(program_pid) != pid and alive(pid)
     assert os.getsid(pid) != os.getsid(0)  # its own session: closing the terminal does not reach it
     assert "ready" in (tmp_path / "bg.log").read_text()
     _stop(pid, tmp_path / "bg.pid")

@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import ROOT, litequeue_command
 from tests.support import celery_tasks as ct
+from tests.support.observe import alive
 
 APP = ["-A", "tests.support.celery_tasks"]
 
@@ -73,7 +74,7 @@ def test_detach_runs_the_worker_in_the_background_with_its_pidfile_and_log(env, 
         assert "ready" in logfile.read_text()
     finally:
         os.kill(pid, signal.SIGTERM)
-    wait_for(lambda: not _alive(pid))
+    wait_for(lambda: not alive(pid))
 
 
 def test_beat_accepts_celerys_schedule_file_and_refuses_another_scheduler(env, tmp_path):
@@ -91,13 +92,6 @@ def test_beat_accepts_celerys_schedule_file_and_refuses_another_scheduler(env, t
     assert beat.returncode == 0 and "Celery option --schedule-filename has no effect" in logfile.read_text()
     assert not (tmp_path / "celerybeat-schedule").exists() and not pidfile.exists()
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @pytest.mark.parametrize("name", ["w1\x1b[2J@%h", "w1\u202e@%h", "w1@%h\n"])

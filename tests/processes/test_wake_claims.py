@@ -19,6 +19,7 @@ from litequeue.errors import TaskRevokedError
 from tests.conftest import ledger_counts
 from tests.processes.test_operations import wait_until
 from tests.support import tasks
+from tests.support.observe import alive
 
 WATCHING = re.compile(r"Pool process (\d+) watches for wake-ups")
 
@@ -117,15 +118,8 @@ def test_a_stopped_worker_leaves_no_process_behind_to_claim(app, ledger, start_w
     armed = armed_pid(worker)
     worker.signal(signal.SIGTERM)
     assert worker.wait(30) == 0
-    wait_until(lambda: not _alive(armed), what="the armed pool process to exit")
+    wait_until(lambda: not alive(armed), what="the armed pool process to exit")
     late = tasks.record.delay("after-stop")
     time.sleep(0.5)  # nothing is left that could claim it; give a leftover the chance to show
     assert app.store.get(late.id).state == states.QUEUED
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
