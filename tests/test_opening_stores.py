@@ -145,3 +145,22 @@ def test_a_new_store_file_is_private(tmp_path):
     app.send_task("tests.support.tasks.add", args=[1, 2])
     assert {os.stat(str(tmp_path / "jobs.sqlite") + s).st_mode & 0o777 for s in ("", "-wal", "-shm")} == {0o600}
     app.close()
+
+
+def test_a_worker_process_reopening_a_deleted_file_never_creates_a_new_one(app, db):
+    """A pool process opens its own connection after the worker started (an idle worker's claim):
+    if the file was deleted meanwhile, a new empty one in its place would hide the loss from the
+    worker's file check (which would then say "replaced")."""
+    from litequeue.store import open_store
+
+    job = tasks.add.delay(1, 2)
+    app.close()
+    reopened = open_store(db, app.conf, must_exist=True)
+    assert reopened.get(job.id).state == "QUEUED"
+    reopened.close()
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+    with pytest.raises(StoreNotFound, match="was deleted"):
+        open_store(db, app.conf, must_exist=True)
+    assert not os.path.exists(db)

@@ -18,7 +18,7 @@ from typing import Any
 
 import peewee as pw
 
-from ..errors import SchemaTooNew, SelfDeadlock, StoreError
+from ..errors import SchemaTooNew, SelfDeadlock, StoreError, StoreNotFound
 from . import external, migrations, selflock, sqlite_file
 from .base import ErrorGuard, Store
 from .sqlite_errors import original, translate
@@ -188,31 +188,40 @@ class WriteTransaction:
                 conn.execute("ROLLBACK")
 
 
+def _uri(path: str, readonly: bool, must_exist: bool) -> str:
+    """What peewee opens: the plain path (created if missing), or a URI that never creates it."""
+    if readonly:
+        return f"file:{sqlite_file.uri_quote(path)}?mode=ro"
+    return f"file:{sqlite_file.uri_quote(path)}?mode=rw" if must_exist else path
+
+
 class SqliteStore(Store):
     """The store over one SQLite file in WAL mode."""
 
     db: FairLockDatabase
 
     def __init__(self, path: str, synchronous: str = "full", busy_timeout: float = 5.0,
-                 share_database: bool = False, readonly: bool = False) -> None:
+                 share_database: bool = False, readonly: bool = False, must_exist: bool = False) -> None:
         self.path = os.path.abspath(path)
         self.busy_timeout = busy_timeout
         self.readonly = readonly
         self._watch: FileWatch | None = None  # what check_file expects (a store open for writing)
         if readonly:
             sqlite_file.check_for_reading(self.path)
+        elif must_exist and not os.path.exists(self.path):
+            raise StoreNotFound(f"No database at {self.path}: it was deleted while a worker had it open.")
         else:
             sqlite_file.check_for_writing(self.path, share_database)
         pragmas: dict[str, Any] = {"busy_timeout": int(_ATTEMPT_WAIT * 1000), "foreign_keys": 0}
         if not readonly:
             pragmas.update(journal_mode="wal", synchronous=synchronous)
         db = FairLockDatabase(
-            f"file:{sqlite_file.uri_quote(self.path)}?mode=ro" if readonly else self.path,
+            _uri(self.path, readonly, must_exist),
             lock_wait=busy_timeout,
             timeout=_ATTEMPT_WAIT,
             lock_type="IMMEDIATE",
             check_same_thread=False,  # see _Closer
-            uri=readonly,
+            uri=readonly or must_exist,
             pragmas=pragmas,
         )
         super().__init__(db, "sqlite:///" + self.path)

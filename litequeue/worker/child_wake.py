@@ -105,7 +105,7 @@ class IdleWait:
     def _open_store(self) -> Store:
         if self._store is None:
             app = self.app
-            self._store = open_store(app.url, app.conf, app.share_database)
+            self._store = open_store(app.url, app.conf, app.share_database, must_exist=True)
             self._store.relax_durability()
         return self._store
 
