@@ -90,6 +90,21 @@ class LeaseStore(StoreMixin):
                 self.db.cursor().executemany(self.sql("UPDATE lq_jobs SET history = ? WHERE id = ?"), histories)
         return [tuple(r[:3]) for r in rows]
 
+    def release_unreported(self, owner: str, since: float, lease_seconds: float,
+                           held: Collection[int]) -> list[tuple[str, str]]:
+        """Put back, queued with the attempt refunded, the rows leased to ``owner`` at or after
+        ``since`` (lease clock) that it does not hold and that never began: a claim a pool process
+        made at a wake-up and died before reporting (it reports in the same write as it begins).
+        Returns (task_id, task) of each."""
+        ids = tuple(set(held))
+        marks = ", ".join("?" * len(ids))
+        sql = ("UPDATE lq_jobs SET state = 'QUEUED', attempts = attempts - 1, lease_owner = NULL, lease_until = NULL "
+               "WHERE lease_owner = ? AND state = 'RESERVED' AND lease_until >= ?"
+               + (f" AND id NOT IN ({marks})" if ids else "") + " RETURNING task_id, task")
+        with self.errors(), self.write():
+            rows = self.db.execute_sql(self.sql(sql), (owner, since + lease_seconds, *ids)).fetchall()
+        return [(row[0], row[1]) for row in rows]
+
     def release(self, owner: str, job_ids: Sequence[int]) -> int:
         """Give reserved or running jobs back at once (a stop): queued again, the attempt refunded."""
         if not job_ids:

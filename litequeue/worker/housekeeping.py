@@ -63,6 +63,16 @@ def heartbeat(worker: Worker) -> None:
         log.warning("Task %s[%s] lost its worker (lease expired); now %s.", task, task_id, state)
 
 
+def put_back_lost_claim(worker: Worker) -> None:
+    """An armed pool process died before reporting: put back what it claimed (never begun) now,
+    before another is armed (whose claims would be leased since too)."""
+    wake = worker.wake_claims
+    if wake is None or wake.lost_since is None:
+        return
+    since, wake.lost_since = wake.lost_since, None
+    worker.leases.release_unreported(worker.app.store, held_ids(worker), since)
+
+
 def held_ids(worker: Worker) -> list[int]:
     """The jobs the worker really holds: running, waiting in the pool's feed, claimed ahead, or
     finished with an outcome not yet written."""

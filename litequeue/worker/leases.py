@@ -39,6 +39,13 @@ class Leases:
                 self._lost.add(job.id)
         return leased
 
+    def release_unreported(self, store: Store, held: list[int], since: float) -> None:
+        """Put back what a pool process claimed at a wake-up (armed at ``since``, lease clock) and
+        died before reporting: it never began, so it is queued again at once, not at a heartbeat."""
+        for task_id, task in store.release_unreported(self.owner, since, self.seconds, held):
+            log.warning("Task %s[%s] was claimed by a pool process that died before beginning it: queued again.",
+                        task, task_id)
+
     def forget_all_but(self, held: list[Job]) -> None:
         """Forget the lost leases of jobs no longer held."""
         self._lost &= {job.id for job in held}

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from .. import serialization, signals
 from ..flow import code_limits
 from ..store import WorkerInfo
-from . import logs
+from . import housekeeping, logs
 from .execute import ChildContext
 from .pool import Pool
 from .pools import make_pool
@@ -107,6 +107,8 @@ def stop(worker: Worker) -> None:
         running = [job.id for job in [*worker.pool.running(), *(job for job, _ in worker.pool.queued.values())]]
         # A child still armed may be inside a claim (waiting for the write lock): it must not live on to run it.
         claiming = worker.wake_claims is not None and worker.wake_claims.armed is not None
+        if claiming:  # what it claimed unreported is put back with the rest
+            worker.wake_claims.lost_since = worker.wake_claims.armed_at
         worker.pool.stop(kill=bool(running) or claiming)
         worker.handed_back = len(running)
         if running:  # cold shutdown: hand the jobs back at once
@@ -115,6 +117,7 @@ def stop(worker: Worker) -> None:
         worker.pool.unstarted = []
         worker.reserved.clear()
         worker.store_call(worker.app.store.release, worker.owner, running + unstarted)
+        worker.store_call(housekeeping.put_back_lost_claim, worker)
     worker.flush()
     worker.store_call(worker.app.store.heartbeat, worker.name, worker.processed, True)
     if worker.listener is not None:

@@ -71,6 +71,7 @@ class WakeClaims:
         self.heard = False
         self.claimed = False  # the last report's child claimed a job, or could not (the worker claims next)
         self.held_until: float | None = None
+        self.lost_since: float | None = None  # the armed child died unreported: what it claimed since is put back
         self._tokens = itertools.count(1)
         self._token = 0
         self._paused_until = 0.0  # (monotonic) after a failed claim, the main process claims alone
@@ -133,11 +134,12 @@ class WakeClaims:
 
     def on_death(self, child: Child) -> None:
         """The armed child died before reporting: the socket is the main process's again, and
-        whatever it heard counts as a wake-up (a job it claimed unreported is rescued when its
-        lease runs out)."""
+        whatever it heard counts as a wake-up, and a job it claimed unreported (never begun) is
+        put back by the worker (``lost_since``)."""
         if child is self.armed:
             self._end()
             self.heard, self.claimed, self.held_until = True, True, None
+            self.lost_since = self.armed_at
 
     def take_heard(self) -> bool:
         heard, self.heard = self.heard, False

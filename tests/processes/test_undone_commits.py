@@ -69,6 +69,23 @@ def test_extend_leases_spares_a_claim_its_pool_process_has_not_reported_yet(app)
     assert set(store.extend_leases("w/1", 60.0, []).given_up) == {before.id, claimed.id}  # once disarmed
 
 
+def test_release_unreported_puts_back_only_the_unheld_claims_made_since_the_arming(app):
+    """An armed pool process died before reporting: what it claimed since it was armed (never
+    begun) is queued again with its attempt refunded; older leases and held jobs are left alone."""
+    store = app.store
+    tasks.add.delay(1, 1)
+    (before,) = store.claim("w/1", None, (), 1, 60.0)
+    armed_at = store.lease_clock()
+    tasks.add.delay(2, 2)
+    tasks.add.delay(3, 3)
+    held, orphan = store.claim("w/1", None, (), 2, 60.0)
+    assert store.release_unreported("w/1", armed_at, 60.0, [held.id]) == [(orphan.task_id, orphan.task)]
+    assert [store.get(j.task_id).state for j in (before, held, orphan)] == [states.RESERVED, states.RESERVED,
+                                                                            states.QUEUED]
+    assert store.get(orphan.task_id).attempts == 0
+    assert store.release_unreported("w/2", armed_at, 60.0, []) == []  # another worker's claims: never
+
+
 def test_sqlite_a_restored_copy_taken_before_the_outcome_commit_does_not_strand_the_job(
         app, db, start_worker, ledger, tmp_path):
     job = tasks.slow_record.delay("restored", 0.5)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -123,3 +124,39 @@ def test_a_stopped_worker_leaves_no_process_behind_to_claim(app, ledger, start_w
     time.sleep(0.5)  # nothing is left that could claim it; give a leftover the chance to show
     assert app.store.get(late.id).state == states.QUEUED
 
+
+
+def _lease_owner(db: str, task_id: str) -> str | None:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT lease_owner FROM lq_jobs WHERE task_id = ?", (task_id,)).fetchone()[0]
+
+
+def _armings(worker, pid: int) -> int:
+    return [int(found) for found in WATCHING.findall(worker.output())].count(pid)
+
+
+def test_a_job_claimed_by_an_armed_process_that_died_before_reporting_is_queued_again_at_once(
+        app, db, ledger, start_worker):
+    """The claim commits, then the process dies before its report (which goes in the same write
+    as the job's "began"): the job never began, so the worker puts it back at once with its attempt
+    refunded, rather than a heartbeat later as a lost job."""
+    worker = start_worker("-c", "1", "-l", "debug", "-Q", "celery")
+    slow = tasks.slow_record.delay("owner", 1.0)
+    wait_until(lambda: _lease_owner(db, slow.id) is not None, what="the worker to hold a job")
+    owner = _lease_owner(db, slow.id)
+    slow.get(timeout=30)
+    armed = armed_pid(worker)
+    # The claim a process makes, made here (as the worker, on a queue it does not consume, so that
+    # nothing else takes the job): first the wake-up it sends ends the arming and the process is
+    # armed again; then the claim, without a wake-up; then the process dies before it could report.
+    before = _armings(worker, armed)
+    orphan = tasks.record.apply_async(("orphan",), queue="elsewhere")
+    wait_until(lambda: _armings(worker, armed) > before, what="the process to be armed again")
+    (claimed,) = app.store.claim(owner, ["elsewhere"], (), 1, 30)
+    assert claimed.task_id == orphan.id and app.store.get(orphan.id).state == states.RESERVED
+    os.kill(armed, signal.SIGKILL)
+    worker.wait_for_log(f"[{orphan.id}] was claimed by a pool process that died before beginning it: queued again")
+    job = app.store.get(orphan.id)
+    assert job.state == states.QUEUED and job.attempts == 0 and _lease_owner(db, orphan.id) is None
+    assert tasks.add.delay(2, 2).get(timeout=30) == 4  # its replacement works
+    assert "orphan" not in ledger_counts(ledger)
