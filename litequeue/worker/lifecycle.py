@@ -106,9 +106,10 @@ def stop(worker: Worker) -> None:
         # Running, or taken from the feed by a child whose "began" has not arrived yet.
         running = [job.id for job in [*worker.pool.running(), *(job for job, _ in worker.pool.queued.values())]]
         # A child still armed may be inside a claim (waiting for the write lock): it must not live on to run it.
-        claiming = worker.wake_claims is not None and worker.wake_claims.armed is not None
-        if claiming:  # what it claimed unreported is put back with the rest
-            worker.wake_claims.lost_since = worker.wake_claims.armed_at
+        wake = worker.wake_claims
+        claiming = wake is not None and wake.armed is not None
+        if wake is not None and claiming:  # what it claimed unreported is put back with the rest
+            wake.lost_since = wake.armed_at
         worker.pool.stop(kill=bool(running) or claiming)
         worker.handed_back = len(running)
         if running:  # cold shutdown: hand the jobs back at once
