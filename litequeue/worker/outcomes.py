@@ -29,7 +29,9 @@ def of_report(job: Job, report: Reply | Death, began: float | None, resolver: Ta
     if isinstance(report, Death):
         outcome = from_death(job, report, worker)
         if report.reason == "terminated":
-            job_signals.revoked(resolver, job, worker, terminated=True, signum=signal.SIGKILL)
+            # SIGKILL only where a process was killed; a thread or solo job was stopped without a signal to it
+            signum = signal.SIGKILL if report.runner == "process" else None
+            job_signals.revoked(resolver, job, worker, terminated=True, signum=signum)
         log.error("Task %s[%s] %s: %s", job.task, job.task_id, outcome.state.lower(), report.describe())
         return dataclasses.replace(outcome, started_at=began)
     task = resolver.find(job.task)

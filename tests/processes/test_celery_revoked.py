@@ -5,9 +5,13 @@ worker consuming their queue), jobs revoked while a worker held them reserved, e
 from __future__ import annotations
 
 import json
+import signal
 import time
 from pathlib import Path
 
+import pytest
+
+from tests.conftest import POOLS
 from tests.support import tasks
 
 RECEIVERS = ("-A", "tests.support.revoke_receivers")
@@ -88,3 +92,17 @@ def test_a_job_revoked_while_reserved_is_announced_by_the_worker_holding_it(app,
     wait_until(lambda: len(heard(ledger)) >= 2)
     terminated = heard(ledger)[1]
     assert (terminated["id"], terminated["terminated"], terminated["expired"]) == (busy.id, True, False)
+
+
+@pytest.mark.parametrize("pool", POOLS)
+def test_a_terminated_job_is_announced_with_the_signal_that_stopped_it(app, start_worker, ledger, pool):
+    """Prefork kills the process running the job with SIGKILL and says so; a thread or a solo job
+    is stopped without a signal to anything, so the announcement names none."""
+    start_worker(*RECEIVERS, "-c", "1")
+    busy = tasks.slow_record.delay("busy", 60)
+    wait_until(lambda: (ledger / "busy-start.0").exists())
+    app.control.revoke(busy.id, terminate=True)
+    wait_until(lambda: len(heard(ledger)) >= 1)
+    (call,) = heard(ledger)
+    assert (call["id"], call["terminated"], call["expired"]) == (busy.id, True, False)
+    assert call["signum"] == (signal.SIGKILL if pool == "prefork" else None)
