@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 import time
+from collections.abc import Sequence
 
 from .. import states
 from .concurrency_slots import ConcurrencySlots
@@ -86,6 +87,21 @@ class FlowStore(UniqueKeysStore, LimitsStore, HeldBackStore):
             row = self.db.execute_sql(self.sql("SELECT task, queue FROM lq_jobs WHERE id = ?"), (o.job_id,)).fetchone()
             if row is not None and o.missed_start is not None:
                 buckets.refund(["task:" + row[0], "queue:" + row[1]], *o.missed_start)
+        buckets.write()
+
+    def _refund_unbegun_starts(self, job_ids: Sequence[int]) -> None:
+        """Inside the caller's transaction: give back the starts rate limits granted to
+        ``job_ids``, put back without having begun, to the buckets whose last grant each was."""
+        if not job_ids:
+            return
+        rows = self.db.execute_sql(self.sql(
+            f"SELECT task, queue, granted_at FROM lq_jobs WHERE granted_at IS NOT NULL "
+            f"AND id IN ({', '.join('?' * len(job_ids))})"), tuple(job_ids)).fetchall()
+        if not rows:
+            return
+        buckets = RateBuckets(self, time.time())
+        for task, queue, slot in rows:
+            buckets.refund(["task:" + task, "queue:" + queue], slot)
         buckets.write()
 
     def _candidates(self, queues: list[str], ranked: bool, gate: _Gate, chosen: list[int], need: int) -> list:

@@ -31,6 +31,7 @@ class LeaseStore(StoreMixin):
     if TYPE_CHECKING:
         def _workflow_jobs(self, where: str, params: Sequence[Any]) -> list[Job]: ...
         def _ended_elsewhere(self, jobs: Sequence[Job], state: str, now: float) -> None: ...
+        def _refund_unbegun_starts(self, job_ids: Sequence[int]) -> None: ...
 
     def extend_leases(self, owner: str, lease_seconds: float, job_ids: Collection[int],
                       spare_since: float | None = None) -> LeaseReport:
@@ -102,17 +103,24 @@ class LeaseStore(StoreMixin):
                "WHERE lease_owner = ? AND state = 'RESERVED' AND lease_until >= ?"
                + (f" AND id NOT IN ({marks})" if ids else "") + " RETURNING task_id, task")
         with self.errors(), self.write():
-            rows = self.db.execute_sql(self.sql(sql), (owner, since + lease_seconds, *ids)).fetchall()
+            rows = self.db.execute_sql(self.sql(sql + ", id"), (owner, since + lease_seconds, *ids)).fetchall()
+            self._refund_unbegun_starts([row[2] for row in rows])
         return [(row[0], row[1]) for row in rows]
 
-    def release(self, owner: str, job_ids: Sequence[int]) -> int:
-        """Give reserved or running jobs back at once (a stop): queued again, the attempt refunded."""
+    def release(self, owner: str, job_ids: Sequence[int], unbegun: bool = False) -> int:
+        """Give reserved or running jobs back at once (a stop): queued again, the attempt refunded.
+        ``unbegun``: the worker knows none of them began, so the starts rate limits granted them
+        are given back too (a job under "1/h" need not wait an hour for its next claim)."""
         if not job_ids:
             return 0
         marks = ", ".join("?" * len(job_ids))
-        sql = (
-            "UPDATE lq_jobs SET state = 'QUEUED', attempts = attempts - 1, lease_owner = NULL, "
-            f"lease_until = NULL WHERE lease_owner = ? AND state IN ('RESERVED', 'STARTED') AND id IN ({marks})"
-        )
+        mine = f"lease_owner = ? AND id IN ({marks})"
+        sql = ("UPDATE lq_jobs SET state = 'QUEUED', attempts = attempts - 1, lease_owner = NULL, "
+               f"lease_until = NULL WHERE {mine} AND state IN ('RESERVED', 'STARTED')")
         with self.errors(), self.write():
-            return self.db.execute_sql(self.sql(sql), (owner, *job_ids)).rowcount
+            granted = [row[0] for row in self.db.execute_sql(self.sql(
+                f"SELECT id FROM lq_jobs WHERE {mine} AND state = 'RESERVED' AND granted_at IS NOT NULL"),
+                (owner, *job_ids)).fetchall()] if unbegun else []
+            released = self.db.execute_sql(self.sql(sql), (owner, *job_ids)).rowcount
+            self._refund_unbegun_starts(granted)
+        return released

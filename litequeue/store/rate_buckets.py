@@ -39,6 +39,13 @@ def opens_after(slot: float, interval: float, tolerance: float) -> float:
     return slot + interval + max(tolerance - LATE_START_LIMIT, 0.0)
 
 
+def _last_grant(interval: float, next_at: float, slot: float, tolerance: float | None) -> bool:
+    """Whether a bucket opening at ``next_at`` last granted ``slot`` (with ``tolerance``, if known)."""
+    if tolerance is not None:
+        return next_at == opens_after(slot, interval, tolerance)
+    return opens_after(slot, interval, LATE_START_LIMIT) <= next_at < slot + 1.5 * interval
+
+
 class RateBuckets:
     """The rate buckets as one claim sees and moves them, inside its transaction."""
 
@@ -73,13 +80,16 @@ class RateBuckets:
             self.moved.add(name)
         return slot
 
-    def refund(self, names: list[str], slot: float, tolerance: float) -> None:
+    def refund(self, names: list[str], slot: float, tolerance: float | None = None) -> None:
         """Give back ``slot``, granted with ``tolerance`` and never begun, to those of the buckets
         ``names`` whose last grant it was: they open at it again (no later start was granted, so
-        the one in its place keeps every window within the limit)."""
+        the one in its place keeps every window within the limit). With the tolerance unknown
+        (None), a bucket opening less than 1.5 intervals after ``slot`` had no later grant: a
+        later one would have been at least an interval after it and opened an interval on (a
+        grant whose tolerance widened it by half an interval or more is conservatively kept)."""
         for name in names:
             spec = self.next_at.get(name)
-            if spec is not None and spec[1] == opens_after(slot, spec[0], tolerance):
+            if spec is not None and spec[1] is not None and _last_grant(spec[0], spec[1], slot, tolerance):
                 self.next_at[name] = (spec[0], slot)
                 self.moved.add(name)
 

@@ -117,7 +117,8 @@ def stop(worker: Worker) -> None:
         unstarted = [job.id for job in [*worker.pool.unstarted, *queued, *worker.reserved]]
         worker.pool.unstarted = []
         worker.reserved.clear()
-        worker.store_call(worker.app.store.release, worker.owner, running + unstarted)
+        worker.store_call(worker.app.store.release, worker.owner, running)
+        worker.store_call(worker.app.store.release, worker.owner, unstarted, True)  # their rate grants too
         worker.store_call(housekeeping.put_back_lost_claim, worker)
     worker.flush()
     worker.store_call(worker.app.store.heartbeat, worker.name, worker.processed, True)
@@ -153,7 +154,7 @@ def on_stop_request(worker: Worker) -> None:
         worker.wake_claims.disarm()  # its report comes before the worker stops (Pool.holding)
     waiting = [*worker.reserved, *worker.pool.take_back()] if worker.pool else list(worker.reserved)
     if waiting:  # prefetched jobs not begun go back now, for other workers
-        worker.store_call(worker.app.store.release, worker.owner, [job.id for job in waiting])
+        worker.store_call(worker.app.store.release, worker.owner, [job.id for job in waiting], True)
         worker.reserved.clear()
     signals.worker_shutting_down.send(sender=worker.name, sig=None, how=how, exitcode=0)
     if worker.cold:

@@ -1,4 +1,5 @@
-"""The store-agnostic tests of tests.test_flow, run again on PostgreSQL (``db`` is a URL: see conftest)."""
+"""The store-agnostic tests of tests.test_flow and tests.test_released_starts, run again on
+PostgreSQL (``db`` is a URL: see conftest)."""
 
 from tests.test_flow import (  # noqa: F401
     test_a_beat_fire_of_a_unique_task_enqueues_once_while_the_first_counts,
@@ -25,4 +26,10 @@ from tests.test_flow import (  # noqa: F401
     test_the_control_command_sets_and_resets_a_rate_limit_for_every_worker,
     test_the_start_a_rate_limit_granted_is_kept_after_the_job_ran_and_only_for_rated_jobs,
     test_unique_jobs_inside_a_transaction_and_in_bulk,
+)
+from tests.test_released_starts import (  # noqa: F401
+    test_a_claim_whose_pool_process_died_before_beginning_it_gives_its_start_back,
+    test_a_job_that_may_have_begun_keeps_its_start_counted,
+    test_a_start_is_kept_when_a_later_one_was_granted_after_it,
+    test_a_stop_releasing_a_job_it_never_began_gives_its_start_back,
 )

@@ -1,0 +1,60 @@
+"""Starts a rate limit granted to jobs a worker then put back without beginning them (a stop's
+release, or a claim whose pool process died before beginning it): they are given back, so under
+"1/h" the job need not wait an hour for its next claim; a job that may have begun keeps its start
+counted, and a start is never given back once a later one was granted."""
+
+from __future__ import annotations
+
+import time
+
+from litequeue import states
+from tests.support.flow_tasks import hourly, rated
+from tests.test_flow import claim, declare
+
+
+def _claim_one(flow_app):
+    [job] = claim(flow_app, limited_room=1)
+    assert job.granted_at is not None
+    return job
+
+
+def test_a_stop_releasing_a_job_it_never_began_gives_its_start_back(flow_app):
+    declare(flow_app)
+    sent = hourly.delay("released")
+    job = _claim_one(flow_app)
+    assert flow_app.store.release("w1", [job.id], unbegun=True) == 1
+    assert sent.job_state == states.QUEUED and sent.job.attempts == 0
+    again = _claim_one(flow_app)  # at once, not an hour later
+    assert again.task_id == sent.id and again.granted_at - job.granted_at < 60
+    hourly.delay("next")
+    assert claim(flow_app, limited_room=1) == []  # the hour runs from the start given again
+
+
+def test_a_job_that_may_have_begun_keeps_its_start_counted(flow_app):
+    declare(flow_app)
+    sent = hourly.delay("maybe-begun")
+    job = _claim_one(flow_app)
+    assert flow_app.store.release("w1", [job.id]) == 1  # a cold stop: its child may have begun it
+    assert sent.job_state == states.QUEUED
+    assert claim(flow_app, limited_room=1) == []
+
+
+def test_a_claim_whose_pool_process_died_before_beginning_it_gives_its_start_back(flow_app):
+    declare(flow_app)
+    sent = hourly.delay("orphan")
+    armed_at = flow_app.store.lease_clock()
+    _claim_one(flow_app)
+    assert flow_app.store.release_unreported("w1", armed_at, 30, []) == [(sent.id, hourly.name)]
+    assert _claim_one(flow_app).task_id == sent.id
+
+
+def test_a_start_is_kept_when_a_later_one_was_granted_after_it(flow_app):
+    declare(flow_app)
+    flow_app.control.rate_limit(rated.name, "2/s")  # one start every 0.51 s
+    first, second = rated.delay("first"), rated.delay("second")
+    early = _claim_one(flow_app)
+    time.sleep(max(early.granted_at + 0.52 - time.time(), 0))
+    late = _claim_one(flow_app)
+    assert late.granted_at > early.granted_at and {early.task_id, late.task_id} == {first.id, second.id}
+    flow_app.store.release("w1", [early.id], unbegun=True)
+    assert claim(flow_app, limited_room=1) == []  # the bucket waits an interval after the later start
