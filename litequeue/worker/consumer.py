@@ -268,7 +268,8 @@ class Worker:
             woken, self._next_eta = True, 0.0
             self._held_until = self.wake_claims.held_until
             self._more_waiting = self._more_waiting or self.wake_claims.claimed
-            self.store_call(housekeeping.put_back_lost_claim, self)
+            if self.wake_claims.lost_since is not None:
+                self.store_call(housekeeping.put_back_lost_claim, self)
         begun = self.note_began()  # first: a job may have begun and ended since the last look
         if woken or self.revokes.owed_in() == 0.0:  # a job held may have been revoked (looked for
             self.store_call(self.look_for_revokes)  # once the "began"s are in)
