@@ -18,7 +18,7 @@ from .calling import build_jobs, parent_of_call, with_parent
 from .canvas.followups import ChordJoiner
 from .canvas.replace import register_accumulate_task
 from .config import Settings
-from .control import ControlSurface
+from .control import Control
 from .errors import ConfigurationError, NotRegistered
 from .publish_retry import publish_policy, with_publish_retry
 from .result import AsyncResult
@@ -294,13 +294,3 @@ class LiteQueue(CeleryAppSurface):
     def __repr__(self) -> str:
         return f"<LiteQueue {self.main or ''} {self.url}>"
 
-
-class Control(ControlSurface):
-    """Remote control of jobs and workers (Celery's ``app.control``): revoke, terminate, purge,
-    rate limits, ping, shutdown, and ``inspect()``; see litequeue.control."""
-
-    def __init__(self, app: LiteQueue) -> None:
-        self.app = app
-
-    def purge(self, queue: str | None = None) -> int:
-        return self.app.store.purge(queue)

@@ -150,10 +150,15 @@ class CeleryInspect(Inspect):
         return out
 
 
-class ControlSurface:
-    """Celery's ``app.control`` methods beyond revoke and purge."""
+class Control:
+    """Remote control of jobs and workers (Celery's ``app.control``): revoke, terminate, purge,
+    rate limits, ping, shutdown, and ``inspect()``."""
 
-    app: LiteQueue
+    def __init__(self, app: LiteQueue) -> None:
+        self.app = app
+
+    def purge(self, queue: str | None = None) -> int:
+        return self.app.store.purge(queue)
 
     def inspect(self, destination: Any = None, timeout: float = 1.0, **kwargs: Any) -> CeleryInspect:
         """Celery's inspect: active, reserved, scheduled, registered, revoked, stats,
