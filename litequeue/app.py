@@ -20,7 +20,7 @@ from .canvas.replace import register_accumulate_task
 from .config import Settings
 from .control import Control
 from .errors import ConfigurationError, NotRegistered
-from .publish_retry import publish_policy, with_publish_retry
+from .publish_retry import call_retry, with_publish_retry
 from .result import AsyncResult
 from .routing import Routing
 from .shared import register_shared_tasks
@@ -203,7 +203,7 @@ class LiteQueue(CeleryAppSurface):
 
             sig: Signature[Any] = Signature(_task or name, args, kwargs, app=self)
             return send_canvas(self, sig, (), {}, options)
-        retry, policy = self._publish_retry(options)
+        retry, policy = call_retry(self.conf, options)
         parent = parent_of_call(options)
         jobs = build_jobs(self, name, args, kwargs, _task or self.tasks.get(name), options)
         if parent is not None:
@@ -242,16 +242,6 @@ class LiteQueue(CeleryAppSurface):
         from .aio import in_executor
 
         return await in_executor(self.enqueue_many, list(calls), **options)
-
-    def _publish_retry(self, options: dict) -> tuple[bool, dict]:
-        """(retry, policy) of a call; a per-call policy is checked now, the app's when it was set."""
-        retry = options.pop("retry", self.conf.task_publish_retry)
-        policy = options.pop("retry_policy", None)
-        if policy is None:
-            return retry, self.conf.task_publish_retry_policy
-        policy = {**self.conf.task_publish_retry_policy, **policy}
-        publish_policy(policy)
-        return retry, policy
 
     def AsyncResult(self, task_id: str) -> AsyncResult:  # noqa: N802 - Celery's name
         return AsyncResult(task_id, app=self)

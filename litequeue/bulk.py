@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from . import publishing
 from .calling import CallTemplate, parent_of_call, task_id_sequence, with_parent
 from .errors import InvalidOptionError
-from .publish_retry import with_publish_retry
+from .publish_retry import call_retry, with_publish_retry
 from .task import Task, TaskOptions
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ def enqueue_many(app: LiteQueue, calls: Iterable[Any], options: dict) -> list[As
     from .result import AsyncResult
 
     options = dict(options)
-    retry, policy = app._publish_retry(options)
+    retry, policy = call_retry(app.conf, options)
     parent = parent_of_call(options)  # one parent for the whole batch
     templates: dict[Any, CallTemplate] = {}  # by the call's Task (or name) and own options
     jobs: list[NewJob] = []

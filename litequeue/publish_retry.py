@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .calling import check_max_retries
 from .errors import DuplicateJob, InvalidOptionError, StoreLocked, StoreUnavailable
 from .moments import seconds
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 log = logging.getLogger("litequeue.calling")
 T = TypeVar("T")
@@ -48,6 +51,18 @@ def with_publish_retry(fn: Callable[..., T], retry: bool, policy: dict, *args: A
                         wait, retries, max_retries)
             time.sleep(wait)
             wait = min(wait + step, most)
+
+
+def call_retry(conf: Settings, options: dict) -> tuple[bool, dict]:
+    """(retry, policy) of a call, taken out of its ``options``, else the app's settings; a per-call
+    policy is checked now, the app's when it was set."""
+    retry = options.pop("retry", conf.task_publish_retry)
+    policy = options.pop("retry_policy", None)
+    if policy is None:
+        return retry, conf.task_publish_retry_policy
+    policy = {**conf.task_publish_retry_policy, **policy}
+    publish_policy(policy)
+    return retry, policy
 
 
 def publish_policy(policy: dict) -> tuple[int | None, float, float, float]:

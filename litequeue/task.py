@@ -11,6 +11,7 @@ from .arity import check_arguments
 from .calling import running_job_id, template_for, with_parent
 from .canvas.signature import Signature
 from .errors import ConfigurationError, MaxRetriesExceededError, Retry
+from .publish_retry import call_retry
 from .request import Request, _current_request, current_request, run_with_request
 from .retries import RetryPolicy
 from .task_attributes import TaskAttributes
@@ -94,7 +95,7 @@ class Task(TaskAttributes, TaskHooks, Generic[P, R]):
         parent = running_job_id()
         if parent is not None:  # sent by a running task: recorded as its child
             jobs = with_parent(jobs, parent)
-        return self.app._publish(self.name, jobs, *self.app._publish_retry({}))
+        return self.app._publish(self.name, jobs, *call_retry(self.app.conf, {}))
 
     def apply_async(self, args: tuple | list | None = None, kwargs: dict[str, Any] | None = None,
                     **options: Any) -> AsyncResult[R]:

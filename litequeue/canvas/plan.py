@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .. import publishing, serialization
 from ..calling import CallTemplate, new_task_id, parent_of_call, task_id_sequence
 from ..errors import InvalidOptionError
-from ..publish_retry import with_publish_retry
+from ..publish_retry import call_retry, with_publish_retry
 from ..result import UNREAD, AsyncResult
 from ..store.records import NewChain, NewGroup, NewJob
 from .results import GroupResult, WorkflowResult
@@ -50,7 +50,7 @@ def _steps(rest: Any) -> list:
 def send_canvas(app: LiteQueue, sig: Signature, args: tuple, kwargs: dict, options: dict) -> Any:
     """Send a signature of any kind: every job and group of it in one transaction. Returns the
     result handle Celery returns (AsyncResult, GroupResult, or the last step's result)."""
-    retry, policy = app._publish_retry(options)
+    retry, policy = call_retry(app.conf, options)
     parent = parent_of_call(options)
     if parent is not None:
         options["parent_id"] = parent
