@@ -19,6 +19,8 @@ from .canvas.followups import ChordJoiner
 from .canvas.replace import register_accumulate_task
 from .config import Settings
 from .control import Control
+from .current import _apps
+from .current import default_app as default_app  # litequeue.app.default_app stays importable
 from .errors import ConfigurationError, NotRegistered
 from .publish_retry import call_retry, with_publish_retry
 from .result import AsyncResult
@@ -34,20 +36,12 @@ if TYPE_CHECKING:
 
 P = ParamSpec("P")
 R = TypeVar("R")
-_apps: list[LiteQueue] = []
 
 
 def _fields_of(options: TaskOptions) -> dict:
     import dataclasses
 
     return {f.name: getattr(options, f.name) for f in dataclasses.fields(options)}
-
-
-def default_app() -> LiteQueue:
-    """The most recently created app (used by AsyncResult(id) without ``app=``)."""
-    if not _apps:
-        raise ConfigurationError("No LiteQueue app exists yet; create one: app = LiteQueue('app.sqlite').")
-    return _apps[-1]
 
 
 class LiteQueue(CeleryAppSurface):

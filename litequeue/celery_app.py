@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from .app import LiteQueue
+from .current import _apps
 from .errors import ConfigurationError
 
 log = logging.getLogger("litequeue.app")
@@ -50,8 +51,6 @@ class Celery(LiteQueue):
         if task_cls is not None:
             self.Task = _task_class(task_cls)
         if not set_as_current:  # another app stays the current one (shared_task, AsyncResult(id))
-            from .app import _apps
-
             _apps.insert(0, _apps.pop())
         if fixups:
             log.warning("Celery(fixups=...) has no effect with litequeue: under Django, autodiscover_tasks() "
@@ -90,7 +89,5 @@ def _task_class(value: Any) -> type:
 
 
 def _same_main(app: Celery) -> list[LiteQueue]:
-    from .app import _apps
-
     return [other for other in _apps if other is not app and app.main and isinstance(other, Celery)
             and other.main == app.main]

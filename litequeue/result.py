@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import serialization, states
+from .current import _apps, default_app
 from .display import utc_datetime
 from .errors import TaskError, TaskIgnoredError, TaskRevokedError, TimeoutError
 
@@ -40,8 +41,6 @@ class AsyncResult(Generic[R]):
     def __init__(self, id: str, app: LiteQueue | None = None, parent: Any = UNREAD) -> None:  # noqa: A002
         self.id = str(id)  # (``id``: Celery's name)
         if app is None:
-            from .app import default_app
-
             app = default_app()
         self.app = app
         if parent is not UNREAD:
@@ -359,8 +358,6 @@ def _known_module(name: str, app: LiteQueue | None) -> bool:
 
 def _every_app() -> list[LiteQueue]:
     """The apps of this process (when the caller names none: a group's results, a serializer)."""
-    from .app import _apps
-
     return list(_apps)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .current import _apps, default_app
 from .errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -35,8 +36,6 @@ def register_shared_tasks(app: LiteQueue) -> None:
 
 
 def _share(fun: Callable[..., Any], options: dict) -> SharedTask:
-    from .app import _apps
-
     _declared.append((fun, options))
     for app in _apps:
         app._declare(fun, options)
@@ -52,8 +51,6 @@ class SharedTask:
         self.__doc__, self.__name__, self.__module__ = fun.__doc__, fun.__name__, fun.__module__
 
     def _task(self) -> Task:
-        from .app import default_app
-
         app = default_app()
         name = self._options.get("name") or app.gen_task_name(self.__wrapped__)
         return app.tasks.get(name) or app._declare(self.__wrapped__, self._options)

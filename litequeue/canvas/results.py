@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from .. import serialization, states
+from ..current import default_app
 from ..errors import TaskRevokedError, TimeoutError
 from ..result import UNREAD, AsyncResult, assert_will_not_block, ignored_error, rebuild_exception
 
@@ -92,8 +93,6 @@ class ResultSet:
         if app is None:
             app = next((r.app for r in self.results if hasattr(r, "app")), None)
             if app is None:
-                from ..app import default_app
-
                 app = default_app()
         self.app = app
 
@@ -290,8 +289,6 @@ class GroupResult(ResultSet):
     def restore(cls, id: str, backend: Any = None, app: LiteQueue | None = None) -> GroupResult | None:  # noqa: A002
         """The group stored under ``id`` (sent as a group, or saved), or None."""
         if app is None:
-            from ..app import default_app
-
             app = default_app()
         members = app.store.group_members(id)
         if members is None:

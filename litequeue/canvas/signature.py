@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from ..current import default_app
 from ..errors import InvalidOptionError
 
 if TYPE_CHECKING:
@@ -142,8 +143,6 @@ class Signature(dict, Generic[R]):
     @property
     def app(self) -> LiteQueue:
         if self._app is None:
-            from ..app import default_app
-
             self._app = default_app()
         return self._app
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ..current import default_app
 from ..errors import InvalidOptionError
 from .signature import Signature, maybe_signature, reprcall
 
@@ -43,8 +44,6 @@ class _Canvas(Signature):
     @property
     def app(self) -> LiteQueue:
         if self._app is None:
-            from ..app import default_app
-
             self._app = default_app()
         return self._app
 
