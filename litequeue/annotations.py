@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 from .errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from .app import LiteQueue
+    from .config import Settings
     from .task import Task
 
 
-def annotate(app: LiteQueue, task: Task) -> Task:
-    """Apply the app's task_annotations to ``task`` (in place); returns it."""
-    annotations = app.conf.task_annotations
+def annotate(conf: Settings, task: Task) -> Task:
+    """Apply the task_annotations setting of ``conf`` to ``task`` (in place); returns it."""
+    annotations = conf.task_annotations
     if not annotations:
         return task
     sources = [_expand(source) for source in (annotations if isinstance(annotations, (list, tuple))

@@ -160,7 +160,7 @@ class LiteQueue(CeleryAppSurface):
         return f"{module}.{fun.__name__}"
 
     def _register(self, fun: Callable[..., Any], options: TaskOptions, cls: type[Task] = Task) -> Task:
-        task: Task = annotate(self, cls(self, fun, options))
+        task: Task = annotate(self.conf, cls(self, fun, options))
         self.tasks[task.name] = task
         return task
 
@@ -175,7 +175,7 @@ class LiteQueue(CeleryAppSurface):
         task.app = self
         if options:
             task.options = TaskOptions.from_kwargs({**_fields_of(task.options), **options})
-        self.tasks[task.name] = annotate(self, task)
+        self.tasks[task.name] = annotate(self.conf, task)
         return task
 
     def get_task(self, name: str) -> Task:

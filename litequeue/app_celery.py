@@ -98,7 +98,7 @@ class CeleryAppSurface:
             self.on_after_configure.send(sender=self, source=self.conf)
             self.import_default_modules()
             for task in list(self.tasks.values()):  # annotations loaded after the tasks were declared
-                annotate(self, task)  # type: ignore[arg-type]
+                annotate(self.conf, task)
             self.on_after_finalize.send(sender=self)
 
     def import_default_modules(self) -> list[Any]:

@@ -332,13 +332,13 @@ def test_a_queue_declared_twice_with_different_delivery_modes_is_refused(make_ap
 
 def test_worker_queue_selection_drops_excluded_and_refuses_undeclared_names(make_app):
     app = make_app(task_queues=(Queue("celery"), Queue("a"), Queue("b")), task_create_missing_queues=False)
-    assert select_queues(app, None, ("a",)) is None
-    assert select_queues(app, ("b", "a", "b"), ("x",)) == ["b", "a"]
-    assert select_queues(app, ("a", "b"), ("a",)) == ["b"]
+    assert select_queues(app.routing, None, ("a",)) is None
+    assert select_queues(app.routing, ("b", "a", "b"), ("x",)) == ["b", "a"]
+    assert select_queues(app.routing, ("a", "b"), ("a",)) == ["b"]
     with pytest.raises(ConfigurationError, match="-X excludes every queue given to -Q"):
-        select_queues(app, ("a",), ("a",))
+        select_queues(app.routing, ("a",), ("a",))
     with pytest.raises(ConfigurationError, match="-Q names queue\\(s\\) c that task_queues does not declare"):
-        select_queues(app, ("a", "c"), ())
+        select_queues(app.routing, ("a", "c"), ())
 
 
 def test_claim_with_a_fair_share_takes_from_every_queue_then_fills_up(make_app):

@@ -60,7 +60,7 @@ class Worker:
             options.concurrency or conf.worker_concurrency or os.cpu_count() or 1)  # the most children
         self.resolver = TaskResolver(app)
         self.lease = conf.worker_lease_seconds
-        self.queues = select_queues(app, options.queues, options.exclude)
+        self.queues = select_queues(app.routing, options.queues, options.exclude)
         self.claim_order = ClaimOrder(self.queues, options.exclude, options.queue_order == "round-robin", self.lease)
         self.stop_requests = StopRequests()
         self.store_guard = StoreGuard()

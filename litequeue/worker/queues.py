@@ -10,15 +10,15 @@ from ..store import ClaimRequest, Job
 from ..store.rate_buckets import LATE_START_LIMIT
 
 if TYPE_CHECKING:
-    from ..app import LiteQueue
+    from ..routing import Routing
 
 
-def select_queues(app: LiteQueue, queues: tuple[str, ...] | None, exclude: tuple[str, ...]) -> list[str] | None:
+def select_queues(routing: Routing, queues: tuple[str, ...] | None, exclude: tuple[str, ...]) -> list[str] | None:
     """The queues a worker consumes, in order (None: every queue but ``exclude``)."""
-    app.routing.check()
+    routing.check()
     if not queues:
         return None
-    app.routing.check_worker_queues(queues)
+    routing.check_worker_queues(queues)
     selected = [q for q in dict.fromkeys(queues) if q not in exclude]
     if not selected:
         raise ConfigurationError(f"-X excludes every queue given to -Q ({', '.join(queues)}); leave one in.")
