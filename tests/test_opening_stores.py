@@ -164,3 +164,18 @@ def test_a_worker_process_reopening_a_deleted_file_never_creates_a_new_one(app, 
     with pytest.raises(StoreNotFound, match="was deleted"):
         open_store(db, app.conf, must_exist=True)
     assert not os.path.exists(db)
+
+
+def test_a_file_deleted_between_the_check_and_the_open_is_not_created_either(app, db, monkeypatch):
+    from litequeue.store import open_store, sqlite
+
+    app.close()
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            os.remove(db + suffix)
+    for check in ("check_still_there", "check_for_writing"):  # they passed a moment before
+        monkeypatch.setattr(sqlite.sqlite_file, check, lambda *args: None)
+    with pytest.raises(StoreError):
+        open_store(db, app.conf, must_exist=True)
+    monkeypatch.undo()
+    assert not os.path.exists(db)

@@ -19,12 +19,13 @@ from .concurrency_slots import ConcurrencySlots
 from .held_back import HeldBack, HeldBackStore
 from .limits import LimitRow, Limits, LimitsStore
 from .models import CLAIMABLE
-from .rate_buckets import RateBuckets
+from .rate_buckets import RATE_HORIZON, RATE_LEAD, RateBuckets
 from .records import FIELD_NAMES, Outcome
 from .unique_keys import UniqueKeysStore
 
 __all__ = ["FlowStore", "HeldBack", "LimitRow", "Limits"]
 
+RATE_AHEAD = RATE_HORIZON + RATE_LEAD  # a granted start lies no further than this past its claim
 _ID, _STARTED_AT, _GRANTED_AT = (FIELD_NAMES.index(name) for name in ("id", "started_at", "granted_at"))
 
 
@@ -94,14 +95,18 @@ class FlowStore(UniqueKeysStore, LimitsStore, HeldBackStore):
         ``job_ids``, put back without having begun, to the buckets whose last grant each was."""
         if not job_ids:
             return
-        rows = self.db.execute_sql(self.sql(
+        rows = self.db.execute_sql(self.sql(  # the latest first: each refund opens the way for the one before
             f"SELECT task, queue, granted_at FROM lq_jobs WHERE granted_at IS NOT NULL "
-            f"AND id IN ({', '.join('?' * len(job_ids))})"), tuple(job_ids)).fetchall()
+            f"AND id IN ({', '.join('?' * len(job_ids))}) ORDER BY granted_at DESC"), tuple(job_ids)).fetchall()
         if not rows:
             return
         buckets = RateBuckets(self, time.time())
+        changed = dict(self.db.execute_sql("SELECT name, updated_at FROM lq_limits").fetchall())
         for task, queue, slot in rows:
-            buckets.refund(["task:" + task, "queue:" + queue], slot)
+            # A bucket whose rate was set since the claim that granted ``slot`` keeps it: its
+            # spacing then is not the one the refund's rule reads.
+            names = [n for n in ("task:" + task, "queue:" + queue) if changed.get(n, 0.0) < slot - RATE_AHEAD]
+            buckets.refund(names, slot)
         buckets.write()
 
     def _candidates(self, queues: list[str], ranked: bool, gate: _Gate, chosen: list[int], need: int) -> list:

@@ -91,20 +91,21 @@ class LeaseStore(StoreMixin):
                 self.db.cursor().executemany(self.sql("UPDATE lq_jobs SET history = ? WHERE id = ?"), histories)
         return [tuple(r[:3]) for r in rows]
 
-    def release_unreported(self, owner: str, since: float, lease_seconds: float,
-                           held: Collection[int]) -> list[tuple[str, str]]:
+    def release_unreported(self, owner: str, since: float, lease_seconds: float, held: Collection[int],
+                           unbegun: bool = True) -> list[tuple[str, str]]:
         """Put back, queued with the attempt refunded, the rows leased to ``owner`` at or after
         ``since`` (lease clock) that it does not hold and that never began: a claim a pool process
         made at a wake-up and died before reporting (it reports in the same write as it begins).
-        Returns (task_id, task) of each."""
+        ``unbegun``: certainly never begun, so the starts rate limits granted them are given back
+        too. Returns (task_id, task) of each."""
         ids = tuple(set(held))
-        marks = ", ".join("?" * len(ids))
+        unheld = f" AND id NOT IN ({', '.join('?' * len(ids))})" if ids else ""
         sql = ("UPDATE lq_jobs SET state = 'QUEUED', attempts = attempts - 1, lease_owner = NULL, lease_until = NULL "
-               "WHERE lease_owner = ? AND state = 'RESERVED' AND lease_until >= ?"
-               + (f" AND id NOT IN ({marks})" if ids else "") + " RETURNING task_id, task")
+               f"WHERE lease_owner = ? AND state = 'RESERVED' AND lease_until >= ?{unheld} RETURNING task_id, task, id")
         with self.errors(), self.write():
-            rows = self.db.execute_sql(self.sql(sql + ", id"), (owner, since + lease_seconds, *ids)).fetchall()
-            self._refund_unbegun_starts([row[2] for row in rows])
+            rows = self.db.execute_sql(self.sql(sql), (owner, since + lease_seconds, *ids)).fetchall()
+            if unbegun:
+                self._refund_unbegun_starts([row[2] for row in rows])
         return [(row[0], row[1]) for row in rows]
 
     def release(self, owner: str, job_ids: Sequence[int], unbegun: bool = False) -> int:
@@ -117,10 +118,11 @@ class LeaseStore(StoreMixin):
         mine = f"lease_owner = ? AND id IN ({marks})"
         sql = ("UPDATE lq_jobs SET state = 'QUEUED', attempts = attempts - 1, lease_owner = NULL, "
                f"lease_until = NULL WHERE {mine} AND state IN ('RESERVED', 'STARTED')")
+        granted_sql = f"SELECT id FROM lq_jobs WHERE {mine} AND state = 'RESERVED' AND granted_at IS NOT NULL"
         with self.errors(), self.write():
-            granted = [row[0] for row in self.db.execute_sql(self.sql(
-                f"SELECT id FROM lq_jobs WHERE {mine} AND state = 'RESERVED' AND granted_at IS NOT NULL"),
-                (owner, *job_ids)).fetchall()] if unbegun else []
+            granted = []
+            if unbegun:
+                granted = [row[0] for row in self.db.execute_sql(self.sql(granted_sql), (owner, *job_ids)).fetchall()]
             released = self.db.execute_sql(self.sql(sql), (owner, *job_ids)).rowcount
             self._refund_unbegun_starts(granted)
         return released

@@ -18,7 +18,7 @@ from typing import Any
 
 import peewee as pw
 
-from ..errors import SchemaTooNew, SelfDeadlock, StoreError, StoreNotFound
+from ..errors import SchemaTooNew, SelfDeadlock, StoreError
 from . import external, migrations, selflock, sqlite_file
 from .base import ErrorGuard, Store
 from .sqlite_errors import original, translate
@@ -208,9 +208,9 @@ class SqliteStore(Store):
         self._watch: FileWatch | None = None  # what check_file expects (a store open for writing)
         if readonly:
             sqlite_file.check_for_reading(self.path)
-        elif must_exist and not os.path.exists(self.path):
-            raise StoreNotFound(f"No database at {self.path}: it was deleted while a worker had it open.")
         else:
+            if must_exist:
+                sqlite_file.check_still_there(self.path)
             sqlite_file.check_for_writing(self.path, share_database)
         pragmas: dict[str, Any] = {"busy_timeout": int(_ATTEMPT_WAIT * 1000), "foreign_keys": 0}
         if not readonly:

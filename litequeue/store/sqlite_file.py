@@ -44,6 +44,13 @@ def check_for_writing(path: str, share_database: bool) -> None:
         _inspect_existing(path, share_database)
 
 
+def check_still_there(path: str) -> None:
+    """Refuse to open, for a worker's own process, a file that is gone (it is opened ``mode=rw``,
+    never created: a new empty file would hide the loss from the worker's file check)."""
+    if not os.path.exists(path):
+        raise StoreNotFound(f"No database at {path}: it was deleted while a worker had it open.")
+
+
 def check_for_reading(path: str) -> None:
     """Refuse a path a reading command cannot use: no file there (it is never created), not a
     regular file, not SQLite, not a litequeue store, or a schema this litequeue cannot read."""

@@ -268,8 +268,6 @@ class Worker:
             woken, self._next_eta = True, 0.0
             self._held_until = self.wake_claims.held_until
             self._more_waiting = self._more_waiting or self.wake_claims.claimed
-            if self.wake_claims.lost_since is not None:
-                self.store_call(housekeeping.put_back_lost_claim, self)
         begun = self.note_began()  # first: a job may have begun and ended since the last look
         if woken or self.revokes.owed_in() == 0.0:  # a job held may have been revoked (looked for
             self.store_call(self.look_for_revokes)  # once the "began"s are in)
@@ -277,6 +275,8 @@ class Worker:
             self.act_on_revokes(self.revokes.begun(begun))
         for job, report in reports:
             self.pending.append(self._outcome(job, report))
+        if self.wake_claims is not None and self.wake_claims.lost_since is not None:  # (after the
+            self.store_call(housekeeping.put_back_lost_claim, self)  # reports: pending jobs are held)
         self.pool.enforce_limits()
 
     def heard_wakeup(self, ready: set[Any]) -> bool:

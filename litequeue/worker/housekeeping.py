@@ -49,6 +49,7 @@ def heartbeat(worker: Worker) -> None:
     assert worker.pool is not None
     store = worker.app.store
     store.check_file()  # a deleted or replaced database file stops the worker (StoreFileChanged)
+    put_back_lost_claim(worker)  # first: its rows are not to be given up as lost
     wake = worker.wake_claims
     spare_since = wake.armed_at if wake is not None and wake.armed is not None else None
     held = worker.leases.renew(store, held_ids(worker), worker.pool.running(), spare_since)
@@ -63,14 +64,15 @@ def heartbeat(worker: Worker) -> None:
         log.warning("Task %s[%s] lost its worker (lease expired); now %s.", task, task_id, state)
 
 
-def put_back_lost_claim(worker: Worker) -> None:
-    """An armed pool process died before reporting: put back what it claimed (never begun) now,
-    before another is armed (whose claims would be leased since too)."""
+def put_back_lost_claim(worker: Worker, stopping: bool = False) -> None:
+    """An armed pool process died before reporting: put back what it claimed (never begun) now.
+    Until that is done (the store may be busy) no other is armed, whose claims would be leased
+    since too. ``stopping``: a cold stop killed it, maybe just after it began its claim."""
     wake = worker.wake_claims
     if wake is None or wake.lost_since is None:
         return
-    since, wake.lost_since = wake.lost_since, None
-    worker.leases.release_unreported(worker.app.store, held_ids(worker), since)
+    worker.leases.release_unreported(worker.app.store, held_ids(worker), wake.lost_since, stopping)
+    wake.lost_since = None
 
 
 def held_ids(worker: Worker) -> list[int]:

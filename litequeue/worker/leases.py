@@ -39,12 +39,17 @@ class Leases:
                 self._lost.add(job.id)
         return leased
 
-    def release_unreported(self, store: Store, held: list[int], since: float) -> None:
+    def release_unreported(self, store: Store, held: list[int], since: float, stopping: bool = False) -> None:
         """Put back what a pool process claimed at a wake-up (armed at ``since``, lease clock) and
-        died before reporting: it never began, so it is queued again at once, not at a heartbeat."""
-        for task_id, task in store.release_unreported(self.owner, since, self.seconds, held):
-            log.warning("Task %s[%s] was claimed by a pool process that died before beginning it: queued again.",
-                        task, task_id)
+        died before reporting: it never began, so it is queued again at once, not at a heartbeat.
+        ``stopping``: a cold stop killed it, maybe just after it began (its start stays counted)."""
+        for task_id, task in store.release_unreported(self.owner, since, self.seconds, held, not stopping):
+            if stopping:
+                log.warning("Cold shutdown: releasing task %s[%s], claimed by a pool process as it was stopped.",
+                            task, task_id)
+            else:
+                log.warning("Task %s[%s] was claimed by a pool process that died before beginning it: "
+                            "queued again.", task, task_id)
 
     def forget_all_but(self, held: list[Job]) -> None:
         """Forget the lost leases of jobs no longer held."""

@@ -114,12 +114,13 @@ def stop(worker: Worker) -> None:
         worker.handed_back = len(running)
         if running:  # cold shutdown: hand the jobs back at once
             log.warning("Cold shutdown: releasing %d running job(s) back to the queue.", len(running))
-        unstarted = [job.id for job in [*worker.pool.unstarted, *queued, *worker.reserved]]
+        # pool.unstarted may hold a job whose child was killed for the one before it, just as it began
+        unstarted = [job.id for job in [*queued, *worker.reserved]]
+        worker.store_call(worker.app.store.release, worker.owner, running + [job.id for job in worker.pool.unstarted])
+        worker.store_call(worker.app.store.release, worker.owner, unstarted, True)  # their rate grants too
         worker.pool.unstarted = []
         worker.reserved.clear()
-        worker.store_call(worker.app.store.release, worker.owner, running)
-        worker.store_call(worker.app.store.release, worker.owner, unstarted, True)  # their rate grants too
-        worker.store_call(housekeeping.put_back_lost_claim, worker)
+        worker.store_call(housekeeping.put_back_lost_claim, worker, True)
     worker.flush()
     worker.store_call(worker.app.store.heartbeat, worker.name, worker.processed, True)
     if worker.listener is not None:

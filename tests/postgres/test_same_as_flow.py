@@ -30,6 +30,8 @@ from tests.test_flow import (  # noqa: F401
 from tests.test_released_starts import (  # noqa: F401
     test_a_claim_whose_pool_process_died_before_beginning_it_gives_its_start_back,
     test_a_job_that_may_have_begun_keeps_its_start_counted,
+    test_a_start_granted_before_the_rate_changed_is_kept,
     test_a_start_is_kept_when_a_later_one_was_granted_after_it,
     test_a_stop_releasing_a_job_it_never_began_gives_its_start_back,
+    test_a_warm_stop_gives_back_the_start_of_a_job_it_had_claimed_ahead,
 )

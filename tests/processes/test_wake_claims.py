@@ -152,7 +152,7 @@ def test_a_job_claimed_by_an_armed_process_that_died_before_reporting_is_queued_
     before = _armings(worker, armed)
     orphan = tasks.record.apply_async(("orphan",), queue="elsewhere")
     wait_until(lambda: _armings(worker, armed) > before, what="the process to be armed again")
-    (claimed,) = app.store.claim(owner, ["elsewhere"], (), 1, 30)
+    (claimed,) = app.store.claim(owner, ["elsewhere"], (), 1, app.conf.worker_lease_seconds)  # the worker's lease
     assert claimed.task_id == orphan.id and app.store.get(orphan.id).state == states.RESERVED
     os.kill(armed, signal.SIGKILL)
     worker.wait_for_log(f"[{orphan.id}] was claimed by a pool process that died before beginning it: queued again")
