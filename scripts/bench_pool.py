@@ -4,7 +4,8 @@
 
 Each run measures, for this tree's litequeue, the baseline tree's (when given) and Huey with Redis
 storage (``huey_consumer -k process -w 2``), one after another in a rotating order, so that all
-three meet the same moments of a noisy machine:
+three meet the same moments of a noisy machine. Each runs from a virtualenv of its own runtime
+dependencies (litequeue's: peewee, APScheduler, click, as a SQLite install has them):
 
 - drain: 10,000 no-op jobs queued, a 2-process worker started, until the last is done;
 - latency p50/p99: one job every 50 ms to an idle worker, enqueue to start (bench_runner session);
@@ -25,8 +26,11 @@ machine), which is not litequeue's cost. Nothing here is a test: no number fails
 from __future__ import annotations
 
 import compileall
+import configparser
+import dataclasses
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -71,10 +75,20 @@ def compiled_copy(tree: str, workdir: str, name: str) -> str:
     return place
 
 
-def litequeue_from(tree: str) -> str:
+def core_packages() -> tuple[str, ...]:
+    """litequeue's runtime dependencies, as setup.cfg declares them. litequeue runs as a SQLite user
+    has it after ``pip install litequeue``: in a virtualenv of these alone, as each peer runs from
+    one of its own. (The development virtualenv also holds the PostgreSQL drivers, which peewee
+    imports when it is imported: some 70 ms of every worker's start that a SQLite install never pays.)"""
+    config = configparser.ConfigParser()
+    config.read(os.path.join(HERE, "setup.cfg"))
+    return tuple(line.strip() for line in config["options"]["install_requires"].splitlines() if line.strip())
+
+
+def litequeue_from(tree: str, python: str = sys.executable) -> str:
     """The file ``import litequeue`` loads with ``tree`` first on PYTHONPATH (to show which ran)."""
     env = {**os.environ, "PYTHONPATH": tree}
-    out = subprocess.run([sys.executable, "-c", "import litequeue; print(litequeue.__file__)"], env=env,
+    out = subprocess.run([python, "-c", "import litequeue; print(litequeue.__file__)"], env=env,
                          capture_output=True, text=True, check=True, cwd=SCRIPTS)  # where the parts run
     return out.stdout.strip()
 
@@ -87,13 +101,19 @@ def run(config, workdir: str, cache_dir: str, baseline: str | None, quiet: bool)
     if not bench_peers.redis_up():
         raise RuntimeError("Redis does not answer on 127.0.0.1:6379; start redis-server to compare")
     compileall.compile_dir(SCRIPTS, quiet=1, maxlevels=0)  # bench_tasks, imported by every worker
-    systems = [("litequeue", dict(system="litequeue", tree=compiled_copy(HERE, workdir, "this")))]
+    runtime = bench_peers.Peer("litequeue", "litequeue", "litequeue-core", core_packages(), "runtime dependencies")
+    names = tuple(re.split(r"[<>=!~\[; ]", spec)[0] for spec in runtime.packages)
+    core = bench_peers.ensure_venv(cache_dir, runtime, quiet)
+    systems = [("litequeue", dict(system="litequeue", tree=compiled_copy(HERE, workdir, "this"), python=core))]
     if baseline:
-        systems.append(("baseline", dict(system="litequeue", tree=compiled_copy(baseline, workdir, "baseline"))))
+        systems.append(("baseline", dict(system="litequeue", tree=compiled_copy(baseline, workdir, "baseline"),
+                                         python=core)))
     systems.append(("huey-redis", dict(system="huey", python=bench_peers.ensure_venv(cache_dir, huey, quiet),
                                        options=huey.options)))
-    notes = [f"{name}: litequeue from {source} (compiled copy: {litequeue_from(spec['tree'])})"
+    notes = [f"{name}: litequeue from {source} (compiled copy: {litequeue_from(spec['tree'], core)})"
              for (name, spec), source in zip(systems, [HERE, baseline], strict=False) if "tree" in spec]
+    notes.append(f"litequeue's trees run in a virtualenv of their runtime dependencies only: "
+                 f"{bench_peers.versions(core, dataclasses.replace(runtime, packages=names))}")
     notes.append(f"huey-redis: {bench_peers.versions(systems[-1][1]['python'], huey)}, {huey.note}")
     runs = []
     for i in range(config.runs):
