@@ -90,19 +90,18 @@ class FlowStore(UniqueKeysStore, LimitsStore, HeldBackStore):
                 buckets.refund(["task:" + row[0], "queue:" + row[1]], *o.missed_start)
         buckets.write()
 
-    def _refund_unbegun_starts(self, job_ids: Sequence[int]) -> None:
-        """Inside the caller's transaction: give back the starts rate limits granted to
-        ``job_ids``, put back without having begun, to the buckets whose last grant each was."""
-        if not job_ids:
-            return
-        rows = self.db.execute_sql(self.sql(  # the latest first: each refund opens the way for the one before
-            f"SELECT task, queue, granted_at FROM lq_jobs WHERE granted_at IS NOT NULL "
-            f"AND id IN ({', '.join('?' * len(job_ids))}) ORDER BY granted_at DESC"), tuple(job_ids)).fetchall()
-        if not rows:
+    def _refund_unbegun_starts(self, grants: Sequence[tuple[str, str, float | None]]) -> None:
+        """Inside the caller's transaction: give back the starts rate limits granted to jobs put
+        back without having begun, each (task, queue, granted_at), to the buckets whose last grant
+        each was."""
+        # The latest first: each refund opens the way for the one before.
+        granted = sorted(((task, queue, slot) for task, queue, slot in grants if slot is not None),
+                         key=lambda grant: -grant[2])
+        if not granted:
             return
         buckets = RateBuckets(self, time.time())
         changed = dict(self.db.execute_sql("SELECT name, updated_at FROM lq_limits").fetchall())
-        for task, queue, slot in rows:
+        for task, queue, slot in granted:
             # A bucket whose rate was set since the claim that granted ``slot`` keeps it: its
             # spacing then is not the one the refund's rule reads.
             names = [n for n in ("task:" + task, "queue:" + queue) if changed.get(n, 0.0) < slot - RATE_AHEAD]

@@ -31,7 +31,7 @@ class LeaseStore(StoreMixin):
     if TYPE_CHECKING:
         def _workflow_jobs(self, where: str, params: Sequence[Any]) -> list[Job]: ...
         def _ended_elsewhere(self, jobs: Sequence[Job], state: str, now: float) -> None: ...
-        def _refund_unbegun_starts(self, job_ids: Sequence[int]) -> None: ...
+        def _refund_unbegun_starts(self, grants: Sequence[tuple[str, str, float | None]]) -> None: ...
 
     def extend_leases(self, owner: str, lease_seconds: float, job_ids: Collection[int],
                       spare_since: float | None = None) -> LeaseReport:
@@ -101,11 +101,12 @@ class LeaseStore(StoreMixin):
         ids = tuple(set(held))
         unheld = f" AND id NOT IN ({', '.join('?' * len(ids))})" if ids else ""
         sql = ("UPDATE lq_jobs SET state = 'QUEUED', attempts = attempts - 1, lease_owner = NULL, lease_until = NULL "
-               f"WHERE lease_owner = ? AND state = 'RESERVED' AND lease_until >= ?{unheld} RETURNING task_id, task, id")
+               f"WHERE lease_owner = ? AND state = 'RESERVED' AND lease_until >= ?{unheld} "
+               "RETURNING task_id, task, queue, granted_at")
         with self.errors(), self.write():
             rows = self.db.execute_sql(self.sql(sql), (owner, since + lease_seconds, *ids)).fetchall()
             if unbegun:
-                self._refund_unbegun_starts([row[2] for row in rows])
+                self._refund_unbegun_starts([row[1:] for row in rows])
         return [(row[0], row[1]) for row in rows]
 
     def release(self, owner: str, job_ids: Sequence[int], unbegun: bool = False) -> int:
@@ -118,11 +119,9 @@ class LeaseStore(StoreMixin):
         mine = f"lease_owner = ? AND id IN ({marks})"
         sql = ("UPDATE lq_jobs SET state = 'QUEUED', attempts = attempts - 1, lease_owner = NULL, "
                f"lease_until = NULL WHERE {mine} AND state IN ('RESERVED', 'STARTED')")
-        granted_sql = f"SELECT id FROM lq_jobs WHERE {mine} AND state = 'RESERVED' AND granted_at IS NOT NULL"
+        granted_sql = f"SELECT task, queue, granted_at FROM lq_jobs WHERE {mine} AND state = 'RESERVED'"
         with self.errors(), self.write():
-            granted = []
-            if unbegun:
-                granted = [row[0] for row in self.db.execute_sql(self.sql(granted_sql), (owner, *job_ids)).fetchall()]
+            granted = self.db.execute_sql(self.sql(granted_sql), (owner, *job_ids)).fetchall() if unbegun else []
             released = self.db.execute_sql(self.sql(sql), (owner, *job_ids)).rowcount
             self._refund_unbegun_starts(granted)
         return released
