@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .calling import check_max_retries
 from .errors import DuplicateJob, InvalidOptionError, StoreLocked, StoreUnavailable
 from .moments import seconds
+from .setting_values import DEFAULT_PUBLISH_RETRY_POLICY
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -67,8 +68,6 @@ def call_retry(conf: Settings, options: dict) -> tuple[bool, dict]:
 
 def publish_policy(policy: dict) -> tuple[int | None, float, float, float]:
     """(max_retries, interval_start, interval_step, interval_max) of a retry_policy, checked."""
-    from .config import DEFAULT_PUBLISH_RETRY_POLICY
-
     unknown = set(policy) - set(DEFAULT_PUBLISH_RETRY_POLICY)
     if unknown:
         raise InvalidOptionError(f"retry_policy has unknown key(s) {sorted(unknown)}; "

@@ -234,7 +234,7 @@ class ResultSet:
         if o[0] == states.REVOKED:
             return TaskRevokedError(f"revoked: {o[4] or 'cancelled'}")
         if o[0] == states.IGNORED:
-            return ignored_error(task_id, None, o[6] or states.PENDING)
+            return ignored_error(task_id, None, states.celery_state(o[0], o[6]))
         return rebuild_exception(o[3], o[4] or "", o[5]) if o[3] else None
 
     def _error(self, task_id: str, o: Outcome) -> BaseException:

@@ -149,13 +149,14 @@ class AdminStore(StoreMixin):
         if not task_ids:
             return 0
         marks = ", ".join("?" * len(task_ids))
+        ready = sorted(states.READY_STATES)
         sql = (
             "UPDATE lq_jobs SET state = 'QUEUED', attempts = 0, wait_until = NULL, done_at = NULL, "
             "result = NULL, custom_state = NULL, meta = NULL, revoke_requested = ?, revoke_terminate = ?, due_at = ? "
-            f"WHERE task_id IN ({marks}) AND state IN ('FAILURE', 'REVOKED', 'SUCCESS', 'IGNORED')"
+            f"WHERE task_id IN ({marks}) AND state IN ({', '.join('?' * len(ready))})"
         )
         with self.errors(), self.write():
-            n = self.db.execute_sql(self.sql(sql), (False, False, time.time(), *task_ids)).rowcount
+            n = self.db.execute_sql(self.sql(sql), (False, False, time.time(), *task_ids, *ready)).rowcount
         self.db.after_commit(self.notify)
         return n
 

@@ -18,7 +18,6 @@ from .records import Job, QueueStats
 # States with a partial index of their own (rarely entered, so the index costs the hot path
 # nothing): a page of them walks it however rare they are among the other jobs.
 INDEXED_STATES = {"FAILURE": "lq_jobs_failed", "REVOKED": "lq_jobs_revoked", "RETRY": "lq_jobs_retrying"}
-KNOWN_STATES = states.STORED_STATES
 SCAN_WINDOW = 100_000  # ids one page request looks through when its filters have no index
 TEXT_WINDOW = 50_000  # the same for a search in the arguments (each row's body is read)
 
@@ -48,7 +47,7 @@ class MonitorStore(StoreMixin):
         cursor to continue from (None: nothing older). A state with its own index is walked
         through it; other filters look through at most SCAN_WINDOW ids per call, so a call is
         bounded however rare the match (the cursor then continues below the window)."""
-        if state is not None and state not in KNOWN_STATES:
+        if state is not None and state not in states.STORED_STATES:
             raise ValueError(f"unknown state {state!r}")
         where: list[str] = []
         params: list[Any] = []

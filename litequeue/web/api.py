@@ -121,8 +121,8 @@ def jobs(app: LiteQueue, query: dict[str, str]) -> dict[str, Any]:
     if limit is not None and not 1 <= limit <= browse.PAGE_MAX:
         raise ApiError(400, f"limit={limit} is out of range; give 1 to {browse.PAGE_MAX} jobs per page.")
     state = query.get("state") or None
-    if state is not None and state not in _LISTED_STATES:
-        raise ApiError(400, f"state={state!r} is not a job state; use one of {', '.join(_LISTED_STATES)}.")
+    if state is not None and state not in states.STORED_STATES:
+        raise ApiError(400, f"state={state!r} is not a job state; use one of {', '.join(states.STORED_STATES)}.")
     where = browse.JobFilter(state=state, task=query.get("task") or None, queue=query.get("queue") or None,
                              sent_after=_time(query, "sent_after"), sent_before=_time(query, "sent_before"),
                              search=query.get("search") or None)
@@ -158,7 +158,7 @@ def throughput(app: LiteQueue, query: dict[str, str]) -> dict[str, Any]:
 def info(app: LiteQueue, query: dict[str, str]) -> dict[str, Any]:
     """Filled in by the server (read-only or not); here, what the store and app say."""
     return {"version": __version__, "database": describe_url(app.store.url), "read_only": False,
-            "tasks": sorted(app.tasks), "states": list(_LISTED_STATES)}
+            "tasks": sorted(app.tasks), "states": list(states.STORED_STATES)}
 
 
 # -- actions (POST; refused with --read-only) ----------------------------------------------------
@@ -212,8 +212,6 @@ def resume_schedule(app: LiteQueue, query: dict[str, str], name: str) -> dict[st
 
 
 # -- helpers -------------------------------------------------------------------------------------
-
-_LISTED_STATES = states.STORED_STATES
 
 
 def _job(app: LiteQueue, job_id: str) -> Any:

@@ -156,7 +156,7 @@ class Worker:
             promoted = self.store_call(self.app.store.promote_due, default=0)
             self._next_eta = self.store_call(self.app.store.next_eta, default=0.0)
             self._more_waiting = self._more_waiting or bool(promoted)
-        if self.wake_claims is not None and self._idle():
+        if self.wake_claims is not None and self.wake_claims.armed is None and self._idle():
             self.wake_claims.arm(self.owner, self._claim_request(1))
 
     def _idle(self) -> bool:

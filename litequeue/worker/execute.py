@@ -118,9 +118,7 @@ def execute(job: Work, ctx: ChildContext) -> Reply:
         return reply
     except Interruption:
         raise
-    except Replaced as replaced:
-        return _replaced(job, task, request, replaced, started)._replace(started_at=began)
-    except Ignore as ignored:  # before autoretry_for and failure: never retried, as in Celery
+    except Ignore as ignored:  # (Replaced too) before autoretry_for and failure: never retried, as in Celery
         return _ignored(job, task, request, ignored, started)._replace(started_at=began)
     except BaseException as exc:  # noqa: BLE001 - a task may raise anything, even SystemExit
         try:
@@ -210,27 +208,19 @@ def _success(job: Work, task: Task, value: Any, ctx: ChildContext, started: floa
                  ctx.result_content_type, encodable(_short_repr(value)) or "", rss_kib=_rss_kib())
 
 
-def _replaced(job: Work, task: Task | None, request: Request | None, replaced: Replaced, started: float) -> Reply:
-    """The reply for a job whose task called ``self.replace(sig)``: the signature, which the
-    main process sends in its place (canvas/replace.py)."""
-    _postrun_ignored(job, task, request, replaced)
-    return Reply(job.id, job.attempts, states.REPLACED, time.monotonic() - started, replaced.encoded,
-                 serialization.JSON, encodable(_short_repr(replaced.signature)) or "", rss_kib=_rss_kib())
-
-
-def _ignored(job: Work, task: Task | None, request: Request | None, ignored: Ignore, started: float) -> Reply:
+def _ignored(job: Work, task: Task | None, request: Request | None, raised: Ignore, started: float) -> Reply:
     """The reply for a job whose task raised Ignore: it ends IGNORED, with nothing recorded of its
-    own (the custom state it set stays) and no task_success or task_failure, as in Celery."""
-    _postrun_ignored(job, task, request, ignored)
-    return Reply(job.id, job.attempts, states.IGNORED, time.monotonic() - started,
-                 result_repr=encodable(_short_repr(ignored)) or "", rss_kib=_rss_kib())
-
-
-def _postrun_ignored(job: Work, task: Task | None, request: Request | None, raised: Ignore) -> None:
-    """task_postrun for a job that ended by Ignore (or replace): state IGNORED, as Celery sends it."""
+    own (the custom state it set stays) and no task_success or task_failure, as in Celery; or, when
+    it called ``self.replace(sig)`` (Replaced, an Ignore), REPLACED with the signature, which the
+    main process sends in its place (canvas/replace.py). task_postrun says IGNORED for both."""
     if task is not None and request is not None:
         signals.task_postrun.send(sender=task, task_id=job.task_id, task=task, args=request.args,
                                   kwargs=request.kwargs, retval=raised, state=states.IGNORED)
+    if isinstance(raised, Replaced):
+        return Reply(job.id, job.attempts, states.REPLACED, time.monotonic() - started, raised.encoded,
+                     serialization.JSON, encodable(_short_repr(raised.signature)) or "", rss_kib=_rss_kib())
+    return Reply(job.id, job.attempts, states.IGNORED, time.monotonic() - started,
+                 result_repr=encodable(_short_repr(raised)) or "", rss_kib=_rss_kib())
 
 
 def _failure(job: Work, task: Task | None, exc: BaseException, started: float, request: Request) -> Reply:

@@ -78,8 +78,10 @@ class WakeClaims:
 
     def arm(self, owner: str, request: ClaimRequest) -> bool:
         """Arm an idle child to claim ``request`` at the next wake-up; False if none is idle."""
+        if self.armed is not None or self.lost_since is not None or time.monotonic() < self._paused_until:
+            return False
         idle = [c for c in self.children() if c.running is None and not c.retiring and c.killed_for is None]
-        if self.armed is not None or self.lost_since is not None or not idle or time.monotonic() < self._paused_until:
+        if not idle:
             return False
         child, self._token = idle[-1], next(self._tokens)
         self.armed_at = self.clock()
